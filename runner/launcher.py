@@ -1,0 +1,51 @@
+"""Background runs: detached processes started with an argument list (never a shell)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from runner.store import Store
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def log_path(store: Store, run_id: int) -> Path:
+    """Where a background run's stdout/stderr go: ``<db>.logs/run-<id>.log``."""
+    folder = store.path.with_name(store.path.name + ".logs")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"run-{run_id}.log"
+
+
+def spawn(store: Store, run_id: int) -> int:
+    """Start ``python -m runner _exec RUN_ID`` detached from this process; returns its pid."""
+    with open(log_path(store, run_id), "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner", "_exec", str(run_id), "--db", str(store.path.resolve())],
+            cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the dashboard or shell that started it
+        )
+    store.set_pid(run_id, proc.pid)
+    return proc.pid
+
+
+def launch(store: Store, run_id: int) -> int:
+    """Claim a queued run and start it in the background; returns the pid."""
+    if not store.claim_queued(run_id, pid=os.getpid()):
+        raise RuntimeError(f"run {run_id} is not queued (status {store.run(run_id)['status']})")
+    return spawn(store, run_id)
+
+
+def cancel(store: Store, run_id: int) -> str:
+    """Cancel a queued or running run: mark it, then SIGTERM its process so it flushes and exits."""
+    run = store.request_cancel(run_id)
+    if run["status"] == "running" and run["pid"] and run["host"] == socket.gethostname():
+        try:
+            os.kill(run["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    return store.run(run_id)["status"]

@@ -1,0 +1,140 @@
+"""The metric sink: buffers per-step metrics and writes them in batches off the training thread.
+
+Why this shape: a per-step ``loss.item()`` forces the host to wait for the GPU, and a
+per-step SQLite transaction costs more than a small training step. So ``log`` only
+appends (device tensors stay on the device); every ``flush_every`` rows or
+``flush_seconds`` the buffered tensors are stacked into one tensor and copied to
+pinned host memory asynchronously, with a CUDA event recorded; a writer thread waits
+on the event, turns the batch into rows and inserts them in one transaction. The
+training thread never synchronises with the device for logging.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from runner.store import HEARTBEAT_SECONDS, Store
+
+
+@dataclass
+class _Batch:
+    """One hand-off to the writer: row keys plus their values (floats and/or a host tensor)."""
+
+    keys: list[tuple[int, float | None, str, float]]  # step, epoch, name, wall time
+    floats: list[float | None]  # None where the value comes from `tensor`
+    tensor: torch.Tensor | None  # stacked tensor values, in order of the None slots
+    ready: Any  # a torch.cuda.Event, or None when the tensor is already on the host
+
+
+class MetricSink:
+    """Batched, threaded writer of one run's metrics into the store."""
+
+    def __init__(self, store: Store, run_id: int, flush_every: int = 2048,
+                 flush_seconds: float = 1.0) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self.progress: float | None = None
+        self.rows_written = 0
+        self.transactions = 0
+        self._keys: list[tuple[int, float | None, str, float]] = []
+        self._floats: list[float | None] = []
+        self._tensors: list[torch.Tensor] = []
+        self._last_flush = time.monotonic()
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name=f"traindoc-sink-{run_id}",
+                                        daemon=True)
+        self._writer.start()
+
+    # -- training thread ---------------------------------------------------
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
+        """Buffer ``metrics`` for ``step``; floats, ints and (device) tensors are accepted."""
+        if self._error is not None:
+            raise RuntimeError(f"metric writer failed: {self._error}") from self._error
+        now = time.time()
+        for name, value in metrics.items():
+            if value is None:  # "not logged"; a NaN is logged as NaN
+                continue
+            self._keys.append((int(step), epoch, str(name), now))
+            if isinstance(value, torch.Tensor):
+                if value.numel() != 1:
+                    raise ValueError(f"metric {name!r}: expected a scalar, got a tensor of shape "
+                                     f"{tuple(value.shape)}")
+                self._floats.append(None)
+                self._tensors.append(value.detach().reshape(()))
+            else:
+                self._floats.append(float(value))
+        if len(self._keys) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the buffer to the writer thread without waiting for the device."""
+        self._last_flush = time.monotonic()
+        if not self._keys:
+            return
+        tensor, ready = None, None
+        if self._tensors:
+            stacked = torch.stack([t.to(torch.float64) if t.device.type == "cpu" else t.float()
+                                   for t in self._tensors])
+            if stacked.device.type == "cuda":
+                tensor = torch.empty(stacked.shape, dtype=stacked.dtype, pin_memory=True)
+                tensor.copy_(stacked, non_blocking=True)
+                ready = torch.cuda.Event()
+                ready.record()
+            else:
+                tensor = stacked
+        self._queue.put(_Batch(self._keys, self._floats, tensor, ready))
+        self._keys, self._floats, self._tensors = [], [], []
+
+    def close(self) -> None:
+        """Flush everything and wait until it is in the database; re-raise a writer error."""
+        self.flush()
+        self._queue.put(None)
+        self._writer.join()
+        if self._error is not None:
+            raise RuntimeError(f"metric writer failed: {self._error}") from self._error
+
+    # -- writer thread -----------------------------------------------------
+    def _write_loop(self) -> None:
+        last_beat = 0.0
+        while True:
+            try:
+                batch = self._queue.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                batch = _Batch([], [], None, None)
+            if batch is None:
+                self._beat()
+                return
+            try:
+                if batch.keys:
+                    self._write(batch)
+                if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                    self._beat()
+                    last_beat = time.monotonic()
+            except BaseException as exc:  # surfaced on the training thread at next log/close
+                self._error = exc
+                return
+
+    def _beat(self) -> None:
+        self.store.heartbeat(self.run_id, self.progress)
+
+    def _write(self, batch: _Batch) -> None:
+        if batch.ready is not None:
+            batch.ready.synchronize()
+        values = iter(batch.tensor.tolist() if batch.tensor is not None else ())
+        rows = [
+            (self.run_id, step, epoch, name, next(values) if value is None else value, wall)
+            for (step, epoch, name, wall), value in zip(batch.keys, batch.floats)
+        ]
+        self.store.write_metrics(rows)
+        self.rows_written += len(rows)
+        self.transactions += 1

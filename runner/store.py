@@ -1,0 +1,365 @@
+"""The SQLite store: the only module with SQL.
+
+One file, WAL mode, a busy timeout, so several runner processes write while the
+dashboard reads. Metrics are long format ``(run_id, step, epoch, name, value,
+wall_time)``. A row that exists was logged; SQLite turns NaN into NULL, so a NULL
+``value`` *is* a logged NaN (not "missing") and reads give it back as ``nan``.
+Infinities round-trip as REAL natively.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+DEFAULT_DB = "traindoc.db"
+STATUSES = ("queued", "running", "finished", "failed", "crashed", "cancelled")
+ACTIVE = ("queued", "running")
+SOURCES = ("runner", "upload", "api")
+# A live writer beats every HEARTBEAT_SECONDS; twenty missed beats means it is gone.
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER_SECONDS = float(os.environ.get("TRAINDOC_STALE_SECONDS", "40"))
+BUSY_TIMEOUT_MS = 30_000
+
+MetricRow = tuple[int, int, "float | None", str, "float | None", float]
+
+# Each entry moves the schema one version forward; PRAGMA user_version records where
+# a file stands, so old databases upgrade in place and nothing is rewritten twice.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'sweep',
+        parent_run_id INTEGER,
+        spec TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued','running','finished','failed','crashed','cancelled')),
+        source TEXT NOT NULL DEFAULT 'runner' CHECK (source IN ('runner','upload','api')),
+        group_id INTEGER REFERENCES groups(id),
+        parent_id INTEGER REFERENCES runs(id),
+        config TEXT NOT NULL DEFAULT '{}',
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        pid INTEGER,
+        host TEXT,
+        heartbeat REAL,
+        device TEXT,
+        progress REAL NOT NULL DEFAULT 0,
+        last_step INTEGER,
+        error TEXT
+    );
+    CREATE INDEX runs_group ON runs(group_id);
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE metrics (
+        run_id INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        epoch REAL,
+        name TEXT NOT NULL,
+        value REAL,
+        wall_time REAL NOT NULL
+    );
+    CREATE INDEX metrics_run_name_step ON metrics(run_id, name, step);
+    """,
+)
+
+
+class StoreError(RuntimeError):
+    """A store operation that failed after retries; the message says what and why."""
+
+
+def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
+    """``--db`` beats ``TRAINDOC_DB`` beats ``./traindoc.db``."""
+    return Path(db or os.environ.get("TRAINDOC_DB") or DEFAULT_DB)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: dead for us
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Store:
+    """Thread-safe handle on one database file (one connection per thread)."""
+
+    def __init__(self, db: str | os.PathLike | None = None) -> None:
+        self.path = resolve_db_path(db)
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._transaction(lambda conn: conn.execute(sql, params))
+
+    def _write_many(self, batches: Sequence[tuple[str, Iterable[Sequence[Any]]]]) -> None:
+        def body(conn: sqlite3.Connection) -> None:
+            for sql, rows in batches:
+                conn.executemany(sql, rows)
+
+        self._transaction(body)
+
+    def _transaction(self, body: Any) -> Any:
+        """Run ``body(conn)`` in one write transaction, retried with bounded backoff while locked.
+
+        The busy timeout already waits; the retries cover SQLite's immediate
+        ``database is locked`` answers. After the last try the error is raised, never dropped.
+        """
+        delay = 0.05
+        for attempt in range(6):
+            try:
+                conn = self.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = body(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 5:
+                    raise StoreError(f"{self.path}: write failed: {exc}") from exc
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:  # another process may have migrated while we waited for the lock
+                if conn.execute("PRAGMA user_version").fetchone()[0] < target:
+                    for statement in filter(str.strip, script.split(";")):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={target}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- groups and runs ---------------------------------------------------
+    def create_group(self, name: str, kind: str = "sweep", spec: dict | None = None,
+                     parent_run_id: int | None = None) -> int:
+        return self._write(
+            "INSERT INTO groups (name, kind, parent_run_id, spec, created_at) VALUES (?,?,?,?,?)",
+            (name, kind, parent_run_id, json.dumps(spec or {}), time.time()),
+        ).lastrowid
+
+    def create_run(self, name: str, config: dict[str, Any] | None = None, *, source: str = "runner",
+                   status: str = "queued", group_id: int | None = None, parent_id: int | None = None,
+                   meta: dict[str, Any] | None = None) -> int:
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} not in {STATUSES}")
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r} not in {SOURCES}")
+        return self._write(
+            "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
+             json.dumps(meta or {}, default=str), time.time()),
+        ).lastrowid
+
+    def mark_running(self, run_id: int, device: str = "cpu", pid: int | None = None) -> None:
+        now = time.time()
+        self._write(
+            "UPDATE runs SET status='running', started_at=?, heartbeat=?, pid=?, host=?, device=?"
+            " WHERE id=?",
+            (now, now, pid or os.getpid(), socket.gethostname(), device, run_id),
+        )
+
+    def claim_queued(self, run_id: int, pid: int) -> bool:
+        """Atomically move a queued run to running for a launcher; False if someone else did."""
+        now = time.time()
+        cur = self._write(
+            "UPDATE runs SET status='running', started_at=?, heartbeat=?, pid=?, host=?"
+            " WHERE id=? AND status='queued'",
+            (now, now, pid, socket.gethostname(), run_id),
+        )
+        return cur.rowcount == 1
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        self._write("UPDATE runs SET pid=?, host=?, heartbeat=? WHERE id=?",
+                    (pid, socket.gethostname(), time.time(), run_id))
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        """End a run; a run already ended (e.g. cancelled) keeps its first verdict."""
+        if status not in STATUSES or status in ACTIVE:
+            raise ValueError(f"final status {status!r} must be one of finished/failed/crashed/cancelled")
+        self._write(
+            "UPDATE runs SET status=?, ended_at=?, error=COALESCE(?, error),"
+            " progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
+            " WHERE id=? AND status IN ('queued','running')",
+            (status, time.time(), error, status, run_id),
+        )
+
+    def heartbeat(self, run_id: int, progress: float | None = None) -> None:
+        self._write(
+            "UPDATE runs SET heartbeat=?, progress=COALESCE(?, progress) WHERE id=?",
+            (time.time(), progress, run_id),
+        )
+
+    def update_meta(self, run_id: int, **fields: Any) -> None:
+        meta = self.run(run_id)["meta"]
+        meta.update(fields)
+        self._write("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta, default=str), run_id))
+
+    def request_cancel(self, run_id: int) -> dict[str, Any]:
+        """Mark a run cancelled and return it so the caller can signal its process."""
+        run = self.run(run_id)
+        self.finish(run_id, "cancelled", error="cancelled by user")
+        return run
+
+    # -- metrics -----------------------------------------------------------
+    def write_metrics(self, rows: Sequence[MetricRow]) -> int:
+        """Insert many metric rows in one transaction; NaN becomes NULL (= logged NaN)."""
+        if not rows:
+            return 0
+        clean = [
+            (r, s, e, n, None if v is None or v != v else v, w) for r, s, e, n, v, w in rows
+        ]
+        last: dict[int, int] = {}
+        for r, s, *_ in clean:
+            last[r] = max(last.get(r, s), s)
+        self._write_many([
+            ("INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES (?,?,?,?,?,?)",
+             clean),
+            ("UPDATE runs SET last_step=MAX(COALESCE(last_step, ?), ?) WHERE id=?",
+             [(s, s, r) for r, s in last.items()]),
+        ])
+        return len(clean)
+
+    def metrics(self, run_id: int, names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Long frame ``step, epoch, name, value, wall_time`` in step order; NULL → NaN."""
+        sql = "SELECT step, epoch, name, value, wall_time FROM metrics WHERE run_id=?"
+        params: list[Any] = [run_id]
+        if names:
+            sql += f" AND name IN ({','.join('?' * len(names))})"
+            params += list(names)
+        frame = pd.read_sql_query(sql + " ORDER BY name, step", self.conn, params=params)
+        frame["value"] = frame["value"].astype(float)
+        return frame
+
+    def metric_series(self, run_id: int, name: str) -> tuple[Any, Any]:
+        """``(steps, values)`` numpy arrays for one metric, the hot path of the charts."""
+        import numpy as np
+
+        rows = self.conn.execute(
+            "SELECT step, value FROM metrics WHERE run_id=? AND name=? ORDER BY step", (run_id, name)
+        ).fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        arr = np.array(rows, dtype=float)
+        return arr[:, 0].astype(np.int64), arr[:, 1]
+
+    def metric_names(self, run_id: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT name FROM metrics WHERE run_id=? ORDER BY name", (run_id,)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- reads of runs -----------------------------------------------------
+    def run(self, run_id: int) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise KeyError(f"no run with id {run_id} in {self.path}")
+        out = dict(zip([c[0] for c in cur.description], row))
+        out["config"] = json.loads(out["config"])
+        out["meta"] = json.loads(out["meta"])
+        return out
+
+    def runs(self, group_id: int | None = None, reconcile: bool = True) -> pd.DataFrame:
+        """All runs newest first; stale ``running`` runs are marked crashed first."""
+        if reconcile:
+            self.reconcile()
+        sql = "SELECT * FROM runs"
+        params: tuple = ()
+        if group_id is not None:
+            sql, params = sql + " WHERE group_id=?", (group_id,)
+        return pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+
+    def groups(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM groups ORDER BY id DESC", self.conn)
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM groups WHERE id=?", (group_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise KeyError(f"no group with id {group_id} in {self.path}")
+        out = dict(zip([c[0] for c in cur.description], row))
+        out["spec"] = json.loads(out["spec"])
+        return out
+
+    def queued(self, limit: int | None = None) -> list[int]:
+        sql = "SELECT id FROM runs WHERE status='queued' ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in self.conn.execute(sql)]
+
+    def count_running(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
+
+    def reconcile(self, now: float | None = None) -> list[int]:
+        """Mark ``running`` runs whose process is gone, or whose heartbeat is stale, as crashed."""
+        now = time.time() if now is None else now
+        host = socket.gethostname()
+        rows = self.conn.execute(
+            "SELECT id, pid, host, heartbeat FROM runs WHERE status='running'"
+        ).fetchall()
+        dead = []
+        for run_id, pid, run_host, beat in rows:
+            if run_host == host and pid is not None and not _pid_alive(pid):
+                why = f"process {pid} on {host} is gone"
+            elif beat is None or now - beat > STALE_AFTER_SECONDS:
+                why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s"
+            else:
+                continue
+            dead.append(run_id)
+            self.finish(run_id, "crashed", error=f"runner stopped without finishing: {why}")
+        return dead
