@@ -1,0 +1,192 @@
+"""What every page shares: the store, cached reads keyed by (run id, last step), finding cards.
+
+The cache key includes the run's ``last_step``, so a live run's new rows miss the cache
+(fresh curves and findings) while a finished run is read and diagnosed once. The
+``Store`` keeps one sqlite connection per thread, so one cached ``Store`` per DB path is
+safe under Streamlit's threads; no connection is ever shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from diagnostics.findings import Finding, worst
+from runner.store import ACTIVE, Store, resolve_db_path
+
+Series = tuple[np.ndarray, np.ndarray]
+# Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
+STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/directions_run:",
+                "finished": ":material/check_circle:", "failed": ":material/error:",
+                "crashed": ":material/dangerous:", "cancelled": ":material/cancel:"}
+SEVERITY_STYLE = {"critical": (":material/dangerous:", "red"), "warning": (":material/warning:", "orange"),
+                  "info": (":material/info:", "blue")}
+SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
+DEFAULT_METRICS = ("train/loss", "val/loss")
+RUN_PAGE = "pages/run.py"
+
+
+def db_path() -> str:
+    """``--db`` after ``--`` on the streamlit command line, else ``TRAINDOC_DB``, else ./traindoc.db."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    return str(resolve_db_path(args.db).resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return Store(path)
+
+
+def get_store() -> Store:
+    """The store, or a clear error and a stopped page when the file cannot be opened."""
+    path = db_path()
+    try:
+        return _store(path)
+    except Exception as exc:  # sqlite errors, permissions, a file that is not a database
+        st.error(f"Cannot open the database {path}: {exc}. Point the dashboard at a traindoc database "
+                 "with `TRAINDOC_DB=path streamlit run app.py` or `streamlit run app.py -- --db path`.")
+        st.stop()
+        raise  # unreachable: st.stop raises; keeps type checkers honest
+
+
+def md(text: Any) -> str:
+    """User text (run and metric names, error text) escaped so markdown shows it literally."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text))
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def series(db: str, run_id: int, last_step: int | None, names: tuple[str, ...]) -> dict[str, Series]:
+    """Curves of one run; ``last_step`` is only the cache key (new rows → fresh read)."""
+    store = _store(db)
+    return {name: store.metric_series(run_id, name) for name in names}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Finding], str | None]:
+    """Findings of one run and, instead of a traceback, a message when diagnosis is not possible."""
+    try:
+        from diagnostics.engine import diagnose
+        from diagnostics.rundata import RunData
+    except ImportError:
+        return [], "The diagnostics engine is not installed yet, so no findings are shown."
+    try:
+        return list(diagnose(RunData.from_store(_store(db), run_id))), None
+    except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
+        return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def key_metric(db: str, run_id: int, last_step: int | None) -> str:
+    """The one number that says how a run went: last val/loss, else best val/acc, else last train/loss."""
+    store = _store(db)
+    for name, pick in (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last")):
+        _, values = store.metric_series(run_id, name)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            value = finite[-1] if pick == "last" else finite.max()
+            return f"{name} {pick} {value:.4g}"
+    return ""
+
+
+def duration(run: Mapping[str, Any], now: float | None = None) -> str:
+    """Wall time from start to end (or to now while it runs), as ``1h 02m`` / ``3m 05s`` / ``12.3s``."""
+    start, end = run.get("started_at"), run.get("ended_at")
+    if start is None or pd.isna(start):
+        return ""
+    end = (now or time.time()) if end is None or pd.isna(end) else end
+    secs = max(float(end) - float(start), 0.0)
+    if secs < 60:
+        return f"{secs:.1f}s"
+    if secs < 3600:
+        return f"{int(secs // 60)}m {int(secs % 60):02d}s"
+    return f"{int(secs // 3600)}h {int(secs % 3600 // 60):02d}m"
+
+
+def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run for the overview: status, progress, device, duration, key metric, worst finding."""
+    rows = []
+    for run in runs.to_dict("records"):
+        last = None if pd.isna(run["last_step"]) else int(run["last_step"])
+        found, _ = diagnose_run(db, int(run["id"]), last)
+        top = worst(found)
+        rows.append({
+            "id": int(run["id"]), "name": run["name"],
+            "status": run["status"],
+            "progress": float(run["progress"] or 0) if run["status"] in ACTIVE else None,
+            "device": run["device"] or "", "duration": duration(run), "steps": last,
+            "key metric": key_metric(db, int(run["id"]), last),
+            "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
+            "source": run["source"],
+        })
+    return pd.DataFrame(rows)
+
+
+def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
+    """train/loss + val/loss, plus the metrics the findings point at, so their evidence is on the chart."""
+    picked = [n for n in DEFAULT_METRICS if n in names]
+    picked += [f.evidence.metric for f in findings if f.evidence.metric in names]
+    picked = list(dict.fromkeys(picked))[:4]
+    return picked or names[:1]
+
+
+def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
+    """A run's config as ``key, value`` rows with dotted keys (nested dicts flattened)."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(node: Mapping[str, Any], pre: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, Mapping) and value:
+                walk(value, f"{pre}{key}.")
+            else:
+                rows.append((f"{pre}{key}", json.dumps(value) if not isinstance(value, str) else value))
+
+    walk(config, prefix)
+    return pd.DataFrame(sorted(rows), columns=["key", "value"])
+
+
+def finding_card(finding: Finding) -> None:
+    """Severity, title, the numbers, then the fixes ranked with why and the config patch to apply."""
+    icon, colour = SEVERITY_STYLE.get(finding.severity, ("•", "gray"))
+    with st.container(border=True):
+        st.markdown(f":{colour}[{icon} **{md(finding.title)}**] :{colour}-badge[{finding.severity}] "
+                    f"`{finding.rule}`")
+        st.markdown(md(finding.summary))
+        for rank, fix in enumerate(finding.fixes, start=1):
+            st.markdown(f"**{rank}. {md(fix.text)}**" + (f" — {md(fix.reason)}" if fix.reason else ""))
+            if fix.config_patch:
+                st.code(json.dumps(fix.config_patch, indent=None), language="json")
+
+
+def catalog() -> tuple[list[dict[str, Any]], str | None]:
+    """The rule catalog as ``{id, title, severity, sections: {heading: text}}``, or why it is missing.
+
+    Accepts entries as dicts or objects, with the docstring sections either under
+    ``sections`` or as their own fields, so the page does not break when the catalog grows.
+    """
+    try:
+        from diagnostics.catalog import entries
+    except ImportError:
+        return [], "The rule catalog is not available yet: the diagnostics engine has not been installed."
+    out = []
+    for entry in entries():
+        data = dict(entry) if isinstance(entry, Mapping) else dict(vars(entry))
+        rule_id = str(data.pop("id", data.pop("rule", "?")))
+        title = str(data.pop("title", rule_id))
+        severity = str(data.pop("severity", "info"))
+        sections = data.pop("sections", None)
+        if not isinstance(sections, Mapping):
+            sections = {key.replace("_", " ").capitalize(): value for key, value in data.items()
+                        if isinstance(value, str) and value.strip()}
+        out.append({"id": rule_id, "title": title, "severity": severity, "sections": dict(sections)})
+    return out, None

@@ -1,0 +1,139 @@
+"""Every dashboard page under Streamlit's AppTest, on an empty database and on real runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest_ui import FAST_PRESET, ROOT, real_db_in
+from streamlit.testing.v1 import AppTest
+
+from diagnostics.findings import Evidence, Finding, Fix
+from pages import _shared
+from runner.store import Store
+
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def real_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    return real_db_in(tmp_path_factory)
+
+
+def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> AppTest:
+    monkeypatch.setenv("TRAINDOC_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=30)
+    if page:
+        at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _text(at: AppTest) -> str:
+    """Everything the page says, in one string, for "does it tell the user X" checks."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success", "title",
+                                  "subheader", "code") for e in getattr(at, kind)]
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # undo md() escaping
+
+
+def test_overview_empty_db_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path / "empty.db", monkeypatch)
+    assert not at.exception
+    assert "No runs yet" in at.info[0].value
+    assert "python -m runner run --preset healthy" in at.main.code[0].value
+    assert "python -m runner launch --preset overfitting" in at.main.code[0].value
+    assert str((tmp_path / "empty.db").resolve()) in at.sidebar.code[0].value  # which DB is shown
+
+
+def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    db, ids = real_db
+    at = _app(db, monkeypatch)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["name"].tolist() == ["bad_lr", FAST_PRESET]
+    assert table["status"].tolist() == ["failed", "finished"]
+    assert table["key metric"].iloc[1].startswith("val/loss last -0.")  # softmax+NLL: negative loss
+    assert table["device"].iloc[1] == "cpu" and table["steps"].iloc[1] > 0
+    finished = f"#{ids[FAST_PRESET]} {FAST_PRESET} (finished)"
+    assert at.selectbox[0].options == [f"#{ids['bad_lr']} bad_lr (failed)", finished]
+
+
+def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    db, ids = real_db
+    at = _app(db, monkeypatch, "pages/run.py", run=str(ids[FAST_PRESET]))
+    assert not at.exception
+    assert FAST_PRESET.replace("_", "\\_") in at.title[0].value
+    assert at.multiselect[0].value[:2] == ["train/loss", "val/loss"]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    assert '"name":"train\\u002floss"' in charts[0].proto.spec  # the curve itself is in the figure
+    config = at.dataframe[0].value
+    assert dict(zip(config["key"], config["value"]))["model.head"] == "softmax"
+    assert not at.error
+
+
+def test_run_page_failed_run_shows_its_error(real_db: tuple[Path, dict[str, int]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    db, ids = real_db
+    at = _app(db, monkeypatch, "pages/run.py", run=str(ids["bad_lr"]))
+    assert not at.exception
+    assert "This run failed" in at.error[0].value
+    assert "optim.lr=-1.0: allowed range is" in _text(at)
+    assert "logged no metrics" in _text(at)
+
+
+def test_run_page_unknown_id_falls_back(real_db: tuple[Path, dict[str, int]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _ = real_db
+    at = _app(db, monkeypatch, "pages/run.py", run="999")
+    assert not at.exception
+    assert "no run with id 999" in at.warning[0].value
+
+
+def test_run_page_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path / "empty.db", monkeypatch, "pages/run.py")
+    assert not at.exception and "No runs yet" in at.info[0].value
+
+
+def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Findings (hand-made here, so the page is tested on its own) become cards with fixes and patches."""
+    store = Store(tmp_path / "f.db")
+    run_id = store.create_run("nll", {"model.head": "softmax"}, status="running")
+    store.write_metrics([(run_id, s, None, "train/loss", -s / 10, 0.0) for s in range(10)])
+    store.finish(run_id, "finished")
+    finding = Finding(
+        rule="negative_loss", severity="critical", title="Loss below zero: Softmax fed to NLLLoss",
+        summary="train/loss fell to -0.9", evidence=Evidence("train/loss", 1, 9, marks=(
+            {"kind": "hline", "value": 0.0, "label": "0"},)),
+        fixes=(Fix("Use LogSoftmax", "NLLLoss expects log-probabilities", {"model.head": "log_softmax"}),),
+    )
+    monkeypatch.setattr(_shared, "diagnose_run", lambda *a: ([finding], None))
+    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    text = _text(at)
+    assert "Loss below zero: Softmax fed to NLLLoss" in text and "critical" in text
+    assert "Use LogSoftmax" in text and "NLLLoss expects log-probabilities" in text
+    assert '{"model.head": "log_softmax"}' in [c.value for c in at.code]
+    assert '"type":"line"' in at.get("plotly_chart")[0].proto.spec  # the hline at 0
+
+
+def test_catalog_page_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    at = _app(tmp_path / "c.db", monkeypatch, "pages/catalog.py")
+    assert not at.exception
+    assert "Rule catalog" in at.title[0].value
+
+
+def test_helpers() -> None:
+    assert _shared.md("a_b*c [x](y)") == "a\\_b\\*c \\[x\\]\\(y\\)"
+    assert _shared.duration({"started_at": 0.0, "ended_at": 75.0}) == "1m 15s"
+    assert _shared.duration({"started_at": 0.0, "ended_at": 3.25}) == "3.2s"
+    assert _shared.duration({"started_at": None, "ended_at": None}) == ""
+    table = _shared.config_table({"optim": {"lr": 0.1, "name": "adam"}, "seed": 1})
+    assert table.values.tolist() == [["optim.lr", "0.1"], ["optim.name", "adam"], ["seed", "1"]]
+    names = ["lr", "train/loss", "val/acc", "val/loss"]
+    finding = Finding("val_above_train", "warning", "t", "s", Evidence("val/acc"))
+    assert _shared.default_metrics(names, [finding]) == ["train/loss", "val/loss", "val/acc"]
+    assert _shared.default_metrics(["lr"], []) == ["lr"]
