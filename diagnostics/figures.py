@@ -81,7 +81,8 @@ def non_finite_marks(steps: np.ndarray, values: np.ndarray) -> list[dict[str, An
     """Where the curve first went NaN, +inf or -inf: one point each, at the last finite value."""
     values = np.asarray(values, dtype=float)
     marks = []
-    for label, hit in (("NaN", np.isnan(values)), ("+inf", np.isposinf(values)), ("-inf", np.isneginf(values))):
+    kinds = (("NaN", np.isnan(values)), ("+inf", np.isposinf(values)), ("-inf", np.isneginf(values)))
+    for label, hit in kinds:
         if not hit.any():
             continue
         i = int(np.argmax(hit))

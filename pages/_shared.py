@@ -88,14 +88,19 @@ def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Find
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def key_metric(db: str, run_id: int, last_step: int | None) -> str:
-    """The one number that says how a run went: last val/loss, else best val/acc, else last train/loss."""
+    """The one number that says how a run went: last val/loss, else best val/acc or AUC, else last train/loss.
+
+    A loss that ended NaN says so ("val/loss last NaN") instead of falling back to another metric.
+    """
     store = _store(db)
-    for name, pick in (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last")):
+    wanted = (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last"))
+    for name, pick in wanted:
         _, values = store.metric_series(run_id, name)
+        if not values.size:
+            continue
         finite = values[np.isfinite(values)]
-        if finite.size:
-            value = finite[-1] if pick == "last" else finite.max()
-            return f"{name} {pick} {value:.4g}"
+        value = values[-1] if pick == "last" else (finite.max() if finite.size else float("nan"))
+        return f"{name} {pick} {value:.4g}".replace("nan", "NaN")
     return ""
 
 

@@ -62,7 +62,8 @@ found, _ = diagnose_run(db, run_id, run["last_step"])
 picked, smoothing, log_y = [], 0.0, False
 if names:
     left, mid, right = st.columns([4, 2, 1], vertical_alignment="bottom")
-    picked = left.multiselect("Metrics", names, default=default_metrics(names, found), key=f"metrics-{run_id}")
+    picked = left.multiselect("Metrics", names, default=default_metrics(names, found),
+                              key=f"metrics-{run_id}")
     smoothing = mid.slider("Smoothing (EMA)", 0.0, 0.99, 0.8, 0.01,
                            help="EMA weight per step, applied to every point before downsampling; the raw "
                            "curve stays faint behind the smoothed one.")

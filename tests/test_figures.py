@@ -103,7 +103,8 @@ def test_curve_figure_log_y_and_nan_marker() -> None:
 
 def test_curve_figure_draws_evidence_marks() -> None:
     finding = Finding(
-        rule="negative_loss", severity="critical", title="Loss below zero", summary="train/loss reached -0.93",
+        rule="negative_loss", severity="critical", title="Loss below zero",
+        summary="train/loss reached -0.93",
         evidence=Evidence(metric="train/loss", start_step=3, end_step=9, marks=(
             {"kind": "vline", "step": 3, "label": "onset"},
             {"kind": "span", "start": 3, "end": 9, "label": "negative"},
@@ -140,7 +141,8 @@ def test_million_points_payload_and_timing() -> None:
         fig = curve_figure({"train/loss": (steps, values)}, smoothing=smoothing)
         built = time.perf_counter() - start
         payload = len(fig.to_json())
-        print(f"\n1M points, smoothing={smoothing}: built in {built * 1000:.0f} ms, JSON {payload / 1000:.1f} kB")
+        print(f"\n1M points, smoothing={smoothing}: built in {built * 1000:.0f} ms, "
+              f"JSON {payload / 1000:.1f} kB")
         assert payload < 100_000
         lines = [t for t in fig.data if t.mode == "lines"]
         assert all(isinstance(t, go.Scattergl) for t in lines) and n > GL_THRESHOLD

@@ -71,7 +71,7 @@ def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
     assert len(charts) == 1
     assert '"name":"train\\u002floss"' in charts[0].proto.spec  # the curve itself is in the figure
     config = at.dataframe[0].value
-    assert dict(zip(config["key"], config["value"]))["model.head"] == "softmax"
+    assert dict(zip(config["key"], config["value"], strict=True))["model.head"] == "softmax"
     assert not at.error
 
 
