@@ -137,8 +137,9 @@ def curve_figure(
                 text=[mark["label"]], textposition="top center", showlegend=False, legendgroup=name,
                 marker={"symbol": "x", "size": 12, "color": "#d62728", "line": {"width": 2}},
             ))
+    row = 0
     for finding in findings:
-        _draw_evidence(fig, finding, series, log_y=log_y)
+        row = _draw_evidence(fig, finding, series, log_y=log_y, row=row)
     fig.update_layout(
         height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
@@ -158,20 +159,34 @@ def _last_finite_before(series: Series | None, step: int) -> float:
     return float(values[ok][-1]) if ok.any() else 0.0
 
 
-def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series], log_y: bool) -> None:
-    """Step marks (vline, span) always apply; value marks (hline, point) only on their own metric."""
+def _label(fig: go.Figure, x: float, text: str, colour: str, row: int) -> None:
+    """A mark's label near the top of the plot, one row lower per label so they never overlap."""
+    fig.add_annotation(x=x, xref="x", y=1 - 0.06 * (row % 8), yref="paper", xanchor="left", yanchor="top",
+                       text=text, showarrow=False, font={"color": colour, "size": 11},
+                       bgcolor="rgba(255,255,255,0.7)")
+
+
+def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series], log_y: bool,
+                   row: int) -> int:
+    """Draw one finding's marks; returns the next free label row.
+
+    Step marks (vline, span) always apply, since every curve shares the step axis; value
+    marks (hline, point) only when their own metric is on the chart.
+    """
     colour = SEVERITY_COLOURS.get(finding.severity, "#7f7f7f")
     on_chart = finding.evidence.metric in series
     for mark in finding.evidence.marks:
         kind, label = mark.get("kind"), str(mark.get("label", finding.title))
         if kind == "vline" and mark.get("step") is not None:
-            fig.add_vline(x=mark["step"], line={"color": colour, "dash": "dash", "width": 1.5},
-                          annotation_text=label, annotation_position="top left",
-                          annotation_font_color=colour)
+            fig.add_vline(x=mark["step"], line={"color": colour, "dash": "dash", "width": 1.5})
+            _label(fig, mark["step"], label, colour, row)
+            row += 1
         elif kind == "span" and mark.get("start") is not None and mark.get("end") is not None:
-            fig.add_vrect(x0=mark["start"], x1=mark["end"], fillcolor=colour, opacity=0.12, line_width=0,
-                          annotation_text=label, annotation_position="top left",
-                          annotation_font_color=colour)
+            # info findings shade lightly so a warning's span on the same stretch still reads
+            opacity = 0.05 if finding.severity == "info" else 0.1
+            fig.add_vrect(x0=mark["start"], x1=mark["end"], fillcolor=colour, opacity=opacity, line_width=0)
+            _label(fig, mark["start"], label, colour, row)
+            row += 1
         elif kind == "hline" and on_chart and mark.get("value") is not None and not log_y:
             fig.add_hline(y=mark["value"], line={"color": colour, "dash": "dot", "width": 1.5},
                           annotation_text=label, annotation_position="bottom right",
@@ -185,3 +200,4 @@ def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series
                 hovertext=[label], hoverinfo="text",
                 marker={"symbol": "circle-open", "size": 14, "color": colour, "line": {"width": 2.5}},
             ))
+    return row

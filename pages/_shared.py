@@ -129,10 +129,10 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
             "id": int(run["id"]), "name": run["name"],
             "status": run["status"],
             "progress": float(run["progress"] or 0) if run["status"] in ACTIVE else None,
-            "device": run["device"] or "", "duration": duration(run), "steps": last,
-            "key metric": key_metric(db, int(run["id"]), last),
             "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
-            "source": run["source"],
+            "key metric": key_metric(db, int(run["id"]), last),
+            "steps": last, "duration": duration(run),
+            "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
         })
     return pd.DataFrame(rows)
 

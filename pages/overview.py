@@ -36,7 +36,8 @@ def runs_table() -> None:
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         key="runs_table",
         column_config={
-            "id": st.column_config.NumberColumn("id", width="small"),
+            "id": st.column_config.NumberColumn("id", width=40),
+            "worst finding": st.column_config.TextColumn("worst finding", width=300),
             "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
                                                         format="percent"),
             "steps": st.column_config.NumberColumn("steps", format="%d"),

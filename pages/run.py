@@ -34,7 +34,8 @@ if wanted and (not wanted.isdigit() or int(wanted) not in labels):
 ids = list(labels)
 start = ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in labels else 0
 run_id = st.sidebar.selectbox("Run", ids, index=start, format_func=labels.get)
-st.query_params["run"] = str(run_id)
+if st.query_params.get("run") != str(run_id):  # writing the same value would cost a rerun
+    st.query_params["run"] = str(run_id)
 run = store.run(run_id)
 
 st.title(f"{STATUS_ICONS.get(run['status'], '')} {md(run['name'])}")
