@@ -11,10 +11,10 @@ from runner.api import describe_error
 from runner.config import ConfigError, from_flat
 from runner.sink import MetricSink
 from runner.store import Store
-from runner.train import resolve_device, train
+from runner.train import ProgressCallback, resolve_device, train
 
 
-def execute(store: Store, run_id: int) -> str:
+def execute(store: Store, run_id: int, progress: ProgressCallback | None = None) -> str:
     """Train run ``run_id`` from its stored config; returns the final status.
 
     SIGTERM (a cancel) sets a flag the loop checks each step, so buffered metrics are
@@ -36,7 +36,7 @@ def execute(store: Store, run_id: int) -> str:
     sink = MetricSink(store, run_id)
     status, error = "finished", None
     try:
-        outcome = train(cfg, sink, should_stop=cancel.is_set)
+        outcome = train(cfg, sink, should_stop=cancel.is_set, progress=progress)
         if outcome.stopped_early:
             store.update_meta(run_id, stopped_early=outcome.stopped_early)
         if cancel.is_set():

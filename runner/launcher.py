@@ -25,7 +25,7 @@ def spawn(store: Store, run_id: int) -> int:
     """Start ``python -m runner _exec RUN_ID`` detached from this process; returns its pid."""
     with open(log_path(store, run_id), "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "_exec", str(run_id), "--db", str(store.path.resolve())],
+            [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_exec", str(run_id)],
             cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the dashboard or shell that started it
         )

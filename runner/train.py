@@ -136,8 +136,15 @@ def _eps_dominance(optimizer: torch.optim.Optimizer) -> float | None:
     return dominated / total if total else None
 
 
-def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = lambda: False) -> Outcome:
-    """Train one run per ``cfg``, streaming metrics into ``sink``; returns how it ended."""
+ProgressCallback = Callable[[float, int, dict[str, float]], None]
+
+
+def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = lambda: False,
+          progress: ProgressCallback | None = None) -> Outcome:
+    """Train one run per ``cfg``, streaming metrics into ``sink``; returns how it ended.
+
+    ``progress(fraction, step, eval_metrics)`` is called after each evaluation.
+    """
     device = resolve_device(cfg.train.device)
     torch.manual_seed(cfg.train.seed)
     split = load(cfg.data, cfg.train.seed)
@@ -188,6 +195,8 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
                 if eps_dom is not None:
                     metrics["adam/eps_dominance"] = eps_dom
                 sink.log(metrics, step=step, epoch=step / steps_per_epoch)
+                if progress is not None:
+                    progress(step / total_steps, step, metrics)
                 loss_sum.zero_()
                 loss_count = 0
                 if not math.isfinite(metrics["train/loss_epoch"]):

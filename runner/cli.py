@@ -1,0 +1,181 @@
+"""``python -m runner``: presets, run, launch, sweep, list, cancel.
+
+Errors are turned into one line on stderr and exit code 2 here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from runner import launcher, presets
+from runner.config import ConfigError, RunConfig, parse_assignments
+from runner.store import Store, StoreError
+from runner.sweep import create_sweep, parse_grid, schedule
+
+
+def _parser() -> argparse.ArgumentParser:
+    db_help = "SQLite file (default: $TRAINDOC_DB or ./traindoc.db)"
+    parser = argparse.ArgumentParser(prog="python -m runner", description="traindoc's training runner")
+    parser.add_argument("--db", help=db_help)
+    common = argparse.ArgumentParser(add_help=False)  # so --db also works after the command
+    common.add_argument("--db", default=argparse.SUPPRESS, help=db_help)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, **kw: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, parents=[common], **kw)
+
+    add("presets", help="list the built-in presets and what each shows")
+
+    def config_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preset", default="healthy", help="preset to start from (default: healthy)")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. --set optim.lr=0.01 (repeatable)")
+        p.add_argument("--name", help="run name (default: the preset's name)")
+
+    config_args(add("run", help="train in the foreground, with a progress line"))
+    config_args(add("launch", help="train in the background; prints the run id"))
+    sweep = add("sweep", help="a group of background runs over a grid of values")
+    config_args(sweep)
+    sweep.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+                       help="values to sweep, e.g. --grid optim.eps=1e-1,1e-4,1e-8 (repeatable: product)")
+    sweep.add_argument("--concurrency", type=int, default=2, help="runs at once (default 2)")
+    sweep.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
+
+    add("list", help="runs with their status (stale runs are marked crashed)")
+    cancel = add("cancel", help="cancel a queued or running run (its metrics are kept)")
+    cancel.add_argument("run_id", type=int)
+
+    hidden = add("_exec")  # the body of a background run
+    hidden.add_argument("run_id", type=int)
+    sched = add("_schedule")  # the body of a background sweep scheduler
+    sched.add_argument("group_id", type=int)
+    sched.add_argument("--concurrency", type=int, default=2)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    return presets.get(args.preset).config(parse_assignments(args.set))
+
+
+def _cmd_presets(_store: Store | None, _args: argparse.Namespace) -> int:
+    for preset in presets.PRESETS.values():
+        shows = f"  [shows: {', '.join(preset.shows)}; fixed by: {preset.twin}]" if preset.shows else ""
+        print(f"{preset.name:28s} {preset.description}{shows}")
+    return 0
+
+
+def _cmd_run(store: Store, args: argparse.Namespace) -> int:
+    from runner.execute import execute  # torch import only for commands that train
+
+    run_id = store.create_run(args.name or args.preset, _config(args).to_flat(), meta={"preset": args.preset})
+    print(f"run {run_id}: {args.name or args.preset}", file=sys.stderr)
+    status = execute(store, run_id, progress=_progress_line(run_id))
+    run = store.run(run_id)
+    print(f"\nrun {run_id} {status}" + (f": {run['error']}" if run["error"] else ""), file=sys.stderr)
+    print(run_id)
+    return 0 if status == "finished" else 1
+
+
+def _progress_line(run_id: int):  # noqa: ANN202 - a small closure
+    started = time.monotonic()
+
+    def show(fraction: float, step: int, metrics: dict[str, float]) -> None:
+        shown = "  ".join(f"{k}={metrics[k]:.4g}" for k in ("train/loss_epoch", "val/loss", "val/acc")
+                          if k in metrics)
+        bar = "#" * int(fraction * 20)
+        print(f"\r[run {run_id}] [{bar:20s}] {fraction:4.0%} step {step}  {shown}  "
+              f"{time.monotonic() - started:.1f}s", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _cmd_launch(store: Store, args: argparse.Namespace) -> int:
+    run_id = store.create_run(args.name or args.preset, _config(args).to_flat(), meta={"preset": args.preset})
+    launcher.launch(store, run_id)
+    print(run_id)
+    return 0
+
+
+def _cmd_sweep(store: Store, args: argparse.Namespace) -> int:
+    grid = parse_grid(args.grid)
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency {args.concurrency}: must be at least 1")
+    group_id, run_ids = create_sweep(store, _config(args), grid, args.name or f"{args.preset} sweep",
+                                     concurrency=args.concurrency)
+    print(f"group {group_id}: {len(run_ids)} runs queued ({', '.join(map(str, run_ids))})", file=sys.stderr)
+    if args.wait:
+        schedule(store, group_id, args.concurrency)
+        _wait_for(store, group_id)
+    else:
+        subprocess.Popen([sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_schedule",
+                          str(group_id), "--concurrency", str(args.concurrency)],
+                         cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    print(group_id)
+    return 0
+
+
+def _wait_for(store: Store, group_id: int) -> None:
+    shown = -1
+    while True:
+        runs = store.runs(group_id=group_id)
+        done = int((~runs.status.isin(["queued", "running"])).sum())
+        if done != shown:
+            print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
+            shown = done
+        if done == len(runs):
+            print(file=sys.stderr)
+            return
+        time.sleep(0.5)
+
+
+def _cmd_list(store: Store, _args: argparse.Namespace) -> int:
+    runs = store.runs()
+    if runs.empty:
+        print("no runs yet: try `python -m runner run --preset healthy`", file=sys.stderr)
+        return 0
+    print(f"{'id':>4}  {'status':9s} {'progress':>8}  {'group':>5}  {'device':12s} name")
+    runs = runs.astype(object).where(runs.notna(), "")
+    for run in runs.itertuples():
+        group = int(run.group_id) if run.group_id != "" else ""
+        line = f"{run.id:>4}  {run.status:9s} {run.progress:8.0%}  {group!s:>5}  {run.device:12s} {run.name}"
+        if run.error and run.status in ("failed", "crashed"):
+            line += f"  ({run.error[:80]})"
+        print(line)
+    return 0
+
+
+def _cmd_cancel(store: Store, args: argparse.Namespace) -> int:
+    status = launcher.cancel(store, args.run_id)
+    print(f"run {args.run_id}: {status}")
+    return 0
+
+
+def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
+    from runner.execute import execute
+
+    return 0 if execute(store, args.run_id) == "finished" else 1
+
+
+def _cmd_schedule(store: Store, args: argparse.Namespace) -> int:
+    schedule(store, args.group_id, args.concurrency)
+    return 0
+
+
+COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
+            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec, "_schedule": _cmd_schedule}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        store = None if args.command == "presets" else Store(args.db)
+        return COMMANDS[args.command](store, args)
+    except (ConfigError, KeyError, ValueError, RuntimeError, StoreError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2

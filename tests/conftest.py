@@ -1,0 +1,36 @@
+"""Shared fixtures: a fresh database per test, and every preset trained once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from runner.execute import execute
+from runner.presets import PRESETS
+from runner.store import Store
+
+os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "traindoc.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Store:
+    return Store(db_path)
+
+
+@pytest.fixture(scope="session")
+def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, int]]:
+    """Each preset trained once (seconds each on a CPU); tests read, never write, this store."""
+    store = Store(tmp_path_factory.mktemp("presets") / "presets.db")
+    ids = {}
+    for name, preset in PRESETS.items():
+        run_id = store.create_run(name, preset.config().to_flat(), meta={"preset": name})
+        assert execute(store, run_id) == "finished", store.run(run_id)["error"]
+        ids[name] = run_id
+    return store, ids

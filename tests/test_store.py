@@ -1,0 +1,134 @@
+"""The SQLite store: round trips, NaN vs not-logged, migrations, crash detection, concurrency."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runner.store import STALE_AFTER_SECONDS, Store
+
+
+def test_metrics_round_trip_in_step_order(store: Store) -> None:
+    run_id = store.create_run("r", {"optim.lr": 0.1}, status="running")
+    store.write_metrics([
+        (run_id, 2, 0.2, "train/loss", 0.5, 10.0),
+        (run_id, 1, 0.1, "train/loss", 0.9, 9.0),
+        (run_id, 1, 0.1, "lr", 0.1, 9.0),
+    ])
+    frame = store.metrics(run_id, ["train/loss"])
+    assert frame[["step", "epoch", "name", "value"]].values.tolist() == [
+        [1, 0.1, "train/loss", 0.9], [2, 0.2, "train/loss", 0.5]]
+    assert store.metric_names(run_id) == ["lr", "train/loss"]
+    assert store.run(run_id)["last_step"] == 2
+    assert store.run(run_id)["config"] == {"optim.lr": 0.1}
+
+
+def test_nan_is_told_apart_from_not_logged(store: Store) -> None:
+    run_id = store.create_run("r")
+    store.write_metrics([(run_id, 1, None, "train/loss", 1.0, 0.0), (run_id, 2, None, "train/loss", math.nan, 0.0),
+                         (run_id, 3, None, "train/loss", math.inf, 0.0), (run_id, 3, None, "val/loss", -math.inf, 0.0)])
+    steps, values = store.metric_series(run_id, "train/loss")
+    assert steps.tolist() == [1, 2, 3]  # step 2 was logged: as NaN
+    assert values[0] == 1.0 and math.isnan(values[1]) and values[2] == math.inf
+    assert store.metric_series(run_id, "val/loss")[1].tolist() == [-math.inf]
+    assert store.metric_series(run_id, "val/acc")[0].size == 0  # never logged: no rows at all
+    frame = store.metrics(run_id)
+    assert frame.value.isna().sum() == 1
+
+
+def test_store_is_wal_with_busy_timeout_and_read_index(store: Store) -> None:
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    plan = store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT step, value FROM metrics WHERE run_id=1 AND name='x' ORDER BY step"
+    ).fetchall()
+    assert "metrics_run_name_step" in str(plan) and "TEMP B-TREE" not in str(plan)
+
+
+def test_migrations_apply_once_and_reopen_keeps_data(db_path: Path) -> None:
+    first = Store(db_path)
+    run_id = first.create_run("kept")
+    second = Store(db_path)
+    assert second.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert second.run(run_id)["name"] == "kept"
+
+
+def test_env_var_and_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRAINDOC_DB", raising=False)
+    assert Store().path == Path("traindoc.db")
+    monkeypatch.setenv("TRAINDOC_DB", str(tmp_path / "x.db"))
+    assert Store().path == tmp_path / "x.db"
+    assert Store(tmp_path / "y.db").path == tmp_path / "y.db"
+
+
+def test_finish_keeps_the_first_verdict(store: Store) -> None:
+    run_id = store.create_run("r", status="running")
+    store.finish(run_id, "cancelled", error="cancelled by user")
+    store.finish(run_id, "finished")
+    run = store.run(run_id)
+    assert (run["status"], run["error"]) == ("cancelled", "cancelled by user")
+
+
+def test_reconcile_marks_dead_process_crashed(store: Store) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run_id = store.create_run("r")
+    store.mark_running(run_id, pid=proc.pid)
+    assert store.runs().set_index("id").loc[run_id, "status"] == "crashed"
+    assert "gone" in store.run(run_id)["error"]
+
+
+def test_reconcile_marks_stale_heartbeat_crashed(store: Store) -> None:
+    import os
+
+    run_id = store.create_run("r")
+    store.mark_running(run_id, pid=os.getpid())  # alive, but silent for too long
+    assert store.reconcile(now=time.time() + 1) == []
+    assert store.reconcile(now=time.time() + STALE_AFTER_SECONDS + 1) == [run_id]
+    assert store.run(run_id)["status"] == "crashed"
+
+
+def _writer(db: str, run_id: int, n_batches: int, batch: int) -> None:
+    store = Store(db)
+    for b in range(n_batches):
+        store.write_metrics([(run_id, b * batch + i, None, "train/loss", float(i), 0.0) for i in range(batch)])
+
+
+def test_concurrent_writers_and_a_reader_lose_nothing(db_path: Path) -> None:
+    store = Store(db_path)
+    run_ids = [store.create_run(f"w{i}", status="running") for i in range(3)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(db_path), rid, 40, 500)) for rid in run_ids]
+    for p in procs:
+        p.start()
+    reads = 0
+    while any(p.is_alive() for p in procs):
+        for rid in run_ids:
+            store.metric_series(rid, "train/loss")  # the dashboard's read, concurrently
+            reads += 1
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert reads > 0
+    for rid in run_ids:
+        steps, _ = store.metric_series(rid, "train/loss")
+        assert np.array_equal(steps, np.arange(40 * 500))
+
+
+def test_unknown_run_is_a_clear_error(store: Store) -> None:
+    with pytest.raises(KeyError, match="no run with id 42"):
+        store.run(42)
+
+
+def test_bad_status_is_refused_by_the_schema(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        store.conn.execute("INSERT INTO runs (name, status, created_at) VALUES ('x', 'weird', 0)")
