@@ -1,0 +1,211 @@
+"""``python -m diagnostics PATH... [--json]`` and ``--db FILE --run ID``: findings for log files and runs.
+
+Errors the user can fix (a missing file, an unreadable CSV, an unknown run id) become
+one line on stderr and exit code 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from diagnostics.compare import compare
+from diagnostics.csvlog import LogReadError, read_wide_csv
+from diagnostics.engine import diagnose
+from diagnostics.findings import Finding
+from diagnostics.rundata import RunData
+
+EXIT_USAGE = 2
+MARK = {"critical": "✖ CRITICAL", "warning": "▲ WARNING ", "info": "• info    "}
+DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+class InputError(Exception):
+    """One line for the user: names the file (or run) and what is wrong."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m diagnostics",
+        description=(
+            "Diagnose training runs: CSV logs (a step or epoch column plus metric columns), folders of them, "
+            "or runs in a traindoc database. Several runs given together are also compared."
+        ),
+    )
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="CSV log files, folders of CSV logs, or a traindoc .db"
+    )
+    p.add_argument("--db", metavar="FILE", help="a traindoc SQLite database (use with --run)")
+    p.add_argument(
+        "--run",
+        metavar="ID",
+        type=int,
+        action="append",
+        default=[],
+        help="run id in --db; repeat for several runs (default: every run in the database)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.paths and not args.db:
+        print("error: give at least one PATH or --db FILE (see --help)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.run and not args.db:
+        print("error: --run needs --db FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        runs = load_all(args.paths, args.db, args.run)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    reports = []
+    for i, run in enumerate(runs, 1):
+        if len(runs) > 5:
+            print(f"[{i}/{len(runs)}] {run.meta.get('source')}", file=sys.stderr)
+        reports.append((run, diagnose(run)))
+    comparisons = compare(runs) if len(runs) > 1 else []
+    if args.json:
+        print(json.dumps(to_document(reports, comparisons), default=_json_default, allow_nan=False))
+    else:
+        print(to_text(reports, comparisons))
+    return 0
+
+
+def load_all(paths: Sequence[str], db: str | None, run_ids: Sequence[int]) -> list[RunData]:
+    runs: list[RunData] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".csv")
+            if not files:
+                raise InputError(f"{path}: folder holds no .csv log files")
+            runs.extend(_read_file(f) for f in files)
+        elif path.suffix.lower() in DB_SUFFIXES:
+            runs.extend(_read_db(path, []))
+        else:
+            runs.append(_read_file(path))
+    if db:
+        runs.extend(_read_db(Path(db), run_ids))
+    return runs
+
+
+def _read_file(path: Path) -> RunData:
+    if path.suffix.lower() != ".csv":
+        raise InputError(
+            f"{path}: unsupported format '{path.suffix or 'no extension'}' "
+            "(supported: .csv with a step or epoch column, a traindoc .db)"
+        )
+    try:
+        return read_wide_csv(path)
+    except LogReadError as exc:
+        raise InputError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _read_db(path: Path, run_ids: Sequence[int]) -> list[RunData]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such database file")
+    try:
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise InputError(f"{path}: not an SQLite database")
+        from runner.store import Store  # the store owns the SQL; diagnostics only reads through it
+
+        store = Store(path)
+        ids = list(run_ids) or sorted(int(i) for i in store.runs(reconcile=False)["id"])
+        if not ids:
+            raise InputError(f"{path}: database holds no runs")
+        out = []
+        for run_id in ids:
+            try:
+                out.append(RunData.from_store(store, run_id))
+            except KeyError:
+                raise InputError(f"{path}: no run with id {run_id}") from None
+        return out
+    except (sqlite3.Error, OSError) as exc:
+        raise InputError(f"{path}: cannot read the database ({exc})") from None
+    except Exception as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: cannot read the database ({type(exc).__name__}: {exc})") from None
+
+
+def run_document(run: RunData, findings: list[Finding]) -> dict[str, Any]:
+    return {
+        "source": _source(run),
+        "format": run.meta.get("format", "unknown"),
+        "name": run.meta.get("name"),
+        "run_id": run.meta.get("run_id"),
+        "metrics": run.names,
+        "findings": [f.to_dict() for f in findings],
+    }
+
+
+def to_document(reports: list[tuple[RunData, list[Finding]]], comparisons: list[Finding]) -> dict[str, Any]:
+    """The JSON contract of ARCHITECTURE.md: runs with their findings, then cross-run comparisons."""
+    return _clean(
+        {"runs": [run_document(r, f) for r, f in reports], "comparisons": [f.to_dict() for f in comparisons]}
+    )
+
+
+def to_text(reports: list[tuple[RunData, list[Finding]]], comparisons: list[Finding]) -> str:
+    lines: list[str] = []
+    for run, findings in reports:
+        lines.append(f"== {_source(run)}  ({run.meta.get('format', 'unknown')}, {len(run.names)} metrics)")
+        if not findings:
+            lines.append("   no findings")
+        for f in findings:
+            lines.extend(_finding_lines(f))
+        lines.append("")
+    if comparisons:
+        lines.append("== comparisons")
+        for f in comparisons:
+            lines.extend(_finding_lines(f))
+    return "\n".join(lines).rstrip()
+
+
+def _finding_lines(f: Finding) -> list[str]:
+    out = [f"   {MARK[f.severity]} [{f.rule}] {f.title}", f"      {f.summary}"]
+    for i, fix in enumerate(f.fixes[:3], 1):
+        patch = (
+            f"  (patch: {', '.join(f'{k}={v}' for k, v in fix.config_patch.items())})"
+            if fix.config_patch
+            else ""
+        )
+        out.append(f"      fix {i}: {fix.text}{patch}")
+    return out
+
+
+def _source(run: RunData) -> str:
+    if run.meta.get("run_id") is not None:
+        return f"run {run.meta['run_id']} ({run.meta.get('name')})"
+    return str(run.meta.get("source", "?"))
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as strings, so the document stays valid."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return _clean(value.item())
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)

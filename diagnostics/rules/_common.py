@@ -1,0 +1,91 @@
+"""Pieces several rules share: which curve is "the training loss", config look-ups, fixes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.rundata import RunData, Series
+
+LOSS_NAMES = ("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss")
+EPOCH_TRAIN_LOSS = ("train/loss_eval", "train/loss_epoch")
+ADAM_FAMILY = ("adam", "adamw")
+
+
+def step_loss(run: RunData) -> Series | None:
+    """The per-iteration training loss, or the epoch-level one when that is all there is."""
+    return run.first("train/loss", "train/loss_epoch", "train/loss_eval")
+
+
+def epoch_loss(run: RunData) -> Series | None:
+    """The epoch-level training loss (eval-mode first: comparable with val/loss)."""
+    return run.first(*EPOCH_TRAIN_LOSS)
+
+
+def train_curve(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
+    """Name, steps and finite values of the training loss, long curves reduced to bin means."""
+    s = step_loss(run)
+    if s is None:
+        return "", np.empty(0), np.empty(0)
+    x, y = curves.reduce(*s.finite())
+    return s.name, x, y
+
+
+def cfg(run: RunData, key: str, default: Any = None) -> Any:
+    value = run.config.get(key, default)
+    return default if value is None else value
+
+
+def lr_of(run: RunData) -> float | None:
+    """The configured lr, else the lr logged most often (the base of the schedule)."""
+    lr = cfg(run, "optim.lr")
+    if lr is not None:
+        try:
+            return float(lr)
+        except (TypeError, ValueError):
+            return None
+    _, values = curves.finite(run.get("lr"))
+    return float(np.max(values)) if len(values) else None
+
+
+def clamp(key: str, value: float) -> float:
+    """A patched number kept inside the runner's allowed range for ``key``."""
+    try:
+        from runner.config import schema
+    except ImportError:  # diagnosing outside the project: nothing to clamp against
+        return value
+    meta = schema().get(key)
+    if meta is None or "min" not in meta.metadata:
+        return value
+    return float(min(max(value, meta.metadata["min"]), meta.metadata["max"]))
+
+
+def nice(value: float) -> float:
+    """Round a suggested number to one significant digit (3e-4, not 3.33e-4)."""
+    if value <= 0 or not math.isfinite(value):
+        return value
+    exp = math.floor(math.log10(value))
+    return float(round(value / 10**exp) * 10**exp)
+
+
+def scaled_lr(run: RunData, factor: float) -> dict[str, float] | None:
+    """A config patch scaling the lr, or None when the lr is unknown."""
+    lr = lr_of(run)
+    return None if lr is None else {"optim.lr": clamp("optim.lr", nice(lr * factor))}
+
+
+def chance_classes(loss: float, tol: float = 0.03) -> int | None:
+    """K when a loss sits at ln(K), the cross-entropy of a uniform guess over K classes."""
+    if not math.isfinite(loss) or loss < math.log(2) * (1 - tol):
+        return None
+    k = int(round(math.exp(loss)))
+    if 2 <= k <= 10_000 and abs(loss - math.log(k)) <= tol * math.log(k):
+        return k
+    return None
+
+
+def share(n: int, frac: float) -> int:
+    return max(1, int(math.ceil(n * frac)))

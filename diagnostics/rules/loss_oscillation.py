@@ -1,0 +1,156 @@
+"""Per-iteration training loss swinging strongly around its trend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import cfg, clamp, scaled_lr
+from diagnostics.rundata import RunData
+
+
+def swing(
+    x: np.ndarray, y: np.ndarray, judge_from: float, bins_per: int = 10
+) -> tuple[float, float, float, np.ndarray, np.ndarray] | None:
+    """Typical within-window standard deviation of the loss, relative to the loss scale.
+
+    The scale is the larger of the starting level and the trend's range, so a curve
+    that crosses zero (a negative loss) does not blow the ratio up. Returns
+    (ratio, typical std, scale, window centres, window stds) over the judged part.
+    """
+    n = len(y)
+    bins = int(np.clip(n // bins_per, 5, 400))
+    if n < bins * 3:
+        return None
+    centre, mean, std = curves.binned(x, y, bins)
+    trend = curves.smooth(mean, curves.window(bins, 0.3))
+    scale = max(abs(curves.level(y, 0.05, end=False, min_n=3)), float(np.ptp(trend)))
+    if scale <= 0:
+        return None
+    judged = centre >= x[0] + judge_from * (x[-1] - x[0])
+    if judged.sum() < 3:
+        return None
+    typical = float(np.median(std[judged]))
+    return typical / scale, typical, scale, centre[judged], std[judged]
+
+
+@register
+@dataclass(frozen=True)
+class LossOscillation(Rule):
+    """What it detects:
+    The per-iteration training loss swings up and down strongly around a flat or slowly
+    moving trend: the typical standard deviation within short windows, after the first
+    30% of training, is a large share of the loss scale (its starting level or range).
+
+    Why it matters:
+    The steps are too large or too noisy for the loss surface: the optimizer bounces
+    across the valley instead of descending it, and the final weights are a lottery.
+
+    Suggested fix:
+    Lower the learning rate; add learning-rate decay (ExponentialLR gamma≈0.96/epoch,
+    StepLR), even with Adam; warm-up; a larger mini-batch (too small a batch makes the
+    loss jitter); gradient clipping.
+
+    Parameters:
+    min_steps: per-iteration points needed before judging.
+    judge_from: share of training skipped before judging (AUTOTRAINER judges after ~30%).
+    threshold: typical window standard deviation over the loss scale that counts as oscillation
+      (AUTOTRAINER's unstable-loss threshold is around 0.2).
+    severe: ratio reported as critical.
+
+    References:
+    Zhang et al., "AUTOTRAINER" (ICSE 2021), unstable training thresholds; Smith et al.,
+    "Don't Decay the Learning Rate, Increase the Batch Size" (2018).
+    """
+
+    id = "loss_oscillation"
+    title = "Training loss oscillates"
+    severity = "warning"
+    requires = (("train/loss",),)
+
+    min_steps: int = 40
+    judge_from: float = 0.3
+    threshold: float = 0.2
+    severe: float = 1.0
+
+    def check(self, run: RunData) -> list[Finding]:
+        steps, values = run.get("train/loss").finite()
+        ok = np.isfinite(run.get("train/loss").values)
+        bad = np.flatnonzero(~ok)
+        if len(bad):  # judge the stretch before the first NaN/inf only
+            keep = run.get("train/loss").steps[ok] < run.get("train/loss").steps[bad[0]]
+            steps, values = steps[keep], values[keep]
+        if len(values) < self.min_steps:
+            return []
+        result = swing(steps, values, self.judge_from)
+        if result is None or result[0] < self.threshold:
+            return []
+        ratio, typical, scale, centres, stds = result
+        start, end = float(centres[0]), float(steps[-1])
+        worst = int(np.argmax(stds))
+        summary = (
+            f"Per-iteration train/loss swings by ±{curves.fmt(typical)} (typical standard deviation within "
+            f"short windows) around its trend from {run.when(start)} on, {ratio:.0%} of the loss scale "
+            f"{curves.fmt(scale)}."
+        )
+        values_ = {
+            "swing_ratio": ratio,
+            "typical_std": typical,
+            "loss_scale": scale,
+            "worst_window_step": float(centres[worst]),
+            "worst_window_std": float(stds[worst]),
+        }
+        marks = (
+            {"kind": "span", "start": start, "end": end, "label": "oscillating"},
+            {"kind": "vline", "step": float(centres[worst]), "label": "largest swings"},
+        )
+        severity = "critical" if ratio >= self.severe else "warning"
+        return [
+            self.finding(
+                summary,
+                Evidence("train/loss", int(start), int(end), values_, marks),
+                self._fixes(run),
+                severity=severity,
+            )
+        ]
+
+    def _fixes(self, run: RunData) -> list[Fix]:
+        fixes = [
+            Fix(
+                "Lower the learning rate (×0.3)",
+                "smaller steps stop the optimizer bouncing across the valley",
+                scaled_lr(run, 0.3),
+            )
+        ]
+        if cfg(run, "sched.name", "none") in ("none", "warmup", "noam"):
+            fixes.append(
+                Fix(
+                    "Add learning-rate decay (ExponentialLR, gamma 0.96 per epoch)",
+                    "a shrinking step settles the loss late in training, even with Adam",
+                    {"sched.name": "exponential", "sched.gamma": 0.96},
+                )
+            )
+        batch = cfg(run, "train.batch_size")
+        if batch is None or int(batch) < 64:
+            fixes.append(
+                Fix(
+                    "Use a larger mini-batch",
+                    "tiny batches give noisy gradients and a jittery loss",
+                    {"train.batch_size": int(clamp("train.batch_size", int(batch) * 4))} if batch else None,
+                )
+            )
+        fixes.append(
+            Fix(
+                "Warm the learning rate up",
+                "a ramp avoids the largest early swings",
+                {"sched.name": "warmup", "sched.warmup_steps": 100},
+            )
+        )
+        fixes.append(
+            Fix("Clip gradients (max norm 1)", "caps the occasional huge step", {"train.clip_grad": 1.0})
+        )
+        return fixes

@@ -1,0 +1,109 @@
+"""A slow, nearly straight decrease of the loss: the steps are too small."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import epoch_loss, lr_of, scaled_lr, step_loss
+from diagnostics.rundata import RunData
+
+
+@register
+@dataclass(frozen=True)
+class LrTooLow(Rule):
+    """What it detects:
+    The training loss falls slowly and nearly linearly over the whole run: still going
+    down at the end as fast as at the start (no sign of converging), yet only a small
+    share of its starting value lost. An lr below 1e-5 strengthens the verdict.
+
+    Why it matters:
+    Training spends its budget crawling; it would reach the same loss in a fraction of
+    the steps (or a much better one in the same steps) with a larger learning rate.
+
+    Suggested fix:
+    Scale the learning rate up ×3-10; run a learning-rate range test.
+
+    Parameters:
+    min_points: points of the loss curve needed before judging.
+    max_drop: the loss must have lost less than this share of its start ("slow").
+    min_drop: ... and more than this share (it does move).
+    min_r2: straightness of the smoothed curve (share of variance a line explains).
+    min_slope_ratio: slope over the last third over slope over the first third (no convergence).
+    low_lr: an lr below this is suspect on its own (DeepDiagnosis' lower bound 1e-5).
+
+    References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks" (2017), the LR range test;
+    Wardat et al., "DeepDiagnosis" (ICSE 2022), effective lr outside [1e-5, 1e-1].
+    """
+
+    id = "lr_too_low"
+    title = "Learning rate too low"
+    severity = "warning"
+    requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
+    explained_by = ("epsilon_sensitivity",)
+
+    min_points: int = 8
+    max_drop: float = 0.3
+    min_drop: float = 0.01
+    min_r2: float = 0.9
+    min_slope_ratio: float = 0.5
+    low_lr: float = 1e-5
+
+    def check(self, run: RunData) -> list[Finding]:
+        series = epoch_loss(run) or step_loss(run)
+        x, y = curves.reduce(*series.finite())
+        n = len(y)
+        if n < self.min_points:
+            return []
+        sy = curves.smooth(y, curves.window(n, 0.1))
+        start, end = float(sy[0]), float(sy[-1])
+        if start <= 0:
+            return []
+        drop = (start - end) / start
+        if not self.min_drop <= drop < self.max_drop or start - end < 3 * curves.robust_noise(y, sy):
+            return []
+        third = max(3, n // 3)
+        first, last = curves.slope(x[:third], sy[:third]), curves.slope(x[-third:], sy[-third:])
+        if first >= 0 or last >= 0 or last / first < self.min_slope_ratio:
+            return []
+        r2 = curves.r_squared(x, sy)
+        if r2 < self.min_r2:
+            return []
+        lr = lr_of(run)
+        lr_text = f" with lr {lr:g}" + (" (below 1e-5)" if lr < self.low_lr else "") if lr else ""
+        summary = (
+            f"{series.name} falls slowly and in a straight line{lr_text}: {curves.fmt(start)} → "
+            f"{curves.fmt(end)} ({drop:.0%}) by {run.when(float(x[-1]))}, still falling as fast at the end "
+            f"as at the start (slope ratio {last / first:.2f}, R² {r2:.2f})."
+        )
+        values = {
+            "start": start,
+            "end": end,
+            "relative_drop": drop,
+            "slope_first_third": first,
+            "slope_last_third": last,
+            "r2": r2,
+            "lr": lr,
+        }
+        marks = (
+            {"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "slow linear decrease"},
+        )
+        fixes = [
+            Fix(
+                "Raise the learning rate (×10)",
+                "the loss is still falling at the same rate: steps are too small",
+                scaled_lr(run, 10.0),
+            ),
+            Fix(
+                "Raise the learning rate (×3)",
+                "a smaller jump if ×10 turns out unstable",
+                scaled_lr(run, 3.0),
+            ),
+            Fix(
+                "Run a learning-rate range test", "sweep lr over a few decades and take the steepest descent"
+            ),
+        ]
+        return [self.finding(summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks), fixes)]

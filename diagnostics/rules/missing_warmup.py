@@ -1,0 +1,120 @@
+"""A loss spike in the first steps with a large learning rate and no warm-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import ADAM_FAMILY, cfg, lr_of
+from diagnostics.rundata import RunData
+
+
+@register
+@dataclass(frozen=True)
+class MissingWarmup(Rule):
+    """What it detects:
+    In the first few percent of the steps the per-iteration training loss jumps well
+    above its first value, then recovers, and the spike is the largest of the run; the
+    lr does not ramp up (no warm-up in the config or in the logged lr) and it is large
+    (Adam-family from 1e-3, others from 5e-2) when the config says which.
+
+    Why it matters:
+    Adam's second-moment estimate is unreliable over the first steps and a fresh net's
+    gradients are large: full-size steps there can throw the weights into a bad region
+    (or into NaN) before training has begun.
+
+    Suggested fix:
+    A linear warm-up over the first few hundred steps, e.g. the Noam schedule
+    lr = factor · d^-0.5 · min(step^-0.5, step · warmup^-1.5).
+
+    Parameters:
+    min_steps: per-iteration points needed before judging.
+    early: share of the steps (at least 10) that count as "the first steps".
+    spike: the early maximum over the first value that counts as a spike.
+    stand_out: the spike over the 99th percentile of the later loss (it must be the outlier of the run).
+    adam_lr, sgd_lr: lr from which warm-up is advisable when the optimizer is known.
+
+    References:
+    Vaswani et al., "Attention Is All You Need" (2017), the Noam schedule; Liu et al.,
+    "On the Variance of the Adaptive Learning Rate and Beyond" (RAdam, 2020); Goyal et al. (2017).
+    """
+
+    id = "missing_warmup"
+    title = "Early loss spike: warm-up missing"
+    severity = "warning"
+    requires = (("train/loss",),)
+    explained_by = ("divergence", "loss_oscillation")
+
+    min_steps: int = 50
+    early: float = 0.05
+    spike: float = 2.0
+    stand_out: float = 1.5
+    adam_lr: float = 1e-3
+    sgd_lr: float = 5e-2
+
+    def check(self, run: RunData) -> list[Finding]:
+        x, y = run.get("train/loss").finite()
+        n = len(y)
+        if n < self.min_steps or y[0] <= 0:
+            return []
+        e = max(10, int(n * self.early))
+        peak = int(np.argmax(y[1:e])) + 1
+        ratio = y[peak] / y[0]
+        if ratio < self.spike:
+            return []
+        later = y[2 * e :]
+        if len(later) < 3 or np.median(later) >= y[0] or y[peak] < self.stand_out * np.quantile(later, 0.99):
+            return []
+        if self._warmed_up(run, x, e) or not self._large_lr(run):
+            return []
+        summary = (
+            f"train/loss jumped from {curves.fmt(y[0])} to {curves.fmt(y[peak])} ({ratio:.1f}×) at "
+            f"{run.when(float(x[peak]))}, within the first {e} steps, with no lr warm-up"
+            + (f" (lr {lr_of(run):g})" if lr_of(run) else "")
+            + "; it recovered afterwards."
+        )
+        values = {
+            "first_value": float(y[0]),
+            "spike_value": float(y[peak]),
+            "spike_step": float(x[peak]),
+            "ratio": float(ratio),
+            "early_steps": e,
+            "lr": lr_of(run),
+        }
+        marks = (
+            {"kind": "point", "step": float(x[peak]), "value": float(y[peak]), "label": "early spike"},
+            {"kind": "span", "start": float(x[0]), "end": float(x[e - 1]), "label": "first steps"},
+        )
+        warm = int(min(max(2 * e, 50), 1_000_000))
+        fixes = [
+            Fix(
+                f"Warm the learning rate up linearly over ~{warm} steps",
+                "small steps while Adam's moment estimates settle avoid the early blow-up",
+                {"sched.name": "warmup", "sched.warmup_steps": warm},
+            ),
+            Fix(
+                "Or use the Noam schedule (factor·d^-0.5·min(step^-0.5, step·warmup^-1.5))",
+                "warm-up then inverse-square-root decay, the transformer default",
+                {"sched.name": "noam", "sched.warmup_steps": warm},
+            ),
+        ]
+        return [self.finding(summary, Evidence("train/loss", int(x[0]), int(x[e - 1]), values, marks), fixes)]
+
+    def _warmed_up(self, run: RunData, x: np.ndarray, e: int) -> bool:
+        if cfg(run, "sched.name") in ("warmup", "noam"):
+            return True
+        lr_x, lr = curves.finite(run.get("lr"))
+        if len(lr) < 2:
+            return False
+        early_lr = np.interp(x[min(e, len(x) - 1)], lr_x, lr)
+        return bool(early_lr > 1.5 * lr[0])
+
+    def _large_lr(self, run: RunData) -> bool:
+        lr, name = lr_of(run), cfg(run, "optim.name")
+        if lr is None or name is None:
+            return True
+        return lr >= (self.adam_lr if name in ADAM_FAMILY else self.sgd_lr)

@@ -1,0 +1,172 @@
+"""A loss that cannot be negative went below zero (and the Softmax + NLLLoss classic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import LOSS_NAMES, cfg
+from diagnostics.rundata import RunData, Series
+
+NON_NEGATIVE = ("cross_entropy", "nll", "bce", "mse", "mae", "l1", "hinge", "kl", "focal", "huber")
+LIKELIHOOD = (
+    "gaussian_nll",
+    "gnll",
+    "elbo",
+    "log_likelihood",
+    "loglik",
+    "log_prob",
+    "logprob",
+    "neg_log_likelihood_gaussian",
+    "nll_gaussian",
+    "vae",
+    "kld_elbo",
+    "flow",
+    "density",
+)
+
+
+@register
+@dataclass(frozen=True)
+class NegativeLoss(Rule):
+    """What it detects:
+    A cross-entropy, NLL, BCE or MSE loss below zero. Values in [-1, 0] heading to -1
+    (or a config with a softmax head and NLLLoss) are the classic nn.Softmax + nn.NLLLoss
+    bug: the loss is -p(correct). A log-likelihood-type loss (Gaussian NLL, ELBO), known
+    from the config, the run's loss type or the metric's name, may be negative
+    legitimately: that is reported as info.
+
+    Why it matters:
+    NLLLoss expects log-probabilities; fed probabilities it optimises -p(correct),
+    whose gradient vanishes for confident mistakes: training is slower and
+    miscalibrated, and the loss value means nothing.
+
+    Suggested fix:
+    Replace nn.Softmax(dim=1) by nn.LogSoftmax(dim=1) before NLLLoss, or feed raw logits
+    to CrossEntropyLoss; check input normalisation and the sign of a custom loss.
+
+    Parameters:
+    tolerance: values above -tolerance count as zero (float round-off).
+    min_negative: share of finite points that must be negative (one glitch is not a finding).
+
+    References:
+    PyTorch docs, torch.nn.NLLLoss ("the input is expected to contain log-probabilities");
+    Kingma & Welling, "Auto-Encoding Variational Bayes" (2014) for the ELBO.
+    """
+
+    id = "negative_loss"
+    title = "Negative loss"
+    severity = "critical"
+    requires = (("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss"),)
+
+    tolerance: float = 1e-6
+    min_negative: float = 0.05
+
+    def check(self, run: RunData) -> list[Finding]:
+        for name in LOSS_NAMES:
+            series = run.get(name)
+            if series is None:
+                continue
+            x, y = series.finite()
+            if len(y) == 0:
+                continue
+            negative = y < -self.tolerance
+            if negative.mean() < self.min_negative or negative.sum() < 2:
+                continue
+            return [self._finding(run, series, x, y, negative)]
+        return []
+
+    def _finding(
+        self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, negative: np.ndarray
+    ) -> Finding:
+        first = float(x[int(np.argmax(negative))])
+        low = int(np.argmin(y))
+        end = curves.level(y, 0.1, end=True, min_n=1)
+        in_unit = bool(y.min() >= -1 - 1e-6 and y.max() <= self.tolerance)
+        softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
+        heading = end <= -0.5 or end < curves.level(y, 0.1, end=False)
+        kind = _loss_kind(run, series)
+        values = {
+            "first_negative_step": first,
+            "min_value": float(y[low]),
+            "final_value": end,
+            "share_negative": float(negative.mean()),
+            "loss_kind": kind,
+            "original_name": series.original,
+        }
+        marks = (
+            {"kind": "hline", "value": 0.0, "label": "zero"},
+            {"kind": "span", "start": first, "end": float(x[-1]), "label": "negative region"},
+            {
+                "kind": "point",
+                "step": float(x[low]),
+                "value": float(y[low]),
+                "label": f"min {curves.fmt(y[low])}",
+            },
+        )
+        evidence = Evidence(series.name, int(first), int(x[-1]), values, marks)
+        if kind == "likelihood" and not softmax_cfg:
+            return self.finding(
+                f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}); for a "
+                "log-likelihood-type loss (Gaussian NLL, ELBO) that is legitimate: a density can exceed 1.",
+                evidence,
+                (),
+                severity="info",
+                title="Negative loss (legitimate for a likelihood loss)",
+            )
+        if softmax_cfg or (in_unit and heading and kind != "likelihood"):
+            why = (
+                "the config feeds a softmax head into NLLLoss"
+                if softmax_cfg
+                else f"every value lies in [-1, 0] and it heads to -1 (now {curves.fmt(end)})"
+            )
+            summary = (
+                f"{series.name} is negative from {run.when(first)} and reaches {curves.fmt(y[low])}: "
+                f"{why}, the signature of nn.Softmax + nn.NLLLoss, which optimises -p(correct)."
+            )
+            fixes = (
+                Fix(
+                    "Replace nn.Softmax(dim=1) by nn.LogSoftmax(dim=1) before NLLLoss",
+                    "NLLLoss expects log-probabilities; with them the loss is the true cross-entropy",
+                    {"model.head": "log_softmax"},
+                ),
+                Fix(
+                    "Or feed raw logits to CrossEntropyLoss",
+                    "it applies log-softmax itself, stably",
+                    {"model.head": "logits", "loss.name": "cross_entropy"},
+                ),
+            )
+            return self.finding(summary, evidence, fixes, title="Negative loss: Softmax fed to NLLLoss")
+        summary = (
+            f"{series.name} is negative from {run.when(first)} (min {curves.fmt(y[low])}, "
+            f"{negative.mean():.0%} of points), yet a {kind if kind != 'unknown' else 'standard'} loss "
+            "cannot go below zero."
+        )
+        fixes = (
+            Fix(
+                "Check what the loss receives: log-probabilities for NLLLoss, logits for CrossEntropyLoss",
+                "a probability or an unnormalised score in the wrong place gives negative values",
+                {"model.head": "log_softmax"} if cfg(run, "loss.name") == "nll" else None,
+            ),
+            Fix(
+                "Check input normalisation and the sign of any custom loss term",
+                "a subtracted regulariser or a sign slip makes a loss negative",
+            ),
+        )
+        severity = "critical" if kind == "non-negative" else "warning"
+        return self.finding(summary, evidence, fixes, severity=severity)
+
+
+def _loss_kind(run: RunData, series: Series) -> str:
+    """'likelihood' (may be negative), 'non-negative', or 'unknown', from config, meta and name."""
+    declared = str(cfg(run, "loss.name", "") or run.meta.get("loss_type", "") or "").lower()
+    name = series.original.lower()
+    if any(token in declared for token in LIKELIHOOD) or any(token in name for token in LIKELIHOOD):
+        return "likelihood"
+    if declared in NON_NEGATIVE:
+        return "non-negative"
+    return "unknown"

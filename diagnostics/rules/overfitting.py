@@ -1,0 +1,220 @@
+"""Validation gets worse for a sustained stretch while training keeps improving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import cfg, epoch_loss, share, step_loss
+from diagnostics.rundata import RunData
+
+METRICS = ("val/auc", "val/acc")  # higher is better; used when no val/loss is logged
+
+
+@register
+@dataclass(frozen=True)
+class Overfitting(Rule):
+    """What it detects:
+    The validation loss (or accuracy/AUC when no loss is logged) reaches its best, then
+    worsens for a sustained stretch while the training loss keeps falling, so the
+    train-validation gap widens. Reports the best (onset) epoch and how much was lost since.
+
+    Why it matters:
+    Past the onset the model memorises the training set; every further epoch costs
+    compute and makes the model you keep worse, unless the best weights are restored.
+
+    Suggested fix:
+    Early stopping at the best epoch (restore best weights); weight decay / L2; dropout
+    0.3-0.5 on fully connected layers; data augmentation (mirror, flip, random crop);
+    more data; a smaller model.
+
+    Parameters:
+    min_points: evaluations needed before judging (short runs say nothing).
+    min_after: share of the evaluations that must come after the best.
+    min_rise: relative worsening of the smoothed val loss from its best.
+    min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
+    noise_k: the worsening must exceed this many robust standard deviations of the val noise.
+    persistence: share of post-best evaluations that must stay worse than the best.
+    overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
+
+    References:
+    SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
+    Keras EarlyStopping(restore_best_weights=True).
+    """
+
+    id = "overfitting"
+    title = "Overfitting"
+    severity = "warning"
+    requires = (("val/loss", "val/acc", "val/auc"),)
+
+    min_points: int = 8
+    min_after: float = 0.2
+    min_rise: float = 0.05
+    min_metric_drop: float = 0.02
+    noise_k: float = 2.0
+    persistence: float = 0.75
+    overfit_ratio: float = 0.1
+
+    def check(self, run: RunData) -> list[Finding]:
+        if run.get("val/loss") is not None:
+            return self._judge(run, "val/loss", lower_better=True)
+        for name in METRICS:
+            if run.get(name) is not None and run.get(name.replace("val/", "train/")) is not None:
+                return self._judge(run, name, lower_better=False)
+        return []
+
+    def _judge(self, run: RunData, name: str, lower_better: bool) -> list[Finding]:
+        x, y = curves.reduce(*run.get(name).finite())
+        n = len(y)
+        if n < self.min_points:
+            return []
+        sign = 1.0 if lower_better else -1.0
+        sy = curves.smooth(sign * y, curves.window(n, 0.1))
+        b = int(np.argmin(sy))
+        after = n - 1 - b
+        if after < max(3, share(n, self.min_after)):
+            return []
+        best = sy[b]
+        end = curves.level(sign * y, 0.1, end=True, min_n=2)
+        rise = end - best
+        noise = curves.robust_noise(sign * y, sy)
+        needed = self.min_rise * max(abs(best), 1e-12) if lower_better else self.min_metric_drop
+        if rise < max(needed, self.noise_k * noise):
+            return []
+        if np.mean(sign * y[b + 1 :] > best) < self.persistence:
+            return []
+        train = self._train(run, name)
+        if train is None:
+            return []
+        tx, ty = train
+        st = curves.smooth(sign * ty, curves.window(len(ty), 0.1))
+        train_best = float(np.interp(x[b], tx, st))
+        train_end = curves.level(sign * ty, 0.1, end=True, min_n=2)
+        if train_end >= train_best:  # training stalled or worsened too: not memorisation
+            return []
+        gap_best, gap_end = best - train_best, end - train_end
+        if gap_end <= gap_best:
+            return []
+        if lower_better and gap_end < self.overfit_ratio * max(abs(train_end), 1e-12):
+            return []
+        return [
+            self._finding(
+                run, name, x, y, b, sign, float(best), float(end), train_best, train_end, gap_best, gap_end
+            )
+        ]
+
+    def _train(self, run: RunData, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        series = (
+            (epoch_loss(run) or step_loss(run))
+            if name == "val/loss"
+            else run.get(name.replace("val/", "train/"))
+        )
+        if series is None:
+            return None
+        tx, ty = curves.reduce(*series.finite())
+        return (tx, ty) if len(ty) >= 3 else None
+
+    def _finding(
+        self,
+        run: RunData,
+        name: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        b: int,
+        sign: float,
+        best: float,
+        end: float,
+        train_best: float,
+        train_end: float,
+        gap_best: float,
+        gap_end: float,
+    ) -> Finding:
+        best_step, last_step = float(x[b]), float(x[-1])
+        best_v, end_v = sign * best, sign * end
+        tb, te = sign * train_best, sign * train_end
+        lost = abs(end_v - best_v)
+        rel = lost / max(abs(best_v), 1e-12)
+        after = len(x) - 1 - b
+        what = "rose" if sign > 0 else "fell"
+        tname = "train loss" if name == "val/loss" else name.replace("val/", "train/")
+        summary = (
+            f"{name} was best at {curves.fmt(best_v)} at {run.when(best_step)}, then {what} to "
+            f"{curves.fmt(end_v)} by {run.when(last_step)} ({'+' if sign > 0 else '-'}{rel:.0%}) while "
+            f"{tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
+            f"from {curves.fmt(abs(gap_best))} to {curves.fmt(abs(gap_end))}."
+        )
+        values = {
+            "best_step": best_step,
+            "best_epoch": run.epoch_at(best_step),
+            "best_value": best_v,
+            "final_value": end_v,
+            "lost": lost,
+            "lost_relative": rel,
+            "evaluations_after_best": after,
+            "train_at_best": tb,
+            "train_final": te,
+            "gap_at_best": abs(gap_best),
+            "gap_final": abs(gap_end),
+            "original_name": run.original(name),
+        }
+        marks = (
+            {"kind": "vline", "step": best_step, "label": f"best {name} ({run.when(best_step)})"},
+            {"kind": "span", "start": best_step, "end": last_step, "label": f"{name} worsening"},
+            {"kind": "point", "step": best_step, "value": float(y[b]), "label": "best"},
+        )
+        return self.finding(
+            summary,
+            Evidence(name, int(best_step), int(last_step), values, marks),
+            self._fixes(run, name, best_step, after),
+            title=f"Overfitting since {run.when(best_step)}",
+        )
+
+    def _fixes(self, run: RunData, monitor: str, best_step: float, after: int) -> list[Fix]:
+        fixes = [
+            Fix(
+                f"Stop at {run.when(best_step)} and restore the best weights (early stopping)",
+                f"the {after} evaluations after the best only made validation worse",
+                {"early_stopping.patience": 5, "early_stopping.monitor": monitor},
+            )
+        ]
+        wd = float(cfg(run, "optim.weight_decay", 0.0) or 0.0)
+        fixes.append(
+            Fix(
+                "Add weight decay (L2)",
+                "penalising large weights limits memorisation",
+                {"optim.weight_decay": 1e-4 if wd <= 0 else min(wd * 10, 1e-2)},
+            )
+        )
+        dropout = float(cfg(run, "model.dropout", 0.0) or 0.0)
+        if dropout < 0.5:
+            fixes.append(
+                Fix(
+                    "Add dropout (0.3-0.5 on fully connected layers)",
+                    "dropping units at random keeps the net from relying on single features",
+                    {"model.dropout": 0.3 if dropout < 0.3 else 0.5},
+                )
+            )
+        limit = int(cfg(run, "data.train_limit", 0) or 0)
+        fixes.append(
+            Fix(
+                "Train on more data" + (f" (only {limit} samples are used)" if limit else ""),
+                "more distinct examples are the surest cure for memorisation",
+                {"data.train_limit": 0} if limit else None,
+            )
+        )
+        fixes.append(
+            Fix("Augment the data (mirror, flip, random crop)", "augmentation multiplies the examples")
+        )
+        width = int(cfg(run, "model.width", 0) or 0)
+        fixes.append(
+            Fix(
+                "Use a smaller model",
+                "fewer parameters have less room to memorise",
+                {"model.width": max(8, width // 4)} if width > 32 else None,
+            )
+        )
+        return fixes

@@ -1,0 +1,180 @@
+"""Validation persistently better than training: a split, measurement or leakage problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics import curves
+from diagnostics.base import Rule, register
+from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import cfg
+from diagnostics.rundata import RunData
+
+# (val, train candidates, higher is better), strongest evidence first
+PAIRS = (
+    ("val/auc", ("train/auc",), True),
+    ("val/acc", ("train/acc",), True),
+    ("val/loss", ("train/loss_eval", "train/loss_epoch"), False),
+)
+
+
+@register
+@dataclass(frozen=True)
+class ValAboveTrain(Rule):
+    """What it detects:
+    Over most of the run the validation AUC or accuracy beats the training one by a clear
+    margin, or the validation loss stays clearly below the training loss. Causes are
+    listed in the order of the evidence: an unshuffled split (when the config says so),
+    dropout or augmentation active while the training metric is measured, leakage.
+
+    Why it matters:
+    A held-out set should be at most as easy as the training set. When it is
+    consistently easier the split is not representative (ordered data, a lucky split,
+    duplicates across splits) or the training metric is measured in a different mode;
+    the validation number then overstates what the model will do.
+
+    Suggested fix:
+    Shuffle before splitting (stratified); look for leakage and duplicates between the
+    splits; measure train metrics in eval mode (dropout and augmentation only act in
+    training); cross-validate to see whether the split is just lucky.
+
+    Parameters:
+    min_points: aligned evaluations needed before judging.
+    judge_from: share of training skipped before judging (AUTOTRAINER judges after ~30%).
+    metric_margin: the validation error (1 - AUC or 1 - accuracy) must be this share below the training error.
+    metric_floor: ... and at least this much below in absolute terms (one sample is not a finding).
+    loss_margin: the validation loss must be this share below the training loss.
+    persistence: share of the judged evaluations that must show the margin ("most of the run").
+
+    References:
+    Kohavi, "A study of cross-validation and bootstrap" (1995); Keras FAQ, "Why is my training
+    loss much higher than my testing loss?" (dropout and regularisation at training time only).
+    """
+
+    id = "val_above_train"
+    title = "Validation better than training"
+    severity = "warning"
+    requires = (
+        ("val/auc", "val/acc", "val/loss"),
+        ("train/auc", "train/acc", "train/loss_eval", "train/loss_epoch"),
+    )
+
+    min_points: int = 5
+    judge_from: float = 0.3
+    metric_margin: float = 0.3
+    metric_floor: float = 0.003
+    loss_margin: float = 0.2
+    persistence: float = 0.7
+
+    def check(self, run: RunData) -> list[Finding]:
+        hits = []
+        for val_name, train_names, higher in PAIRS:
+            train = run.first(*train_names)
+            result = self._pair(run, val_name, train.name if train else None, higher)
+            if result is not None:
+                hits.append(result)
+        if not hits:
+            return []
+        val_name, train_name, x, val, train, better, margin = hits[0]
+        metric_hit = any(h[0] != "val/loss" for h in hits)
+        parts = [
+            f"{h[0]} beats {h[1]} in {h[5].mean():.0%} of evaluations after the first 30% "
+            f"(final {curves.fmt(h[3][-1])} vs {curves.fmt(h[4][-1])}; validation error typically "
+            f"{h[6]:.0%} lower)"
+            for h in hits
+        ]
+        summary = "Validation is persistently better than training: " + "; ".join(parts) + "."
+        values = {
+            "pairs": [
+                {
+                    "val": h[0],
+                    "train": h[1],
+                    "share": float(h[5].mean()),
+                    "median_margin": h[6],
+                    "final_val": float(h[3][-1]),
+                    "final_train": float(h[4][-1]),
+                }
+                for h in hits
+            ]
+        }
+        start = float(x[int(np.argmax(better))])
+        marks = (
+            {"kind": "span", "start": start, "end": float(x[-1]), "label": f"{val_name} above {train_name}"},
+        )
+        evidence = Evidence(val_name, int(start), int(x[-1]), values, marks)
+        return [
+            self.finding(
+                summary, evidence, self._fixes(run, train_name), severity="warning" if metric_hit else "info"
+            )
+        ]
+
+    def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool):
+        if train_name is None or run.get(val_name) is None:
+            return None
+        vx, vy = curves.reduce(*run.get(val_name).finite())
+        tx, ty = curves.reduce(*run.get(train_name).finite())
+        if len(vy) < self.min_points or len(ty) < self.min_points:
+            return None
+        inside = (vx >= tx[0]) & (vx <= tx[-1])
+        x, val = vx[inside], vy[inside]
+        if len(x) < self.min_points:
+            return None
+        train = np.interp(x, tx, ty)
+        judged = x >= x[0] + self.judge_from * (x[-1] - x[0])
+        # judge in error space: 0.999 vs 0.993 AUC is a seven-fold smaller error
+        val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
+        margin = (train_err - val_err) / np.maximum(np.abs(train_err), 1e-12)
+        floor = self.metric_floor if higher else 0.0
+        better = (margin > (self.metric_margin if higher else self.loss_margin)) & (
+            train_err - val_err > floor
+        )
+        if better[judged].mean() < self.persistence:
+            return None
+        return (
+            val_name,
+            train_name,
+            x[judged],
+            val[judged],
+            train[judged],
+            better[judged],
+            float(np.median(margin[judged])),
+        )
+
+    def _fixes(self, run: RunData, train_name: str) -> list[Fix]:
+        fixes = []
+        shuffled = cfg(run, "data.shuffle_split")
+        if shuffled is False:
+            fixes.append(
+                Fix(
+                    "Shuffle (stratified) before splitting",
+                    "the config splits the data in its native order: validation is the tail, not a sample",
+                    {"data.shuffle_split": True},
+                )
+            )
+        dropout = float(cfg(run, "model.dropout", 0.0) or 0.0)
+        train_mode = train_name == "train/loss_epoch"
+        if dropout > 0 or train_mode:
+            why = (
+                f"dropout {dropout:g} is active while the training metric is measured"
+                if dropout > 0
+                else "the training loss is the running mean of training-mode batches"
+            )
+            fixes.append(Fix("Measure train metrics in eval mode", why + "; validation runs without it"))
+        fixes.append(
+            Fix(
+                "Look for leakage and duplicates between the splits",
+                "samples (or near-copies) shared by both splits make validation easy",
+            )
+        )
+        if shuffled is None:
+            fixes.append(
+                Fix(
+                    "Shuffle (stratified) before splitting",
+                    "ordered data makes an unrepresentative split",
+                    {"data.shuffle_split": True},
+                )
+            )
+        fixes.append(Fix("Cross-validate", "several splits show whether this one is just lucky"))
+        return fixes

@@ -1,0 +1,182 @@
+"""``RunData``: one run's curves, config and metadata, the only input the rules see.
+
+Curves are numpy arrays keyed by canonical metric name (``train/loss``, ``val/loss``...)
+with the logged name kept beside them. The store and CSV constructors live here so the
+rules never touch SQL or files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diagnostics.names import canonical
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric: steps ascending, values (NaN = a logged NaN), epochs when known."""
+
+    name: str
+    original: str
+    steps: np.ndarray
+    values: np.ndarray
+    epochs: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def finite(self) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and values where the value is a real number (NaN/inf dropped)."""
+        ok = np.isfinite(self.values)
+        return self.steps[ok], self.values[ok]
+
+
+def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run as the rules see it; build it with ``from_long``, ``from_store`` or ``from_wide_csv``."""
+
+    series: Mapping[str, Series]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "series", _freeze(self.series))
+        object.__setattr__(self, "config", _freeze(self.config))
+        object.__setattr__(self, "meta", _freeze(self.meta))
+
+    # -- access ------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.series)
+
+    def get(self, name: str) -> Series | None:
+        """The series, or None when absent or empty."""
+        s = self.series.get(name)
+        return s if s is not None and len(s) else None
+
+    def first(self, *names: str) -> Series | None:
+        """The first of ``names`` that is present: callers list them in order of preference."""
+        for name in names:
+            s = self.get(name)
+            if s is not None:
+                return s
+        return None
+
+    def has(self, *names: str) -> bool:
+        return any(self.get(n) is not None for n in names)
+
+    def prefixed(self, prefix: str) -> dict[str, Series]:
+        """Series named ``prefix<suffix>`` (e.g. ``grad_norm/``), keyed by suffix, in natural order."""
+        found = {n[len(prefix) :]: s for n, s in self.series.items() if n.startswith(prefix) and len(s)}
+        return dict(sorted(found.items(), key=lambda kv: _natural_key(kv[0])))
+
+    def epoch_at(self, step: float) -> float | None:
+        """The epoch of a step when any series carries epochs, else None."""
+        for s in self.series.values():
+            if s.epochs is not None and len(s) and np.isfinite(s.epochs).any():
+                ok = np.isfinite(s.epochs)
+                return float(np.interp(step, s.steps[ok], s.epochs[ok]))
+        return None
+
+    def when(self, step: float) -> str:
+        """'epoch 12' when epochs are known (rounded), else 'step 340': for summaries."""
+        if self.meta.get("axis") == "epoch":
+            return f"epoch {step:g}"
+        epoch = self.epoch_at(step)
+        if epoch is None:
+            return f"step {int(step)}"
+        return f"epoch {round(epoch, 1):g}"
+
+    def original(self, name: str) -> str:
+        s = self.series.get(name)
+        return s.original if s is not None else name
+
+    # -- constructors ------------------------------------------------------
+    @classmethod
+    def from_long(
+        cls,
+        frame: pd.DataFrame,
+        config: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        epoch_level: bool | None = None,
+    ) -> RunData:
+        """From a long frame ``step, name, value`` (optional ``epoch``); foreign names are mapped.
+
+        ``epoch_level`` says the log has one row per epoch (a bare ``loss`` is then the
+        epoch mean); None infers it: a bare ``loss`` logged no more often than
+        ``val_loss`` is epoch-level.
+        """
+        missing = {"step", "name", "value"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"metric frame lacks column(s) {', '.join(sorted(missing))}")
+        frame = frame.dropna(subset=["step"])
+        groups = {str(k): g for k, g in frame.groupby("name", sort=True)}
+        if epoch_level is None:
+            epoch_level = _looks_epoch_level(groups)
+        series: dict[str, Series] = {}
+        for original, g in groups.items():
+            name = canonical(original, epoch_level)
+            if name in series and series[name].original == name:
+                continue  # a canonical name logged directly wins over a mapped alias
+            series[name] = _series(name, original, g)
+        return cls(series, config or {}, meta or {})
+
+    @classmethod
+    def from_store(cls, store: Any, run_id: int) -> RunData:
+        """From the runner's store: its metrics, flat config and meta (source, name, status)."""
+        info = store.run(run_id)
+        meta = {
+            **info.get("meta", {}),
+            "run_id": run_id,
+            "name": info.get("name"),
+            "source": info.get("source"),
+            "status": info.get("status"),
+            "group_id": info.get("group_id"),
+            "format": "traindoc-db",
+        }
+        config = info.get("config", {})
+        if config.get("loss.name"):
+            meta.setdefault("loss_type", config["loss.name"])
+        return cls.from_long(store.metrics(run_id), config=config, meta=meta, epoch_level=False)
+
+    @classmethod
+    def from_wide_csv(cls, path: Any) -> RunData:
+        """From a simple CSV (``step`` or ``epoch`` column plus metric columns); see csvlog."""
+        from diagnostics.csvlog import read_wide_csv
+
+        return read_wide_csv(path)
+
+
+def _looks_epoch_level(groups: Mapping[str, pd.DataFrame]) -> bool:
+    loss = next((g for k, g in groups.items() if k.lower() in ("loss", "train_loss", "training_loss")), None)
+    val = next((g for k, g in groups.items() if canonical(k, True) == "val/loss"), None)
+    if loss is None:
+        return False
+    if val is None:
+        return len(loss) <= 1000
+    return len(loss) <= 1.5 * len(val)
+
+
+def _series(name: str, original: str, g: pd.DataFrame) -> Series:
+    g = g.sort_values("step", kind="stable")
+    g = g[~g["step"].duplicated(keep="last")]
+    epochs = None
+    if "epoch" in g.columns and g["epoch"].notna().any():
+        epochs = pd.to_numeric(g["epoch"], errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(g["value"], errors="coerce").to_numpy(dtype=float)
+    return Series(name, original, g["step"].to_numpy(dtype=float), values, epochs)
+
+
+def _natural_key(text: str) -> tuple:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return (text.rstrip("0123456789"), int(digits) if digits else -1, text)
