@@ -1,0 +1,102 @@
+"""Background runs for real: launch to finish, kill -9 to crashed, SIGTERM to cancelled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from runner import launcher
+from runner.presets import PRESETS
+from runner.store import Store
+from runner.sweep import create_sweep, expand, parse_grid, schedule
+
+
+def _wait(store: Store, run_id: int, until, timeout: float = 60) -> dict:  # noqa: ANN001
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        store.reconcile()
+        run = store.run(run_id)
+        if until(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never got there: {store.run(run_id)}")
+
+
+def _long_run(store: Store) -> int:
+    cfg = PRESETS["healthy"].config({"train.epochs": 100_000})
+    return store.create_run("long", cfg.to_flat())
+
+
+def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
+    run_id = store.create_run("quick", PRESETS["healthy"].config({"train.epochs": 2}).to_flat())
+    pid = launcher.launch(store, run_id)
+    assert store.run(run_id)["pid"] == pid
+    run = _wait(store, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "finished", launcher.log_path(store, run_id).read_text()
+    assert run["progress"] == 1.0 and run["device"] == "cpu"
+    assert store.metric_series(run_id, "val/loss")[0].size == 2
+
+
+def test_kill_9_keeps_flushed_rows_and_becomes_crashed(store: Store) -> None:
+    run_id = _long_run(store)
+    pid = launcher.launch(store, run_id)
+    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    os.kill(pid, signal.SIGKILL)
+    run = _wait(store, run_id, lambda r: r["status"] != "running", timeout=10)
+    assert run["status"] == "crashed" and "gone" in run["error"]
+    assert store.metric_series(run_id, "train/loss")[0].size >= 1
+
+
+def test_sigterm_flushes_and_ends_cancelled(store: Store) -> None:
+    run_id = _long_run(store)
+    pid = launcher.launch(store, run_id)
+    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    os.kill(pid, signal.SIGTERM)
+    run = _wait(store, run_id, lambda r: r["status"] != "running", timeout=30)
+    assert run["status"] == "cancelled"
+    # the runner flushed its buffer on the way out: the last row is at or past the heartbeat's view
+    steps = store.metric_series(run_id, "train/loss")[0]
+    assert steps.size >= 1 and steps[-1] == store.run(run_id)["last_step"]
+
+
+def test_cancel_from_the_ui_marks_cancelled_and_stops_the_process(store: Store) -> None:
+    run_id = _long_run(store)
+    pid = launcher.launch(store, run_id)
+    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    assert launcher.cancel(store, run_id) == "cancelled"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+            os.kill(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the cancelled process is still alive")
+
+
+def test_grid_expands_to_the_cartesian_product() -> None:
+    grid = parse_grid(["optim.eps=1e-1,1e-8", "train.seed=0,1,2"])
+    assert grid == {"optim.eps": [0.1, 1e-8], "train.seed": [0, 1, 2]}
+    assert expand(grid)[:2] == [{"optim.eps": 0.1, "train.seed": 0}, {"optim.eps": 0.1, "train.seed": 1}]
+    assert len(expand(grid)) == 6
+    with pytest.raises(ValueError, match="expected key=v1,v2"):
+        parse_grid(["optim.eps"])
+
+
+def test_sweep_runs_every_point_within_the_concurrency_limit(store: Store) -> None:
+    base = PRESETS["adam_eps_small"].config({"train.epochs": 2})
+    group_id, run_ids = create_sweep(store, base, {"optim.eps": [0.1, 1e-4, 1e-8]}, "eps", concurrency=2)
+    schedule(store, group_id, concurrency=2, poll_seconds=0.1)
+    for run_id in run_ids:
+        _wait(store, run_id, lambda r: r["status"] not in ("queued", "running"))
+    runs = store.runs(group_id=group_id)
+    assert sorted(runs.status) == ["finished"] * 3
+    assert sorted(store.run(i)["config"]["optim.eps"] for i in run_ids) == [1e-8, 1e-4, 0.1]
+    starts = sorted((store.run(i)["started_at"], store.run(i)["ended_at"]) for i in run_ids)
+    # the third started only after one of the first two had ended
+    assert starts[2][0] >= min(starts[0][1], starts[1][1]) - 0.5
