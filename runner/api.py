@@ -11,6 +11,7 @@ text) and is re-raised; metrics logged before the error are kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import traceback
 from collections.abc import Iterator, Mapping
@@ -68,7 +69,5 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
 
 
 def _close_quietly(sink: MetricSink) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the original error matters more than a failed last flush
         sink.close()
-    except Exception:  # the original error matters more than a failed last flush
-        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -44,8 +45,6 @@ def cancel(store: Store, run_id: int) -> str:
     """Cancel a queued or running run: mark it, then SIGTERM its process so it flushes and exits."""
     run = store.request_cancel(run_id)
     if run["status"] == "running" and run["pid"] and run["host"] == socket.gethostname():
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
             os.kill(run["pid"], signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     return store.run(run_id)["status"]

@@ -133,7 +133,7 @@ class MetricSink:
         values = iter(batch.tensor.tolist() if batch.tensor is not None else ())
         rows = [
             (self.run_id, step, epoch, name, next(values) if value is None else value, wall)
-            for (step, epoch, name, wall), value in zip(batch.keys, batch.floats)
+            for (step, epoch, name, wall), value in zip(batch.keys, batch.floats, strict=True)
         ]
         self.store.write_metrics(rows)
         self.rows_written += len(rows)

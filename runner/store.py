@@ -309,7 +309,7 @@ class Store:
         row = cur.fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id} in {self.path}")
-        out = dict(zip([c[0] for c in cur.description], row))
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
         out["config"] = json.loads(out["config"])
         out["meta"] = json.loads(out["meta"])
         return out
@@ -332,7 +332,7 @@ class Store:
         row = cur.fetchone()
         if row is None:
             raise KeyError(f"no group with id {group_id} in {self.path}")
-        out = dict(zip([c[0] for c in cur.description], row))
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
         out["spec"] = json.loads(out["spec"])
         return out
 

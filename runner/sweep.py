@@ -25,7 +25,7 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
 def expand(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (the cartesian product), in a stable order."""
     keys = list(grid)
-    return [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
 
 
 def create_sweep(store: Store, base: RunConfig, grid: dict[str, list[Any]], name: str,
