@@ -173,25 +173,52 @@ def finding_card(finding: Finding) -> None:
                 st.code(json.dumps(fix.config_patch, indent=None), language="json")
 
 
-def catalog() -> tuple[list[dict[str, Any]], str | None]:
-    """The rule catalog as ``{id, title, severity, sections: {heading: text}}``, or why it is missing.
+CATALOG_SECTIONS = (("what", "What it detects"), ("why", "Why it matters"), ("fix", "Suggested fix"),
+                    ("references", "References"))
 
-    Accepts entries as dicts or objects, with the docstring sections either under
-    ``sections`` or as their own fields, so the page does not break when the catalog grows.
+
+def catalog() -> tuple[list[dict[str, Any]], str | None]:
+    """The rule catalog (``diagnostics.catalog.entries``) shaped for the page, or why it is missing.
+
+    Each entry: id, title, severity, kind, needs (metric patterns), sections
+    ``{heading: text}`` and ``parameters`` (a name/default/meaning frame).
     """
     try:
         from diagnostics.catalog import entries
     except ImportError:
         return [], "The rule catalog is not available yet: the diagnostics engine has not been installed."
+    try:
+        raw = entries()
+    except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
+        return [], f"The rule catalog could not be built ({type(exc).__name__}: {exc})."
     out = []
-    for entry in entries():
-        data = dict(entry) if isinstance(entry, Mapping) else dict(vars(entry))
-        rule_id = str(data.pop("id", data.pop("rule", "?")))
-        title = str(data.pop("title", rule_id))
-        severity = str(data.pop("severity", "info"))
-        sections = data.pop("sections", None)
-        if not isinstance(sections, Mapping):
-            sections = {key.replace("_", " ").capitalize(): value for key, value in data.items()
-                        if isinstance(value, str) and value.strip()}
-        out.append({"id": rule_id, "title": title, "severity": severity, "sections": dict(sections)})
+    for entry in raw:
+        defaults = {p["name"]: p["default"] for p in entry.get("parameters_defaults", [])}
+        meaning = _parameter_lines(entry.get("parameters", ""))
+        params = pd.DataFrame(
+            [(name, json.dumps(defaults.get(name)), text) for name, text in meaning.items()]
+            or [(name, json.dumps(value), "") for name, value in defaults.items()],
+            columns=["parameter", "default", "meaning"],
+        )
+        out.append({
+            "id": entry["id"], "title": entry.get("title", entry["id"]),
+            "severity": entry.get("severity", "info"), "kind": entry.get("kind", "run"),
+            "needs": [" or ".join(group) for group in entry.get("requires", [])],
+            "sections": {head: entry[key] for key, head in CATALOG_SECTIONS if entry.get(key)},
+            "parameters": params,
+        })
     return out, None
+
+
+def _parameter_lines(text: str) -> dict[str, str]:
+    """``name: meaning`` lines (continuations folded in) from a rule's Parameters section."""
+    out: dict[str, str] = {}
+    last = None
+    for line in text.splitlines():
+        head, sep, rest = line.partition(":")
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", head.strip()) and not line[:1].isspace():
+            last = head.strip()
+            out[last] = rest.strip()
+        elif last and line.strip():
+            out[last] += " " + line.strip()
+    return out

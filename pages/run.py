@@ -45,8 +45,6 @@ cols[1].metric("Device", run["device"] or "—")
 cols[2].metric("Duration", duration(run) or "—")
 cols[3].metric("Steps", "—" if run["last_step"] is None else f"{run['last_step']:,}")
 cols[4].metric("Source", run["source"])
-if run["status"] in ACTIVE:
-    st.progress(float(run["progress"] or 0), text=f"{run['status']} · {float(run['progress'] or 0):.0%}")
 if run["error"] and run["status"] in ("failed", "crashed", "cancelled"):
     if run["status"] == "cancelled":
         st.warning("This run was cancelled. What it logged before stopping is kept below.")
@@ -76,6 +74,9 @@ def live_view() -> None:
     """Only chart and findings rerun while the run is live: new rows miss the (run, last step) cache."""
     now = store.run(run_id)
     findings, note = diagnose_run(db, run_id, now["last_step"])
+    if now["status"] in ACTIVE:
+        done = float(now["progress"] or 0)
+        st.progress(done, text=f"{now['status']} · {done:.0%} · step {now['last_step'] or 0:,}")
     if names and not picked:
         st.info("Pick one or more metrics to plot.")
     elif picked:

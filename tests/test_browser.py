@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, ROOT, make_db
+from conftest_ui import FAST_PRESET, ROOT, real_db_in
 from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -47,9 +47,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
-    """`streamlit run app.py` on a free local port over a DB holding one finished real run; always stopped."""
-    db = tmp_path_factory.mktemp("browser") / "traindoc.db"
-    ids = make_db(db, failed=False)
+    """`streamlit run app.py` on a free local port over a DB holding a finished real run; always stopped."""
+    db, ids = real_db_in(tmp_path_factory)
     port = _free_port()
     env = {**os.environ, "TRAINDOC_DB": str(db)}
     proc = subprocess.Popen(

@@ -52,12 +52,13 @@ def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: 
     at = _app(db, monkeypatch)
     assert not at.exception
     table = at.dataframe[0].value
-    assert table["name"].tolist() == ["bad_lr", FAST_PRESET]
-    assert table["status"].tolist() == ["failed", "finished"]
-    assert table["key metric"].iloc[1].startswith("val/loss last -0.")  # softmax+NLL: negative loss
-    assert table["device"].iloc[1] == "cpu" and table["steps"].iloc[1] > 0
+    assert table["name"].tolist() == [FAST_PRESET, "bad_lr"]
+    assert table["status"].tolist() == ["finished", "failed"]
+    assert table["key metric"].iloc[0].startswith("val/loss last -0.")  # softmax+NLL: negative loss
+    assert table["device"].iloc[0] == "cpu" and table["steps"].iloc[0] > 0
+    assert table["worst finding"].iloc[0].startswith("CRITICAL: ")  # negative_loss, from the engine
     finished = f"#{ids[FAST_PRESET]} {FAST_PRESET} (finished)"
-    assert at.selectbox[0].options == [f"#{ids['bad_lr']} bad_lr (failed)", finished]
+    assert at.selectbox[0].options == [finished, f"#{ids['bad_lr']} bad_lr (failed)"]
 
 
 def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
@@ -124,6 +125,18 @@ def test_catalog_page_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     at = _app(tmp_path / "c.db", monkeypatch, "pages/catalog.py")
     assert not at.exception
     assert "Rule catalog" in at.title[0].value
+    labels = [e.label for e in at.expander]
+    assert any("`overfitting`" in label for label in labels)
+    assert any("`negative_loss`" in label for label in labels)
+    assert "What it detects" in _text(at) and "Suggested fix" in _text(at)
+    at.text_input[0].input("nllloss").run()  # the search narrows the list to the rule that names it
+    assert [e.label for e in at.expander] == [label for label in labels if "`negative_loss`" in label]
+
+
+def test_catalog_parameter_lines() -> None:
+    text = "threshold: dead share of a layer\n  that counts.\njudge_from: share skipped."
+    assert _shared._parameter_lines(text) == {"threshold": "dead share of a layer that counts.",
+                                              "judge_from": "share skipped."}
 
 
 def test_helpers() -> None:
