@@ -45,6 +45,9 @@ cols[1].metric("Device", run["device"] or "—")
 cols[2].metric("Duration", duration(run) or "—")
 cols[3].metric("Steps", "—" if run["last_step"] is None else f"{run['last_step']:,}")
 cols[4].metric("Source", run["source"])
+if run["parent_id"]:  # a fix or comparison run: one click back to the run it was derived from
+    st.page_link("pages/run.py", label=f"Derived from run #{run['parent_id']}", icon=":material/call_split:",
+                 query_params={"run": str(run["parent_id"])})
 if run["error"] and run["status"] in ("failed", "crashed", "cancelled"):
     if run["status"] == "cancelled":
         st.warning("This run was cancelled. What it logged before stopping is kept below.")

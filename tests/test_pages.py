@@ -102,7 +102,8 @@ def test_run_page_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Findings (hand-made here, so the page is tested on its own) become cards with fixes and patches."""
     store = Store(tmp_path / "f.db")
-    run_id = store.create_run("nll", {"model.head": "softmax"}, status="running")
+    parent = store.create_run("parent", {}, status="finished")
+    run_id = store.create_run("nll", {"model.head": "softmax"}, status="running", parent_id=parent)
     store.write_metrics([(run_id, s, None, "train/loss", -s / 10, 0.0) for s in range(10)])
     store.finish(run_id, "finished")
     finding = Finding(
@@ -119,6 +120,8 @@ def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.Mo
     assert "Use LogSoftmax" in text and "NLLLoss expects log-probabilities" in text
     assert '{"model.head": "log_softmax"}' in [c.value for c in at.code]
     assert '"type":"line"' in at.get("plotly_chart")[0].proto.spec  # the hline at 0
+    link = at.get("page_link")[0].proto
+    assert link.label == f"Derived from run #{parent}" and link.query_string == f"run={parent}"
 
 
 def test_catalog_page_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -150,3 +153,23 @@ def test_helpers() -> None:
     finding = Finding("val_above_train", "warning", "t", "s", Evidence("val/acc"))
     assert _shared.default_metrics(names, [finding]) == ["train/loss", "val/loss", "val/acc"]
     assert _shared.default_metrics(["lr"], []) == ["lr"]
+
+
+def test_db_path_flag_beats_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`streamlit run app.py -- --db FILE` wins over TRAINDOC_DB, which wins over ./traindoc.db."""
+    monkeypatch.setenv("TRAINDOC_DB", str(tmp_path / "env.db"))
+    monkeypatch.setattr("sys.argv", ["app.py", "--db", str(tmp_path / "flag.db")])
+    assert _shared.db_path() == str((tmp_path / "flag.db").resolve())
+    monkeypatch.setattr("sys.argv", ["app.py"])
+    assert _shared.db_path() == str((tmp_path / "env.db").resolve())
+    monkeypatch.delenv("TRAINDOC_DB")
+    monkeypatch.chdir(tmp_path)
+    assert _shared.db_path() == str(tmp_path.resolve() / "traindoc.db")
+
+
+def test_unreadable_db_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("this is not a database " * 100)
+    at = _app(bad, monkeypatch)
+    assert not at.exception
+    assert "Cannot open the database" in at.error[0].value and "TRAINDOC_DB=" in at.error[0].value
