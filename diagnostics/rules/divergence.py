@@ -48,7 +48,8 @@ class Divergence(Rule):
     def check(self, run: RunData) -> list[Finding]:
         for name in LOSS_NAMES:
             series = run.get(name)
-            if series is not None and not np.isfinite(series.values).all():
+            # a loss NaN from its first value never "became" NaN: nothing logged to judge
+            if series is not None and not np.isfinite(series.values).all() and np.isfinite(series.values[0]):
                 return [self._non_finite(run, series)]
         for name in LOSS_NAMES:
             series = run.get(name)

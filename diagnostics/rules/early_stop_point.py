@@ -62,7 +62,7 @@ class EarlyStopPoint(Rule):
         end = curves.level(sign * y, 0.1, end=True, min_n=2)
         gap = end - sy[b]
         needed = self.min_worse * abs(sy[b]) if sign > 0 else self.min_worse
-        if gap < max(needed, self.noise_k * curves.robust_noise(sign * y, sy)):
+        if gap <= 0 or gap < max(needed, self.noise_k * curves.robust_noise(sign * y, sy)):
             return []
         best_step, last = float(x[b]), float(x[-1])
         summary = (

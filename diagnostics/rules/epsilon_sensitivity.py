@@ -33,7 +33,7 @@ class EpsilonSensitivity(Rule):
     it and sweep it (the UI launches the sweep).
 
     Parameters:
-    dominance: share of parameters with ε > √v̂ that counts as "most".
+    dominance: share of parameters with ε > √v̂ above which it counts as "most".
     judge_from: share of training skipped before judging (v̂ needs steps to build up).
     large_eps: config ε above this is reported when the dominance metric is absent.
     small_eps: config ε below this is reported (risk of blown-up steps).
@@ -63,7 +63,7 @@ class EpsilonSensitivity(Rule):
             if len(x) < 2 or judged.sum() == 0:
                 return []
             share = float(np.median(y[judged]))
-            if share >= self.dominance:
+            if share > self.dominance:
                 return [self._dominant(run, x, y, judged, share, eps)]
             return self._tiny(run, eps)
         if eps is None or cfg(run, "optim.name", "adam") not in ADAM_FAMILY:

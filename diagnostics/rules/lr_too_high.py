@@ -34,7 +34,8 @@ class LrTooHigh(Rule):
     min_early_drop: the early drop must be at least this share of the start.
     rise: rise of the smoothed loss above its minimum, as a share of the early drop.
     rise_with_lr: the same when the configured lr is in the suspect range.
-    adam_high, sgd_high: suspect lr levels for Adam-family and other optimizers.
+    adam_high: suspect lr level for Adam-family optimizers.
+    sgd_high: suspect lr level for the others.
 
     References:
     Wardat et al., "DeepDiagnosis" (ICSE 2022), effective lr outside [1e-5, 1e-1];

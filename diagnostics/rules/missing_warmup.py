@@ -36,7 +36,8 @@ class MissingWarmup(Rule):
     early: share of the steps (at least 10) that count as "the first steps".
     spike: the early maximum over the first value that counts as a spike.
     stand_out: the spike over the 99th percentile of the later loss (it must be the outlier of the run).
-    adam_lr, sgd_lr: lr from which warm-up is advisable when the optimizer is known.
+    adam_lr: lr from which warm-up is advisable for Adam-family optimizers.
+    sgd_lr: the same for the others.
 
     References:
     Vaswani et al., "Attention Is All You Need" (2017), the Noam schedule; Liu et al.,

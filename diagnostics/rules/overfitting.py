@@ -83,7 +83,7 @@ class Overfitting(Rule):
         rise = end - best
         noise = curves.robust_noise(sign * y, sy)
         needed = self.min_rise * max(abs(best), 1e-12) if lower_better else self.min_metric_drop
-        if rise < max(needed, self.noise_k * noise):
+        if rise <= 0 or rise < max(needed, self.noise_k * noise):
             return []
         if np.mean(sign * y[b + 1 :] > best) < self.persistence:
             return []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
@@ -64,7 +66,7 @@ class Underfitting(Rule):
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
         series = per_epoch or per_step
         ex, ey = curves.reduce(*series.finite())
-        if len(ey) < self.min_points:
+        if len(ey) < self.min_points or np.ptp(ey) == 0:  # a flat line is a placeholder, not a curve
             return []
         start_series = per_step or series
         sx, sy = curves.reduce(*start_series.finite())

@@ -1,0 +1,33 @@
+"""Literal curves for diagnostics tests: a RunData from plain lists, no training involved."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diagnostics.rundata import RunData
+
+
+def make_run(
+    config: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    steps: dict[str, Sequence[float]] | None = None,
+    **curves: Sequence[float],
+) -> RunData:
+    """``make_run(**{"val/loss": [...]})``: each curve at steps 1..n unless ``steps`` gives them."""
+    rows = []
+    for name, values in curves.items():
+        xs = (steps or {}).get(name, range(1, len(values) + 1))
+        rows.extend({"step": s, "name": name, "value": float(v)} for s, v in zip(xs, values, strict=True))
+    frame = pd.DataFrame(rows, columns=["step", "name", "value"])
+    return RunData.from_long(frame, config=config or {}, meta=meta or {}, epoch_level=False)
+
+
+def u_curve(n: int, best: int, low: float = 0.5, rise: float = 0.004) -> np.ndarray:
+    """A val loss that falls to ``low`` at index ``best`` and then rises linearly."""
+    i = np.arange(n, dtype=float)
+    fall = low + (2.0 - low) * np.exp(-i / max(best / 4, 1))
+    return np.where(i <= best, fall, low + rise * (i - best) + (fall[best] - low))

@@ -1,0 +1,115 @@
+"""``python -m diagnostics`` end to end: JSON contract, text output, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runner.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "diagnostics", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def keras_csv(tmp_path: Path) -> Path:
+    """A Keras CSVLogger file of an overfitting run: val_loss turns up at epoch 15."""
+    epochs = np.arange(40)
+    loss = 2.0 * np.exp(-epochs / 6) + 0.01
+    val = np.where(epochs < 15, 2.0 * np.exp(-epochs / 5) + 0.5, 0.5 + 0.02 * (epochs - 15) + 2 * np.exp(-3))
+    acc = np.linspace(0.5, 1.0, 40)
+    path = tmp_path / "keras_log.csv"
+    lines = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    rows = zip(epochs, acc, loss, val, strict=True)
+    lines += [f"{e},{a:.4f},{tl:.5f},{a - 0.1:.4f},{v:.5f}" for e, a, tl, v in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_json_document_follows_the_contract(keras_csv: Path):
+    out = cli(str(keras_csv), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"runs", "comparisons"}
+    [run] = doc["runs"]
+    assert {"source", "format", "metrics", "findings"} <= set(run)
+    assert run["format"] == "csv" and run["source"] == str(keras_csv)
+    assert {"train/loss_epoch", "val/loss", "train/acc", "val/acc"} <= set(run["metrics"])
+    rules = [f["rule"] for f in run["findings"]]
+    assert "overfitting" in rules
+    for f in run["findings"]:
+        assert {"rule", "severity", "summary", "evidence", "fixes"} <= set(f)
+        assert {"metric", "start_step", "end_step", "values", "marks"} <= set(f["evidence"])
+        assert all({"text", "config_patch"} <= set(fix) for fix in f["fixes"])
+
+
+def test_text_output_is_per_run_and_severity_marked(keras_csv: Path):
+    out = cli(str(keras_csv))
+    assert out.returncode == 0
+    assert out.stdout.startswith(f"== {keras_csv}")
+    assert "▲ WARNING  [overfitting]" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\x00\x01\x02garbage\xff\xfe", "not a readable CSV"),
+        (b"a,b\n1,2\n", "no 'step' or 'epoch' column"),
+        (b"", "not a readable CSV"),
+    ],
+    ids=["binary", "no-step-column", "empty"],
+)
+def test_unreadable_file_exits_2_with_one_line(tmp_path: Path, content: bytes, problem: str):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    out = cli(str(bad), "--json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and problem in lines[0]
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_file_and_unknown_run_are_one_line_errors(tmp_path: Path):
+    out = cli(str(tmp_path / "nope.csv"))
+    missing = tmp_path / "nope.csv"
+    assert (out.returncode, out.stderr.strip()) == (2, f"error: {missing}: no such file or folder")
+    db = tmp_path / "t.db"
+    Store(db).create_run("r", {})
+    out = cli("--db", str(db), "--run", "99")
+    assert (out.returncode, out.stderr.strip()) == (2, f"error: {db}: no run with id 99")
+
+
+def test_db_runs_are_diagnosed_and_compared(tmp_path: Path):
+    db = tmp_path / "t.db"
+    store = Store(db)
+    ids = []
+    for eps, auc in ((0.1, 0.6), (1e-6, 0.9)):
+        run_id = store.create_run(f"eps {eps}", {"optim.name": "adam", "optim.eps": eps, "optim.lr": 1e-3})
+        store.write_metrics([(run_id, s, s / 10, "val/auc", auc * s / 20, 0.0) for s in range(1, 21)])
+        store.write_metrics([(run_id, s, s / 10, "train/loss", 1.0 / s, 0.0) for s in range(1, 21)])
+        ids.append(run_id)
+    out = cli("--db", str(db), "--run", str(ids[0]), "--run", str(ids[1]), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [r["run_id"] for r in doc["runs"]] == ids
+    [comp] = [c for c in doc["comparisons"] if c["rule"] == "epsilon_sensitivity"]
+    assert comp["evidence"]["values"]["best_value"] == 1e-6
+    assert comp["fixes"][0]["config_patch"] == {"optim.eps": 1e-6}

@@ -1,0 +1,127 @@
+"""Every registered rule: degenerate inputs say nothing and never crash; ids match RULES.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diagnostics.base import REGISTRY, Rule, all_rules
+from diagnostics.catalog import SECTIONS, entries, parse_sections
+from diagnostics.engine import diagnose
+from diagnostics.findings import Finding
+from diagnostics.rundata import RunData
+from tests.diag_curves import make_run
+
+RULES_MD = Path(__file__).resolve().parents[2] / "shared" / "design" / "RULES.md"
+METRICS = (
+    "train/loss",
+    "train/loss_epoch",
+    "train/loss_eval",
+    "val/loss",
+    "train/acc",
+    "val/acc",
+    "train/auc",
+    "val/auc",
+    "lr",
+    "grad_norm",
+    "grad_norm/layer0",
+    "grad_norm/layer1",
+    "grad_norm/layer2",
+    "dead_frac/layer0",
+    "dead_frac/layer1",
+    "adam/eps_dominance",
+)
+CONFIG = {"optim.name": "adam", "optim.lr": 1e-3, "optim.eps": 1e-8, "loss.name": "cross_entropy"}
+
+
+def _all(values: list[float]) -> RunData:
+    return make_run(config=CONFIG, **{m: values for m in METRICS})
+
+
+DEGENERATE = {
+    "empty": _all([]),
+    "length-1": _all([0.5]),
+    "all-NaN": _all([float("nan")] * 50),
+    "constant": _all([0.5] * 200),
+    "constant-zero": _all([0.0] * 200),
+    "no-metrics": make_run(),
+}
+
+
+def _rule_ids_in_rules_md() -> set[str]:
+    text = RULES_MD.read_text().split("## Cross-run comparisons")[0]
+    ids: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("| `"):
+            ids.update(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    return ids
+
+
+def test_registered_ids_are_exactly_the_catalog_ids():
+    assert set(REGISTRY) == _rule_ids_in_rules_md()
+
+
+@pytest.mark.parametrize("case", list(DEGENERATE), ids=list(DEGENERATE))
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_degenerate_input_gives_no_finding(rule_id: str, case: str):
+    rule = REGISTRY[rule_id]()
+    run = DEGENERATE[case]
+    assert (rule.check(run) if rule.applies(run) else []) == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_same_input_same_output(rule_id: str):
+    rng = np.random.default_rng(7)
+    noisy = list(1.0 / np.arange(1, 301) + rng.normal(0, 0.05, 300))
+    run = make_run(config=CONFIG, **{m: noisy for m in METRICS})
+    rule = REGISTRY[rule_id]()
+    first = rule.check(run) if rule.applies(run) else []
+    assert first == (rule.check(run) if rule.applies(run) else [])
+
+
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_docstring_has_every_catalog_section(rule_id: str):
+    sections = parse_sections(REGISTRY[rule_id].__doc__)
+    assert all(sections.values())
+    for field in dataclasses.fields(REGISTRY[rule_id]):
+        assert f"{field.name}:" in sections["parameters"], f"{rule_id}: {field.name} undocumented"
+
+
+def test_catalog_lists_every_rule_and_the_sweep_comparisons():
+    listed = {e["id"]: e for e in entries()}
+    assert set(REGISTRY) <= set(listed)
+    sweeps = {"lr_sensitivity", "weight_decay_sensitivity", "batch_size_sensitivity", "dropout_sensitivity"}
+    assert sweeps <= set(listed)
+    assert all(e[k] for e in listed.values() for k in ("what", "why", "fix", "parameters", "references"))
+    assert len(SECTIONS) == 5
+
+
+def test_parameters_are_overridable_by_rule_id():
+    rules = {r.id: r for r in all_rules({"overfitting": {"min_rise": 0.5}})}
+    assert rules["overfitting"].min_rise == 0.5
+    assert rules["underfitting"] == REGISTRY["underfitting"]()
+
+
+class _Broken(Rule):
+    id = "broken_for_test"
+    title = "Broken"
+
+    def check(self, run: RunData) -> list[Finding]:
+        raise ZeroDivisionError("boom")
+
+
+def test_a_crashing_rule_becomes_an_info_finding():
+    findings = diagnose(make_run(**{"train/loss": [1.0, 0.5]}), rules=[_Broken()])
+    assert [(f.rule, f.severity) for f in findings] == [("broken_for_test", "info")]
+    assert "ZeroDivisionError: boom" in findings[0].summary
+
+
+def test_rules_whose_metrics_are_absent_are_skipped():
+    run = make_run(**{"val/loss": list(np.linspace(1, 0.2, 30))})
+    assert not REGISTRY["loss_oscillation"]().applies(run)
+    assert not REGISTRY["dead_relu"]().applies(run)
+    assert REGISTRY["overfitting"]().applies(run)

@@ -1,0 +1,271 @@
+"""Literal curves: each rule fires on its textbook shape, stays quiet on the look-alikes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from diagnostics.base import REGISTRY
+from diagnostics.engine import diagnose
+from tests.diag_curves import make_run, u_curve
+
+RNG = np.random.default_rng(0)
+
+
+def fired(run, rule_id):
+    rule = REGISTRY[rule_id]()
+    return rule.check(run) if rule.applies(run) else []
+
+
+def falling(n, start=2.0, end=0.05):
+    return start * (end / start) ** (np.arange(n) / (n - 1))
+
+
+# -- overfitting / early_stop_point --------------------------------------------------------------
+
+
+def test_overfitting_reports_best_epoch_and_loss_since():
+    val = u_curve(60, best=20)
+    run = make_run(**{"val/loss": val, "train/loss_epoch": falling(60)})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.metric == "val/loss"
+    assert f.evidence.start_step == f.evidence.values["best_step"]
+    assert 18 <= f.evidence.values["best_step"] <= 24
+    assert f.evidence.values["final_value"] > f.evidence.values["best_value"]
+    assert {m["kind"] for m in f.evidence.marks} == {"vline", "span", "point"}
+    assert f.fixes[0].config_patch == {"early_stopping.patience": 5, "early_stopping.monitor": "val/loss"}
+
+
+def test_noisy_flat_validation_is_not_overfitting():
+    val = 0.5 + RNG.normal(0, 0.03, 60)
+    run = make_run(**{"val/loss": val, "train/loss_epoch": falling(60)})
+    assert fired(run, "overfitting") == []
+
+
+def test_val_rising_while_train_rises_too_is_not_overfitting():
+    val = u_curve(60, best=20)
+    run = make_run(**{"val/loss": val, "train/loss_epoch": val - 0.1})
+    assert fired(run, "overfitting") == []
+
+
+def test_overfitting_on_accuracy_when_no_val_loss():
+    acc = 1 - u_curve(60, best=20) / 4
+    train_acc = np.linspace(0.6, 1.0, 60)
+    run = make_run(**{"val/acc": acc, "train/acc": train_acc})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.metric == "val/acc"
+
+
+def test_short_run_says_nothing():
+    run = make_run(**{"val/loss": [1.0, 0.5, 0.6, 0.7], "train/loss_epoch": [1.0, 0.5, 0.3, 0.2]})
+    assert fired(run, "overfitting") == [] and fired(run, "early_stop_point") == []
+
+
+def test_early_stop_point_counts_wasted_evaluations():
+    run = make_run(**{"val/loss": u_curve(40, best=10)})
+    [f] = fired(run, "early_stop_point")
+    assert f.severity == "info"
+    assert f.evidence.values["evaluations_after_best"] == 39 - f.evidence.values["best_step"] + 1
+
+
+# -- underfitting / lr_too_low / plateau -------------------------------------------------------------
+
+
+def test_underfitting_at_ln_k():
+    loss = math.log(10) + RNG.normal(0, 0.005, 30)
+    run = make_run(config={"optim.weight_decay": 0.1}, **{"train/loss_epoch": loss, "train/acc": [0.1] * 30})
+    [f] = fired(run, "underfitting")
+    assert f.evidence.values["chance_classes"] == 10
+    assert f.fixes[0].config_patch == {"optim.weight_decay": 0.0}
+
+
+def test_slow_linear_decrease_is_lr_too_low_not_underfitting():
+    loss = np.linspace(0.77, 0.70, 25)
+    run = make_run(config={"optim.lr": 1e-5}, **{"train/loss_epoch": loss})
+    rules = {f.rule for f in diagnose(run)}
+    assert "lr_too_low" in rules and "underfitting" not in rules
+    [f] = fired(run, "lr_too_low")
+    assert f.fixes[0].config_patch == {"optim.lr": 1e-4}
+
+
+def test_converging_curve_is_not_lr_too_low():
+    assert fired(make_run(**{"train/loss_epoch": falling(30)}), "lr_too_low") == []
+
+
+def test_plateau_after_a_drop_at_a_high_level():
+    loss = np.concatenate([np.linspace(2.0, 1.0, 10), 1.0 + RNG.normal(0, 0.002, 30)])
+    run = make_run(**{"train/loss_epoch": loss})
+    [f] = fired(run, "plateau")
+    assert f.evidence.values["flat_share"] >= 0.4
+
+
+def test_converged_near_zero_is_not_a_plateau():
+    loss = np.concatenate([np.linspace(2.0, 0.05, 10), 0.05 + RNG.normal(0, 0.001, 30)])
+    assert fired(make_run(**{"train/loss_epoch": loss}), "plateau") == []
+
+
+# -- oscillation / warm-up / lr_too_high ---------------------------------------------------------------
+
+
+def test_oscillation_on_swinging_per_step_loss():
+    steps = np.arange(400)
+    loss = 0.6 + 0.4 * np.where(steps % 2, 1, -1) * RNG.uniform(0.5, 1, 400)
+    run = make_run(config={"optim.lr": 0.05, "train.batch_size": 4}, **{"train/loss": loss})
+    [f] = fired(run, "loss_oscillation")
+    assert f.evidence.values["swing_ratio"] > 0.2
+    assert f.fixes[0].config_patch == {"optim.lr": 0.02}
+
+
+def test_ordinary_minibatch_noise_is_not_oscillation():
+    loss = falling(400, 0.7, 0.2) * (1 + RNG.normal(0, 0.05, 400))
+    assert fired(make_run(**{"train/loss": loss}), "loss_oscillation") == []
+
+
+def test_missing_warmup_spike_then_recovery():
+    loss = falling(300, 0.7, 0.1)
+    loss[3] = 4.0
+    adam = {"optim.name": "adam", "optim.lr": 0.1}
+    run = make_run(config={**adam, "sched.name": "none"}, **{"train/loss": loss})
+    [f] = fired(run, "missing_warmup")
+    assert f.evidence.values["spike_step"] == 4.0
+    assert f.fixes[0].config_patch["sched.name"] == "warmup"
+    warmed = make_run(config={**adam, "sched.name": "warmup"}, **{"train/loss": loss})
+    assert fired(warmed, "missing_warmup") == []
+
+
+def test_lr_too_high_drop_then_climb():
+    loss = np.concatenate([np.linspace(2.0, 0.3, 8), np.linspace(0.3, 0.9, 22)])
+    run = make_run(config={"optim.name": "adam", "optim.lr": 0.05}, **{"train/loss_epoch": loss})
+    [f] = fired(run, "lr_too_high")
+    assert f.fixes[0].config_patch == {"optim.lr": 0.005}
+
+
+# -- negative loss -------------------------------------------------------------------------------------
+
+
+def test_softmax_nll_signature_without_config():
+    loss = -1 + 0.9 * np.exp(-np.arange(50) / 10)
+    [f] = fired(make_run(**{"train/loss": loss}), "negative_loss")
+    assert f.severity == "critical"
+    assert f.fixes[0].config_patch == {"model.head": "log_softmax"}
+    assert f.evidence.values["first_negative_step"] == 1.0
+
+
+def test_gaussian_nll_negative_is_info():
+    loss = np.linspace(1.0, -2.5, 50)
+    for run in (
+        make_run(config={"loss.name": "gaussian_nll"}, **{"train/loss": loss}),
+        make_run(meta={"loss_type": "elbo"}, **{"train/loss": loss}),
+    ):
+        [f] = fired(run, "negative_loss")
+        assert (f.severity, f.fixes) == ("info", ())
+
+
+def test_mse_below_zero_is_critical():
+    run = make_run(config={"loss.name": "mse"}, **{"train/loss": np.linspace(1, -3, 40)})
+    [f] = fired(run, "negative_loss")
+    assert f.severity == "critical" and "cannot go below zero" in f.summary
+
+
+def test_positive_loss_is_fine():
+    assert fired(make_run(**{"train/loss": falling(50)}), "negative_loss") == []
+
+
+# -- val_above_train ------------------------------------------------------------------------------------
+
+
+def test_val_auc_persistently_above_train_with_unshuffled_split_first():
+    train = np.linspace(0.80, 0.95, 20)
+    val = train + 0.5 * (1 - train)
+    run = make_run(config={"data.shuffle_split": False}, **{"train/auc": train, "val/auc": val})
+    [f] = fired(run, "val_above_train")
+    assert f.severity == "warning"
+    assert f.fixes[0].config_patch == {"data.shuffle_split": True}
+
+
+def test_val_above_train_briefly_is_nothing():
+    train = np.linspace(0.80, 0.95, 20)
+    val = train.copy()
+    val[10:13] += 0.03
+    assert fired(make_run(**{"train/acc": train, "val/acc": val}), "val_above_train") == []
+
+
+def test_val_loss_below_train_loss_alone_is_info():
+    train = falling(20, 1.0, 0.4)
+    run = make_run(config={"model.dropout": 0.5}, **{"train/loss_epoch": train, "val/loss": train * 0.6})
+    [f] = fired(run, "val_above_train")
+    assert f.severity == "info"
+    assert f.fixes[0].text == "Measure train metrics in eval mode"
+
+
+# -- divergence and gradients -------------------------------------------------------------------------------
+
+
+def test_divergence_names_the_first_nan():
+    loss = [0.7, 0.6, 5.0, 80.0, float("inf"), float("nan"), float("nan")]
+    [f] = fired(make_run(config={"optim.lr": 5.0}, **{"train/loss": loss}), "divergence")
+    assert (f.evidence.values["first_bad_step"], f.evidence.values["kind"]) == (5.0, "inf")
+    assert f.fixes[0].config_patch == {"optim.lr": 0.5}
+
+
+def test_finite_loss_far_above_start_is_divergence():
+    loss = np.concatenate([np.linspace(0.7, 0.5, 10), np.linspace(0.5, 30, 20)])
+    assert [f.rule for f in fired(make_run(**{"train/loss": loss}), "divergence")] == ["divergence"]
+
+
+def _layers(norms_by_layer):
+    return {f"grad_norm/layer{i}": [v] * 10 for i, v in enumerate(norms_by_layer)}
+
+
+def test_vanishing_gradients_toward_the_input():
+    run = make_run(config={"model.activation": "sigmoid"}, **_layers([1e-9, 1e-7, 1e-5, 1e-3, 1e-1, 1.0]))
+    [f] = fired(run, "vanishing_gradients")
+    assert round(f.evidence.values["orders"]) == 9
+    assert f.fixes[0].config_patch == {"model.activation": "relu"}
+
+
+def test_healthy_layer_norms_are_not_vanishing():
+    assert fired(make_run(**_layers([0.05, 0.1, 0.2, 0.3])), "vanishing_gradients") == []
+
+
+def test_all_zero_gradients_are_not_called_vanishing():
+    assert fired(make_run(**_layers([0.0, 0.0, 1e-16])), "vanishing_gradients") == []
+
+
+def test_exploding_gradient_norms():
+    norms = np.concatenate([np.full(50, 0.5), np.logspace(0, 4, 150)])
+    [f] = fired(make_run(**{"grad_norm": norms}), "exploding_gradients")
+    assert f.evidence.values["growth"] > 100
+
+
+def test_dead_relu_over_half_a_layer():
+    dead = {"dead_frac/layer0": [0.1] * 10, "dead_frac/layer1": [0.8] * 10}
+    run = make_run(config={"optim.lr": 0.1}, **dead)
+    [f] = fired(run, "dead_relu")
+    assert f.evidence.metric == "dead_frac/layer1"
+    assert f.evidence.values["dead_share"] == {"dead_frac/layer0": 0.1, "dead_frac/layer1": 0.8}
+
+
+# -- epsilon ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("eps", "dominance", "expected"),
+    [
+        (0.1, [1.0] * 10, ["warning"]),
+        (1e-8, [0.1] * 10, []),
+        (1e-12, [0.0] * 10, ["info"]),
+    ],
+)
+def test_epsilon_within_run(eps, dominance, expected):
+    run = make_run(
+        config={"optim.name": "adam", "optim.eps": eps, "optim.lr": 1e-3}, **{"adam/eps_dominance": dominance}
+    )
+    assert [f.severity for f in fired(run, "epsilon_sensitivity")] == expected
+
+
+def test_epsilon_from_config_alone_is_info():
+    [f] = fired(make_run(config={"optim.name": "adam", "optim.eps": 0.1}), "epsilon_sensitivity")
+    assert f.severity == "info" and f.fixes[0].config_patch == {"optim.eps": 1e-8}
