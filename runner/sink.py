@@ -28,7 +28,7 @@ class _Batch:
     """One hand-off to the writer: row keys plus their values (floats and/or a host tensor)."""
 
     keys: list[tuple[int, float | None, str, float]]  # step, epoch, name, wall time
-    floats: list[float | None]  # None where the value comes from `tensor`
+    floats: list[float | None]  # None where the value comes from `tensor` (a device tensor)
     tensor: torch.Tensor | None  # stacked tensor values, in order of the None slots
     ready: Any  # a torch.cuda.Event, or None when the tensor is already on the host
 
@@ -61,18 +61,24 @@ class MetricSink:
         if self._error is not None:
             raise RuntimeError(f"metric writer failed: {self._error}") from self._error
         now = time.time()
+        step = int(step)
+        keys, floats = self._keys, self._floats
         for name, value in metrics.items():
             if value is None:  # "not logged"; a NaN is logged as NaN
                 continue
-            self._keys.append((int(step), epoch, str(name), now))
             if isinstance(value, torch.Tensor):
                 if value.numel() != 1:
                     raise ValueError(f"metric {name!r}: expected a scalar, got a tensor of shape "
                                      f"{tuple(value.shape)}")
-                self._floats.append(None)
-                self._tensors.append(value.detach().reshape(()))
+                if value.is_cpu:  # nothing to wait for: read it now, hold nothing
+                    value = value.item()
+                else:  # stays on the device until the batched copy in flush()
+                    self._tensors.append(value.detach())
+                    value = None
             else:
-                self._floats.append(float(value))
+                value = float(value)
+            keys.append((step, epoch, name, now))
+            floats.append(value)
         if len(self._keys) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
@@ -83,8 +89,7 @@ class MetricSink:
             return
         tensor, ready = None, None
         if self._tensors:
-            stacked = torch.stack([t.to(torch.float64) if t.device.type == "cpu" else t.float()
-                                   for t in self._tensors])
+            stacked = torch.stack([t.reshape(()).float() for t in self._tensors])
             if stacked.device.type == "cuda":
                 tensor = torch.empty(stacked.shape, dtype=stacked.dtype, pin_memory=True)
                 tensor.copy_(stacked, non_blocking=True)

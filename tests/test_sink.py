@@ -26,15 +26,31 @@ def test_many_steps_are_written_in_few_transactions(store: Store) -> None:
     assert values.tolist() == [float(s) for s in range(5000)]
 
 
-def test_training_never_reads_a_tensor_value_per_step(store: Store) -> None:
-    """A per-step ``.item()``/``float(tensor)`` would force a GPU sync; count them on CPU."""
+def test_device_tensors_are_never_read_when_logged(store: Store) -> None:
+    """``meta`` tensors have no values: any read on the training thread would raise.
+
+    The sink reads CPU tensors at once (no device to wait for) but must hold any other
+    device's tensors until the batched, asynchronous copy.
+    """
+    run_id = store.create_run("r", status="running")
+    sink = MetricSink(store, run_id, flush_every=10**9, flush_seconds=10**9)
+    loss = torch.empty((), device="meta")
+    for step in range(1000):
+        sink.log({"train/loss": loss, "grad_norm": loss, "lr": 0.1}, step=step)
+    assert len(sink._tensors) == 2000 and sink.transactions == 0
+    sink._keys.clear(), sink._floats.clear(), sink._tensors.clear()
+    sink.close()
+
+
+def test_training_loop_never_reads_a_tensor_value_per_step(store: Store) -> None:
+    """A per-step ``.item()``/``float(tensor)`` in the loop would force a GPU sync; count them."""
     cfg = PRESETS["healthy"].config({"train.epochs": 2, "train.batch_size": 8})
     run_id = store.create_run("r", cfg.to_flat())
     calls = {"item": 0}
     real_item = torch.Tensor.item
 
     def counting_item(self: torch.Tensor, depth: int = 1) -> float:
-        if "/runner/" in sys._getframe(depth).f_code.co_filename:  # our code, not torch.optim's
+        if sys._getframe(depth).f_code.co_filename.endswith("runner/train.py"):  # the loop itself
             calls["item"] += 1
         return real_item(self)
 
