@@ -46,10 +46,14 @@ class Divergence(Rule):
     min_points: int = 10
 
     def check(self, run: RunData) -> list[Finding]:
+        alive = any(np.isfinite(s.values).any() for s in run.series.values())
         for name in LOSS_NAMES:
             series = run.get(name)
-            # a loss NaN from its first value never "became" NaN: nothing logged to judge
-            if series is not None and not np.isfinite(series.values).all() and np.isfinite(series.values[0]):
+            if series is None or np.isfinite(series.values).all():
+                continue
+            # NaN from the first value counts only when something else was logged: an all-NaN
+            # file is a broken log, not a run that diverged
+            if np.isfinite(series.values[0]) or alive:
                 return [self._non_finite(run, series)]
         for name in LOSS_NAMES:
             series = run.get(name)

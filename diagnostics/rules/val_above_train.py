@@ -44,6 +44,7 @@ class ValAboveTrain(Rule):
     min_points: aligned evaluations needed before judging.
     judge_from: share of training skipped before judging (AUTOTRAINER judges after ~30%).
     metric_margin: the validation error (1 - AUC or 1 - accuracy) must be this share below the training error.
+    shuffled_margin: the same when the config says the split was shuffled (only luck or leakage remain).
     metric_floor: ... and at least this much below in absolute terms (one sample is not a finding).
     loss_margin: the validation loss must be this share below the training loss.
     persistence: share of the judged evaluations that must show the margin ("most of the run").
@@ -64,15 +65,18 @@ class ValAboveTrain(Rule):
     min_points: int = 5
     judge_from: float = 0.3
     metric_margin: float = 0.3
+    shuffled_margin: float = 0.6
     metric_floor: float = 0.003
     loss_margin: float = 0.2
     persistence: float = 0.7
 
     def check(self, run: RunData) -> list[Finding]:
         hits = []
+        # a split known to be shuffled and stratified leaves only luck or leakage: ask for more
+        margin = self.shuffled_margin if cfg(run, "data.shuffle_split") is True else self.metric_margin
         for val_name, train_names, higher in PAIRS:
             train = run.first(*train_names)
-            result = self._pair(run, val_name, train.name if train else None, higher)
+            result = self._pair(run, val_name, train.name if train else None, higher, margin)
             if result is not None:
                 hits.append(result)
         if not hits:
@@ -100,17 +104,13 @@ class ValAboveTrain(Rule):
             ]
         }
         start = float(x[int(np.argmax(better))])
-        marks = (
-            {"kind": "span", "start": start, "end": float(x[-1]), "label": f"{val_name} above {train_name}"},
-        )
+        label = f"{val_name} above {train_name}"
+        marks = ({"kind": "span", "start": start, "end": float(x[-1]), "label": label},)
         evidence = Evidence(val_name, int(start), int(x[-1]), values, marks)
-        return [
-            self.finding(
-                summary, evidence, self._fixes(run, train_name), severity="warning" if metric_hit else "info"
-            )
-        ]
+        severity = "warning" if metric_hit else "info"
+        return [self.finding(summary, evidence, self._fixes(run, train_name), severity=severity)]
 
-    def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool):
+    def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool, metric_margin: float):
         if train_name is None or run.get(val_name) is None:
             return None
         vx, vy = curves.reduce(*run.get(val_name).finite())
@@ -127,9 +127,7 @@ class ValAboveTrain(Rule):
         val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
         margin = (train_err - val_err) / np.maximum(np.abs(train_err), 1e-12)
         floor = self.metric_floor if higher else 0.0
-        better = (margin > (self.metric_margin if higher else self.loss_margin)) & (
-            train_err - val_err > floor
-        )
+        better = (margin > (metric_margin if higher else self.loss_margin)) & (train_err - val_err > floor)
         if better[judged].mean() < self.persistence:
             return None
         return (
