@@ -1,12 +1,15 @@
-"""Foreign metric names (Keras, Lightning, HF) onto the canonical ones the rules read.
+"""Foreign metric names (Keras, Lightning, HF, TensorBoard, Ultralytics...) onto the canonical ones.
 
-Only the obvious cases live here; the importers (another module) will bring their own
-maps. A name that is not recognised is kept as it is, so nothing logged is lost.
+The one place for the mapping: ``canonical`` names a series the way the rules read it,
+``role`` says what a name means (train vs validation, loss vs metric, which way is
+better) so importers can show and let the user correct the mapping. A name that is not
+recognised is kept as it is, so nothing logged is lost.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 # Names that mean the same thing whatever the granularity.
 _FIXED: dict[str, str] = {
@@ -35,10 +38,22 @@ _FIXED: dict[str, str] = {
     "test_auc": "val/auc",
     "learning_rate": "lr",
     "lr": "lr",
+    "epoch_learning_rate": "lr",
+    "grad_norm": "grad_norm",
 }
 # Training loss: per iteration when logged every step, epoch mean when logged per epoch.
 _TRAIN_LOSS = ("loss", "train_loss", "training_loss", "loss/train")
 _KERAS_SUFFIX = re.compile(r"^(val_)?(auc|precision|recall)_\d+$")  # Keras numbers repeated metrics
+_SPLIT = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+          "eval": "val", "evaluation": "val", "test": "val", "dev": "val"}
+_KIND = {"loss": "loss", "acc": "acc", "accuracy": "acc", "auc": "auc", "auroc": "auc", "roc_auc": "auc"}
+_SEP = r"[_/.\-]"
+_ALT = "|".join
+# split+kind in either order (``val_loss_epoch``, ``Loss/val``, ``train/acc_step``, Keras-TB ``train/epoch_loss``)
+_SPLIT_KIND = re.compile(
+    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step))?$"
+)
+_KIND_SPLIT = re.compile(rf"^(?P<kind>{_ALT(_KIND)}){_SEP}(?P<split>{_ALT(_SPLIT)})$")
 
 
 def canonical(name: str, epoch_level: bool) -> str:
@@ -52,4 +67,47 @@ def canonical(name: str, epoch_level: bool) -> str:
     match = _KERAS_SUFFIX.match(low)
     if match:
         return canonical(f"{match.group(1) or ''}{match.group(2)}", epoch_level)
+    match = _SPLIT_KIND.match(low) or _KIND_SPLIT.match(low)
+    if match:
+        split, kind = _SPLIT[match.group("split")], _KIND[match.group("kind")]
+        if split == "train" and kind == "loss":
+            gran = match.groupdict().get("gran") or match.groupdict().get("pre")
+            return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
+        return f"{split}/{kind}"
     return key
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a metric is: ``split`` train/val/other, ``kind`` loss/metric/lr/grad/system, ``better`` lower/higher/''."""
+
+    split: str
+    kind: str
+    better: str
+
+
+_LOWER = ("loss", "err", "error", "mae", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
+_HIGHER = ("acc", "accuracy", "auc", "auroc", "map", "f1", "precision", "recall", "iou", "miou", "dice", "bleu",
+           "rouge", "r2", "top1", "top5", "fitness")
+_SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "throughput", "eta", "data_time")
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def role(name: str) -> Role:
+    """The role of a (canonical or foreign) name, from its tokens; unknown parts stay empty or ``other``."""
+    low = name.strip().lower()
+    tokens = _TOKEN.findall(low.replace("map50", "map"))
+    split = next((_SPLIT[t] for t in tokens if t in _SPLIT), "other")
+    if low.startswith("metrics/") and split == "other":
+        split = "val"  # Ultralytics computes its metrics/* on the validation set
+    if low == "lr" or low.startswith(("lr/", "lr-", "lr_")) or "learning_rate" in low:
+        return Role(split, "lr", "")
+    if low.startswith(("grad_norm", "grad/")):
+        return Role(split, "grad", "lower")
+    if any(t in _SYSTEM for t in tokens) or any(s in low for s in ("per_second", "data_time")):
+        return Role(split, "system", "")
+    if any(t.startswith(_LOWER) for t in tokens if t not in _SPLIT):
+        return Role(split, "loss" if any("loss" in t for t in tokens) else "metric", "lower")
+    if any(t in _HIGHER or t.startswith(("map", "acc", "auc", "top")) for t in tokens):
+        return Role(split, "metric", "higher")
+    return Role(split, "metric" if tokens else "other", "")
