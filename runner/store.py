@@ -16,11 +16,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from runner import rollup
 
 DEFAULT_DB = "traindoc.db"
 STATUSES = ("queued", "running", "finished", "failed", "crashed", "cancelled")
@@ -32,6 +33,8 @@ STALE_AFTER_SECONDS = float(os.environ.get("TRAINDOC_STALE_SECONDS", "40"))
 BUSY_TIMEOUT_MS = 30_000
 
 MetricRow = tuple[int, int, "float | None", str, "float | None", float]
+# (name, config, meta, rows) of one imported run; rows are MetricRow without the run id
+ImportedRunRows = tuple[str, "dict[str, Any]", "dict[str, Any]", Sequence[tuple]]
 
 # Each entry moves the schema one version forward; PRAGMA user_version records where
 # a file stands, so old databases upgrade in place and nothing is rewritten twice.
@@ -78,7 +81,73 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX metrics_run_name_step ON metrics(run_id, name, step);
     """,
+    # Chart reads bounded by the screen, not the run: see runner/rollup.py.
+    """
+    CREATE TABLE metric_rollups (
+        run_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        n_nan INTEGER NOT NULL,
+        min_step INTEGER,
+        min_value REAL,
+        max_step INTEGER,
+        max_value REAL,
+        nan_step INTEGER,
+        PRIMARY KEY (run_id, name, width, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE metric_stats (
+        run_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        first_step INTEGER NOT NULL,
+        last_step INTEGER NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    INSERT INTO metric_stats
+        SELECT run_id, name, COUNT(*), MIN(step), MAX(step) FROM metrics GROUP BY run_id, name;
+    """,
+    # The scheduler lock: one row at most, the process that starts queued runs for every
+    # browser session and CLI; another may take over only when that one is dead or stale.
+    """
+    CREATE TABLE scheduler (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        heartbeat REAL NOT NULL,
+        started_at REAL NOT NULL
+    );
+    CREATE INDEX groups_parent ON groups(parent_run_id);
+    """,
 )
+# A scheduler beats every poll (sub-second); this long without a beat and it is gone.
+SCHEDULER_STALE_SECONDS = float(os.environ.get("TRAINDOC_SCHEDULER_STALE_SECONDS", "15"))
+
+# Merge a batch's bucket summary into what is stored: counts add up, extremes compete.
+# In an UPSERT every expression sees the row as it was, so the order of assignments is free.
+_UPSERT_ROLLUP = """
+INSERT INTO metric_rollups (run_id, name, width, bucket, n, n_nan, min_step, min_value, max_step, max_value,
+                            nan_step)
+VALUES (?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (run_id, name, width, bucket) DO UPDATE SET
+    n = n + excluded.n,
+    n_nan = n_nan + excluded.n_nan,
+    min_step = CASE WHEN min_value IS NULL OR excluded.min_value < min_value THEN excluded.min_step ELSE min_step END,
+    min_value = CASE WHEN min_value IS NULL OR excluded.min_value < min_value
+                THEN excluded.min_value ELSE min_value END,
+    max_step = CASE WHEN max_value IS NULL OR excluded.max_value > max_value THEN excluded.max_step ELSE max_step END,
+    max_value = CASE WHEN max_value IS NULL OR excluded.max_value > max_value
+                THEN excluded.max_value ELSE max_value END,
+    nan_step = CASE WHEN nan_step IS NULL OR excluded.nan_step < nan_step THEN excluded.nan_step ELSE nan_step END
+"""
+_UPSERT_STATS = """
+INSERT INTO metric_stats (run_id, name, n, first_step, last_step) VALUES (?,?,?,?,?)
+ON CONFLICT (run_id, name) DO UPDATE SET
+    n = n + excluded.n,
+    first_step = MIN(first_step, excluded.first_step),
+    last_step = MAX(last_step, excluded.last_step)
+"""
 
 
 class StoreError(RuntimeError):
@@ -265,19 +334,95 @@ class Store:
         """
         if not rows:
             return 0
-        run_ids = set(map(itemgetter(0), rows))
-        if len(run_ids) == 1:
-            last = [(max(map(itemgetter(1), rows)), next(iter(run_ids)))]
-        else:
-            by_run: dict[int, int] = {}
-            for run_id, step, *_ in rows:
-                by_run[run_id] = max(by_run.get(run_id, step), step)
-            last = [(step, run_id) for run_id, step in by_run.items()]
-        self._write_many([
-            ("INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES (?,?,?,?,?,?)", rows),
-            ("UPDATE runs SET last_step=MAX(COALESCE(last_step, ?1), ?1) WHERE id=?2", last),
-        ])
+        self._write_many(self._metric_statements(rows))
         return len(rows)
+
+    @staticmethod
+    def _metric_statements(rows: Sequence[MetricRow]) -> list[tuple[str, Any]]:
+        """What writing rows takes (the rows, their rollups and stats, the runs' last step): one list for
+        ``write_metrics`` and ``import_runs``, so both keep the chart summaries in step with the rows."""
+        buckets, stats = rollup.summarise(rows)
+        last = [(last_step, run_id) for run_id, _name, _n, _first, last_step in stats]
+        return [
+            ("INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES (?,?,?,?,?,?)", rows),
+            (_UPSERT_ROLLUP, buckets),
+            (_UPSERT_STATS, stats),
+            ("UPDATE runs SET last_step=MAX(COALESCE(last_step, ?1), ?1) WHERE id=?2", last),
+        ]
+
+    # -- imports (uploaded logs) -------------------------------------------
+    def import_runs(self, runs: Sequence[ImportedRunRows], *, source: str = "upload", group_id: int | None = None,
+                    progress: Any = None, chunk: int = 200_000) -> list[int]:
+        """Create each run, write all its rows and finish it, in ONE transaction: all or nothing.
+
+        ``runs`` holds ``(name, config, meta, rows)`` with rows ``(step, epoch, name, value, wall_time)``;
+        a failure anywhere (a bad value, a locked file past the retries) leaves the database as it was.
+        ``progress(done_rows, total_rows)`` is called between chunks so a page can show a bar.
+        """
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r} not in {SOURCES}")
+        total = sum(len(rows) for *_, rows in runs)
+
+        def body(conn: sqlite3.Connection) -> list[int]:
+            ids, done = [], 0
+            for name, config, meta, rows in runs:
+                walls = [r[4] for r in rows]
+                run_id = conn.execute(
+                    "INSERT INTO runs (name, status, source, group_id, config, meta, created_at, started_at,"
+                    " ended_at, progress) VALUES (?, 'finished', ?, ?, ?, ?, ?, ?, ?, 1)",
+                    (name, source, group_id, json.dumps(config or {}, default=str),
+                     json.dumps(meta or {}, default=str), time.time(), min(walls, default=None),
+                     max(walls, default=None)),
+                ).lastrowid
+                for start in range(0, len(rows), chunk):
+                    part = [(run_id, *row) for row in rows[start:start + chunk]]
+                    for sql, params in self._metric_statements(part):
+                        conn.executemany(sql, params)
+                    done += len(part)
+                    if progress is not None:
+                        progress(done, total)
+                ids.append(run_id)
+            return ids
+
+        return self._transaction(body)
+
+    def rename_metrics(self, run_id: int, renames: dict[str, str], meta: dict[str, Any] | None = None) -> None:
+        """Rename a run's metrics (a corrected name mapping) and update its meta, in one transaction.
+
+        Refuses a new name that another metric of the run already has, so two curves never merge.
+        """
+        renames = {old: new for old, new in renames.items() if old != new}
+
+        def body(conn: sqlite3.Connection) -> None:
+            existing = {r[0] for r in conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id=?", (run_id,))}
+            after = (existing - set(renames)) | set(renames.values())
+            if len(after) < len(existing) or len(set(renames.values())) < len(renames):
+                clash = sorted(set(renames.values()) & (existing - set(renames))) or sorted(renames.values())
+                raise ValueError(f"run {run_id}: metric name {clash[0]!r} would be used twice")
+            # two passes through temporary names, so swaps (a→b, b→a) work
+            for table in ("metrics", "metric_rollups", "metric_stats"):
+                for i, old in enumerate(renames):
+                    conn.execute(f"UPDATE {table} SET name=? WHERE run_id=? AND name=?", (f"\x00{i}", run_id, old))
+                for i, new in enumerate(renames.values()):
+                    conn.execute(f"UPDATE {table} SET name=? WHERE run_id=? AND name=?", (new, run_id, f"\x00{i}"))
+            if meta is not None:
+                conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta, default=str), run_id))
+
+        self._transaction(body)
+
+    def tag_runs(self, group_id: int, patches: dict[int, dict[str, Any]]) -> None:
+        """Put runs into a group and merge a config patch into each (e.g. the ε each uploaded file used)."""
+
+        def body(conn: sqlite3.Connection) -> None:
+            for run_id, patch in patches.items():
+                row = conn.execute("SELECT config, meta FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is None:
+                    raise KeyError(f"no run with id {run_id} in {self.path}")
+                config, meta = {**json.loads(row[0]), **patch}, {**json.loads(row[1]), "swept": patch}
+                conn.execute("UPDATE runs SET group_id=?, config=?, meta=? WHERE id=?",
+                             (group_id, json.dumps(config, default=str), json.dumps(meta, default=str), run_id))
+
+        self._transaction(body)
 
     def metrics(self, run_id: int, names: Sequence[str] | None = None) -> pd.DataFrame:
         """Long frame ``step, epoch, name, value, wall_time`` in step order; NULL → NaN."""
@@ -302,10 +447,22 @@ class Store:
         arr = np.array(rows, dtype=float)
         return arr[:, 0].astype(np.int64), arr[:, 1]
 
-    def metric_names(self, run_id: int) -> list[str]:
+    def chart_series(self, run_id: int, name: str) -> tuple[Any, Any]:
+        """``(steps, values)`` for a chart: every point of a short curve, or per-bucket min/max
+        (spikes and the first NaN kept) of a long one, so the cost follows the screen, not the run."""
+        stats = self.conn.execute("SELECT n, first_step, last_step FROM metric_stats WHERE run_id=? AND name=?",
+                                  (run_id, name)).fetchone()
+        if stats is None or stats[0] <= rollup.RAW_READ_LIMIT:
+            return self.metric_series(run_id, name)
         rows = self.conn.execute(
-            "SELECT DISTINCT name FROM metrics WHERE run_id=? ORDER BY name", (run_id,)
+            "SELECT min_step, min_value, max_step, max_value, nan_step FROM metric_rollups"
+            " WHERE run_id=? AND name=? AND width=? ORDER BY bucket",
+            (run_id, name, rollup.pick_width(stats[1], stats[2])),
         ).fetchall()
+        return rollup.points(rows)
+
+    def metric_names(self, run_id: int) -> list[str]:
+        rows = self.conn.execute("SELECT name FROM metric_stats WHERE run_id=? ORDER BY name", (run_id,)).fetchall()
         return [r[0] for r in rows]
 
     # -- reads of runs -----------------------------------------------------
@@ -368,3 +525,71 @@ class Store:
             dead.append(run_id)
             self.finish(run_id, "crashed", error=f"runner stopped without finishing: {why}")
         return dead
+
+    # -- the shared queue and its scheduler lock ---------------------------
+    def active_queue(self) -> list[dict[str, Any]]:
+        """Queued and running runs in id order, each with its group's spec (concurrency, executor)."""
+        rows = self.conn.execute(
+            "SELECT r.id, r.group_id, r.status, g.spec FROM runs r LEFT JOIN groups g ON g.id = r.group_id"
+            " WHERE r.status IN ('queued','running') ORDER BY r.id"
+        ).fetchall()
+        return [{"id": i, "group_id": g, "status": s, "spec": json.loads(spec) if spec else {}}
+                for i, g, s, spec in rows]
+
+    def groups_of_parent(self, parent_run_id: int) -> list[dict[str, Any]]:
+        """Groups launched from a run (its fix verifications), newest first."""
+        cur = self.conn.execute("SELECT * FROM groups WHERE parent_run_id=? ORDER BY id DESC", (parent_run_id,))
+        cols = [c[0] for c in cur.description]
+        out = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        for group in out:
+            group["spec"] = json.loads(group["spec"])
+        return out
+
+    def scheduler_holder(self, now: float | None = None) -> dict[str, Any] | None:
+        """The live scheduler (pid, host, heartbeat), or None when there is none or it is dead/stale."""
+        row = self.conn.execute("SELECT pid, host, heartbeat, started_at FROM scheduler WHERE id=1").fetchone()
+        if row is None or not _holder_alive(row, time.time() if now is None else now):
+            return None
+        return dict(zip(("pid", "host", "heartbeat", "started_at"), row, strict=True))
+
+    def acquire_scheduler(self, pid: int) -> bool:
+        """Take the scheduler lock for ``pid`` on this host unless a live scheduler holds it."""
+        host, now = socket.gethostname(), time.time()
+
+        def body(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT pid, host, heartbeat, started_at FROM scheduler WHERE id=1").fetchone()
+            if row is not None and (row[0], row[1]) != (pid, host) and _holder_alive(row, now):
+                return False
+            conn.execute("INSERT OR REPLACE INTO scheduler (id, pid, host, heartbeat, started_at)"
+                         " VALUES (1,?,?,?,?)", (pid, host, now, now))
+            return True
+
+        return self._transaction(body)
+
+    def scheduler_beat(self, pid: int) -> bool:
+        """Refresh the lock; False when this process no longer holds it (it must stop scheduling)."""
+        cur = self._write("UPDATE scheduler SET heartbeat=? WHERE id=1 AND pid=? AND host=?",
+                          (time.time(), pid, socket.gethostname()))
+        return cur.rowcount == 1
+
+    def release_scheduler(self, pid: int, only_if_idle: bool = False) -> bool:
+        """Drop the lock held by ``pid``; with ``only_if_idle``, only while no run is queued.
+
+        Checking the queue and releasing in one transaction closes the race with a session
+        that queues runs just as the scheduler decides to leave: either the scheduler sees
+        the new runs, or the session sees no scheduler and starts one.
+        """
+        def body(conn: sqlite3.Connection) -> bool:
+            if only_if_idle and conn.execute("SELECT 1 FROM runs WHERE status='queued' LIMIT 1").fetchone():
+                return False
+            cur = conn.execute("DELETE FROM scheduler WHERE id=1 AND pid=? AND host=?", (pid, socket.gethostname()))
+            return cur.rowcount == 1
+
+        return self._transaction(body)
+
+
+def _holder_alive(row: Sequence[Any], now: float) -> bool:
+    pid, host, beat = row[0], row[1], row[2]
+    if host == socket.gethostname() and not _pid_alive(pid):
+        return False
+    return now - beat <= SCHEDULER_STALE_SECONDS

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner.store import STALE_AFTER_SECONDS, Store
+from runner.store import MIGRATIONS, STALE_AFTER_SECONDS, Store
 
 
 def test_metrics_round_trip_in_step_order(store: Store) -> None:
@@ -57,7 +57,7 @@ def test_migrations_apply_once_and_reopen_keeps_data(db_path: Path) -> None:
     first = Store(db_path)
     run_id = first.create_run("kept")
     second = Store(db_path)
-    assert second.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert second.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert second.run(run_id)["name"] == "kept"
 
 
@@ -132,3 +132,28 @@ def test_unknown_run_is_a_clear_error(store: Store) -> None:
 def test_bad_status_is_refused_by_the_schema(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         store.conn.execute("INSERT INTO runs (name, status, created_at) VALUES ('x', 'weird', 0)")
+
+
+def test_chart_reads_of_long_curves_keep_spikes_and_nans_across_batches(store: Store) -> None:
+    run_id = store.create_run("long")
+    n = 200_000
+    values = np.sin(np.arange(n) / 5000.0)
+    values[123_457] = 50.0  # one spike
+    values[150_001] = math.nan  # one NaN
+    for start in range(0, n, 7_000):  # batches that do not align with the buckets
+        store.write_metrics([(run_id, s, None, "train/loss", float(values[s]), 0.0)
+                             for s in range(start, min(start + 7_000, n))])
+    steps, shown = store.chart_series(run_id, "train/loss")
+    assert len(steps) < 10_000  # bounded by the screen, not the run
+    assert np.all(np.diff(steps) >= 0)
+    assert shown[steps == 123_457].tolist() == [50.0]
+    assert 150_001 in steps[np.isnan(shown)]
+    assert np.nanmin(shown) == pytest.approx(values[~np.isnan(values)].min())
+    assert store.metric_names(run_id) == ["train/loss"]
+
+
+def test_chart_reads_of_short_curves_are_the_raw_points(store: Store) -> None:
+    run_id = store.create_run("short")
+    store.write_metrics([(run_id, s, None, "val/loss", 1.0 / (s + 1), 0.0) for s in range(100)])
+    steps, values = store.chart_series(run_id, "val/loss")
+    assert steps.tolist() == list(range(100)) and values[3] == 0.25
