@@ -67,9 +67,13 @@ def md(text: Any) -> str:
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def series(db: str, run_id: int, last_step: int | None, names: tuple[str, ...]) -> dict[str, Series]:
-    """Curves of one run; ``last_step`` is only the cache key (new rows → fresh read)."""
+    """Curves of one run for charts; ``last_step`` is only the cache key (new rows → fresh read).
+
+    Long curves come as per-bucket min/max from the store's rollups, so a million-point run
+    reads a few thousand rows and its spikes still show.
+    """
     store = _store(db)
-    return {name: store.metric_series(run_id, name) for name in names}
+    return {name: store.chart_series(run_id, name) for name in names}
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
