@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from runner.execute import execute
 from runner.presets import PRESETS
@@ -27,6 +28,7 @@ def store(db_path: Path) -> Store:
 @pytest.fixture(scope="session")
 def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, int]]:
     """Each preset trained once (seconds each on a CPU); tests read, never write, this store."""
+    torch.set_num_threads(1)  # tiny nets: threads only fight each other on a 2-core machine
     store = Store(tmp_path_factory.mktemp("presets") / "presets.db")
     ids = {}
     for name, preset in PRESETS.items():

@@ -98,3 +98,28 @@ def test_sigmoid_gradients_vanish_toward_the_input(preset_runs: tuple[Store, dic
     assert first_to_last("vanishing_gradients_fixed") > 1e-3
     assert _series(store, ids["vanishing_gradients"], "val/acc")[-1] < 0.2
     assert _series(store, ids["vanishing_gradients_fixed"], "val/acc")[-1] > 0.5
+
+
+def test_exploding_gradients_grow_by_orders_until_nan(preset_runs: tuple[Store, dict[str, int]]) -> None:
+    store, ids = preset_runs
+    grads = _series(store, ids["exploding_gradients"], "grad_norm")
+    finite = grads[np.isfinite(grads)]
+    assert finite.max() > 1e3 * np.median(finite[:20])
+    assert not np.isfinite(_series(store, ids["exploding_gradients"], "train/loss")).all()
+    assert np.isfinite(_series(store, ids["exploding_gradients_fixed"], "train/loss")).all()
+    assert _series(store, ids["exploding_gradients_fixed"], "val/acc")[-1] > 0.7
+
+
+def test_too_high_lr_ends_worse_than_it_was(preset_runs: tuple[Store, dict[str, int]]) -> None:
+    store, ids = preset_runs
+    acc = _series(store, ids["lr_too_high"], "val/acc")
+    assert acc.max() - acc[-1] > 0.05 or acc[-1] < 0.8
+    assert _series(store, ids["lr_too_high_fixed"], "val/acc")[-1] > 0.9
+
+
+def test_premature_decay_leaves_a_high_flat_loss(preset_runs: tuple[Store, dict[str, int]]) -> None:
+    store, ids = preset_runs
+    loss = _series(store, ids["plateau"], "train/loss_epoch")
+    assert loss[0] - loss[3] > 0.05  # the first drop
+    assert abs(loss[-1] - loss[len(loss) // 2]) < 0.02 and loss[-1] > 1.0  # then flat, far from zero
+    assert _series(store, ids["plateau_fixed"], "train/loss_epoch")[-1] < 0.2
