@@ -1,0 +1,174 @@
+"""Plain-text console logs: Keras ``fit`` output, tqdm bars, ``[TRAIN]/[VALID]`` lines, ``key=value`` lines.
+
+Which style a log uses is decided once per file from its lines (``style``); every style
+ends in the same tidy rows. Progress bars redraw with ``\\r`` and backspaces, so the text
+is split on both and ANSI colours are dropped before matching.
+
+* Keras: ``Epoch 3/50`` then ``... - loss: 0.41 - accuracy: 0.88 - val_loss: 0.52``; the last
+  line of each epoch holds its result (one row per epoch).
+* Bracketed (the seed documents): ``2024-02-26 04:26:01[TRAIN]epoch 3, iter 200, output loss: 0.4123``
+  and ``[VALID]...``; ``iter`` counts inside the epoch, validation batches are averaged per epoch.
+* tqdm: ``Epoch 3: 45%|████▌ | 45/100 [00:10<00:12, 4.5it/s, loss=0.412]``; bars are chained
+  into one global step.
+* key=value / key: value: any line with numbers after names; ``step``/``iter`` or ``epoch``
+  give the x-axis, else the line order does.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import pandas as pd
+
+from runner.importers.base import ImportFailed, Limits, Parsed
+
+NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity)"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_KERAS_EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
+_KERAS_LINE = re.compile(r"\d+/\d+ .*?(?: - |\s)(?:\w+: " + NUM + ")")
+_KERAS_PAIR = re.compile(r"(?:^|\s-\s|\s)([A-Za-z_][\w/]*): \[?(" + NUM + r")\]?")
+_BRACKET = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)?\s*"
+                      r"\[(?P<mode>TRAIN|VALID|VAL|EVAL|TEST)\]\s*(?P<rest>.*)", re.IGNORECASE)
+_TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*?,\s*"
+                   r"[\d.?]+\s*(?:it/s|s/it)(?P<post>[^\]]*)\]")
+_KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w]*(?=:))?)\s*(?:=|: ?)\s*\[?(?P<val>" + NUM
+                 + r")\]?(?![\w.:/])")
+_PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z]+)\s*\[?\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]?")
+_FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total"}
+_STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "batch", "update", "steps")
+_VAL_MODES = {"valid": "val_", "val": "val_", "eval": "val_", "test": "val_"}
+
+
+def split_lines(text: str) -> list[str]:
+    text = _ANSI.sub("", text)
+    text = re.sub(r"\x08+", "\n", text)
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def style(lines: list[str]) -> str | None:
+    """Which console style the lines are in, or None when no line carries a metric."""
+    sample = lines[:5000]
+    if any(_KERAS_EPOCH.match(x) for x in sample) and any(_KERAS_LINE.search(x) for x in sample):
+        return "keras"
+    if any(_BRACKET.match(x.strip()) for x in sample):
+        return "bracketed"
+    if any("=" in (m.group("post") or "") for m in map(_TQDM.search, sample) if m):
+        return "tqdm"
+    if any(_KV.search(x) for x in sample):
+        return "key-value"
+    return None
+
+
+def read(source: str, text: str, limits: Limits) -> Parsed:
+    lines = split_lines(text)
+    kind = style(lines)
+    if kind is None:
+        raise ImportFailed(source, "no metric values found in this text (expected lines like 'loss: 0.41', "
+                                   "'step=10 loss=0.41', Keras 'Epoch 1/10' output or tqdm bars)")
+    reader = {"keras": _keras, "bracketed": _bracketed, "tqdm": _tqdm, "key-value": _key_value}[kind]
+    frame, axis = reader(lines)
+    return Parsed(frame, axis=axis, meta={"console_style": kind})
+
+
+def _name(key: str) -> str:
+    words = [w for w in key.strip().split() if w.lower() not in _FILLER]
+    return "_".join(words) or key.strip()
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["step", "epoch", "name", "value", "wall_time", "line"])
+
+
+def _keras(lines: list[str]) -> tuple[pd.DataFrame, str]:
+    last: dict[int, tuple[int, str]] = {}
+    epoch = None
+    for number, line in enumerate(lines, 1):
+        match = _KERAS_EPOCH.match(line)
+        if match:
+            epoch = int(match.group(1))
+        elif epoch is not None and _KERAS_LINE.search(line):
+            last[epoch] = (number, line)  # the bar redraws; the epoch's final line wins
+    rows = []
+    for ep, (number, line) in sorted(last.items()):
+        tail = line.split(" - ", 1)[1] if " - " in line else line
+        for key, val in _KERAS_PAIR.findall(tail):
+            if key not in ("ETA",):
+                rows.append((ep, ep, key, float(val), None, number))
+    return _frame(rows), "epoch"
+
+
+def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
+    raw = []
+    for number, line in enumerate(lines, 1):
+        match = _BRACKET.match(line.strip())
+        if not match:
+            continue
+        pairs = {_name(k).lower(): float(v) for k, v in _KV.findall(match.group("rest"))}
+        pairs.update({k.lower(): float(n) for k, n, _ in _PAIR_TOTAL.findall(match.group("rest"))})
+        pairs.update({k.lower(): float(v) for k, v in re.findall(r"\b(epoch|iter|step)\s+(\d+)", match.group("rest"),
+                                                                  re.IGNORECASE)})
+        ts = match.group("ts")
+        wall = datetime.fromisoformat(ts.replace(" ", "T")).timestamp() if ts else None
+        raw.append((number, match.group("mode").lower(), wall, pairs))
+    train_iters = [p.get("iter", 0) for _, m, _, p in raw if m == "train"]
+    gaps = sorted({b - a for a, b in zip(train_iters, train_iters[1:], strict=False) if b > a})
+    per_epoch = max(train_iters, default=0) + (gaps[0] if gaps else 1)
+    rows, val = [], {}
+    for number, mode, wall, pairs in raw:
+        epoch, it = pairs.pop("epoch", 0.0), pairs.pop("iter", pairs.pop("step", 0.0))
+        prefix = _VAL_MODES.get(mode, "")
+        for key, value in pairs.items():
+            if prefix:  # per-batch validation losses: averaged per epoch below
+                val.setdefault((epoch, prefix + key), []).append((value, wall, number))
+            else:
+                rows.append((epoch * per_epoch + it, epoch + it / per_epoch, key, value, wall, number))
+    for (epoch, key), items in val.items():
+        mean = sum(v for v, _, _ in items) / len(items)
+        rows.append(((epoch + 1) * per_epoch, epoch + 1, key, mean, items[-1][1], items[0][2]))
+    return _frame(rows), "step"
+
+
+def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
+    rows, offset, last_n, last_total, last_epoch = [], 0, -1, 0, None
+    for number, line in enumerate(lines, 1):
+        match = _TQDM.search(line)
+        if not match or "=" not in (match.group("post") or ""):
+            continue
+        n, total, epoch = int(match.group("n")), int(match.group("total")), match.group("epoch")
+        if n < last_n or (epoch is not None and epoch != last_epoch and last_epoch is not None):
+            offset += last_total  # a new bar (the next epoch) continues the global step
+        last_n, last_total, last_epoch = n, total, epoch
+        for key, val in re.findall(r"([A-Za-z_][\w/]*)=\[?(" + NUM + ")", match.group("post")):
+            rows.append((offset + n, float(epoch) if epoch else None, key, float(val), None, number))
+    return _frame(rows), "step"
+
+
+def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str]:
+    rows, counter, has_step, only_epochs = [], 0, False, True
+    stepped = any(re.search(rf"\b(?:{'|'.join(_STEP_KEYS)})\s*[=:\[ ]\s*\d", x, re.IGNORECASE) for x in lines)
+    for number, line in enumerate(lines, 1):
+        pairs, totals = {}, {}
+        for key, val in _KV.findall(line):
+            pairs[_name(key)] = float(val)
+        for key, n, total in _PAIR_TOTAL.findall(line):
+            pairs.setdefault(key, float(n))
+            totals[key.lower()] = int(total)
+        low = {k.lower(): k for k in pairs}
+        step_key = next((low[k] for k in _STEP_KEYS if k in low), None)
+        epoch_key = low.get("epoch")
+        metrics = {k: v for k, v in pairs.items() if k not in (step_key, epoch_key)}
+        if not metrics or (stepped and step_key is None):
+            continue  # prose ("starting with lr=0.1") in a log whose metric lines carry a step
+        counter += 1
+        epoch = pairs.get(epoch_key) if epoch_key else None
+        if step_key:  # "Epoch [2/5], Step [100/600]": the step counts inside the epoch
+            step, has_step, only_epochs = pairs[step_key], True, False
+            if epoch is not None and step_key.lower() in totals:
+                step += (epoch - 1) * totals[step_key.lower()]
+        elif epoch is not None and not has_step:
+            step = epoch
+        else:
+            step, only_epochs = counter, False
+        rows += [(step, epoch, k, v, None, number) for k, v in metrics.items()]
+    return _frame(rows), "epoch" if only_epochs and rows else "step"

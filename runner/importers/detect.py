@@ -1,0 +1,106 @@
+"""Which format a file is in, from its content (the extension only breaks ties).
+
+Order: empty → TensorBoard (a TFRecord header with a valid checksum) → compressed or
+binary (refused) → text: one JSON document (HF ``log_history``, Keras history), JSON
+lines (MMEngine markers, else generic), a table (Ultralytics, Lightning, Keras CSVLogger,
+generic CSV/TSV by their headers) → a console log. Returns the format and what was
+already parsed (text or JSON), so nothing is decoded twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from runner.importers import hf, keras, mmengine
+from runner.importers.base import Entry, ImportFailed, Limits
+from runner.importers.sidecar import load_json
+from runner.importers.tabular import json_lines, sniff_sep
+from runner.importers.tbevents import looks_like_events
+from runner.importers.text import decode, looks_binary
+
+SUPPORTED = ("TensorBoard event files, Lightning metrics.csv, Keras CSVLogger/History JSON, HF trainer_state.json, "
+             "Ultralytics results.csv, MMEngine JSON lines, CSV/TSV/JSON lines with a step or epoch column, "
+             "console logs")
+
+
+@dataclass(frozen=True)
+class Detected:
+    format: str
+    payload: Any  # text for table/console formats, the JSON document, or the records for JSON lines
+
+
+def detect(entry: Entry, limits: Limits) -> Detected:
+    data, src = entry.data, entry.path
+    if not data:
+        raise ImportFailed(src, "is empty (0 bytes)")
+    if looks_like_events(data):
+        return Detected("tensorboard", data)
+    if data.startswith(b"\x1f\x8b"):
+        raise ImportFailed(src, "is gzip-compressed; unpack it (gunzip) and import the file inside")
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportFailed(src, "is a zip inside a zip; unpack the outer zip and import the inner one")
+    if looks_binary(data):
+        if "tfevents" in entry.name:
+            raise ImportFailed(src, "named like an event file but has no valid TFRecord header (corrupt?)")
+        raise ImportFailed(src, f"binary data, not a training log (supported: {SUPPORTED})")
+    text = decode(src, data)
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body:
+        raise ImportFailed(src, "holds only whitespace")
+    if body[0] in "{[":
+        return _json(entry, text, body, limits)
+    if _is_table(body):
+        return Detected(_table_format(entry, body), text)
+    return Detected("console", text)
+
+
+def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
+    lines = [line for line in body.splitlines() if line.strip()]
+    if len(lines) > 1 and _one_object(lines[0]) and lines[1].lstrip().startswith("{"):
+        records = json_lines(entry.path, text)
+        return Detected("mmengine" if mmengine.looks_like(records) else "jsonl", records)
+    doc = load_json(entry.path, text, limits)
+    if hf.is_trainer_state(doc):
+        return Detected("hf_trainer_state", doc)
+    if keras.is_history(doc):
+        return Detected("keras_history", doc)
+    if isinstance(doc, dict) and len(lines) == 1 and _one_object(lines[0]):
+        return Detected("jsonl", [(1, doc)])
+    raise ImportFailed(entry.path, "JSON without a 'log_history' list (HF trainer_state.json) or a Keras history "
+                                   "(metric → list of values); nothing to import")
+
+
+def _one_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+
+
+def _is_table(body: str) -> bool:
+    head = [line for line in body.splitlines()[:6] if line.strip()]
+    sep = sniff_sep(body)
+    if len(head) < 2 or head[0].count(sep) < 1:
+        return False
+    cells = [c.strip() for c in head[0].split(sep)]
+    if any(":" in c or "=" in c or len(c) > 80 for c in cells):
+        return False
+    return all(line.count(sep) == head[0].count(sep) for line in head[1:])
+
+
+def _table_format(entry: Entry, body: str) -> str:
+    cols = [c.strip().strip('"').lower() for c in body.splitlines()[0].split(sniff_sep(body))]
+    if any(c.startswith("metrics/") or c.endswith("box_loss") for c in cols):
+        return "ultralytics"
+    if "epoch" in cols and "step" in cols:
+        sparse = ",," in body[:20000] or body.splitlines()[1].rstrip().endswith(",")
+        if entry.name.lower() == "metrics.csv" or sparse:
+            return "lightning"
+    if "\t" in body.splitlines()[0]:
+        return "tsv"
+    if cols and cols[0] == "epoch" and "step" not in cols:
+        return "keras_csv"
+    return "csv"
+

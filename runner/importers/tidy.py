@@ -1,0 +1,102 @@
+"""From a reader's rows to an ``ImportedRun``: checks, notes for the user, and the name mapping.
+
+Duplicate steps keep the last value logged (a resumed run re-logs them); steps that go
+backwards are sorted (TensorBoard after a restart); NaN and ±inf are kept, because a NaN
+loss is the very fact the divergence rule needs. Each case leaves a note naming the
+metric and the line or step, so nothing is changed silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diagnostics.names import canonical
+from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
+
+
+def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
+    frame = parsed.frame
+    if frame.empty:
+        raise ImportFailed(source, f"no metric values found (read as {fmt})")
+    notes = list(parsed.warnings)
+    frame = frame.assign(
+        step=pd.to_numeric(frame["step"], errors="coerce"),
+        value=pd.to_numeric(frame["value"], errors="coerce").astype(float),
+        epoch=pd.to_numeric(frame["epoch"], errors="coerce").astype(float) if "epoch" in frame else np.nan,
+        wall_time=pd.to_numeric(frame["wall_time"], errors="coerce").astype(float) if "wall_time" in frame
+        else np.nan,
+        name=frame["name"].astype(str).str.strip(),
+    )
+    if "line" not in frame:
+        frame["line"] = np.arange(1, len(frame) + 1)
+    frame = frame[frame["step"].notna() & (frame["name"] != "")]
+    if frame.empty:
+        raise ImportFailed(source, f"no rows with a numeric step (read as {fmt})")
+    notes += _order_notes(frame, parsed.where)
+    frame = frame.sort_values(["name", "step"], kind="stable")
+    frame = frame[~frame.duplicated(["name", "step"], keep="last")]
+    notes += _value_notes(frame)
+    frame = frame.assign(
+        step=frame["step"].round().astype(np.int64),
+        wall_time=frame["wall_time"].fillna(0.0),
+    ).reset_index(drop=True)[list(COLUMNS)]
+    mapping = map_names(frame, parsed.axis)
+    meta = {**parsed.meta, "format": fmt, "file": source, "axis": parsed.axis}
+    return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=parsed.axis,
+                       config=config, meta=meta, warnings=tuple(notes))
+
+
+def _order_notes(frame: pd.DataFrame, where: str) -> list[str]:
+    notes = []
+    for name, g in frame.groupby("name", sort=True):
+        steps = g["step"].to_numpy()
+        dup = pd.Series(steps).duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = int(np.argmax(dup))
+            notes.append(f"'{name}': {int(dup.sum())} rows share a step (first step {steps[first]:g}, {where} "
+                         f"{int(g['line'].iloc[first])}); the last value of each step was kept")
+        back = np.flatnonzero(np.diff(steps) < 0)
+        if back.size:
+            i = int(back[0]) + 1
+            notes.append(f"'{name}': steps go backwards {back.size}x (step {steps[i]:g} after {steps[i - 1]:g}, "
+                         f"{where} {int(g['line'].iloc[i])}); rows were sorted by step")
+    return notes
+
+
+def _value_notes(frame: pd.DataFrame) -> list[str]:
+    notes = []
+    for name, g in frame.groupby("name", sort=True):
+        values = g["value"].to_numpy()
+        nan, inf = np.isnan(values), np.isinf(values)
+        for mask, what in ((nan, "NaN"), (inf, "±inf")):
+            if mask.any():
+                notes.append(f"'{name}': {int(mask.sum())} {what} value(s), first at step "
+                             f"{g['step'].to_numpy()[np.argmax(mask)]:g}; kept as logged")
+    return notes
+
+
+def map_names(frame: pd.DataFrame, axis: str) -> dict[str, str]:
+    """Original → canonical name; one canonical name per run (a name logged as such wins over aliases).
+
+    A bare training loss is the per-iteration curve unless it is logged about once per epoch
+    (fewer points than epochs seen, or not more than the validation loss): then the epoch mean.
+    """
+    counts = frame["name"].value_counts()
+    epochs = frame["epoch"].dropna()
+    n_epochs = int(np.floor(epochs).nunique()) if len(epochs) else 0
+    val_points = max((int(counts[o]) for o in counts.index if canonical(o, True) == "val/loss"), default=0)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set(counts.index)  # names that are already canonical keep their place
+    for original in sorted(counts.index, key=lambda o: (canonical(o, False) != o, o)):
+        n = int(counts[original])
+        per_epoch = (axis == "epoch" or (n_epochs >= 2 and n <= n_epochs + 1)
+                     or (val_points > 0 and n <= 1.5 * val_points))
+        target = canonical(original, per_epoch)
+        if target != original and target in taken:
+            target = original  # another series already holds that canonical name
+        mapping[original] = target
+        taken.add(target)
+    return dict(sorted(mapping.items()))
