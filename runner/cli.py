@@ -6,15 +6,16 @@ Errors are turned into one line on stderr and exit code 2 here, at the boundary.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 
-from runner import launcher, presets
+from runner import launcher, presets, scheduler, sweep_presets
 from runner.config import ConfigError, RunConfig, parse_assignments
+from runner.executors import EXECUTORS
+from runner.plan import Plan, submit
 from runner.store import Store, StoreError
-from runner.sweep import create_sweep, parse_grid, schedule
+from runner.sweep import parse_grid, schedule
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     config_args(add("launch", help="train in the background; prints the run id"))
     sweep = add("sweep", help="a group of background runs over a grid of values")
     config_args(sweep)
-    sweep.add_argument("--grid", action="append", required=True, metavar="KEY=V1,V2,...",
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                        help="values to sweep, e.g. --grid optim.eps=1e-1,1e-4,1e-8 (repeatable: product)")
-    sweep.add_argument("--concurrency", type=int, default=2, help="runs at once (default 2)")
+    sweep.add_argument("--sweep-preset", choices=list(sweep_presets.SWEEP_PRESETS),
+                       help="a built-in sweep (base preset, grid and seeds), e.g. adam_eps")
+    sweep.add_argument("--seeds", type=int, default=None, help="repeats of every point over seeds (default 1)")
+    sweep.add_argument("--concurrency", type=int, default=2, help="runs of this group at once (default 2)")
+    sweep.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="local background processes (default) or tasks on a Ray cluster")
+    sweep.add_argument("--address", help="Ray cluster address for --executor ray (default: a local Ray)")
     sweep.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
 
     add("list", help="runs with their status (stale runs are marked crashed)")
@@ -51,9 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     hidden = add("_exec")  # the body of a background run
     hidden.add_argument("run_id", type=int)
-    sched = add("_schedule")  # the body of a background sweep scheduler
+    sched = add("_schedule")  # one group's own loop (kept for scripts; sweeps use the shared scheduler)
     sched.add_argument("group_id", type=int)
     sched.add_argument("--concurrency", type=int, default=2)
+    shared = add("_scheduler")  # the shared scheduler of the whole queue (started on demand)
+    shared.add_argument("--max-parallel", type=int, default=scheduler.DEFAULT_MAX_PARALLEL)
     return parser
 
 
@@ -101,20 +110,21 @@ def _cmd_launch(store: Store, args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(store: Store, args: argparse.Namespace) -> int:
-    grid = parse_grid(args.grid)
-    if args.concurrency < 1:
-        raise ConfigError(f"--concurrency {args.concurrency}: must be at least 1")
-    group_id, run_ids = create_sweep(store, _config(args), grid, args.name or f"{args.preset} sweep",
-                                     concurrency=args.concurrency)
+    """Queue a group in the database; the shared scheduler (started if needed) runs it."""
+    if args.sweep_preset:
+        chosen = sweep_presets.get(args.sweep_preset)
+        base = presets.get(chosen.preset).config({**chosen.overrides, **parse_assignments(args.set)})
+        grid, seeds, name = {**chosen.grid, **parse_grid(args.grid)}, chosen.seeds, chosen.name
+    elif args.grid:
+        base, grid, seeds, name = _config(args), parse_grid(args.grid), 1, f"{args.preset} sweep"
+    else:
+        raise ConfigError("give --grid KEY=V1,V2,... or --sweep-preset NAME")
+    plan = Plan(args.name or name, base.to_flat(), grid, seeds=args.seeds or seeds, concurrency=args.concurrency,
+                executor=args.executor, address=args.address)
+    group_id, run_ids = submit(store, plan)
     print(f"group {group_id}: {len(run_ids)} runs queued ({', '.join(map(str, run_ids))})", file=sys.stderr)
     if args.wait:
-        schedule(store, group_id, args.concurrency)
         _wait_for(store, group_id)
-    else:
-        subprocess.Popen([sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_schedule",
-                          str(group_id), "--concurrency", str(args.concurrency)],
-                         cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
     print(group_id)
     return 0
 
@@ -130,6 +140,8 @@ def _wait_for(store: Store, group_id: int) -> None:
         if done == len(runs):
             print(file=sys.stderr)
             return
+        if (runs.status == "queued").any():
+            scheduler.ensure_running(store)  # e.g. the scheduler was killed: a new one takes over
         time.sleep(0.5)
 
 
@@ -166,8 +178,14 @@ def _cmd_schedule(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
+    scheduler.Scheduler(store, max_parallel=args.max_parallel).serve()
+    return 0
+
+
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
-            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec, "_schedule": _cmd_schedule}
+            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec, "_schedule": _cmd_schedule,
+            "_scheduler": _cmd_scheduler}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -42,8 +42,13 @@ def launch(store: Store, run_id: int) -> int:
 
 
 def cancel(store: Store, run_id: int) -> str:
-    """Cancel a queued or running run: mark it, then SIGTERM its process so it flushes and exits."""
+    """Cancel a queued or running run: mark it, then SIGTERM its process so it flushes and exits.
+
+    A Ray run is only marked: the answer to its next heartbeat stops it on its worker.
+    """
     run = store.request_cancel(run_id)
+    if run["meta"].get("executor") == "ray":
+        return store.run(run_id)["status"]  # its pid is the scheduler's; the task stops at its next heartbeat
     if run["status"] == "running" and run["pid"] and run["host"] == socket.gethostname():
         with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
             os.kill(run["pid"], signal.SIGTERM)

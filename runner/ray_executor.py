@@ -1,0 +1,151 @@
+"""Sweep runs as Ray tasks on a cluster; their metrics reach the one store through a Ray actor.
+
+Why this shape: the SQLite file lives on the machine of the scheduler (the head node);
+workers elsewhere cannot open it. So one actor, pinned to the scheduler's node, owns a
+``Store`` and is the only writer for Ray runs. On a worker the unchanged training loop
+logs into the usual :class:`MetricSink`, whose store is a thin proxy: each batch the
+sink would have written in one transaction becomes one actor call (Ray's own
+transport: no home-made protocol). The heartbeat's answer carries the run's status,
+so a cancel in the UI stops the remote loop within a heartbeat.
+
+Optional extra: ``pip install -r requirements-ray.txt``. Workers need the same Python
+packages (torch, scikit-learn, ...); the ``runner`` package itself is shipped with the
+job through ``runtime_env={"py_modules": [...]}``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from runner.store import Store
+
+RUNNER_DIR = Path(__file__).resolve().parent
+
+
+@ray.remote(num_cpus=0)
+class StoreWriter:
+    """The single writer of Ray runs' rows into the store (lives on the scheduler's node)."""
+
+    def __init__(self, db: str) -> None:
+        self.store = Store(db)
+
+    def write(self, rows: Sequence[tuple]) -> int:
+        return self.store.write_metrics(list(rows))
+
+    def heartbeat(self, run_id: int, progress: float | None) -> str:
+        """Beat, and tell the worker the run's status (``cancelled`` means stop)."""
+        self.store.heartbeat(run_id, progress)
+        return self.store.run(run_id)["status"]
+
+    def mark_running(self, run_id: int, device: str, pid: int) -> None:
+        self.store.mark_running(run_id, device=device, pid=pid)
+
+    def update_meta(self, run_id: int, fields: dict[str, Any]) -> None:
+        self.store.update_meta(run_id, **fields)
+
+
+class _ActorStore:
+    """What ``MetricSink`` needs from a store (``write_metrics``, ``heartbeat``), forwarded to the actor."""
+
+    def __init__(self, writer: Any, on_cancel: Any) -> None:
+        self.writer = writer
+        self.on_cancel = on_cancel
+
+    def write_metrics(self, rows: Sequence[tuple]) -> int:
+        return ray.get(self.writer.write.remote(rows))  # blocking: batches stay ordered, memory bounded
+
+    def heartbeat(self, run_id: int, progress: float | None = None) -> None:
+        if ray.get(self.writer.heartbeat.remote(run_id, progress)) == "cancelled":
+            self.on_cancel()
+
+
+@ray.remote(num_cpus=1)
+def train_task(run_id: int, config: dict[str, Any], writer: Any, scheduler_pid: int) -> tuple[str, str | None]:
+    """The body of one Ray run: the same loop as a local run, metrics through the actor."""
+    from runner.api import describe_error
+    from runner.config import ConfigError, from_flat
+    from runner.execute import _device_label
+    from runner.sink import MetricSink
+    from runner.train import resolve_device, train
+
+    cancel = threading.Event()
+    try:
+        cfg = from_flat(config)
+        device = resolve_device(cfg.train.device)
+    except (ConfigError, RuntimeError) as exc:
+        return "failed", f"bad config: {exc}"
+    ray.get(writer.mark_running.remote(run_id, _device_label(device), scheduler_pid))
+    ray.get(writer.update_meta.remote(run_id, {"ray_node": socket.gethostname(), "ray_worker_pid": os.getpid()}))
+    sink = MetricSink(_ActorStore(writer, cancel.set), run_id)  # type: ignore[arg-type]
+    status, error = "finished", None
+    try:
+        outcome = train(cfg, sink, should_stop=cancel.is_set)
+        if outcome.stopped_early and not cancel.is_set():
+            ray.get(writer.update_meta.remote(run_id, {"stopped_early": outcome.stopped_early}))
+        if cancel.is_set():
+            status, error = "cancelled", "cancelled by user"
+    except Exception as exc:  # noqa: BLE001 - reported as the run's error, like a local run
+        status, error = "failed", describe_error(exc)
+    finally:
+        try:
+            sink.close()
+        except Exception as exc:  # noqa: BLE001
+            status, error = "failed", f"could not write metrics: {exc}"
+    return status, error
+
+
+class RayExecutor:
+    """Submits runs as Ray tasks and records their outcome; lives inside the scheduler process."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+        runtime_env = {"py_modules": [str(RUNNER_DIR)]}
+        if address:
+            ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, log_to_driver=False)
+        else:  # a local Ray instance on this machine
+            cpus = num_cpus or int(os.environ.get("TRAINDOC_RAY_CPUS", "0")) or None
+            ray.init(num_cpus=cpus, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False,
+                     log_to_driver=False)
+        self._writers: dict[str, Any] = {}
+        self._inflight: dict[Any, int] = {}
+
+    def _writer(self, store: Store) -> Any:
+        db = str(store.path.resolve())
+        if db not in self._writers:  # on this (the head's) node: the DB file is here
+            here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+            self._writers[db] = StoreWriter.options(scheduling_strategy=here).remote(db)
+        return self._writers[db]
+
+    def start(self, store: Store, run_id: int) -> bool:
+        if not store.claim_queued(run_id, pid=os.getpid()):
+            return False
+        ref = train_task.remote(run_id, store.run(run_id)["config"], self._writer(store), os.getpid())
+        self._inflight[ref] = run_id
+        return True
+
+    def poll(self, store: Store) -> None:
+        if not self._inflight:
+            return
+        done, _ = ray.wait(list(self._inflight), num_returns=len(self._inflight), timeout=0)
+        for ref in done:
+            run_id = self._inflight.pop(ref)
+            try:
+                status, error = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a worker lost, a task error
+                status, error = "failed", f"Ray task failed: {type(exc).__name__}: {exc}"
+            store.finish(run_id, status, error=error)
+
+    def busy(self) -> bool:
+        return bool(self._inflight)
+
+    def close(self) -> None:
+        ray.shutdown()
