@@ -1,0 +1,172 @@
+"""Did the fix work? A verdict per fix from the parent run(s) and the runs launched with the fix.
+
+Two questions, answered with numbers: did the finding go away (the rule re-run on the
+fix's runs), and did the target metric move by more than the noise. The target is
+the first of val AUC, val accuracy, val loss that every run logged (val loss only
+when the loss itself was not changed by the patch, since a loss redefined is not
+comparable). Noise is the seed-to-seed spread when repeats exist, never less than a
+floor (MIN_MARGIN points of AUC/accuracy, MIN_REL_LOSS of the loss): one run per side
+cannot tell a 0.3-point change from luck, and the verdict says so.
+
+| finding after \\ metric | better than noise | within noise | worse than noise |
+|---|---|---|---|
+| gone in every run       | verified          | verified (says: metric unchanged) | did not help |
+| gone in some runs       | inconclusive      | inconclusive | inconclusive |
+| still there             | inconclusive      | did not help | did not help |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from diagnostics.engine import diagnose
+from diagnostics.findings import SEVERITY_RANK, Finding
+from diagnostics.rundata import RunData
+
+VERDICTS = ("verified", "did not help", "inconclusive")
+SCORES = (("val/auc", True), ("val/acc", True), ("val/loss", False))
+LOSS_KEYS = ("loss.name", "model.head")  # a patch touching these changes what val/loss means
+MIN_MARGIN = 0.01  # AUC/accuracy points below which a change is indistinguishable from seed noise
+MIN_REL_LOSS = 0.02  # the same for a loss, relative to the parent's value
+NOISE_K = 2.0  # a change must exceed this many seed standard deviations
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # one of VERDICTS
+    rule: str
+    fix: str
+    finding_gone: bool | None  # None when the parent did not show the finding either
+    gone_in: tuple[int, int]  # (runs without the finding, fix runs judged)
+    metric: str | None
+    before: float | None
+    after: float | None
+    delta: float | None  # after - before, signed so that positive is better
+    margin: float  # the change needed to beat the noise
+    reason: str  # one sentence with the numbers
+
+    @property
+    def improved(self) -> bool | None:
+        return None if self.delta is None else self.delta > self.margin
+
+
+def has_finding(findings: Sequence[Finding], rule: str, at_least: str = "info") -> bool:
+    """A finding of ``rule`` at ``at_least`` severity or worse."""
+    return any(f.rule == rule and SEVERITY_RANK[f.severity] <= SEVERITY_RANK[at_least] for f in findings)
+
+
+def final_score(run: RunData, name: str) -> float | None:
+    """The last finite value of a metric (what the run ends with)."""
+    series = run.get(name)
+    if series is None:
+        return None
+    _, y = series.finite()
+    return float(y[-1]) if len(y) else None
+
+
+def pick_metric(before: Sequence[RunData], after: Sequence[RunData]) -> tuple[str, bool] | None:
+    """The first comparable metric every run logged, with whether higher is better."""
+    loss_changed = any(r.config.get(k) != before[0].config.get(k) for r in after for k in LOSS_KEYS)
+    for name, higher in SCORES:
+        if name == "val/loss" and loss_changed:
+            continue
+        if all(final_score(r, name) is not None for r in (*before, *after)):
+            return name, higher
+    return None
+
+
+def verify_fix(rule: str, before: Sequence[RunData], after: Sequence[RunData], fix: str = "",
+               severity: str = "info") -> Verdict:
+    """The verdict on one fix: ``before`` is the parent (plus repeats), ``after`` the fix's runs."""
+    unfinished = [r for r in after if r.meta.get("status", "finished") != "finished"]
+    if not before or not after or unfinished:
+        why = (f"{len(unfinished)} fix run(s) did not finish ({unfinished[0].meta.get('status')})"
+               if unfinished else "there are no runs to compare")
+        return Verdict("inconclusive", rule, fix, None, (0, len(after)), None, None, None, None, 0.0,
+                       f"Cannot judge: {why}.")
+    had = any(has_finding(diagnose(r), rule, severity) for r in before)
+    gone = sum(not has_finding(diagnose(r), rule, severity) for r in after)
+    picked = pick_metric(before, after)
+    if picked is None:
+        metric = b = a = delta = None
+        margin = 0.0
+    else:
+        metric, higher = picked
+        b_scores = [final_score(r, metric) for r in before]
+        a_scores = [final_score(r, metric) for r in after]
+        b, a = float(np.mean(b_scores)), float(np.mean(a_scores))
+        delta = (a - b) if higher else (b - a)
+        floor = MIN_MARGIN if higher else MIN_REL_LOSS * max(abs(b), 1e-12)
+        margin = max(floor, NOISE_K * _pooled_std([b_scores, a_scores]))
+    gone_all, gone_none = gone == len(after), gone == 0
+    finding_gone = (gone_all if gone_all or gone_none else None) if had else None
+    verdict = _decide(had, gone_all, gone_none, delta, margin)
+    reason = _reason(verdict, rule, had, gone, len(after), metric, b, a, delta, margin)
+    return Verdict(verdict, rule, fix, finding_gone, (gone, len(after)), metric, b, a, delta, margin, reason)
+
+
+def _pooled_std(groups: list[list[float]]) -> float:
+    """Seed-to-seed standard deviation pooled over the groups that have repeats (0 when none do)."""
+    variances = [(float(np.var(g, ddof=1)), len(g) - 1) for g in groups if len(g) > 1]
+    dof = sum(d for _, d in variances)
+    return math.sqrt(sum(v * d for v, d in variances) / dof) if dof else 0.0
+
+
+def _decide(had: bool, gone_all: bool, gone_none: bool, delta: float | None, margin: float) -> str:
+    better = delta is not None and delta > margin
+    worse = delta is not None and delta < -margin
+    if not had:  # nothing to make disappear: the metric alone decides
+        return "verified" if better else "did not help" if worse else "inconclusive"
+    if not (gone_all or gone_none):
+        return "inconclusive"
+    if gone_all:
+        return "did not help" if worse else "verified"
+    return "inconclusive" if better else "did not help"
+
+
+def _reason(verdict: str, rule: str, had: bool, gone: int, n: int, metric: str | None, b: float | None,
+            a: float | None, delta: float | None, margin: float) -> str:
+    if not had:
+        finding = f"The parent run did not show {rule}, so only the metric counts"
+    elif gone == n:
+        finding = f"{rule} is gone" + (f" in all {n} runs" if n > 1 else "")
+    elif gone == 0:
+        finding = f"{rule} is still there" + (f" in all {n} runs" if n > 1 else "")
+    else:
+        finding = f"{rule} is gone in only {gone} of {n} runs (seed-dependent)"
+    if metric is None or delta is None:
+        return f"{finding}; no metric that both runs logged to compare."
+    change = (f"{metric} {b:.4g} → {a:.4g} ({'+' if a >= b else ''}{a - b:.3g}), "
+              f"{'better' if delta > margin else 'worse' if delta < -margin else 'within the noise'}"
+              f" (noise margin ±{margin:.2g})")
+    return f"{finding}; {change}: {verdict}."
+
+
+BASELINE = "baseline (no fix)"  # the variant label runner.plan gives repeats of the parent's config
+
+
+def group_runs(store: object, group_id: int) -> tuple[RunData, list[RunData], dict[str, list[RunData]]]:
+    """A fix group read from the store: (parent, baseline repeats, fix runs by fix text)."""
+    group = store.group(group_id)  # type: ignore[attr-defined]
+    parent = RunData.from_store(store, int(group["parent_run_id"]))
+    baseline: list[RunData] = []
+    fixes: dict[str, list[RunData]] = {v["label"]: [] for v in group["spec"].get("variants", [])
+                                       if v["label"] != BASELINE}
+    for run_id in sorted(int(i) for i in store.runs(group_id=group_id).id):  # type: ignore[attr-defined]
+        run = RunData.from_store(store, run_id)
+        variant = run.meta.get("variant", "")
+        (baseline if variant == BASELINE else fixes.setdefault(variant, [])).append(run)
+    return parent, baseline, fixes
+
+
+def group_verdicts(store: object, group_id: int) -> list[Verdict]:
+    """One verdict per fix of a finished fix group (the rule and severity are in the group's spec)."""
+    spec = store.group(group_id)["spec"]  # type: ignore[attr-defined]
+    parent, baseline, fixes = group_runs(store, group_id)
+    before = baseline or [parent]
+    return [verify_fix(spec.get("rule", ""), before, after, fix=text, severity=spec.get("severity", "info"))
+            for text, after in fixes.items()]
