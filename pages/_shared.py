@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -90,6 +90,14 @@ def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Find
         return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
 
 
+@st.cache_resource(max_entries=512, show_spinner=False)
+def run_data(db: str, run_id: int, last_step: int | None) -> Any:
+    """One run as the diagnostics see it (a RunData), cached by (run, last step) without pickling."""
+    from diagnostics.rundata import RunData
+
+    return RunData.from_store(_store(db), run_id)
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
 def key_metric(db: str, run_id: int, last_step: int | None) -> str:
     """The one number that says how a run went: last val/loss, else best val/acc or AUC, else last train/loss.
@@ -164,8 +172,11 @@ def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
     return pd.DataFrame(sorted(rows), columns=["key", "value"])
 
 
-def finding_card(finding: Finding) -> None:
-    """Severity, title, the numbers, then the fixes ranked with why and the config patch to apply."""
+def finding_card(finding: Finding, actions: Callable[[Finding], None] | None = None) -> None:
+    """Severity, title, the numbers, then the fixes ranked with why and the config patch to apply.
+
+    ``actions`` draws extra widgets inside the card (the run page's "Try this fix" buttons).
+    """
     icon, colour = SEVERITY_STYLE.get(finding.severity, ("•", "gray"))
     with st.container(border=True):
         st.markdown(f":{colour}[{icon} **{md(finding.title)}**] :{colour}-badge[{finding.severity}] "
@@ -175,6 +186,8 @@ def finding_card(finding: Finding) -> None:
             st.markdown(f"**{rank}. {md(fix.text)}**" + (f" — {md(fix.reason)}" if fix.reason else ""))
             if fix.config_patch:
                 st.code(json.dumps(fix.config_patch, indent=None), language="json")
+        if actions is not None:
+            actions(finding)
 
 
 CATALOG_SECTIONS = (("what", "What it detects"), ("why", "Why it matters"), ("fix", "Suggested fix"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics.figures import curve_figure
+from pages._fixes import fix_actions, fix_results, fixes_active
 from pages._shared import (
     STATUS_ICONS,
     config_table,
@@ -92,12 +93,25 @@ def live_view() -> None:
     elif not findings:
         st.success("No problems found in what this run has logged so far.")
     for finding in findings:
-        finding_card(finding)
-    if now["status"] != run["status"]:
-        st.rerun()  # it finished or failed: redraw the header too, and stop polling
+        finding_card(finding, actions=fix_actions(store, now))
+    if now["status"] != run["status"] or st.session_state.pop("fix-launched", None):
+        st.rerun()  # it finished or failed, or a fix was launched: redraw the whole page
 
 
 live_view()
+
+
+fixes_live = fixes_active(store, run_id)
+
+
+@st.fragment(run_every=2 if fixes_live else None)
+def fixes_view() -> None:
+    """Fix runs launched from this run: live progress, then the verdicts."""
+    if fix_results(store, run_id) != fixes_live:
+        st.rerun()  # the fix runs finished: redraw once with the verdicts, and stop polling
+
+
+fixes_view()
 
 st.subheader("Config")
 if run["config"]:

@@ -1,0 +1,95 @@
+"""'Try this fix' on a finding card, and the verdicts of the fixes tried (run page and compare page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from diagnostics.findings import Finding
+from diagnostics.rundata import RunData
+from diagnostics.sweep_figures import before_after_figure
+from diagnostics.verify import Verdict, group_runs, group_verdicts
+from pages._launch_widgets import group_progress
+from pages._shared import md
+from runner import plan
+from runner.store import ACTIVE, Store
+
+VERDICT_STYLE = {"verified": ("green", ":material/verified:"), "did not help": ("red", ":material/block:"),
+                 "inconclusive": ("orange", ":material/help:")}
+
+
+def _launch(store: Store, run: dict[str, Any], finding: Finding, fixes: list[tuple[str, dict]]) -> None:
+    group_id, _ = plan.submit(store, plan.fix_plan(run, finding.rule, finding.severity, fixes))
+    st.session_state["fix-launched"] = group_id
+
+
+def fix_actions(store: Store, run: dict[str, Any]) -> Callable[[Finding], None]:
+    """The hook finding_card calls: one 'Try this fix' button per fix with a config patch, and 'try all'."""
+    def actions(finding: Finding) -> None:
+        patched = [(f.text, dict(f.config_patch)) for f in finding.fixes if f.config_patch]
+        if not patched or run["status"] != "finished":
+            return
+        cols = st.columns(len(patched) + (len(patched) > 1))
+        for i, (text, patch) in enumerate(patched):
+            cols[i].button(f"Try this fix: {text}"[:60], key=f"try-{run['id']}-{finding.rule}-{i}",
+                           icon=":material/science:", help=f"Launch this run's config with {patch} and "
+                           "compare: the verdict appears below when it finishes.",
+                           on_click=_launch, args=(store, run, finding, [(text, patch)]))
+        if len(patched) > 1:
+            cols[-1].button(f"Try all {len(patched)} fixes", key=f"try-all-{run['id']}-{finding.rule}",
+                            on_click=_launch, args=(store, run, finding, patched))
+    return actions
+
+
+def verdict_badge(verdict: Verdict) -> None:
+    colour, icon = VERDICT_STYLE[verdict.verdict]
+    st.markdown(f":{colour}-badge[{icon} {verdict.verdict}] **{md(verdict.fix)}**")
+    st.markdown(md(verdict.reason))
+
+
+def _curve(run: RunData, metric: str, label: str) -> dict[str, Any] | None:
+    series = run.get(metric)
+    return None if series is None else {"label": label, "steps": series.steps, "values": series.values}
+
+
+def fixes_active(store: Store, run_id: int) -> bool:
+    """Whether any fix launched from this run is still queued or running."""
+    return any(store.runs(group_id=int(g["id"])).status.isin(ACTIVE).any()
+               for g in store.groups_of_parent(run_id) if g["kind"] == "fix")
+
+
+def fix_results(store: Store, run_id: int) -> bool:
+    """Every fix group launched from this run: progress while running, then verdicts and before/after."""
+    groups = [g for g in store.groups_of_parent(run_id) if g["kind"] == "fix"]
+    if not groups:
+        return False
+    st.subheader("Fixes tried")
+    active = False
+    for group in groups:
+        runs: pd.DataFrame = store.runs(group_id=int(group["id"]))
+        with st.container(border=True):
+            if runs.status.isin(ACTIVE).any():
+                active = True
+                group_progress(store, group, runs)
+                continue
+            st.markdown(f"**{md(group['name'])}** (group #{group['id']})")
+            for verdict in group_verdicts(store, int(group["id"])):
+                verdict_badge(verdict)
+            parent, _, fixes = group_runs(store, int(group["id"]))
+            metrics = list(dict.fromkeys(m for m in ("train/loss_epoch", _metric(store, group)) if m))
+            for metric, tab in zip(metrics, st.tabs(metrics), strict=True):
+                before = _curve(parent, metric, f"#{run_id}")
+                after = [c for text, rs in fixes.items() for r in rs[:1]
+                         if (c := _curve(r, metric, f"{text} (#{r.meta['run_id']})"))]
+                if before and after:
+                    tab.plotly_chart(before_after_figure(before, after, metric), width="stretch",
+                                     key=f"ba-{group['id']}-{metric}")
+    return active
+
+
+def _metric(store: Store, group: dict[str, Any]) -> str | None:
+    verdicts = group_verdicts(store, int(group["id"]))
+    return next((v.metric for v in verdicts if v.metric), None)
