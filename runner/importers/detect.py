@@ -51,7 +51,7 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         raise ImportFailed(src, "holds only whitespace")
     if body[0] in "{[":
         return _json(entry, text, body, limits)
-    if _is_table(body):
+    if _is_table(body) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
         return Detected(_table_format(entry, body), text)
     return Detected("console", text)
 

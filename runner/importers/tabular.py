@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +32,8 @@ def read_table(source: str, text: str, sep: str) -> pd.DataFrame:
         raise ImportFailed(source, "no header line and no rows") from None
     except pd.errors.ParserError as exc:
         message = str(exc).strip().splitlines()[0]
-        line = next((int(w) for w in message.replace(",", " ").split() if w.isdigit()), None)
+        found = re.search(r"line (\d+)", message)
+        line = int(found.group(1)) if found else None
         raise ImportFailed(source, f"not a well-formed table ({message})", line) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame

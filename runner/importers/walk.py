@@ -56,7 +56,7 @@ def from_path(path: Path, limits: Limits | None = None) -> list[Entry]:
         data = path.read_bytes()
         if data.startswith(ZIP_MAGIC):
             return from_zip(str(path), data, limits)
-        return [Entry(path.name, data)]
+        return [Entry(path.name, data), *_sidecars_beside(path, limits)]
     entries: list[Entry] = []
     total = 0
     for folder, dirs, files in os.walk(path, followlinks=False):
@@ -75,6 +75,19 @@ def from_path(path: Path, limits: Limits | None = None) -> list[Entry]:
     if not entries:
         raise ImportFailed(str(path), "folder holds no log files (event files, .csv, .json, .jsonl, .log, .txt)")
     return entries
+
+
+def _sidecars_beside(path: Path, limits: Limits) -> list[Entry]:
+    """The hyper-parameter files next to a single log file (they make its config)."""
+    from runner.importers.sidecar import FOLDER_SIDECARS, HF_SIDECARS
+
+    names = [*FOLDER_SIDECARS, f"{path.name}.hparams.json", *(HF_SIDECARS if path.suffix == ".json" else ())]
+    out = []
+    for name in names:
+        candidate = path.with_name(name)
+        if candidate.is_file() and candidate != path and candidate.stat().st_size <= limits.max_json_bytes:
+            out.append(Entry(name, candidate.read_bytes()))
+    return out
 
 
 def _safe_member(archive: str, name: str) -> str:

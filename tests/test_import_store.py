@@ -1,0 +1,82 @@
+"""Imported runs in the store: one transaction per import, NaN kept, mapping corrections, tagging as a sweep."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from import_golden import FIXTURES
+
+from diagnostics.engine import diagnose
+from diagnostics.rundata import RunData
+from runner.importers import read_path, read_upload, remap, save, to_rundata
+from runner.store import Store
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    return (store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0],
+            store.conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0])
+
+
+def test_save_writes_finished_upload_runs_with_mapped_names(store: Store) -> None:
+    (run,) = read_path(FIXTURES / "lightning")
+    (run_id,) = save(store, [run])
+    info = store.run(run_id)
+    assert (info["status"], info["source"], info["name"]) == ("finished", "upload", "version_0")
+    assert info["meta"]["mapping"]["val_loss"] == "val/loss" and info["config"]["optim.lr"] == 3e-4
+    assert store.metric_names(run_id) == ["lr-Adam", "train/loss", "train/loss_epoch", "val/acc", "val/loss"]
+    assert len(store.metrics(run_id)) == run.rows and info["last_step"] == 300
+
+
+def test_import_is_all_or_nothing(store: Store) -> None:
+    good = read_upload("a.csv", b"step,loss\n1,0.5\n2,0.4\n")[0]
+    before = _counts(store)
+    payload = [("a", {}, {}, [(1, None, "loss", 0.5, 1.0)]), ("b", {}, {}, [(1, None, "loss", 0.4, 1.0)])]
+
+    def fail_on_second_run(done: int, total: int) -> None:
+        if done == 2:
+            raise RuntimeError("disk full")  # anything failing after the first run is already written
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.import_runs(payload, progress=fail_on_second_run)
+    assert _counts(store) == before
+    save(store, [good])
+    assert _counts(store) == (before[0] + 1, before[1] + 2)
+
+
+def test_nan_and_inf_round_trip_through_the_store(store: Store) -> None:
+    (run,) = read_upload("div.csv", b"step,loss\n1,0.5\n2,nan\n3,inf\n")
+    (run_id,) = save(store, [run])
+    steps, values = store.metric_series(run_id, "train/loss")
+    assert steps.tolist() == [1, 2, 3] and values[0] == 0.5 and math.isnan(values[1]) and values[2] == math.inf
+
+
+def test_remap_renames_stored_metrics_and_keeps_originals(store: Store) -> None:
+    (run,) = read_upload("m.csv", b"step,loss,test_loss\n1,0.5,0.6\n2,0.4,\n3,0.3,0.7\n4,0.2,\n")
+    (run_id,) = save(store, [run])
+    assert store.metric_names(run_id) == ["train/loss", "val/loss"]
+    mapping = remap(store, run_id, {"test_loss": "test/loss"})
+    assert mapping == {"loss": "train/loss", "test_loss": "test/loss"}
+    assert store.metric_names(run_id) == ["test/loss", "train/loss"]
+    assert store.run(run_id)["meta"]["mapping"] == mapping
+    with pytest.raises(ValueError, match="would be used twice"):
+        remap(store, run_id, {"test_loss": "train/loss"})
+    assert store.metric_names(run_id) == ["test/loss", "train/loss"]  # refused: nothing changed
+
+
+def test_tag_uploaded_runs_as_a_sweep(store: Store) -> None:
+    ids = save(store, [read_upload(f"{eps}.csv", b"step,loss\n1,0.5\n2,0.4\n")[0] for eps in ("a", "b")])
+    group = store.create_group("eps from uploads", kind="sweep", spec={"grid": {"optim.eps": [0.1, 1e-8]}})
+    store.tag_runs(group, {ids[0]: {"optim.eps": 0.1}, ids[1]: {"optim.eps": 1e-8}})
+    runs = store.runs(group_id=group)
+    assert sorted(runs["id"]) == sorted(ids)
+    assert store.run(ids[0])["config"]["optim.eps"] == 0.1 and store.run(ids[1])["meta"]["swept"] == {
+        "optim.eps": 1e-8}
+
+
+def test_overfitting_upload_is_diagnosed_like_a_runner_run(store: Store) -> None:
+    (run,) = read_path(FIXTURES / "lightning")
+    direct = {f.rule for f in diagnose(to_rundata(run))}
+    (run_id,) = save(store, [run])
+    stored = {f.rule for f in diagnose(RunData.from_store(store, run_id))}
+    assert "overfitting" in direct and "overfitting" in stored
