@@ -154,6 +154,22 @@ class StoreError(RuntimeError):
     """A store operation that failed after retries; the message says what and why."""
 
 
+_HINTS = {
+    "disk is full": "free disk space (nothing was written by this transaction; the file is intact)",
+    "readonly": "the file or its folder is read-only; fix its permissions or pass another --db",
+    "locked": "another process held the write lock throughout; retry later or check for a stuck process",
+    "not a database": "this file is not a traindoc SQLite database; pass another --db",
+    "malformed": "the file is corrupt; restore it from a copy or start a new --db",
+}
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError, attempts: int = 1, action: str = "write failed") -> str:
+    """One line: which file, what SQLite said, what to do about it."""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    hint = next((h for key, h in _HINTS.items() if key in str(exc)), "")
+    return f"{path}: {action}{tried}: {exc}" + (f" — {hint}" if hint else "")
+
+
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
     """``--db`` beats ``TRAINDOC_DB`` beats ``./traindoc.db``."""
     return Path(db or os.environ.get("TRAINDOC_DB") or DEFAULT_DB)
@@ -176,8 +192,13 @@ def _pid_alive(pid: int) -> bool:
 class Store:
     """Thread-safe handle on one database file (one connection per thread)."""
 
-    def __init__(self, db: str | os.PathLike | None = None) -> None:
+    def __init__(self, db: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 pragmas: dict[str, Any] | None = None) -> None:
+        """``pragmas`` are applied to every connection (e.g. ``cache_size``; tests use
+        ``max_page_count`` to simulate a full disk and ``query_only`` a read-only file)."""
         self.path = resolve_db_path(db)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.pragmas = dict(pragmas or {})
         self._local = threading.local()
         self._migrate()
 
@@ -188,11 +209,16 @@ class Store:
         if conn is None:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-            conn.execute("PRAGMA foreign_keys=ON")
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+                conn.execute("PRAGMA foreign_keys=ON")
+                for name, value in self.pragmas.items():
+                    conn.execute(f"PRAGMA {name}={int(value)}")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc, action="cannot open")) from exc
             self._local.conn = conn
         return conn
 
@@ -233,9 +259,11 @@ class Store:
                 return result
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 5:
-                    raise StoreError(f"{self.path}: write failed: {exc}") from exc
+                    raise StoreError(_explain(self.path, exc, attempts=attempt + 1)) from exc
                 time.sleep(delay)
                 delay *= 2
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc)) from exc
         raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
