@@ -1,0 +1,84 @@
+"""What the upload page does with a dropped file, in one call each: import it, or tag runs as a sweep.
+
+Every failure becomes a message (file name first, line when known) instead of an
+exception, so the page shows an ``st.error`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.importers.base import ImportFailed, Limits
+from runner.importers.registry import read_upload
+from runner.importers.save import remap, save
+from runner.store import Store, StoreError
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one uploaded file: the runs it made (ids, names) and notes, or the error."""
+
+    file: str
+    run_ids: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def import_upload(store: Store, name: str, data: bytes, progress: Progress | None = None,
+                  limits: Limits | None = None) -> Outcome:
+    """Read, then write in one transaction: a file that fails leaves the database as it was."""
+    def tell(fraction: float, what: str) -> None:
+        if progress is not None:
+            progress(fraction, what)
+
+    try:
+        runs = read_upload(name, data, limits, progress=lambda f, what: tell(0.6 * f, f"reading {what}"))
+        ids = save(store, runs, progress=lambda done, total: tell(0.6 + 0.4 * done / max(total, 1),
+                                                                   f"writing {done:,} of {total:,} points"))
+    except ImportFailed as exc:
+        return Outcome(name, error=str(exc))
+    except (StoreError, OSError, MemoryError) as exc:
+        return Outcome(name, error=f"{name}: could not be saved ({type(exc).__name__}: {exc})")
+    except Exception as exc:  # noqa: BLE001 - an unforeseen input: a message, never a traceback
+        return Outcome(name, error=f"{name}: could not be read ({type(exc).__name__}: {exc})")
+    notes = [f"{run.name}: {note}" for run in runs for note in run.warnings]
+    return Outcome(name, run_ids=ids, notes=notes)
+
+
+def correct_mapping(store: Store, run_id: int, corrected: Mapping[str, str]) -> str | None:
+    """Apply an edited mapping; the error message when it cannot be applied (e.g. a name used twice)."""
+    try:
+        remap(store, run_id, {o: n for o, n in corrected.items() if isinstance(n, str) and n.strip()})
+    except (ValueError, StoreError) as exc:
+        return str(exc)
+    return None
+
+
+def parse_value(text: Any) -> Any:
+    """A tag typed in a table cell: a number when it reads as one (``1e-8``), else the text."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text.strip())
+    except ValueError:
+        return text.strip()
+
+
+def tag_as_sweep(store: Store, name: str, key: str, values: Mapping[int, Any]) -> int:
+    """Group uploaded runs like a sweep over ``key`` (each run's value goes into its config)."""
+    key = key.strip()
+    if not key or any(c.isspace() for c in key):
+        raise ValueError(f"hyper-parameter {key!r}: use a dotted key without spaces, e.g. optim.eps")
+    parsed = {run_id: parse_value(v) for run_id, v in values.items() if str(v).strip() not in ("", "None", "nan")}
+    if len(parsed) < 2:
+        raise ValueError("give a value to at least two runs to compare them")
+    grid = {key: sorted({json.dumps(v) for v in parsed.values()})}
+    group = store.create_group(name, kind="sweep", spec={"grid": {key: [json.loads(v) for v in grid[key]]},
+                                                          "source": "upload"})
+    store.tag_runs(group, {run_id: {key: value} for run_id, value in parsed.items()})
+    return group

@@ -1,0 +1,71 @@
+"""The upload page under AppTest: empty state, an overfitting Lightning log diagnosed, errors as st.error,
+a mapping correction, and two runs grouped like a sweep."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest_ui import ROOT
+from import_golden import FIXTURES
+from streamlit.testing.v1 import AppTest
+
+from runner.store import Store
+
+LIGHTNING = (FIXTURES / "lightning/version_0/metrics.csv").read_bytes()
+
+
+def _page(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("TRAINDOC_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/upload.py")
+    return at.run()
+
+
+def _upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
+    at.file_uploader[0].set_value([(name, data, "application/octet-stream") for name, data in files])
+    return at.run()
+
+
+def test_empty_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _page(tmp_path / "t.db", monkeypatch)
+    assert not at.exception and "No uploaded runs yet" in at.info[0].value
+    assert "Lightning CSVLogger metrics.csv" in at.caption[0].value
+
+
+def test_overfitting_log_is_diagnosed_and_bad_file_is_an_error(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _upload(_page(tmp_path / "t.db", monkeypatch), ("metrics.csv", LIGHTNING), ("empty.csv", b""))
+    assert not at.exception
+    assert [re.sub(r"\\(.)", r"\1", e.value) for e in at.error] == ["empty.csv: is empty (0 bytes)"]
+    assert any("Overfitting" in m.value for m in at.markdown)  # the finding card's title
+    assert len(at.get("plotly_chart")) == 1
+    runs = Store(tmp_path / "t.db").runs()
+    assert runs["source"].tolist() == ["upload"] and runs["name"].tolist() == ["metrics"]
+
+
+def test_mapping_correction_renames_the_stored_metric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _upload(_page(tmp_path / "t.db", monkeypatch), ("m.csv", b"step,loss,test_loss\n1,.5,.6\n2,.4,\n3,.3,.7\n4,.2,\n"))
+    run_id = int(Store(tmp_path / "t.db").runs()["id"].iloc[0])
+    # AppTest cannot type into a data editor; its edits live in session state under the widget key
+    at.session_state[f"map-{run_id}"] = {"edited_rows": {1: {"name": "test/loss"}}, "added_rows": [],
+                                         "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert Store(tmp_path / "t.db").metric_names(run_id) == ["test/loss", "train/loss"]
+
+
+def test_two_uploads_grouped_by_the_parameter_that_differs(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _upload(_page(tmp_path / "t.db", monkeypatch), ("eps_big.csv", b"step,loss\n1,0.9\n2,0.8\n"),
+                 ("eps_small.csv", b"step,loss\n1,0.9\n2,0.2\n"))
+    at.session_state["tag-values"] = {"edited_rows": {0: {"value": "0.1"}, 1: {"value": "1e-8"}},
+                                      "added_rows": [], "deleted_rows": []}
+    at.button[0].click().run()
+    assert not at.exception and "Grouped as comparison" in at.success[0].value
+    store = Store(tmp_path / "t.db")
+    (group,) = store.groups()["id"].tolist()
+    configs = {r["name"]: store.run(int(r["id"]))["config"]["optim.eps"] for r in store.runs(group_id=group)
+               .to_dict("records")}
+    assert configs == {"eps_big": 0.1, "eps_small": 1e-8}
