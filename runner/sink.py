@@ -49,7 +49,9 @@ class MetricSink:
         self._floats: list[float | None] = []
         self._tensors: list[torch.Tensor] = []
         self._last_flush = time.monotonic()
-        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        # Bounded: if the disk cannot keep up, log() waits at a flush (backpressure) instead of
+        # buffering without limit; 64 batches of 2048 rows is ~10 MB at most.
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=64)
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name=f"traindoc-sink-{run_id}",
                                         daemon=True)
