@@ -49,23 +49,6 @@ for key, notes in st.session_state.get("upload-notes", {}).items():
             for note in notes:
                 st.markdown(f"- {md(note)}")
 
-if len(run_ids) > 1:
-    with st.form("tag"):
-        st.subheader("Compare these runs like a sweep")
-        left, right = st.columns([1, 2])
-        param = left.text_input("Hyper-parameter that differs", value="optim.eps",
-                                help="A dotted config key; each run's value is stored in its config.")
-        label = right.text_input("Comparison name", value="uploaded runs")
-        table = pd.DataFrame({"run": [f"#{i} {store.run(i)['name']}" for i in run_ids],
-                              "value": [str(store.run(i)["config"].get(param, "")) for i in run_ids]})
-        edited = st.data_editor(table, disabled=["run"], hide_index=True, key="tag-values", width="stretch")
-        if st.form_submit_button("Group as a comparison", icon=":material/compare_arrows:"):
-            try:
-                group = tag_as_sweep(store, label, param, dict(zip(run_ids, edited["value"], strict=True)))
-                st.success(f"Grouped as comparison #{group}: open the Compare page to see them side by side.")
-            except ValueError as exc:
-                st.error(md(exc))
-
 for run_id in run_ids:
     run = store.run(run_id)
     st.divider()
@@ -98,3 +81,21 @@ for run_id in run_ids:
         st.success("No problems found in this log.")
     for finding in findings:
         finding_card(finding)
+
+if len(run_ids) > 1:  # after the diagnoses: the first thing to see is what is wrong
+    st.divider()
+    with st.form("tag"):
+        st.subheader("Compare these runs like a sweep")
+        left, right = st.columns([1, 2])
+        param = left.text_input("Hyper-parameter that differs", value="optim.eps",
+                                help="A dotted config key; each run's value is stored in its config.")
+        label = right.text_input("Comparison name", value="uploaded runs")
+        table = pd.DataFrame({"run": [f"#{i} {store.run(i)['name']}" for i in run_ids],
+                              "value": [str(store.run(i)["config"].get(param, "")) for i in run_ids]})
+        edited = st.data_editor(table, disabled=["run"], hide_index=True, key="tag-values", width="stretch")
+        if st.form_submit_button("Group as a comparison", icon=":material/compare_arrows:"):
+            try:
+                group = tag_as_sweep(store, label, param, dict(zip(run_ids, edited["value"], strict=True)))
+                st.success(f"Grouped as comparison #{group}: open the Compare page to see them side by side.")
+            except ValueError as exc:
+                st.error(md(exc))
