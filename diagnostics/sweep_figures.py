@@ -60,7 +60,7 @@ def sensitivity_figure(table: pd.DataFrame, key: str, metric: str) -> go.Figure:
     fig.add_trace(go.Scatter(x=runs[key], y=runs[metric], mode="markers", name="each run",
                              marker={"color": "#7f7f7f", "size": 7, "opacity": 0.6}))
     fig.add_trace(go.Scatter(
-        x=points[key], y=points["mean"], mode="lines+markers", name="mean over seeds",
+        x=points[key], y=points["mean"], mode="lines+markers", name="mean ± std",
         line={"color": "#1f77b4", "width": 2.5}, marker={"size": 10},
         error_y={"type": "data", "array": points["std"], "visible": True, "thickness": 1.5},
         hovertemplate=f"{key}=%{{x}}<br>{metric} mean %{{y:.4g}}<extra></extra>",
@@ -93,7 +93,7 @@ def parallel_figure(table: pd.DataFrame, keys: Sequence[str], metric: str) -> go
     fig = go.Figure(go.Parcoords(line={"color": frame[metric], "colorscale": COLOURSCALE, "showscale": True},
                                  dimensions=dims))
     fig.update_layout(title=f"Parallel coordinates: {', '.join(keys)} → {metric}", height=420,
-                      margin={"l": 60, "r": 60, "t": 70, "b": 20})
+                      margin={"l": 60, "r": 60, "t": 100, "b": 20})
     return fig
 
 

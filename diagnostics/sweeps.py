@@ -94,6 +94,9 @@ def style_differences(table: pd.DataFrame) -> Any:
     config_cols = [c for c in table.columns if "." in c and not c.endswith((" final", " best"))]
     differing = [c for c in config_cols if table[c].astype(str).nunique() > 1 and c not in REPEAT_KEYS]
     styler = table.style.format(precision=4, na_rep="—")
+    floats = [c for c in config_cols if pd.api.types.is_float_dtype(table[c])]
+    if floats:  # 1e-08 must not print as 0.0000
+        styler = styler.format("{:g}", subset=floats, na_rep="—")
     if differing:
         styler = styler.map(lambda _: HIGHLIGHT, subset=differing)
     return styler
@@ -107,17 +110,22 @@ def log10_safe(values: Sequence[float]) -> np.ndarray:
     return np.log10(np.where(arr > 0, arr, floor))
 
 
-def curves_for(runs: Sequence[RunData], metric: str, colour_key: str | None) -> list[dict[str, Any]]:
-    """One ``{"label", "value", "steps", "values"}`` per run that logged ``metric``, for overlay_figure."""
+def curves_for(runs: Sequence[RunData], metric: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """One ``{"label", "value", "steps", "values"}`` per run that logged ``metric``, for overlay_figure.
+
+    ``value`` is the run's value of the first key (the colour); the label names every key.
+    """
     out = []
     for run in runs:
         series = run.get(metric)
         if series is None:
             continue
-        value = run.config.get(colour_key) if colour_key else None
-        seed = run.config.get("train.seed")
-        label = (f"{colour_key}={value:g}" if isinstance(value, float) else f"{colour_key}={value}") \
-            if colour_key else str(run.meta.get("name"))
-        out.append({"label": f"{label} · seed {seed} · #{run.meta.get('run_id')}", "value": value,
+        shown = [f"{k}={_fmt(run.config.get(k))}" for k in keys] or [str(run.meta.get("name"))]
+        out.append({"label": " · ".join([*shown, f"seed {run.config.get('train.seed')}", f"#{run.meta.get('run_id')}"]),
+                    "value": run.config.get(keys[0]) if keys else None,
                     "steps": series.steps, "values": series.values})
     return out
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)

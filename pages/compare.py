@@ -62,7 +62,7 @@ def comparison() -> None:
     curve = right.selectbox("Curve", names, index=names.index(metric.rsplit(" ", 1)[0])
                             if metric and metric.rsplit(" ", 1)[0] in names else 0)
     colour_key = keys[0] if keys else None
-    st.plotly_chart(overlay_figure(curves_for(data, curve, colour_key), curve, colour_key), width="stretch",
+    st.plotly_chart(overlay_figure(curves_for(data, curve, keys), curve, colour_key), width="stretch",
                     key="overlay")
     st.subheader("Runs")
     st.caption("Highlighted: config keys that differ between the runs.")

@@ -26,7 +26,8 @@ from runner.store import Store
 # Two cores run two trainings at full speed; more only queue for the CPU.
 DEFAULT_MAX_PARALLEL = int(os.environ.get("TRAINDOC_MAX_PARALLEL", str(os.cpu_count() or 2)))
 POLL_SECONDS = float(os.environ.get("TRAINDOC_SCHEDULER_POLL", "0.5"))
-IDLE_EXIT_SECONDS = 3.0  # linger a little: a session often queues a second group right after the first
+# linger a little: a session often queues a second group right after the first
+IDLE_EXIT_SECONDS = float(os.environ.get("TRAINDOC_SCHEDULER_IDLE", "3"))
 
 
 def plan_starts(active: list[dict[str, Any]], max_parallel: int) -> list[dict[str, Any]]:
