@@ -52,9 +52,12 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
             continue
         raw = frame[col]
         values = pd.to_numeric(raw, errors="coerce")
-        text = raw.astype(str).str.strip().str.lower()
-        logged = raw.notna() & (values.notna() | text.isin(_NON_FINITE))
-        if logged.any() and values[logged].notna().any() | text[logged].isin(_NON_FINITE).any():
+        logged = values.notna()
+        odd = raw.notna() & ~logged  # only these cells need a look at their text (nan, inf, junk)
+        if odd.any():
+            logged |= odd & raw[odd].astype(str).str.strip().str.lower().isin(_NON_FINITE).reindex(raw.index,
+                                                                                                   fill_value=False)
+        if logged.any():
             out[col] = (values.astype(float), logged)
     return out
 

@@ -28,17 +28,26 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
         epoch=pd.to_numeric(frame["epoch"], errors="coerce").astype(float) if "epoch" in frame else np.nan,
         wall_time=pd.to_numeric(frame["wall_time"], errors="coerce").astype(float) if "wall_time" in frame
         else np.nan,
-        name=frame["name"].astype(str).str.strip(),
+        name=frame["name"].astype("category").map(lambda n: str(n).strip()),  # per distinct name, not per row
     )
     if "line" not in frame:
         frame["line"] = np.arange(1, len(frame) + 1)
     frame = frame[frame["step"].notna() & (frame["name"] != "")]
     if frame.empty:
         raise ImportFailed(source, f"no rows with a numeric step (read as {fmt})")
-    notes += _order_notes(frame, parsed.where)
-    frame = frame.sort_values(["name", "step"], kind="stable")
-    frame = frame[~frame.duplicated(["name", "step"], keep="last")]
-    notes += _value_notes(frame)
+    codes = frame["name"].astype("category").cat.codes.to_numpy()
+    steps = frame["step"].to_numpy(dtype=float)
+    by_name = np.argsort(codes, kind="stable")  # file order inside each name
+    same = codes[by_name][1:] == codes[by_name][:-1]
+    if (same & (np.diff(steps[by_name]) <= 0)).any():  # rare: only then look closer, per name
+        notes += _order_notes(frame, parsed.where)
+    order = np.lexsort((steps, codes))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = ~((codes[order][1:] == codes[order][:-1]) & (steps[order][1:] == steps[order][:-1]))
+    frame = frame.iloc[order[last]]
+    values = frame["value"].to_numpy()
+    if not np.isfinite(values).all():
+        notes += _value_notes(frame)
     frame = frame.assign(
         step=frame["step"].round().astype(np.int64),
         wall_time=frame["wall_time"].fillna(0.0),
