@@ -3,7 +3,9 @@
 A rule is a frozen dataclass whose fields are its parameters (with defaults); ``check``
 is pure. ``requires`` lists groups of metric names: the rule applies when every group
 has at least one name present. ``explained_by`` names rules that, when they fire on
-the same run, explain this symptom better (the engine then drops this finding).
+the same run, explain this symptom better (the engine then drops this finding); a
+finding's ``explains`` does the same the other way round, only when its evidence shows
+the cause on this run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Rule:
         fixes: list[Fix] | tuple[Fix, ...],
         severity: str | None = None,
         title: str | None = None,
+        explains: tuple[str, ...] = (),
     ) -> Finding:
         return Finding(
             rule=self.id,
@@ -47,6 +50,7 @@ class Rule:
             summary=summary,
             evidence=evidence,
             fixes=tuple(fixes),
+            explains=tuple(explains),
         )
 
 

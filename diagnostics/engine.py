@@ -10,18 +10,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from diagnostics.base import Rule, all_rules
-from diagnostics.findings import SEVERITY_RANK, Evidence, Finding
+from diagnostics.findings import Evidence, Finding, rank_key
 from diagnostics.rundata import RunData
 
 
 def diagnose(
     run: RunData, rules: Iterable[Rule] | None = None, params: dict[str, dict[str, Any]] | None = None
 ) -> list[Finding]:
-    """Findings for one run, most severe first.
+    """Findings for one run, most severe first (causes before symptoms among equals).
 
     ``rules`` defaults to every registered rule (with ``params`` overrides by rule id).
     Rules whose metrics are absent are skipped; a finding whose rule lists a fired
-    rule in ``explained_by`` is dropped (the more specific cause already says it).
+    rule in ``explained_by`` is dropped (the more specific cause already says it), and
+    so is one whose rule a kept finding ``explains`` from its evidence. A finding is
+    never dropped by a rule it explains itself.
     """
     active = list(rules) if rules is not None else all_rules(params)
     findings: list[Finding] = []
@@ -32,15 +34,24 @@ def diagnose(
             findings.extend(rule.check(run))
         except Exception as exc:  # a broken rule must not take the report down
             findings.append(_crashed(rule, exc))
+    return sort_findings(resolve(findings, {r.id: r for r in active}))
+
+
+def resolve(findings: list[Finding], by_id: dict[str, Rule]) -> list[Finding]:
+    """Drop the findings another one explains: statically (``explained_by``) or by its evidence (``explains``)."""
     fired = {f.rule for f in findings}
-    by_id = {r.id: r for r in active}
-    kept = [f for f in findings if not fired.intersection(getattr(by_id.get(f.rule), "explained_by", ()))]
-    return sort_findings(kept)
+    kept = [
+        f
+        for f in findings
+        if not (fired - set(f.explains)).intersection(getattr(by_id.get(f.rule), "explained_by", ()))
+    ]
+    explained = {rule for f in kept for rule in f.explains if rule != f.rule}
+    return [f for f in kept if f.rule not in explained]
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    """Most severe first; ties keep the order the rules produced them in."""
-    return sorted(findings, key=lambda f: SEVERITY_RANK[f.severity])
+    """Most severe first, then the more explanatory rule; ties keep the order the rules produced them in."""
+    return sorted(findings, key=rank_key)
 
 
 def _crashed(rule: Rule, exc: Exception) -> Finding:

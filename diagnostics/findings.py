@@ -12,6 +12,27 @@ from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+# Among findings of equal severity, causes come before the symptoms they produce: a diverging
+# loss explains everything after it, gradients and step size explain oscillation, dead units and
+# stalls; the info-level bookkeeping (where to stop) comes last. Rule ids are stable (RULES.md).
+EXPLANATORY_ORDER = (
+    "divergence",
+    "negative_loss",
+    "exploding_gradients",
+    "vanishing_gradients",
+    "epsilon_sensitivity",
+    "lr_too_high",
+    "missing_warmup",
+    "loss_oscillation",
+    "lr_too_low",
+    "dead_relu",
+    "val_above_train",
+    "overfitting",
+    "plateau",
+    "underfitting",
+    "early_stop_point",
+)
+_EXPLANATORY_RANK = {rule: rank for rank, rule in enumerate(EXPLANATORY_ORDER)}
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,9 @@ class Finding:
     summary: str  # one line with the numbers
     evidence: Evidence
     fixes: tuple[Fix, ...] = ()
+    # rule ids this finding's evidence explains on this run (the engine then drops their findings):
+    # unlike a rule's static ``explained_by``, it is set only when the numbers show the cause
+    explains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -62,6 +86,11 @@ class Finding:
                 "evidence": self.evidence.to_dict(), "fixes": [f.to_dict() for f in self.fixes]}
 
 
+def rank_key(finding: Finding) -> tuple[int, int]:
+    """Sort key: severity first, then the more explanatory rule (EXPLANATORY_ORDER) first."""
+    return SEVERITY_RANK[finding.severity], _EXPLANATORY_RANK.get(finding.rule, len(EXPLANATORY_ORDER))
+
+
 def worst(findings: list[Finding]) -> Finding | None:
-    """The most severe finding (first of equals), for the overview's one-line verdict."""
-    return min(findings, key=lambda f: SEVERITY_RANK[f.severity], default=None)
+    """The most severe finding, the most explanatory of equals, for the overview's one-line verdict."""
+    return min(findings, key=rank_key, default=None)
