@@ -27,6 +27,10 @@ class EarlyStopPoint(Rule):
     Stop there next time: early stopping with a patience of a few evaluations and
     restore the best weights.
 
+    Says nothing when early stopping (config ``early_stopping.patience``) already ended the
+    run within its patience of the best, nor when the run diverged or its lr is too high
+    (stopping earlier is then not the cure).
+
     Parameters:
     min_points: evaluations needed before judging.
     min_wasted: share of the evaluations after the best needed to report it.
@@ -41,11 +45,12 @@ class EarlyStopPoint(Rule):
     title = "Best validation was reached early"
     severity = "info"
     requires = (("val/loss", "val/acc", "val/auc"),)
+    explained_by = ("divergence", "lr_too_high")
 
     min_points: int = 8
     min_wasted: float = 0.25
     min_worse: float = 0.02
-    noise_k: float = 1.5
+    noise_k: float = 2.0
 
     def check(self, run: RunData) -> list[Finding]:
         name = next(n for n in ("val/loss", "val/auc", "val/acc") if run.get(n) is not None)
@@ -57,7 +62,7 @@ class EarlyStopPoint(Rule):
         sy = curves.smooth(sign * y, curves.window(n, 0.06))
         b = int(np.argmin(sy))
         wasted = n - 1 - b
-        if wasted < max(2, self.min_wasted * n):
+        if wasted < max(2, self.min_wasted * n) or self._stopped_by_patience(run, wasted):
             return []
         end = curves.level(sign * y, 0.1, end=True, min_n=2)
         gap = end - sy[b]
@@ -97,3 +102,9 @@ class EarlyStopPoint(Rule):
                 title=f"Best {name} at {run.when(best_step)}",
             )
         ]
+
+    @staticmethod
+    def _stopped_by_patience(run: RunData, wasted: int) -> bool:
+        """Early stopping already ended the run a patience after the best: the advice is applied."""
+        patience = int(run.config.get("early_stopping.patience") or 0)
+        return patience > 0 and wasted <= patience + 1

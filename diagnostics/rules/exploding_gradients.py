@@ -9,7 +9,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import scaled_lr
+from diagnostics.rules._common import LOSS_NAMES, scaled_lr
 from diagnostics.rundata import RunData
 
 
@@ -18,8 +18,10 @@ from diagnostics.rundata import RunData
 class ExplodingGradients(Rule):
     """What it detects:
     The global gradient norm (``grad_norm``, before clipping) grows by orders of
-    magnitude above its early level over a sustained stretch, or becomes NaN/inf.
-    A diverging loss explains it better and takes precedence.
+    magnitude above its typical level: over a sustained stretch, in repeated spikes,
+    or in the run-up to the first NaN/inf of the gradient norm or the loss. A NaN that
+    comes without that growth (a bad input, an overflow) is left to ``divergence``;
+    when both fire, divergence says *that* the run broke and this finding says *how*.
 
     Why it matters:
     Huge gradients throw the weights far away in one step: loss spikes, then NaN.
@@ -29,9 +31,10 @@ class ExplodingGradients(Rule):
     Gradient clipping; a lower learning rate; warm-up; normalisation layers.
 
     Parameters:
-    min_points: gradient-norm points needed before judging.
-    growth: smoothed norm over the early level that counts as exploding (100 = 2 orders).
+    min_points: finite gradient-norm points needed before judging (the typical level needs them).
+    growth: norm over the typical level that counts as exploding (100 = 2 orders of magnitude).
     sustained: share of the points after the first 10% that must be above 10× the early level.
+    min_spikes: points at ``growth``× the typical level that count as repeated spikes.
 
     References:
     Pascanu et al., "On the difficulty of training recurrent neural networks" (2013);
@@ -42,56 +45,81 @@ class ExplodingGradients(Rule):
     title = "Exploding gradients"
     severity = "warning"
     requires = (("grad_norm",),)
-    explained_by = ("divergence",)
 
-    min_points: int = 20
+    min_points: int = 10
     growth: float = 100.0
     sustained: float = 0.2
+    min_spikes: int = 2
 
     def check(self, run: RunData) -> list[Finding]:
         series = run.get("grad_norm")
-        raw_x, raw_y = series.steps, series.values
-        bad = ~np.isfinite(raw_y)
-        x, y = curves.reduce(*series.finite())
-        if len(y) < self.min_points:
+        blowup = self._first_non_finite(run)
+        ok = np.isfinite(series.values) & (series.values >= 0)
+        if blowup is not None:
+            ok &= series.steps < blowup
+        raw_x, raw_y = series.steps[ok], series.values[ok]
+        if len(raw_y) < self.min_points:
             return []
-        early = curves.level(y, 0.1, end=False)
-        if early <= 0:
+        early = curves.level(raw_y, 0.1, end=False, min_n=3)
+        typical = max(early, float(np.median(raw_y)))
+        if typical <= 0:
             return []
+        x, y = curves.reduce(raw_x, raw_y)
         logs = curves.smooth(np.log10(np.maximum(y, 1e-30)), curves.window(len(y), 0.05))
-        peak = int(np.argmax(logs))
-        growth = 10 ** (logs[peak] - np.log10(early))
         after = y[len(y) // 10 :]
         high = float(np.mean(after > 10 * early)) if len(after) else 0.0
-        if not bad.any() and (growth < self.growth or high < self.sustained):
-            return []
-        if bad.any():
-            step = float(raw_x[int(np.argmax(bad))])
-            summary = f"grad_norm became NaN/inf at {run.when(step)} (early level {curves.fmt(early)})."
-            start = step
+        smoothed_growth = 10 ** (float(logs.max()) - np.log10(early)) if early > 0 else 0.0
+        peak = int(np.argmax(raw_y))
+        spikes = raw_y >= self.growth * typical
+        if blowup is not None and raw_y[peak] >= self.growth * early > 0:
+            kind = "blowup"
+        elif smoothed_growth >= self.growth and high >= self.sustained:
+            kind = "sustained"
+        elif spikes.sum() >= self.min_spikes:
+            kind = "spikes"
         else:
-            start = float(x[int(np.argmax(y > 10 * early))])
+            return []
+        onset = float(raw_x[int(np.argmax(raw_y > 10 * typical))]) if (raw_y > 10 * typical).any() else raw_x[peak]
+        end = float(blowup) if blowup is not None else float(raw_x[-1])
+        orders = np.log10(raw_y[peak] / (early if kind == "blowup" else typical))
+        if kind == "blowup":
             summary = (
-                f"grad_norm grew {np.log10(growth):.1f} orders of magnitude above its early level "
-                f"{curves.fmt(early)} (smoothed peak {curves.fmt(10 ** logs[peak])} at "
-                f"{run.when(float(x[peak]))}); {high:.0%} of later steps are over 10× the early level."
+                f"grad_norm grew {orders:.1f} orders of magnitude, from an early level of {curves.fmt(early)} "
+                f"to {curves.fmt(raw_y[peak])} at {run.when(float(raw_x[peak]))}, right before the first NaN/inf "
+                f"at {run.when(end)}: the gradients exploded and took the run down."
+            )
+        elif kind == "sustained":
+            summary = (
+                f"grad_norm grew {np.log10(smoothed_growth):.1f} orders of magnitude above its early level "
+                f"{curves.fmt(early)} (peak {curves.fmt(raw_y[peak])} at {run.when(float(raw_x[peak]))}); "
+                f"{high:.0%} of later steps are over 10× the early level."
+            )
+        else:
+            summary = (
+                f"grad_norm spiked {int(spikes.sum())} times to over {self.growth:g}× its typical level "
+                f"{curves.fmt(typical)} (peak {curves.fmt(raw_y[peak])} at {run.when(float(raw_x[peak]))})."
             )
         values = {
+            "kind": kind,
             "early_level": early,
-            "peak": float(10 ** logs[peak]),
-            "growth": float(growth),
+            "typical_level": typical,
+            "peak": float(raw_y[peak]),
+            "peak_step": float(raw_x[peak]),
+            "growth": float(raw_y[peak] / early) if early > 0 else float("inf"),
+            "orders": float(orders),
+            "spikes": int(spikes.sum()),
             "share_above_10x": high,
-            "non_finite": bool(bad.any()),
+            "first_non_finite_step": blowup,
         }
         marks = (
-            {"kind": "hline", "value": early, "label": "early level"},
-            {"kind": "span", "start": start, "end": float(raw_x[-1]), "label": "exploding"},
-            {"kind": "point", "step": float(x[peak]), "value": float(10 ** logs[peak]), "label": "peak"},
+            {"kind": "hline", "value": typical, "label": "typical level"},
+            {"kind": "span", "start": onset, "end": end, "label": "exploding"},
+            {"kind": "point", "step": float(raw_x[peak]), "value": float(raw_y[peak]), "label": "peak"},
         )
         fixes = [
             Fix(
                 "Clip gradients (max norm 1)",
-                "caps each update whatever the gradient",
+                f"caps each update whatever the gradient; the norm reached {curves.fmt(raw_y[peak])}",
                 {"train.clip_grad": 1.0},
             ),
             Fix(
@@ -110,11 +138,14 @@ class ExplodingGradients(Rule):
                 {"model.batch_norm": True},
             ),
         ]
-        return [
-            self.finding(
-                summary,
-                Evidence("grad_norm", int(start), int(raw_x[-1]), values, marks),
-                fixes,
-                severity="critical" if bad.any() else "warning",
-            )
-        ]
+        return [self.finding(summary, Evidence("grad_norm", int(onset), int(end), values, marks), fixes)]
+
+    @staticmethod
+    def _first_non_finite(run: RunData) -> float | None:
+        """The first step where the gradient norm or a loss stops being a number."""
+        steps = []
+        for name in ("grad_norm", *LOSS_NAMES):
+            s = run.get(name)
+            if s is not None and not np.isfinite(s.values).all():
+                steps.append(float(s.steps[int(np.argmax(~np.isfinite(s.values)))]))
+        return min(steps) if steps else None

@@ -45,6 +45,8 @@ class LossOscillation(Rule):
     The per-iteration training loss swings up and down strongly around a flat or slowly
     moving trend: the typical standard deviation within short windows, after the first
     30% of training, is a large share of the loss scale (its starting level or range).
+    When the loss also climbs back after a fast early drop, ``lr_too_high`` names the cause
+    and this finding gives way to it.
 
     Why it matters:
     The steps are too large or too noisy for the loss surface: the optimizer bounces
@@ -71,6 +73,7 @@ class LossOscillation(Rule):
     title = "Training loss oscillates"
     severity = "warning"
     requires = (("train/loss",),)
+    explained_by = ("lr_too_high",)
 
     min_steps: int = 40
     judge_from: float = 0.3

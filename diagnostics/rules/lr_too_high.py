@@ -10,6 +10,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import ADAM_FAMILY, cfg, epoch_loss, lr_of, scaled_lr, step_loss
+from diagnostics.rules.loss_oscillation import swing
 from diagnostics.rundata import RunData
 
 
@@ -17,23 +18,29 @@ from diagnostics.rundata import RunData
 @dataclass(frozen=True)
 class LrTooHigh(Rule):
     """What it detects:
-    The training loss drops fast early, then its smoothed trend climbs back up for the
-    rest of the run. When the configured lr is in the suspect range (Adam-family above
-    1e-2, others above 1e-1: DeepDiagnosis' upper bound) a smaller rise is enough.
-    Divergence and oscillation explain it better when they fire.
+    The training loss drops fast early (from its very first values, often within the
+    first epoch), then its smoothed trend climbs back up for the rest of the run: the
+    model gets worse at fitting its own training set the longer it trains. When the
+    configured lr is in the suspect range (Adam-family above 1e-2, others above 1e-1:
+    DeepDiagnosis' upper bound) a smaller rise is enough. A diverging loss explains it
+    better; the oscillation and the early best validation such a run shows follow from it.
 
     Why it matters:
     Past the first descent the steps overshoot the valley floor: the model gets worse
     the longer it trains, and the final weights are worse than earlier ones.
 
     Suggested fix:
-    Scale the learning rate by ×0.1; a learning-rate range test; decay or warm-up.
+    Scale the learning rate by ×0.1 (or ×0.3); a learning-rate range test; decay or warm-up.
 
     Parameters:
     min_points: points of the loss curve needed before judging.
     min_early_drop: the early drop must be at least this share of the start.
+    latest_low: the lowest smoothed loss must come within this share of the run.
     rise: rise of the smoothed loss above its minimum, as a share of the early drop.
     rise_with_lr: the same when the configured lr is in the suspect range.
+    noise_k: the rise must also exceed this many robust standard deviations of the curve's noise,
+      unless the training accuracy fell clearly from an early peak (a noisier loss, same trend).
+    min_acc_fall: drop of the smoothed train accuracy from its early peak that counts as clear.
     adam_high: suspect lr level for Adam-family optimizers.
     sgd_high: suspect lr level for the others.
 
@@ -46,12 +53,15 @@ class LrTooHigh(Rule):
     title = "Learning rate too high"
     severity = "warning"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
-    explained_by = ("divergence", "loss_oscillation")
+    explained_by = ("divergence",)
 
     min_points: int = 8
     min_early_drop: float = 0.3
+    latest_low: float = 0.7
     rise: float = 0.2
     rise_with_lr: float = 0.05
+    noise_k: float = 2.0
+    min_acc_fall: float = 0.05
     adam_high: float = 1e-2
     sgd_high: float = 1e-1
 
@@ -62,10 +72,13 @@ class LrTooHigh(Rule):
         if n < self.min_points:
             return []
         sy = curves.smooth(y, curves.window(n, 0.15, lo=3))
-        start = max(float(sy[0]), float(y[0]))
+        # the fast drop often happens within the first epoch: the per-step loss saw where it began
+        px, py = curves.reduce(*curves.finite(step_loss(run)))
+        first = curves.level(py, 0.02, end=False) if len(py) and px[0] <= x[0] else -np.inf
+        start = max(float(sy[0]), float(y[0]), first)
         m = int(np.argmin(sy))
         low, end = float(sy[m]), float(sy[-1])
-        if start <= 0 or m > 0.7 * n:
+        if start <= 0 or m > self.latest_low * n:
             return []
         drop = start - low
         if drop < self.min_early_drop * start:
@@ -74,12 +87,19 @@ class LrTooHigh(Rule):
         high = self._suspect(run, lr)
         needed = (self.rise_with_lr if high else self.rise) * drop
         climbed = end - low
-        if climbed < max(needed, 2 * curves.robust_noise(y, sy)):
+        acc_fall = self._acc_fall(run)
+        # a noisy loss (a running mean of training batches) climbs within its noise; a training
+        # accuracy that fell from its peak says the same trend more clearly
+        if climbed < needed or (climbed < self.noise_k * curves.robust_noise(y, sy) and acc_fall is None):
             return []
+        swung = self._swing(run)
         summary = (
             f"{series.name} dropped fast from {curves.fmt(start)} to {curves.fmt(low)} by "
             f"{run.when(float(x[m]))}, then climbed back to {curves.fmt(end)} "
-            f"({climbed / drop:.0%} of the drop regained)" + (f" with lr {lr:g}" if lr else "") + "."
+            f"({climbed / drop:.0%} of the drop regained)" + (f" with lr {lr:g}" if lr else "")
+            + (f"; train accuracy fell {acc_fall[0]:.2f} → {acc_fall[1]:.2f}" if acc_fall else "")
+            + (f"; the per-step loss swings by {swung:.0%} of its scale meanwhile" if swung else "")
+            + "."
         )
         values = {
             "start": start,
@@ -89,6 +109,9 @@ class LrTooHigh(Rule):
             "regained_share": climbed / drop,
             "lr": lr,
             "lr_in_suspect_range": high,
+            "swing_ratio": swung,
+            "train_acc_peak": acc_fall[0] if acc_fall else None,
+            "train_acc_end": acc_fall[1] if acc_fall else None,
         }
         marks = (
             {"kind": "vline", "step": float(x[m]), "label": "lowest loss"},
@@ -99,6 +122,11 @@ class LrTooHigh(Rule):
                 "Lower the learning rate (×0.1)",
                 "the loss fell and then rose: the steps overshoot",
                 scaled_lr(run, 0.1),
+            ),
+            Fix(
+                "Or lower it less (×0.3)",
+                "a smaller cut if ×0.1 turns out to crawl",
+                scaled_lr(run, 0.3),
             ),
             Fix("Run a learning-rate range test", "pick the lr where the loss falls fastest, not beyond"),
             Fix(
@@ -114,3 +142,25 @@ class LrTooHigh(Rule):
             return False
         name = cfg(run, "optim.name")
         return lr > (self.adam_high if name in ADAM_FAMILY else self.sgd_high)
+
+    def _acc_fall(self, run: RunData) -> tuple[float, float] | None:
+        """(peak, end) of the smoothed train accuracy when it fell clearly after an early peak, else None."""
+        x, acc = curves.reduce(*curves.finite(run.get("train/acc")))
+        n = len(acc)
+        if n < self.min_points:
+            return None
+        sa = curves.smooth(acc, curves.window(n, 0.15, lo=3))
+        p = int(np.argmax(sa))
+        peak, end = float(sa[p]), float(sa[-1])
+        if p > self.latest_low * n or peak - end < max(self.min_acc_fall, self.noise_k * curves.robust_noise(acc, sa)):
+            return None
+        return peak, end
+
+    @staticmethod
+    def _swing(run: RunData) -> float | None:
+        """How much the per-step loss swings around its trend (None when not logged per step)."""
+        series = run.get("train/loss")
+        if series is None or len(series) < 40:
+            return None
+        found = swing(*curves.reduce(*series.finite()), judge_from=0.3)
+        return None if found is None else round(float(found[0]), 3)

@@ -20,9 +20,10 @@ class Underfitting(Rule):
     """What it detects:
     The training loss stays high or barely falls (or sits at ln K, the loss of a uniform
     guess over K classes), training accuracy stays near chance, and validation tracks
-    training. A slow but steady fall is reported as lr_too_low instead, a fall that
-    stalls after a real drop as plateau; vanishing gradients, dead ReLUs, a dominating
-    Adam epsilon or a diverging loss explain it better when they fire.
+    training (once the loss has levelled off). A slow but steady fall is reported as
+    lr_too_low instead, a stall right where the lr schedule collapsed as plateau; vanishing
+    or exploding gradients, dead ReLUs, a dominating Adam epsilon, a too-high lr or a
+    diverging loss explain it better when they fire.
 
     Why it matters:
     A model that cannot fit the training data cannot generalise either; regularising
@@ -41,7 +42,9 @@ class Underfitting(Rule):
     chance_acc_margin: train accuracy within this of 1/K counts as chance.
     fitted_loss: an end loss below this is considered fitted whatever the drop.
     fitted_acc: a train accuracy at or above this is considered fitted.
-    max_acc_gap: below fitted_acc, train and val accuracy this close (no generalisation gap) is high bias.
+    max_acc_gap: below fitted_acc, train and val accuracy this close (no generalisation gap) is high bias...
+    still_falling: ... once the loss has levelled off: its last third brought at most this share of the
+      progress of its fastest third (a loss still falling steeply is an unfinished run: train longer).
 
     References:
     He et al., "Deep Residual Learning" (2015), fig. 1 (deeper is worse on the training set);
@@ -52,7 +55,15 @@ class Underfitting(Rule):
     title = "Underfitting: the training set is not fitted"
     severity = "warning"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
-    explained_by = ("divergence", "vanishing_gradients", "epsilon_sensitivity", "lr_too_low", "dead_relu")
+    explained_by = (
+        "divergence",
+        "vanishing_gradients",
+        "epsilon_sensitivity",
+        "lr_too_low",
+        "lr_too_high",
+        "exploding_gradients",
+        "dead_relu",
+    )
 
     min_points: int = 5
     max_drop: float = 0.1
@@ -61,6 +72,7 @@ class Underfitting(Rule):
     fitted_loss: float = 0.1
     fitted_acc: float = 0.9
     max_acc_gap: float = 0.03
+    still_falling: float = 0.3
 
     def check(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
@@ -81,7 +93,9 @@ class Underfitting(Rule):
         drop = (start - end) / start
         k = chance_classes(end, self.chance_tol)
         at_chance = k is not None and (final_acc is None or final_acc <= 1 / k + self.chance_acc_margin)
-        no_gap = self._no_gap(run, final_acc)
+        # no generalisation gap says high bias only once the loss has levelled off: a loss still
+        # falling steeply is an unfinished run, not one that cannot fit
+        no_gap = self._no_gap(run, final_acc) and self._levelled(ex, ey)
         if drop >= self.max_drop and not at_chance and not no_gap:
             return []
         first, last = float(min(sx[0], ex[0])), float(ex[-1])
@@ -121,6 +135,14 @@ class Underfitting(Rule):
                 self._fixes(run),
             )
         ]
+
+    def _levelled(self, x: np.ndarray, y: np.ndarray) -> bool:
+        """The last third of the run brought at most ``still_falling`` of the progress of its fastest third."""
+        sy = curves.smooth(y, curves.window(len(y), 0.1))
+        at = np.interp(np.linspace(x[0], x[-1], 4), x, sy)
+        drops = at[:-1] - at[1:]
+        fastest = float(drops.max())
+        return fastest <= 0 or drops[-1] <= self.still_falling * fastest
 
     def _no_gap(self, run: RunData, final_acc: float | None) -> bool:
         """High bias: train accuracy short of fitted and validation just as good (no generalisation gap)."""

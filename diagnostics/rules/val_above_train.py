@@ -47,6 +47,8 @@ class ValAboveTrain(Rule):
     shuffled_margin: the same when the config says the split was shuffled (only luck or leakage remain).
     metric_floor: ... and at least this much below in absolute terms (one sample is not a finding).
     loss_margin: the validation loss must be this share below the training loss.
+    shuffled_loss_margin: the same for a split known to be shuffled (a lucky draw of a few hundred
+      validation samples is often 20-25% easier).
     persistence: share of the judged evaluations that must show the margin ("most of the run").
 
     References:
@@ -68,14 +70,19 @@ class ValAboveTrain(Rule):
     shuffled_margin: float = 0.6
     metric_floor: float = 0.003
     loss_margin: float = 0.2
+    shuffled_loss_margin: float = 0.4
     persistence: float = 0.7
 
     def check(self, run: RunData) -> list[Finding]:
         hits = []
         # a split known to be shuffled and stratified leaves only luck or leakage: ask for more
-        margin = self.shuffled_margin if cfg(run, "data.shuffle_split") is True else self.metric_margin
+        shuffled = cfg(run, "data.shuffle_split") is True
         for val_name, train_names, higher in PAIRS:
             train = run.first(*train_names)
+            if higher:
+                margin = self.shuffled_margin if shuffled else self.metric_margin
+            else:
+                margin = self.shuffled_loss_margin if shuffled else self.loss_margin
             result = self._pair(run, val_name, train.name if train else None, higher, margin)
             if result is not None:
                 hits.append(result)
@@ -111,6 +118,7 @@ class ValAboveTrain(Rule):
         return [self.finding(summary, evidence, self._fixes(run, train_name), severity=severity)]
 
     def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool, metric_margin: float):
+        """The judged stretch where validation beats training by ``metric_margin`` (relative), or None."""
         if train_name is None or run.get(val_name) is None:
             return None
         vx, vy = curves.reduce(*run.get(val_name).finite())
@@ -127,7 +135,7 @@ class ValAboveTrain(Rule):
         val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
         margin = (train_err - val_err) / np.maximum(np.abs(train_err), 1e-12)
         floor = self.metric_floor if higher else 0.0
-        better = (margin > (metric_margin if higher else self.loss_margin)) & (train_err - val_err > floor)
+        better = (margin > metric_margin) & (train_err - val_err > floor)
         if better[judged].mean() < self.persistence:
             return None
         return (
