@@ -125,3 +125,10 @@ def test_rules_whose_metrics_are_absent_are_skipped():
     assert not REGISTRY["loss_oscillation"]().applies(run)
     assert not REGISTRY["dead_relu"]().applies(run)
     assert REGISTRY["overfitting"]().applies(run)
+
+
+def test_every_rule_has_a_place_in_the_explanatory_order():
+    from diagnostics.findings import EXPLANATORY_ORDER
+
+    all_rules()
+    assert sorted(EXPLANATORY_ORDER) == sorted(REGISTRY)

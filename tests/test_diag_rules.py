@@ -269,3 +269,139 @@ def test_epsilon_within_run(eps, dominance, expected):
 def test_epsilon_from_config_alone_is_info():
     [f] = fired(make_run(config={"optim.name": "adam", "optim.eps": 0.1}), "epsilon_sensitivity")
     assert f.severity == "info" and f.fixes[0].config_patch == {"optim.eps": 1e-8}
+
+
+# -- causes before symptoms: gradients before NaN, lr behind the climb and the stall ------------------------
+
+
+def _blowup(n=100, nan_from=80):
+    """grad_norm steady, then growing by orders of magnitude until both it and the loss are NaN."""
+    grads = np.concatenate([np.full(60, 0.2), np.logspace(0, 10, nan_from - 60), np.full(n - nan_from, np.nan)])
+    rising = np.linspace(1.5, 40, nan_from - 60)
+    loss = np.concatenate([np.linspace(2.3, 1.5, 60), rising, np.full(n - nan_from, np.nan)])
+    return grads, loss
+
+
+def test_gradients_growing_before_the_nan_are_reported_with_the_divergence():
+    grads, loss = _blowup()
+    run = make_run(config={"optim.lr": 0.3}, **{"grad_norm": grads, "train/loss": loss})
+    findings = diagnose(run)
+    assert [(f.rule, f.severity) for f in findings] == [("divergence", "critical"), ("exploding_gradients", "warning")]
+    f = findings[1]
+    assert f.evidence.values["kind"] == "blowup" and f.evidence.values["orders"] > 9
+    assert (f.evidence.start_step, f.evidence.end_step) == (62, 81)
+    assert f.fixes[0].config_patch == {"train.clip_grad": 1.0}
+
+
+def test_a_nan_without_growing_gradients_is_divergence_only():
+    grads = np.concatenate([np.full(60, 0.2), np.full(20, np.nan)])
+    loss = np.concatenate([np.linspace(2.3, 1.5, 60), np.full(20, np.nan)])
+    run = make_run(**{"grad_norm": grads, "train/loss": loss})
+    assert [f.rule for f in diagnose(run)] == ["divergence"]
+
+
+def test_repeated_gradient_spikes_explode_a_single_one_does_not():
+    grads = 0.2 + RNG.uniform(0, 0.05, 200)
+    grads[[50, 120]] = 40.0
+    [f] = fired(make_run(**{"grad_norm": grads}), "exploding_gradients")
+    assert (f.evidence.values["kind"], f.evidence.values["spikes"]) == ("spikes", 2)
+    grads[120] = 0.2
+    assert fired(make_run(**{"grad_norm": grads}), "exploding_gradients") == []
+
+
+def _too_high_run(acc=None):
+    """Per-step loss: a fast drop in the first epoch, then swinging and drifting up; epoch loss climbing."""
+    steps = np.arange(1, 301)
+    trend = np.where(steps < 20, 2.3 - 0.085 * steps, 0.6 + 0.0015 * (steps - 20))
+    per_step = trend * (1 + 0.5 * np.where(steps % 2, 1, -1))
+    epochs = 0.6 + 0.035 * np.arange(15) + RNG.normal(0, 0.01, 15)
+    curves_ = {"train/loss": per_step, "train/loss_eval": epochs}
+    if acc is not None:
+        curves_["train/acc"] = acc
+    return make_run(
+        config={"optim.name": "adam", "optim.lr": 0.1},
+        steps={"train/loss_eval": 20 * np.arange(1, 16), "train/acc": 20 * np.arange(1, 16)},
+        **curves_,
+    )
+
+
+def test_lr_too_high_from_the_first_steps_explains_the_oscillation():
+    run = _too_high_run()
+    assert "loss_oscillation" in {f.rule for f in fired(run, "loss_oscillation")}
+    rules = [f.rule for f in diagnose(run)]
+    assert "lr_too_high" in rules and "loss_oscillation" not in rules
+    [f] = fired(run, "lr_too_high")
+    # the drop began in the per-step loss, long before the first epoch-level value (0.6)
+    assert f.evidence.values["start"] > 1.5 and f.evidence.values["swing_ratio"] > 0.2
+    assert [fix.config_patch for fix in f.fixes[:2]] == [{"optim.lr": 0.01}, {"optim.lr": 0.03}]
+
+
+def test_lr_too_high_on_a_noisy_epoch_loss_when_train_accuracy_falls():
+    loss = np.array([1.37, 0.92, 0.86, 0.65, 1.08, 0.91, 0.46, 0.82, 0.68, 1.09, 0.92, 0.91, 0.62, 0.90, 1.15])
+    acc = np.array([0.82, 0.82, 0.80, 0.86, 0.82, 0.79, 0.89, 0.79, 0.82, 0.73, 0.76, 0.81, 0.76, 0.76, 0.61])
+    config = {"optim.name": "adam", "optim.lr": 0.1}
+    assert fired(make_run(config=config, **{"train/loss_epoch": loss}), "lr_too_high") == []
+    [f] = fired(make_run(config=config, **{"train/loss_epoch": loss, "train/acc": acc}), "lr_too_high")
+    assert f.evidence.values["train_acc_end"] < f.evidence.values["train_acc_peak"] - 0.1
+
+
+def _premature_decay(n=30):
+    loss = np.concatenate([[2.25, 2.14, 2.06], 2.04 + RNG.normal(0, 0.004, n - 3)])
+    lr = 0.05 * 0.05 ** (np.arange(n) // 2)
+    return loss, lr
+
+
+def test_plateau_where_the_logged_lr_collapsed_explains_the_underfitting():
+    loss, lr = _premature_decay()
+    run = make_run(**{"train/loss_epoch": loss, "lr": lr, "train/acc": [0.62] * 30, "val/acc": [0.61] * 30})
+    assert fired(run, "underfitting") != []
+    [f] = [f for f in diagnose(run) if f.rule in ("plateau", "underfitting")]
+    assert (f.rule, f.severity, f.explains) == ("plateau", "warning", ("underfitting",))
+    assert f.evidence.values["lr_fall"] >= 400 and "cut the learning rate" in f.summary
+    assert f.fixes[0].config_patch == {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": 3}
+
+
+def test_plateau_lr_collapse_read_from_the_schedule_in_the_config():
+    loss, _ = _premature_decay()
+    config = {"sched.name": "step", "sched.step_size": 2, "sched.gamma": 0.05}
+    [f] = fired(make_run(config=config, **{"train/loss_epoch": loss}), "plateau")
+    assert f.severity == "warning" and f.evidence.values["lr_source"] == "step schedule's lr"
+
+
+def test_converged_model_is_not_a_plateau():
+    loss = np.concatenate([np.linspace(0.69, 0.25, 8), 0.25 + RNG.normal(0, 0.002, 22)])
+    assert fired(make_run(**{"train/loss_epoch": loss}), "plateau") != []
+    assert fired(make_run(**{"train/loss_epoch": loss, "val/acc": [0.95] * 30}), "plateau") == []
+
+
+def test_a_loss_still_falling_steeply_is_not_underfitting():
+    loss = np.array([2.31, 2.21, 1.47, 0.87, 0.60])
+    acc = {"train/acc": [0.1, 0.3, 0.55, 0.7, 0.78], "val/acc": [0.1, 0.3, 0.55, 0.7, 0.76]}
+    assert fired(make_run(**{"train/loss_epoch": loss, **acc}), "underfitting") == []
+    levelled_loss = [2.25, 1.3, 0.95, 0.85, 0.8, 0.78]
+    levelled = make_run(**{"train/loss_epoch": levelled_loss, "train/acc": [0.78] * 6, "val/acc": [0.77] * 6})
+    assert [f.rule for f in fired(levelled, "underfitting")] == ["underfitting"]
+
+
+def test_early_stopping_within_its_patience_is_not_reported_again():
+    val = u_curve(20, best=12)
+    assert fired(make_run(**{"val/loss": val}), "early_stop_point") != []
+    assert fired(make_run(config={"early_stopping.patience": 7}, **{"val/loss": val}), "early_stop_point") == []
+
+
+def test_a_lucky_shuffled_split_with_a_lower_val_loss_is_nothing():
+    train = falling(20, 0.6, 0.14)
+    curves_ = {"train/loss_eval": train, "val/loss": train * 0.75}
+    assert fired(make_run(**curves_), "val_above_train") != []
+    assert fired(make_run(config={"data.shuffle_split": True}, **curves_), "val_above_train") == []
+
+
+def test_worst_prefers_the_cause_among_equal_severities():
+    from diagnostics.findings import Evidence, Finding, worst
+
+    def finding(rule):
+        return Finding(rule, "warning", rule, "", Evidence("train/loss"))
+
+    assert worst([finding("dead_relu"), finding("loss_oscillation")]).rule == "loss_oscillation"
+    assert worst([finding("underfitting"), finding("lr_too_high")]).rule == "lr_too_high"
+    assert worst([finding("plateau"), Finding("divergence", "critical", "", "", Evidence(""))]).rule == "divergence"
