@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from diagnostics.compare import compare
-from diagnostics.csvlog import LogReadError, read_wide_csv
 from diagnostics.engine import diagnose
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
@@ -34,12 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m diagnostics",
         description=(
-            "Diagnose training runs: CSV logs (a step or epoch column plus metric columns), folders of them, "
+            "Diagnose training runs: log files in any supported format (TensorBoard event files, Lightning "
+            "metrics.csv, Keras CSVLogger/History JSON, HF trainer_state.json, Ultralytics results.csv, MMEngine "
+            "JSON lines, CSV/TSV/JSON lines with a step or epoch column, console logs), folders or zips of them, "
             "or runs in a traindoc database. Several runs given together are also compared."
         ),
     )
     p.add_argument(
-        "paths", nargs="*", metavar="PATH", help="CSV log files, folders of CSV logs, or a traindoc .db"
+        "paths", nargs="*", metavar="PATH", help="log files (any supported format), folders or zips of logs, "
+        "or a traindoc .db"
     )
     p.add_argument("--db", metavar="FILE", help="a traindoc SQLite database (use with --run)")
     p.add_argument(
@@ -86,32 +88,25 @@ def load_all(paths: Sequence[str], db: str | None, run_ids: Sequence[int]) -> li
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".csv")
-            if not files:
-                raise InputError(f"{path}: folder holds no .csv log files")
-            runs.extend(_read_file(f) for f in files)
-        elif path.suffix.lower() in DB_SUFFIXES:
+        if path.is_file() and path.suffix.lower() in DB_SUFFIXES:
             runs.extend(_read_db(path, []))
         else:
-            runs.append(_read_file(path))
+            runs.extend(_read_logs(path))
     if db:
         runs.extend(_read_db(Path(db), run_ids))
     return runs
 
 
-def _read_file(path: Path) -> RunData:
-    if path.suffix.lower() != ".csv":
-        raise InputError(
-            f"{path}: unsupported format '{path.suffix or 'no extension'}' "
-            "(supported: .csv with a step or epoch column, a traindoc .db)"
-        )
+def _read_logs(path: Path) -> list[RunData]:
+    """Every run in a log file, folder or zip, through the importers (runner.importers)."""
+    from runner.importers import ImportFailed, read_path, to_rundata
+
     try:
-        return read_wide_csv(path)
-    except LogReadError as exc:
+        return [to_rundata(run) for run in read_path(path)]
+    except ImportFailed as exc:
         raise InputError(str(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: {exc}") from None
+    except (OSError, ValueError, MemoryError, RecursionError) as exc:
+        raise InputError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def _read_db(path: Path, run_ids: Sequence[int]) -> list[RunData]:

@@ -147,6 +147,11 @@ class RunData:
         config = info.get("config", {})
         if config.get("loss.name"):
             meta.setdefault("loss_type", config["loss.name"])
+        if info.get("meta", {}).get("mapped"):  # an imported run: names already mapped (maybe corrected by hand)
+            originals = {name: original for original, name in info["meta"].get("mapping", {}).items()}
+            frame = store.metrics(run_id)
+            series = {str(n): _series(str(n), originals.get(str(n), str(n)), g) for n, g in frame.groupby("name")}
+            return cls(series, config, meta)
         return cls.from_long(store.metrics(run_id), config=config, meta=meta, epoch_level=False)
 
     @classmethod

@@ -50,7 +50,7 @@ def test_json_document_follows_the_contract(keras_csv: Path):
     assert set(doc) == {"runs", "comparisons"}
     [run] = doc["runs"]
     assert {"source", "format", "metrics", "findings"} <= set(run)
-    assert run["format"] == "csv" and run["source"] == str(keras_csv)
+    assert run["format"] == "keras_csv" and run["source"] == str(keras_csv)  # detected by the importers
     assert {"train/loss_epoch", "val/loss", "train/acc", "val/acc"} <= set(run["metrics"])
     rules = [f["rule"] for f in run["findings"]]
     assert "overfitting" in rules
@@ -70,9 +70,9 @@ def test_text_output_is_per_run_and_severity_marked(keras_csv: Path):
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"\x00\x01\x02garbage\xff\xfe", "not a readable CSV"),
-        (b"a,b\n1,2\n", "no 'step' or 'epoch' column"),
-        (b"", "not a readable CSV"),
+        (b"\x00\x01\x02garbage\xff\xfe", "binary data, not a training log"),
+        (b"a,b\n1,2\n", "no step or epoch column"),
+        (b"", "is empty (0 bytes)"),
     ],
     ids=["binary", "no-step-column", "empty"],
 )

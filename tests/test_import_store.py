@@ -80,3 +80,12 @@ def test_overfitting_upload_is_diagnosed_like_a_runner_run(store: Store) -> None
     (run_id,) = save(store, [run])
     stored = {f.rule for f in diagnose(RunData.from_store(store, run_id))}
     assert "overfitting" in direct and "overfitting" in stored
+
+
+def test_stored_upload_keeps_its_corrected_names_and_originals_for_the_rules(store: Store) -> None:
+    (run,) = read_upload("m.csv", b"step,loss,test_loss\n1,0.5,0.6\n2,0.4,\n3,0.3,0.7\n4,0.2,\n")
+    (run_id,) = save(store, [run])
+    remap(store, run_id, {"test_loss": "test/loss"})
+    data = RunData.from_store(store, run_id)
+    assert data.names == ["test/loss", "train/loss"]  # not folded back into val/loss
+    assert data.original("test/loss") == "test_loss" and data.original("train/loss") == "loss"
