@@ -25,7 +25,7 @@ class Preset:
 
 
 _BINARY = {"data.name": "moons", "data.n_samples": 1000, "data.noise": 0.25}
-_DEEP = {"data.name": "digits", "model.depth": 6, "model.width": 128, "optim.name": "momentum", "train.epochs": 5}
+_DEEP = {"data.name": "digits", "model.depth": 6, "model.width": 128, "optim.name": "momentum", "train.epochs": 12}
 _TINY_TRAIN = {"data.name": "breast_cancer", "data.train_limit": 40, "model.width": 512, "optim.lr": 3e-4,
                "train.batch_size": 8}
 
