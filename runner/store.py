@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from runner import rollup
@@ -452,21 +453,45 @@ class Store:
 
         self._transaction(body)
 
-    def metrics(self, run_id: int, names: Sequence[str] | None = None) -> pd.DataFrame:
-        """Long frame ``step, epoch, name, value, wall_time`` in step order; NULL → NaN."""
-        sql = "SELECT step, epoch, name, value, wall_time FROM metrics WHERE run_id=?"
-        params: list[Any] = [run_id]
-        if names:
-            sql += f" AND name IN ({','.join('?' * len(names))})"
-            params += list(names)
-        frame = pd.read_sql_query(sql + " ORDER BY name, step", self.conn, params=params)
-        frame["value"] = frame["value"].astype(float)
-        return frame
+    def metrics(self, run_id: int, names: Sequence[str] | None = None,
+                max_points: int | None = None) -> pd.DataFrame:
+        """Long frame ``step, epoch, name, value, wall_time`` in step order; NULL → NaN.
+
+        With ``max_points``, a metric logged more often than that is read at a regular
+        step stride, plus every NaN/inf the rollups know of, so reading a 10-million-step
+        run for diagnosis costs what the judgement needs (trends, noise, first NaN), not
+        what the run logged.
+        """
+        wanted = self.metric_names(run_id) if names is None else list(names)
+        stats = dict(((name, (n, first, last)) for name, n, first, last in self.conn.execute(
+            "SELECT name, n, first_step, last_step FROM metric_stats WHERE run_id=?", (run_id,))))
+        frames = []
+        for name in wanted:
+            n, first, last = stats.get(name, (0, 0, 0))
+            if not n:
+                continue
+            stride = max(1, -(-(last - first + 1) // max_points)) if max_points and n > max_points else 1
+            rows = self.conn.execute(
+                "SELECT step, epoch, value, wall_time FROM metrics WHERE run_id=? AND name=?"
+                + (" AND (step - ?) % ? = 0" if stride > 1 else "") + " ORDER BY step",
+                (run_id, name, first, stride) if stride > 1 else (run_id, name)).fetchall()
+            if stride > 1:
+                rows += self.conn.execute(  # every bucket's first NaN, at full resolution
+                    "SELECT nan_step, NULL, NULL, NULL FROM metric_rollups WHERE run_id=? AND name=? AND width=?"
+                    " AND nan_step IS NOT NULL AND (nan_step - ?) % ? != 0",
+                    (run_id, name, rollup.WIDTHS[0], first, stride)).fetchall()
+                rows.sort(key=lambda row: row[0])
+            arr = np.array(rows, dtype=float).reshape(-1, 4)
+            frames.append(pd.DataFrame({"step": arr[:, 0].astype(np.int64), "epoch": arr[:, 1], "name": name,
+                                        "value": arr[:, 2], "wall_time": arr[:, 3]}))
+        if not frames:
+            return pd.DataFrame({"step": pd.Series(dtype=np.int64), "epoch": pd.Series(dtype=float),
+                                 "name": pd.Series(dtype=object), "value": pd.Series(dtype=float),
+                                 "wall_time": pd.Series(dtype=float)})
+        return pd.concat(frames, ignore_index=True)
 
     def metric_series(self, run_id: int, name: str) -> tuple[Any, Any]:
         """``(steps, values)`` numpy arrays for one metric, the hot path of the charts."""
-        import numpy as np
-
         rows = self.conn.execute(
             "SELECT step, value FROM metrics WHERE run_id=? AND name=? ORDER BY step", (run_id, name)
         ).fetchall()

@@ -157,3 +157,18 @@ def test_chart_reads_of_short_curves_are_the_raw_points(store: Store) -> None:
     store.write_metrics([(run_id, s, None, "val/loss", 1.0 / (s + 1), 0.0) for s in range(100)])
     steps, values = store.chart_series(run_id, "val/loss")
     assert steps.tolist() == list(range(100)) and values[3] == 0.25
+
+
+def test_reads_for_diagnosis_stride_long_curves_but_keep_every_nan(store: Store) -> None:
+    run_id = store.create_run("long")
+    rows = [(run_id, s, s / 100, "train/loss", 1.0 / (s + 1), 0.0) for s in range(50_000)]
+    rows[12_345] = (run_id, 12_345, 123.45, "train/loss", math.nan, 0.0)
+    rows += [(run_id, s, s / 100, "val/loss", 0.5, 0.0) for s in range(0, 50_000, 100)]
+    store.write_metrics(rows)
+    frame = store.metrics(run_id, max_points=5_000)
+    loss = frame[frame.name == "train/loss"]
+    assert len(loss) == 5_001 and loss.step.is_monotonic_increasing
+    assert loss.step.iloc[:3].tolist() == [0, 10, 20]
+    assert loss[loss.value.isna()].step.tolist() == [12_345]  # off the stride, still there
+    assert len(frame[frame.name == "val/loss"]) == 500  # short curves come whole
+    assert len(store.metrics(run_id)) == 50_500
