@@ -17,6 +17,8 @@ import pandas as pd
 
 from diagnostics.names import canonical
 
+MAX_POINTS_PER_METRIC = 200_000  # per-step curves longer than this are read at a stride
+
 
 @dataclass(frozen=True)
 class Series:
@@ -132,8 +134,13 @@ class RunData:
         return cls(series, config or {}, meta or {})
 
     @classmethod
-    def from_store(cls, store: Any, run_id: int) -> RunData:
-        """From the runner's store: its metrics, flat config and meta (source, name, status)."""
+    def from_store(cls, store: Any, run_id: int, max_points: int = MAX_POINTS_PER_METRIC) -> RunData:
+        """From the runner's store: its metrics, flat config and meta (source, name, status).
+
+        A metric logged more than ``max_points`` times is read at a regular step stride
+        (plus every NaN): the rules judge smoothed trends and noise levels, which a
+        stride sample keeps, and a 10-million-step run then diagnoses in about a second.
+        """
         info = store.run(run_id)
         meta = {
             **info.get("meta", {}),
@@ -149,10 +156,11 @@ class RunData:
             meta.setdefault("loss_type", config["loss.name"])
         if info.get("meta", {}).get("mapped"):  # an imported run: names already mapped (maybe corrected by hand)
             originals = {name: original for original, name in info["meta"].get("mapping", {}).items()}
-            frame = store.metrics(run_id)
+            frame = store.metrics(run_id, max_points=max_points)
             series = {str(n): _series(str(n), originals.get(str(n), str(n)), g) for n, g in frame.groupby("name")}
             return cls(series, config, meta)
-        return cls.from_long(store.metrics(run_id), config=config, meta=meta, epoch_level=False)
+        return cls.from_long(store.metrics(run_id, max_points=max_points), config=config, meta=meta,
+                             epoch_level=False)
 
     @classmethod
     def from_wide_csv(cls, path: Any) -> RunData:
