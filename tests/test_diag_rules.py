@@ -405,3 +405,9 @@ def test_worst_prefers_the_cause_among_equal_severities():
     assert worst([finding("dead_relu"), finding("loss_oscillation")]).rule == "loss_oscillation"
     assert worst([finding("underfitting"), finding("lr_too_high")]).rule == "lr_too_high"
     assert worst([finding("plateau"), Finding("divergence", "critical", "", "", Evidence(""))]).rule == "divergence"
+
+
+def test_large_early_gradients_of_a_long_converging_run_are_not_spikes():
+    # gradients start near 1 and shrink by five orders of magnitude as the loss converges
+    grads = np.geomspace(1.5, 1e-5, 3000)
+    assert fired(make_run(**{"grad_norm": grads}), "exploding_gradients") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from diagnostics import curves
 from diagnostics.base import Rule, register
@@ -70,7 +71,7 @@ class ExplodingGradients(Rule):
         high = float(np.mean(after > 10 * early)) if len(after) else 0.0
         smoothed_growth = 10 ** (float(logs.max()) - np.log10(early)) if early > 0 else 0.0
         peak = int(np.argmax(raw_y))
-        spikes = raw_y >= self.growth * typical
+        spikes = self._spikes(raw_y)
         if blowup is not None and raw_y[peak] >= self.growth * early > 0:
             kind = "blowup"
         elif smoothed_growth >= self.growth and high >= self.sustained:
@@ -139,6 +140,18 @@ class ExplodingGradients(Rule):
             ),
         ]
         return [self.finding(summary, Evidence("grad_norm", int(onset), int(end), values, marks), fixes)]
+
+    def _spikes(self, y: np.ndarray) -> np.ndarray:
+        """Points ``growth``× above the median of the points just before them.
+
+        A causal baseline, not the run's median: gradients are naturally largest at the
+        start and shrink by orders of magnitude as the loss converges, so the first steps
+        of a long run are not spikes against its converged tail.
+        """
+        window = max(self.min_points, len(y) // 50)
+        baseline = pd.Series(y).rolling(window, min_periods=window).median().shift(1).to_numpy()
+        with np.errstate(invalid="ignore"):
+            return np.nan_to_num(y >= self.growth * baseline, nan=False).astype(bool)
 
     @staticmethod
     def _first_non_finite(run: RunData) -> float | None:
