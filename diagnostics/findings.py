@@ -59,10 +59,11 @@ class Evidence:
     end_step: int | None = None
     values: dict[str, Any] = field(default_factory=dict)
     marks: tuple[dict[str, Any], ...] = ()
+    related: tuple[str, ...] = ()  # other metrics the chart should show beside ``metric`` (e.g. train/auc)
 
     def to_dict(self) -> dict[str, Any]:
         return {"metric": self.metric, "start_step": self.start_step, "end_step": self.end_step,
-                "values": self.values, "marks": list(self.marks)}
+                "values": self.values, "marks": list(self.marks), "related": list(self.related)}
 
 
 @dataclass(frozen=True)

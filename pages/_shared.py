@@ -152,7 +152,8 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
 def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
     """train/loss + val/loss, plus the metrics the findings point at, so their evidence is on the chart."""
     picked = [n for n in DEFAULT_METRICS if n in names]
-    picked += [f.evidence.metric for f in findings if f.evidence.metric in names]
+    for finding in findings:
+        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
     picked = list(dict.fromkeys(picked))[:4]
     return picked or names[:1]
 

@@ -7,6 +7,7 @@ and the playwright Python package; no browser download.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from conftest_ui import FAST_PRESET, ROOT, real_db_in
 from playwright.sync_api import expect, sync_playwright
+
+from runner.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -45,10 +48,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> No
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
-    """`streamlit run app.py` on a free local port over a DB holding a finished real run; always stopped."""
-    db, ids = real_db_in(tmp_path_factory)
+@contextlib.contextmanager
+def serve(db: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free local port over ``db``; always stopped."""
     port = _free_port()
     env = {**os.environ, "TRAINDOC_DB": str(db)}
     proc = subprocess.Popen(
@@ -59,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
-        yield url, ids
+        yield url
     finally:
         proc.terminate()
         try:
@@ -67,6 +69,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
+    """A server over a DB holding a finished real run."""
+    db, ids = real_db_in(tmp_path_factory)
+    with serve(db) as url:
+        yield url, ids
 
 
 def test_open_finished_run_and_see_its_chart(server: tuple[str, dict[str, int]]) -> None:
@@ -92,5 +102,35 @@ def test_open_finished_run_and_see_its_chart(server: tuple[str, dict[str, int]])
             assert "train/loss" in names and "val/loss" in names
             assert page.locator('[data-testid="stException"]').count() == 0
             assert "Traceback" not in page.inner_text("body")
+        finally:
+            browser.close()
+
+
+HOSTILE_RUN = '<img src=x onerror="window.__xss=1">'
+HOSTILE_METRIC = "<script>window.__xss=2</script>"
+
+
+def test_a_run_url_opened_first_on_a_fresh_server_gets_the_app_and_shows_hostile_names_as_text(
+        tmp_path: Path) -> None:
+    """Direct links work from the first request (not Streamlit's legacy pages list), and
+    run and metric names are data: shown literally, never rendered as HTML."""
+    store = Store(tmp_path / "traindoc.db")
+    run_id = store.create_run(HOSTILE_RUN, {"optim.lr": 0.1}, status="finished", source="api")
+    store.write_metrics([(run_id, s, None, name, 1.0 / (s + 1), 0.0) for s in range(1, 50)
+                         for name in ("train/loss", HOSTILE_METRIC)])
+    with serve(tmp_path / "traindoc.db") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(f"{url}/run?run={run_id}")
+            expect(page.get_by_role("heading", name=HOSTILE_RUN)).to_be_visible()
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            expect(nav.get_by_text("Overview", exact=True)).to_be_visible()
+            expect(nav.get_by_text("shared", exact=True)).to_have_count(0)  # not the legacy list of pages/
+            page.locator(".js-plotly-plot").first.wait_for(state="visible")
+            assert page.evaluate("() => window.__xss") is None
+            assert page.locator("img[onerror]").count() == 0
+            assert HOSTILE_RUN in page.inner_text("body")
         finally:
             browser.close()

@@ -113,7 +113,8 @@ class ValAboveTrain(Rule):
         start = float(x[int(np.argmax(better))])
         label = f"{val_name} above {train_name}"
         marks = ({"kind": "span", "start": start, "end": float(x[-1]), "label": label},)
-        evidence = Evidence(val_name, int(start), int(x[-1]), values, marks)
+        related = tuple(h[1] for h in hits if h[1])
+        evidence = Evidence(val_name, int(start), int(x[-1]), values, marks, related)
         severity = "warning" if metric_hit else "info"
         return [self.finding(summary, evidence, self._fixes(run, train_name), severity=severity)]
 
