@@ -59,6 +59,18 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return (csum[hi] - csum[lo]) / (hi - lo)
 
 
+def refine_min(y: np.ndarray, b: int, around: int) -> int:
+    """Where a minimum really is, near ``b`` found on heavily smoothed data.
+
+    A wide window makes a decision robust to noise but drags the minimum of a long,
+    asymmetric curve toward its flat side; the reported step comes from a light
+    smoothing within ``around`` points of ``b``.
+    """
+    lo, hi = max(0, b - around), min(len(y), b + around + 1)
+    light = smooth(y, window(len(y), 0.005, lo=1, hi=3))
+    return lo + int(np.argmin(light[lo:hi]))
+
+
 def window(n: int, frac: float = 0.1, lo: int = 3, hi: int = 501) -> int:
     """An odd smoothing window of about ``frac`` of the curve."""
     w = int(np.clip(round(n * frac), min(lo, n), hi))

@@ -411,3 +411,16 @@ def test_large_early_gradients_of_a_long_converging_run_are_not_spikes():
     # a few first steps near 1, then ~1e-3 within the first tenth, then ~3e-6 once converged
     grads = np.concatenate([np.full(5, 1.5), np.geomspace(1e-2, 1e-3, 295), np.full(2700, 3e-6)])
     assert fired(make_run(**{"grad_norm": grads}), "exploding_gradients") == []
+
+
+def test_a_long_run_reports_its_real_best_epoch_not_the_smoothed_one():
+    # 1,500 evaluations: a steep drop to the best at evaluation 7, then a slow climb
+    n, best = 1500, 7
+    idx = np.arange(n)
+    val = np.where(idx <= best, 0.5 - 0.04 * idx, 0.22 + 0.0003 * (idx - best))
+    run = make_run(**{"val/loss": val, "train/loss_epoch": np.geomspace(0.5, 1e-6, n)})
+    [f] = fired(run, "overfitting")
+    assert abs(f.evidence.values["best_step"] - (best + 1)) <= 2  # steps are 1-based
+    assert f.evidence.values["best_value"] == pytest.approx(0.22, abs=0.01)
+    [e] = fired(run, "early_stop_point")
+    assert abs(e.evidence.values["best_step"] - (best + 1)) <= 2

@@ -69,9 +69,11 @@ class EarlyStopPoint(Rule):
         needed = self.min_worse * abs(sy[b]) if sign > 0 else self.min_worse
         if gap <= 0 or gap < max(needed, self.noise_k * curves.robust_noise(sign * y, sy)):
             return []
+        b = curves.refine_min(sign * y, b, curves.window(n, 0.06))
+        wasted = n - 1 - b
         best_step, last = float(x[b]), float(x[-1])
         summary = (
-            f"{name} was best ({curves.fmt(sign * sy[b])}) at {run.when(best_step)}; the {wasted} "
+            f"{name} was best ({curves.fmt(y[b])}) at {run.when(best_step)}; the {wasted} "
             f"evaluations after it ({wasted / n:.0%} of training) did not beat it "
             f"(final {curves.fmt(sign * end)})."
         )

@@ -101,11 +101,14 @@ class Overfitting(Rule):
             return []
         if lower_better and gap_end < self.overfit_ratio * max(abs(train_end), 1e-12):
             return []
+        shown = curves.refine_min(sign * y, b, curves.window(n, 0.1))
         return [
             self._finding(
-                run, name, x, y, b, sign, float(best), float(end), train_best, train_end, gap_best, gap_end
+                run, name, x, y, shown, sign, float(sign * y[shown]), float(end), train_best, train_end,
+                gap_best, gap_end
             )
         ]
+
 
     def _train(self, run: RunData, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         series = (
