@@ -7,68 +7,14 @@ and the playwright Python package; no browser download.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, ROOT, real_db_in
-from playwright.sync_api import expect, sync_playwright
+from conftest_ui import FAST_PRESET, browser_page, real_db_in, serve
+from playwright.sync_api import expect
 
 from runner.store import Store
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {proc.returncode}: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout:.0f} s")
-
-
-@contextlib.contextmanager
-def serve(db: Path) -> Iterator[str]:
-    """`streamlit run app.py` on a free local port over ``db``; always stopped."""
-    port = _free_port()
-    env = {**os.environ, "TRAINDOC_DB": str(db)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -82,28 +28,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 def test_open_finished_run_and_see_its_chart(server: tuple[str, dict[str, int]]) -> None:
     url, ids = server
     run_id = ids[FAST_PRESET]
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            expect(page.get_by_text("Runs in this database")).to_be_visible()
-            page.get_by_role("link", name=f"Open run #{run_id}").click()
-            page.wait_for_url(f"**/run?run={run_id}")
-            expect(page.get_by_role("heading", name=FAST_PRESET)).to_be_visible()
-            chart = page.locator(".js-plotly-plot").first
-            chart.wait_for(state="visible")
-            page.wait_for_function(
-                "() => { const el = document.querySelector('.js-plotly-plot');"
-                " return el && el.data && el.data.length > 0 && el.querySelector('.scatterlayer .trace'); }")
-            names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
-            assert "train/loss" in names and "val/loss" in names
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert "Traceback" not in page.inner_text("body")
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(url)
+        expect(page.get_by_text("Runs in this database")).to_be_visible()
+        page.get_by_role("link", name=f"Open run #{run_id}").click()
+        page.wait_for_url(f"**/run?run={run_id}")
+        expect(page.get_by_role("heading", name=FAST_PRESET)).to_be_visible()
+        chart = page.locator(".js-plotly-plot").first
+        chart.wait_for(state="visible")
+        page.wait_for_function(
+            "() => { const el = document.querySelector('.js-plotly-plot');"
+            " return el && el.data && el.data.length > 0 && el.querySelector('.scatterlayer .trace'); }")
+        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+        assert "train/loss" in names and "val/loss" in names
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert "Traceback" not in page.inner_text("body")
 
 
 HOSTILE_RUN = '<img src=x onerror="window.__xss=1">'
@@ -118,19 +57,13 @@ def test_a_run_url_opened_first_on_a_fresh_server_gets_the_app_and_shows_hostile
     run_id = store.create_run(HOSTILE_RUN, {"optim.lr": 0.1}, status="finished", source="api")
     store.write_metrics([(run_id, s, None, name, 1.0 / (s + 1), 0.0) for s in range(1, 50)
                          for name in ("train/loss", HOSTILE_METRIC)])
-    with serve(tmp_path / "traindoc.db") as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(f"{url}/run?run={run_id}")
-            expect(page.get_by_role("heading", name=HOSTILE_RUN)).to_be_visible()
-            nav = page.locator('[data-testid="stSidebarNav"]')
-            expect(nav.get_by_text("Overview", exact=True)).to_be_visible()
-            expect(nav.get_by_text("shared", exact=True)).to_have_count(0)  # not the legacy list of pages/
-            page.locator(".js-plotly-plot").first.wait_for(state="visible")
-            assert page.evaluate("() => window.__xss") is None
-            assert page.locator("img[onerror]").count() == 0
-            assert HOSTILE_RUN in page.inner_text("body")
-        finally:
-            browser.close()
+    with serve(tmp_path / "traindoc.db") as url, browser_page() as page:
+        page.goto(f"{url}/run?run={run_id}")
+        expect(page.get_by_role("heading", name=HOSTILE_RUN)).to_be_visible(timeout=30_000)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        expect(nav.get_by_text("Overview", exact=True)).to_be_visible(timeout=30_000)
+        expect(nav.get_by_text("shared", exact=True)).to_have_count(0, timeout=30_000)  # not the legacy list of pages/
+        page.locator(".js-plotly-plot").first.wait_for(state="visible")
+        assert page.evaluate("() => window.__xss") is None
+        assert page.locator("img[onerror]").count() == 0
+        assert HOSTILE_RUN in page.inner_text("body")

@@ -7,15 +7,12 @@ drives the pages like a user. With TRAINDOC_SHOTS=DIR it also saves the README's
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, ROOT, make_db
-from playwright.sync_api import Page, expect, sync_playwright
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_healthy
+from conftest_ui import FAST_PRESET, browser_page, make_db, serve
+from playwright.sync_api import Page, expect
 
 SHOTS = os.environ.get("TRAINDOC_SHOTS")
 
@@ -25,24 +22,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     """A dashboard over its own database (this test writes to it), always stopped."""
     db = tmp_path_factory.mktemp("browser-sweep") / "traindoc.db"
     ids = make_db(db)
-    port = _free_port()
-    env = {**os.environ, "TRAINDOC_DB": str(db), "TRAINDOC_SCHEDULER_IDLE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+    with serve(db, TRAINDOC_SCHEDULER_IDLE="1") as url:
         yield url, ids
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def _shot(page: Page, name: str, anchor: str | None = None) -> None:
@@ -70,40 +51,34 @@ def _set(page: Page, label: str, value: str) -> None:
 
 def test_sweep_compare_and_verify_a_fix(server: tuple[str, dict[str, int]]) -> None:
     url, ids = server
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(60_000)  # the first script run imports torch: slow on a busy machine
-            page.goto(url)
-            expect(page.get_by_text("Runs in this database")).to_be_visible()
-            # 1. launch: the built-in ε sweep, cut to three values and one seed, three at once
-            page.goto(f"{url}/launch")
-            expect(page.get_by_role("button", name="Queue 15 runs")).to_be_visible()
-            _set(page, "Values of optim.eps", "1e-1, 1e-4, 1e-8")
-            _set(page, "Seeds (repeats of every point)", "1")
-            _set(page, "Concurrency (runs at once)", "3")
-            page.get_by_role("button", name="Queue 3 runs").click()
-            # 2. the queue fragment refreshes by itself until the group is done
-            expect(page.get_by_text("3 finished").first).to_be_visible(timeout=150_000)
-            _no_errors(page)
-            _shot(page, "launch", anchor="Sweep")
-            # 3. compare: the sensitivity plot and the cross-run finding
-            page.get_by_role("link", name="Compare").last.click()
-            page.wait_for_url("**/compare?group=*")
-            expect(page.get_by_text("Sensitivity: val/auc best vs optim.eps")).to_be_visible()
-            expect(page.get_by_text("epsilon_sensitivity").first).to_be_visible()
-            expect(page.get_by_text("Sensitive to optim.eps").first).to_be_visible()
-            _no_errors(page)
-            _shot(page, "compare", anchor="Sensitivity")
-            # 4. try the fix from the negative-loss run and wait for the verdict
-            page.goto(f"{url}/run?run={ids[FAST_PRESET]}")
-            fix = page.get_by_role("button", name="Try this fix: Replace nn.Softmax(dim=1)")
-            fix.click()
-            expect(page.get_by_text("Fixes tried")).to_be_visible()
-            expect(page.get_by_text("verified", exact=True).first).to_be_visible(timeout=120_000)
-            expect(page.get_by_text("negative_loss is gone").first).to_be_visible()
-            _no_errors(page)
-            _shot(page, "verdict", anchor="Fixes tried")
-        finally:
-            browser.close()
+    with browser_page(height=1100, timeout_ms=60_000) as page:  # first runs import torch: slow
+        page.goto(url)
+        expect(page.get_by_text("Runs in this database")).to_be_visible()
+        # 1. launch: the built-in ε sweep, cut to three values and one seed, three at once
+        page.goto(f"{url}/launch")
+        expect(page.get_by_role("button", name="Queue 15 runs")).to_be_visible()
+        _set(page, "Values of optim.eps", "1e-1, 1e-4, 1e-8")
+        _set(page, "Seeds (repeats of every point)", "1")
+        _set(page, "Concurrency (runs at once)", "3")
+        page.get_by_role("button", name="Queue 3 runs").click()
+        # 2. the queue fragment refreshes by itself until the group is done
+        expect(page.get_by_text("3 finished").first).to_be_visible(timeout=150_000)
+        _no_errors(page)
+        _shot(page, "launch", anchor="Sweep")
+        # 3. compare: the sensitivity plot and the cross-run finding
+        page.get_by_role("link", name="Compare").last.click()
+        page.wait_for_url("**/compare?group=*")
+        expect(page.get_by_text("Sensitivity: val/auc best vs optim.eps")).to_be_visible()
+        expect(page.get_by_text("epsilon_sensitivity").first).to_be_visible()
+        expect(page.get_by_text("Sensitive to optim.eps").first).to_be_visible()
+        _no_errors(page)
+        _shot(page, "compare", anchor="Sensitivity")
+        # 4. try the fix from the negative-loss run and wait for the verdict
+        page.goto(f"{url}/run?run={ids[FAST_PRESET]}")
+        fix = page.get_by_role("button", name="Try this fix: Replace nn.Softmax(dim=1)")
+        fix.click()
+        expect(page.get_by_text("Fixes tried")).to_be_visible()
+        expect(page.get_by_text("verified", exact=True).first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("negative_loss is gone").first).to_be_visible()
+        _no_errors(page)
+        _shot(page, "verdict", anchor="Fixes tried")

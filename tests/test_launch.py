@@ -7,22 +7,12 @@ import signal
 import time
 
 import pytest
+from waiting import wait_for_run
 
 from runner import launcher
 from runner.presets import PRESETS
 from runner.store import Store
 from runner.sweep import create_sweep, expand, parse_grid, schedule
-
-
-def _wait(store: Store, run_id: int, until, timeout: float = 60) -> dict:  # noqa: ANN001
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        store.reconcile()
-        run = store.run(run_id)
-        if until(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} never got there: {store.run(run_id)}")
 
 
 def _long_run(store: Store) -> int:
@@ -34,7 +24,7 @@ def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
     run_id = store.create_run("quick", PRESETS["healthy"].config({"train.epochs": 2}).to_flat())
     pid = launcher.launch(store, run_id)
     assert store.run(run_id)["pid"] == pid
-    run = _wait(store, run_id, lambda r: r["status"] not in ("queued", "running"))
+    run = wait_for_run(store, run_id, lambda r: r["status"] not in ("queued", "running"))
     assert run["status"] == "finished", launcher.log_path(store, run_id).read_text()
     assert run["progress"] == 1.0 and run["device"] == "cpu"
     assert store.metric_series(run_id, "val/loss")[0].size == 2
@@ -43,9 +33,9 @@ def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
 def test_kill_9_keeps_flushed_rows_and_becomes_crashed(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
-    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     os.kill(pid, signal.SIGKILL)
-    run = _wait(store, run_id, lambda r: r["status"] != "running", timeout=10)
+    run = wait_for_run(store, run_id, lambda r: r["status"] != "running", timeout=10)
     assert run["status"] == "crashed" and "gone" in run["error"]
     assert store.metric_series(run_id, "train/loss")[0].size >= 1
 
@@ -53,9 +43,9 @@ def test_kill_9_keeps_flushed_rows_and_becomes_crashed(store: Store) -> None:
 def test_sigterm_flushes_and_ends_cancelled(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
-    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     os.kill(pid, signal.SIGTERM)
-    run = _wait(store, run_id, lambda r: r["status"] != "running", timeout=30)
+    run = wait_for_run(store, run_id, lambda r: r["status"] != "running", timeout=30)
     assert run["status"] == "cancelled"
     # the runner flushed its buffer on the way out: the last row is at or past the heartbeat's view
     steps = store.metric_series(run_id, "train/loss")[0]
@@ -65,7 +55,7 @@ def test_sigterm_flushes_and_ends_cancelled(store: Store) -> None:
 def test_cancel_from_the_ui_marks_cancelled_and_stops_the_process(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
-    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     assert launcher.cancel(store, run_id) == "cancelled"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -93,7 +83,7 @@ def test_sweep_runs_every_point_within_the_concurrency_limit(store: Store) -> No
     group_id, run_ids = create_sweep(store, base, {"optim.eps": [0.1, 1e-4, 1e-8]}, "eps", concurrency=2)
     schedule(store, group_id, concurrency=2, poll_seconds=0.1)
     for run_id in run_ids:
-        _wait(store, run_id, lambda r: r["status"] not in ("queued", "running"))
+        wait_for_run(store, run_id, lambda r: r["status"] not in ("queued", "running"))
     runs = store.runs(group_id=group_id)
     assert sorted(runs.status) == ["finished"] * 3
     assert sorted(store.run(i)["config"]["optim.eps"] for i in run_ids) == [1e-8, 1e-4, 0.1]

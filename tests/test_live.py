@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from conftest_ui import ROOT
 from streamlit.testing.v1 import AppTest
+from waiting import wait_for_run
 
 from runner import launcher
 from runner.presets import PRESETS
@@ -25,22 +25,13 @@ def _overview(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return at
 
 
-def _wait(store: Store, run_id: int, until, timeout: float = 90) -> dict:  # noqa: ANN001
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        store.reconcile()
-        run = store.run(run_id)
-        if until(run):
-            return run
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} never got there: {store.run(run_id)}")
 
 
 def test_a_killed_runner_shows_as_crashed_on_the_dashboard(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db_path)
     run_id = store.create_run("doomed", PRESETS["healthy"].config({"train.epochs": 100_000}).to_flat())
     pid = launcher.launch(store, run_id)
-    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     assert _overview(db_path, monkeypatch).dataframe[0].value["status"].tolist() == ["running"]
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -54,11 +45,11 @@ def test_restarting_the_dashboard_mid_run_loses_nothing(db_path: Path, monkeypat
     cfg = PRESETS["healthy"].config({"train.epochs": 40})
     run_id = store.create_run("survivor", cfg.to_flat())
     launcher.launch(store, run_id)
-    _wait(store, run_id, lambda r: (r["last_step"] or 0) > 0)
+    wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     first = _overview(db_path, monkeypatch)  # dashboard #1 watches, then goes away
     assert first.dataframe[0].value["status"].tolist() in (["running"], ["finished"])
     del first
-    run = _wait(store, run_id, lambda r: r["status"] != "running")
+    run = wait_for_run(store, run_id, lambda r: r["status"] != "running")
     second = _overview(db_path, monkeypatch)  # dashboard #2, a fresh process's view of the same file
     assert run["status"] == "finished"
     assert second.dataframe[0].value["status"].tolist() == ["finished"]

@@ -1,0 +1,20 @@
+"""Waiting for a background run to reach a state, as a user refreshing the page would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from runner.store import Store
+
+
+def wait_for_run(store: Store, run_id: int, until: Callable[[dict], bool], timeout: float = 90) -> dict:
+    """Poll (reconciling, like the dashboard) until ``until(run)``; fail with the run's last state."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        store.reconcile()
+        run = store.run(run_id)
+        if until(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} never got there: {store.run(run_id)}")
