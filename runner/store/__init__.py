@@ -1,0 +1,29 @@
+"""The SQLite store: the only package with SQL.
+
+One file, WAL mode, a busy timeout, so several runner processes write while the
+dashboard reads. Metrics are long format ``(run_id, step, epoch, name, value,
+wall_time)``. A row that exists was logged; SQLite turns NaN into NULL, so a NULL
+``value`` *is* a logged NaN (not "missing") and reads give it back as ``nan``.
+Infinities round-trip as REAL natively.
+"""
+
+from runner.store.base import (
+    ACTIVE,
+    BUSY_TIMEOUT_MS,
+    DEFAULT_DB,
+    HEARTBEAT_SECONDS,
+    SCHEDULER_STALE_SECONDS,
+    SOURCES,
+    STALE_AFTER_SECONDS,
+    STATUSES,
+    ImportedRunRows,
+    MetricRow,
+    StoreError,
+    resolve_db_path,
+)
+from runner.store.core import Store
+from runner.store.schema import MIGRATIONS
+
+__all__ = ["ACTIVE", "BUSY_TIMEOUT_MS", "DEFAULT_DB", "HEARTBEAT_SECONDS", "MIGRATIONS", "SCHEDULER_STALE_SECONDS",
+           "SOURCES", "STALE_AFTER_SECONDS", "STATUSES", "ImportedRunRows", "MetricRow", "Store", "StoreError",
+           "resolve_db_path"]

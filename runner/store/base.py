@@ -1,0 +1,160 @@
+"""Connections, transactions with bounded retries, migrations, and the errors users see."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from runner.store.schema import MIGRATIONS
+
+DEFAULT_DB = "traindoc.db"
+STATUSES = ("queued", "running", "finished", "failed", "crashed", "cancelled")
+ACTIVE = ("queued", "running")
+SOURCES = ("runner", "upload", "api")
+# A live writer beats every HEARTBEAT_SECONDS; twenty missed beats means it is gone.
+HEARTBEAT_SECONDS = 2.0
+STALE_AFTER_SECONDS = float(os.environ.get("TRAINDOC_STALE_SECONDS", "40"))
+BUSY_TIMEOUT_MS = 30_000
+
+MetricRow = tuple[int, int, "float | None", str, "float | None", float]
+# (name, config, meta, rows) of one imported run; rows are MetricRow without the run id
+ImportedRunRows = tuple[str, "dict[str, Any]", "dict[str, Any]", Sequence[tuple]]
+# A scheduler beats every poll (sub-second); this long without a beat and it is gone.
+SCHEDULER_STALE_SECONDS = float(os.environ.get("TRAINDOC_SCHEDULER_STALE_SECONDS", "15"))
+
+
+class StoreError(RuntimeError):
+    """A store operation that failed after retries; the message says what and why."""
+
+
+_HINTS = {
+    "disk is full": "free disk space (nothing was written by this transaction; the file is intact)",
+    "readonly": "the file or its folder is read-only; fix its permissions or pass another --db",
+    "locked": "another process held the write lock throughout; retry later or check for a stuck process",
+    "not a database": "this file is not a traindoc SQLite database; pass another --db",
+    "malformed": "the file is corrupt; restore it from a copy or start a new --db",
+}
+
+
+def _explain(path: Path, exc: sqlite3.DatabaseError, attempts: int = 1, action: str = "write failed") -> str:
+    """One line: which file, what SQLite said, what to do about it."""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    hint = next((h for key, h in _HINTS.items() if key in str(exc)), "")
+    return f"{path}: {action}{tried}: {exc}" + (f" — {hint}" if hint else "")
+
+
+def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
+    """``--db`` beats ``TRAINDOC_DB`` beats ``./traindoc.db``."""
+    return Path(db or os.environ.get("TRAINDOC_DB") or DEFAULT_DB)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child not yet reaped by its parent is a zombie: dead for us
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class StoreBase:
+    """Thread-safe handle on one database file (one connection per thread)."""
+
+    def __init__(self, db: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 pragmas: dict[str, Any] | None = None) -> None:
+        """``pragmas`` are applied to every connection (e.g. ``cache_size``; tests use
+        ``max_page_count`` to simulate a full disk and ``query_only`` a read-only file)."""
+        self.path = resolve_db_path(db)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.pragmas = dict(pragmas or {})
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+                conn.execute("PRAGMA foreign_keys=ON")
+                for name, value in self.pragmas.items():
+                    conn.execute(f"PRAGMA {name}={int(value)}")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc, action="cannot open")) from exc
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._transaction(lambda conn: conn.execute(sql, params))
+
+    def _write_many(self, batches: Sequence[tuple[str, Iterable[Sequence[Any]]]]) -> None:
+        def body(conn: sqlite3.Connection) -> None:
+            for sql, rows in batches:
+                conn.executemany(sql, rows)
+
+        self._transaction(body)
+
+    def _transaction(self, body: Any) -> Any:
+        """Run ``body(conn)`` in one write transaction, retried with bounded backoff while locked.
+
+        The busy timeout already waits; the retries cover SQLite's immediate
+        ``database is locked`` answers. After the last try the error is raised, never dropped.
+        """
+        delay = 0.05
+        for attempt in range(6):
+            try:
+                conn = self.conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = body(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 5:
+                    raise StoreError(_explain(self.path, exc, attempts=attempt + 1)) from exc
+                time.sleep(delay)
+                delay *= 2
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc)) from exc
+        raise AssertionError("unreachable")
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            conn.execute("BEGIN IMMEDIATE")
+            try:  # another process may have migrated while we waited for the lock
+                if conn.execute("PRAGMA user_version").fetchone()[0] < target:
+                    for statement in filter(str.strip, script.split(";")):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={target}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise

@@ -1,0 +1,255 @@
+"""The Store: runs, groups and metrics (writes in batches, reads as frames and arrays)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from runner import rollup
+from runner.store.base import (
+    ACTIVE,
+    SOURCES,
+    STALE_AFTER_SECONDS,
+    STATUSES,
+    MetricRow,
+    StoreBase,
+    _pid_alive,
+)
+from runner.store.imports import ImportsMixin
+from runner.store.queue import QueueMixin
+from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
+
+
+class Store(ImportsMixin, QueueMixin, StoreBase):
+    """Thread-safe handle on one database file (one connection per thread)."""
+
+    # -- groups and runs ---------------------------------------------------
+    def create_group(self, name: str, kind: str = "sweep", spec: dict | None = None,
+                     parent_run_id: int | None = None) -> int:
+        return self._write(
+            "INSERT INTO groups (name, kind, parent_run_id, spec, created_at) VALUES (?,?,?,?,?)",
+            (name, kind, parent_run_id, json.dumps(spec or {}), time.time()),
+        ).lastrowid
+
+    def create_run(self, name: str, config: dict[str, Any] | None = None, *, source: str = "runner",
+                   status: str = "queued", group_id: int | None = None, parent_id: int | None = None,
+                   meta: dict[str, Any] | None = None) -> int:
+        if status not in STATUSES:
+            raise ValueError(f"status {status!r} not in {STATUSES}")
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r} not in {SOURCES}")
+        return self._write(
+            "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
+             json.dumps(meta or {}, default=str), time.time()),
+        ).lastrowid
+
+    def mark_running(self, run_id: int, device: str = "cpu", pid: int | None = None) -> None:
+        now = time.time()
+        self._write(
+            "UPDATE runs SET status='running', started_at=?, heartbeat=?, pid=?, host=?, device=?"
+            " WHERE id=?",
+            (now, now, pid or os.getpid(), socket.gethostname(), device, run_id),
+        )
+
+    def claim_queued(self, run_id: int, pid: int) -> bool:
+        """Atomically move a queued run to running for a launcher; False if someone else did."""
+        now = time.time()
+        cur = self._write(
+            "UPDATE runs SET status='running', started_at=?, heartbeat=?, pid=?, host=?"
+            " WHERE id=? AND status='queued'",
+            (now, now, pid, socket.gethostname(), run_id),
+        )
+        return cur.rowcount == 1
+
+    def set_pid(self, run_id: int, pid: int) -> None:
+        self._write("UPDATE runs SET pid=?, host=?, heartbeat=? WHERE id=?",
+                    (pid, socket.gethostname(), time.time(), run_id))
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> None:
+        """End a run; a run already ended (e.g. cancelled) keeps its first verdict."""
+        if status not in STATUSES or status in ACTIVE:
+            raise ValueError(f"final status {status!r} must be one of finished/failed/crashed/cancelled")
+        self._write(
+            "UPDATE runs SET status=?, ended_at=?, error=COALESCE(?, error),"
+            " progress=CASE WHEN ?='finished' THEN 1 ELSE progress END"
+            " WHERE id=? AND status IN ('queued','running')",
+            (status, time.time(), error, status, run_id),
+        )
+
+    def heartbeat(self, run_id: int, progress: float | None = None) -> None:
+        self._write(
+            "UPDATE runs SET heartbeat=?, progress=COALESCE(?, progress) WHERE id=?",
+            (time.time(), progress, run_id),
+        )
+
+    def update_meta(self, run_id: int, **fields: Any) -> None:
+        meta = self.run(run_id)["meta"]
+        meta.update(fields)
+        self._write("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta, default=str), run_id))
+
+    def request_cancel(self, run_id: int) -> dict[str, Any]:
+        """Mark a run cancelled and return it so the caller can signal its process."""
+        run = self.run(run_id)
+        self.finish(run_id, "cancelled", error="cancelled by user")
+        return run
+
+    # -- metrics -----------------------------------------------------------
+    def write_metrics(self, rows: Sequence[MetricRow]) -> int:
+        """Insert many metric rows in one transaction.
+
+        SQLite binds a NaN as NULL by itself, which is exactly the "logged NaN" encoding,
+        so rows go in untouched (no per-row Python on this hot path).
+        """
+        if not rows:
+            return 0
+        self._write_many(self._metric_statements(rows))
+        return len(rows)
+
+    @staticmethod
+    def _metric_statements(rows: Sequence[MetricRow]) -> list[tuple[str, Any]]:
+        """What writing rows takes (the rows, their rollups and stats, the runs' last step): one list for
+        ``write_metrics`` and ``import_runs``, so both keep the chart summaries in step with the rows."""
+        buckets, stats = rollup.summarise(rows)
+        last = [(last_step, run_id) for run_id, _name, _n, _first, last_step in stats]
+        return [
+            ("INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES (?,?,?,?,?,?)", rows),
+            (_UPSERT_ROLLUP, buckets),
+            (_UPSERT_STATS, stats),
+            ("UPDATE runs SET last_step=MAX(COALESCE(last_step, ?1), ?1) WHERE id=?2", last),
+        ]
+
+
+    def metrics(self, run_id: int, names: Sequence[str] | None = None,
+                max_points: int | None = None) -> pd.DataFrame:
+        """Long frame ``step, epoch, name, value, wall_time`` in step order; NULL → NaN.
+
+        With ``max_points``, a metric logged more often than that is read at a regular
+        step stride, plus every NaN/inf the rollups know of, so reading a 10-million-step
+        run for diagnosis costs what the judgement needs (trends, noise, first NaN), not
+        what the run logged.
+        """
+        wanted = self.metric_names(run_id) if names is None else list(names)
+        stats = dict(((name, (n, first, last)) for name, n, first, last in self.conn.execute(
+            "SELECT name, n, first_step, last_step FROM metric_stats WHERE run_id=?", (run_id,))))
+        frames = []
+        for name in wanted:
+            n, first, last = stats.get(name, (0, 0, 0))
+            if not n:
+                continue
+            stride = max(1, -(-(last - first + 1) // max_points)) if max_points and n > max_points else 1
+            rows = self.conn.execute(
+                "SELECT step, epoch, value, wall_time FROM metrics WHERE run_id=? AND name=?"
+                + (" AND (step - ?) % ? = 0" if stride > 1 else "") + " ORDER BY step",
+                (run_id, name, first, stride) if stride > 1 else (run_id, name)).fetchall()
+            if stride > 1:
+                rows += self.conn.execute(  # every bucket's first NaN, at full resolution
+                    "SELECT nan_step, NULL, NULL, NULL FROM metric_rollups WHERE run_id=? AND name=? AND width=?"
+                    " AND nan_step IS NOT NULL AND (nan_step - ?) % ? != 0",
+                    (run_id, name, rollup.WIDTHS[0], first, stride)).fetchall()
+                rows.sort(key=lambda row: row[0])
+            arr = np.array(rows, dtype=float).reshape(-1, 4)
+            frames.append(pd.DataFrame({"step": arr[:, 0].astype(np.int64), "epoch": arr[:, 1], "name": name,
+                                        "value": arr[:, 2], "wall_time": arr[:, 3]}))
+        if not frames:
+            return pd.DataFrame({"step": pd.Series(dtype=np.int64), "epoch": pd.Series(dtype=float),
+                                 "name": pd.Series(dtype=object), "value": pd.Series(dtype=float),
+                                 "wall_time": pd.Series(dtype=float)})
+        return pd.concat(frames, ignore_index=True)
+
+    def metric_series(self, run_id: int, name: str) -> tuple[Any, Any]:
+        """``(steps, values)`` numpy arrays for one metric, the hot path of the charts."""
+        rows = self.conn.execute(
+            "SELECT step, value FROM metrics WHERE run_id=? AND name=? ORDER BY step", (run_id, name)
+        ).fetchall()
+        if not rows:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        arr = np.array(rows, dtype=float)
+        return arr[:, 0].astype(np.int64), arr[:, 1]
+
+    def chart_series(self, run_id: int, name: str) -> tuple[Any, Any]:
+        """``(steps, values)`` for a chart: every point of a short curve, or per-bucket min/max
+        (spikes and the first NaN kept) of a long one, so the cost follows the screen, not the run."""
+        stats = self.conn.execute("SELECT n, first_step, last_step FROM metric_stats WHERE run_id=? AND name=?",
+                                  (run_id, name)).fetchone()
+        if stats is None or stats[0] <= rollup.RAW_READ_LIMIT:
+            return self.metric_series(run_id, name)
+        rows = self.conn.execute(
+            "SELECT min_step, min_value, max_step, max_value, nan_step FROM metric_rollups"
+            " WHERE run_id=? AND name=? AND width=? ORDER BY bucket",
+            (run_id, name, rollup.pick_width(stats[1], stats[2])),
+        ).fetchall()
+        return rollup.points(rows)
+
+    def metric_names(self, run_id: int) -> list[str]:
+        rows = self.conn.execute("SELECT name FROM metric_stats WHERE run_id=? ORDER BY name", (run_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    # -- reads of runs -----------------------------------------------------
+    def run(self, run_id: int) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise KeyError(f"no run with id {run_id} in {self.path}")
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
+        out["config"] = json.loads(out["config"])
+        out["meta"] = json.loads(out["meta"])
+        return out
+
+    def runs(self, group_id: int | None = None, reconcile: bool = True) -> pd.DataFrame:
+        """All runs newest first; stale ``running`` runs are marked crashed first."""
+        if reconcile:
+            self.reconcile()
+        sql = "SELECT * FROM runs"
+        params: tuple = ()
+        if group_id is not None:
+            sql, params = sql + " WHERE group_id=?", (group_id,)
+        return pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+
+    def groups(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM groups ORDER BY id DESC", self.conn)
+
+    def group(self, group_id: int) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM groups WHERE id=?", (group_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise KeyError(f"no group with id {group_id} in {self.path}")
+        out = dict(zip([c[0] for c in cur.description], row, strict=True))
+        out["spec"] = json.loads(out["spec"])
+        return out
+
+    def queued(self, limit: int | None = None) -> list[int]:
+        sql = "SELECT id FROM runs WHERE status='queued' ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in self.conn.execute(sql)]
+
+    def count_running(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM runs WHERE status='running'").fetchone()[0]
+
+    def reconcile(self, now: float | None = None) -> list[int]:
+        """Mark ``running`` runs whose process is gone, or whose heartbeat is stale, as crashed."""
+        now = time.time() if now is None else now
+        host = socket.gethostname()
+        rows = self.conn.execute(
+            "SELECT id, pid, host, heartbeat FROM runs WHERE status='running'"
+        ).fetchall()
+        dead = []
+        for run_id, pid, run_host, beat in rows:
+            if run_host == host and pid is not None and not _pid_alive(pid):
+                why = f"process {pid} on {host} is gone"
+            elif beat is None or now - beat > STALE_AFTER_SECONDS:
+                why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s"
+            else:
+                continue
+            dead.append(run_id)
+            self.finish(run_id, "crashed", error=f"runner stopped without finishing: {why}")
+        return dead

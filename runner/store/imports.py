@@ -1,0 +1,86 @@
+"""Imported logs: whole runs written in one transaction, corrected names, sweep tags."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from runner.store.base import SOURCES, ImportedRunRows
+
+
+class ImportsMixin:
+    def import_runs(self, runs: Sequence[ImportedRunRows], *, source: str = "upload", group_id: int | None = None,
+                    progress: Any = None, chunk: int = 200_000) -> list[int]:
+        """Create each run, write all its rows and finish it, in ONE transaction: all or nothing.
+
+        ``runs`` holds ``(name, config, meta, rows)`` with rows ``(step, epoch, name, value, wall_time)``;
+        a failure anywhere (a bad value, a locked file past the retries) leaves the database as it was.
+        ``progress(done_rows, total_rows)`` is called between chunks so a page can show a bar.
+        """
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r} not in {SOURCES}")
+        total = sum(len(rows) for *_, rows in runs)
+
+        def body(conn: sqlite3.Connection) -> list[int]:
+            ids, done = [], 0
+            for name, config, meta, rows in runs:
+                walls = [r[4] for r in rows]
+                run_id = conn.execute(
+                    "INSERT INTO runs (name, status, source, group_id, config, meta, created_at, started_at,"
+                    " ended_at, progress) VALUES (?, 'finished', ?, ?, ?, ?, ?, ?, ?, 1)",
+                    (name, source, group_id, json.dumps(config or {}, default=str),
+                     json.dumps(meta or {}, default=str), time.time(), min(walls, default=None),
+                     max(walls, default=None)),
+                ).lastrowid
+                for start in range(0, len(rows), chunk):
+                    part = [(run_id, *row) for row in rows[start:start + chunk]]
+                    for sql, params in self._metric_statements(part):
+                        conn.executemany(sql, params)
+                    done += len(part)
+                    if progress is not None:
+                        progress(done, total)
+                ids.append(run_id)
+            return ids
+
+        return self._transaction(body)
+
+    def rename_metrics(self, run_id: int, renames: dict[str, str], meta: dict[str, Any] | None = None) -> None:
+        """Rename a run's metrics (a corrected name mapping) and update its meta, in one transaction.
+
+        Refuses a new name that another metric of the run already has, so two curves never merge.
+        """
+        renames = {old: new for old, new in renames.items() if old != new}
+
+        def body(conn: sqlite3.Connection) -> None:
+            existing = {r[0] for r in conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id=?", (run_id,))}
+            after = (existing - set(renames)) | set(renames.values())
+            if len(after) < len(existing) or len(set(renames.values())) < len(renames):
+                clash = sorted(set(renames.values()) & (existing - set(renames))) or sorted(renames.values())
+                raise ValueError(f"run {run_id}: metric name {clash[0]!r} would be used twice")
+            # two passes through temporary names, so swaps (a→b, b→a) work
+            for table in ("metrics", "metric_rollups", "metric_stats"):
+                for i, old in enumerate(renames):
+                    conn.execute(f"UPDATE {table} SET name=? WHERE run_id=? AND name=?", (f"\x00{i}", run_id, old))
+                for i, new in enumerate(renames.values()):
+                    conn.execute(f"UPDATE {table} SET name=? WHERE run_id=? AND name=?", (new, run_id, f"\x00{i}"))
+            if meta is not None:
+                conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta, default=str), run_id))
+
+        self._transaction(body)
+
+    def tag_runs(self, group_id: int, patches: dict[int, dict[str, Any]]) -> None:
+        """Put runs into a group and merge a config patch into each (e.g. the ε each uploaded file used)."""
+
+        def body(conn: sqlite3.Connection) -> None:
+            for run_id, patch in patches.items():
+                row = conn.execute("SELECT config, meta FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is None:
+                    raise KeyError(f"no run with id {run_id} in {self.path}")
+                config, meta = {**json.loads(row[0]), **patch}, {**json.loads(row[1]), "swept": patch}
+                conn.execute("UPDATE runs SET group_id=?, config=?, meta=? WHERE id=?",
+                             (group_id, json.dumps(config, default=str), json.dumps(meta, default=str), run_id))
+
+        self._transaction(body)
