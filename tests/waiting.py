@@ -11,10 +11,11 @@ from runner.store import Store
 def wait_for_run(store: Store, run_id: int, until: Callable[[dict], bool], timeout: float = 90) -> dict:
     """Poll (reconciling, like the dashboard) until ``until(run)``; fail with the run's last state."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:
         store.reconcile()
         run = store.run(run_id)
-        if until(run):
-            return run
+        if until(run) or time.time() > deadline:
+            break
         time.sleep(0.2)
-    raise AssertionError(f"run {run_id} never got there: {store.run(run_id)}")
+    assert until(run), f"run {run_id} never got there: {run}"
+    return run
