@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,21 @@ from runner.presets import PRESETS
 from runner.store import Store
 
 os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Background runs and schedulers started by a test die with the session, even if it failed midway."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if base in cmdline and "runner" in cmdline and int(proc.name) != os.getpid():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 @pytest.fixture

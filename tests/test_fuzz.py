@@ -114,3 +114,10 @@ def test_the_cli_answers_hostile_files_with_one_line_and_exit_2(tmp_path: Path, 
     assert done.returncode == 2, done.stdout
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "run.log" in done.stderr
+
+
+@pytest.mark.parametrize("crash", sorted((ROOT / "tests" / "fuzz_regressions").iterdir()), ids=lambda p: p.name)
+def test_inputs_atheris_once_crashed_on_now_import_or_fail_cleanly(crash: Path) -> None:
+    """Found by bench/fuzz_atheris.py (e.g. a Summary field 1 that was a varint, not a Value)."""
+    for name in (crash.name, "metrics.csv", "events.out.tfevents.1.host"):
+        _import(name, crash.read_bytes())

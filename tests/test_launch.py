@@ -16,7 +16,7 @@ from runner.sweep import create_sweep, expand, parse_grid, schedule
 
 
 def _long_run(store: Store) -> int:
-    cfg = PRESETS["healthy"].config({"train.epochs": 100_000})
+    cfg = PRESETS["healthy"].config({"train.epochs": 3_000})
     return store.create_run("long", cfg.to_flat())
 
 

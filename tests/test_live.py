@@ -29,7 +29,7 @@ def _overview(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
 
 def test_a_killed_runner_shows_as_crashed_on_the_dashboard(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db_path)
-    run_id = store.create_run("doomed", PRESETS["healthy"].config({"train.epochs": 100_000}).to_flat())
+    run_id = store.create_run("doomed", PRESETS["healthy"].config({"train.epochs": 3_000}).to_flat())
     pid = launcher.launch(store, run_id)
     wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
     assert _overview(db_path, monkeypatch).dataframe[0].value["status"].tolist() == ["running"]

@@ -74,7 +74,7 @@ def test_two_sessions_share_one_queue_and_one_scheduler(db_path: Path, monkeypat
 def test_cancel_group_from_the_page_stops_running_and_queued_runs(db_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db_path)
-    long = PRESETS["healthy"].config({"train.epochs": 100_000}).to_flat()
+    long = PRESETS["healthy"].config({"train.epochs": 3_000}).to_flat()
     group_id, ids = plan.submit(store, plan.Plan("long", long, {"optim.lr": [1e-3, 2e-3, 3e-3]}, concurrency=1))
     deadline = time.time() + 60
     while (store.run(ids[0])["last_step"] or 0) == 0:

@@ -256,9 +256,9 @@ def _slow_record(data: bytes, start: int, length: int, index: int, out: Scalars,
                 summary = value
         if summary is None:
             return
-        for number, wire, (vs, ve) in _fields(data, *summary):
-            if number == 1 and wire == 2:
-                _value(data, vs, ve, step, wall, index, out, plugins)
+        for number, wire, value in _fields(data, *summary):
+            if number == 1 and wire == 2:  # only a length-delimited field is a Summary.Value
+                _value(data, *value, step, wall, index, out, plugins)
     except (ValueError, IndexError, struct.error) as exc:
         out.notes.append(f"record {index + 1} could not be decoded ({exc}); skipped")
 
