@@ -98,6 +98,14 @@ def _keras(lines: list[str]) -> tuple[pd.DataFrame, str]:
     return _frame(rows), "epoch"
 
 
+def _timestamp(text: str | None) -> float | None:
+    """A log line's wall time, or None when it has none or it is not a real date (2024-02-31)."""
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T")).timestamp() if text else None
+    except ValueError:
+        return None
+
+
 def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
     raw = []
     for number, line in enumerate(lines, 1):
@@ -108,9 +116,7 @@ def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
         pairs.update({k.lower(): float(n) for k, n, _ in _PAIR_TOTAL.findall(match.group("rest"))})
         pairs.update({k.lower(): float(v) for k, v in re.findall(r"\b(epoch|iter|step)\s+(\d+)", match.group("rest"),
                                                                   re.IGNORECASE)})
-        ts = match.group("ts")
-        wall = datetime.fromisoformat(ts.replace(" ", "T")).timestamp() if ts else None
-        raw.append((number, match.group("mode").lower(), wall, pairs))
+        raw.append((number, match.group("mode").lower(), _timestamp(match.group("ts")), pairs))
     train_iters = [p.get("iter", 0) for _, m, _, p in raw if m == "train"]
     gaps = sorted({b - a for a, b in zip(train_iters, train_iters[1:], strict=False) if b > a})
     per_epoch = max(train_iters, default=0) + (gaps[0] if gaps else 1)

@@ -35,6 +35,9 @@ def read_table(source: str, text: str, sep: str) -> pd.DataFrame:
         found = re.search(r"line (\d+)", message)
         line = int(found.group(1)) if found else None
         raise ImportFailed(source, f"not a well-formed table ({message})", line) from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas turned the surplus fields into an index
+        raise ImportFailed(source, f"the first row has more fields than the header's {len(frame.columns)} "
+                                   "(columns would shift); check the separator or the header", 2)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
