@@ -107,6 +107,9 @@ def _read_logs(path: Path) -> list[RunData]:
         raise InputError(str(exc)) from None
     except (OSError, ValueError, MemoryError, RecursionError) as exc:
         raise InputError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # an input no importer foresaw: one line for the user, never a traceback
+        raise InputError(f"{path}: cannot be read (unexpected {type(exc).__name__}: {exc}; "
+                         "please report this file)") from None
 
 
 def _read_db(path: Path, run_ids: Sequence[int]) -> list[RunData]:
