@@ -16,17 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runner.loadgen import run_load  # noqa: E402
+from runner.plan import Plan, submit  # noqa: E402
 from runner.presets import PRESETS  # noqa: E402
 from runner.store import Store  # noqa: E402
-from runner.sweep import create_sweep, schedule  # noqa: E402
 
 
 def sweep(db: Path, runs: int, concurrency: int) -> tuple[dict[str, int], float]:
     store = Store(db)
     base = PRESETS["healthy"].config({"train.epochs": 2})
-    group_id, _ = create_sweep(store, base, {"train.seed": list(range(runs))}, "load sweep", concurrency)
     start = time.perf_counter()
-    schedule(store, group_id, concurrency, poll_seconds=0.2)
+    group_id, _ = submit(store, Plan("load sweep", base.to_flat(), {"train.seed": list(range(runs))},
+                                     concurrency=concurrency))
     while True:
         runs_df = store.runs(group_id=group_id)
         if not runs_df.status.isin(["queued", "running"]).any():

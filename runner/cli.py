@@ -15,7 +15,7 @@ from runner.config import ConfigError, RunConfig, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
 from runner.store import Store, StoreError
-from runner.sweep import parse_grid, schedule
+from runner.sweep import parse_grid
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,9 +58,6 @@ def _parser() -> argparse.ArgumentParser:
 
     hidden = add("_exec")  # the body of a background run
     hidden.add_argument("run_id", type=int)
-    sched = add("_schedule")  # one group's own loop (kept for scripts; sweeps use the shared scheduler)
-    sched.add_argument("group_id", type=int)
-    sched.add_argument("--concurrency", type=int, default=2)
     shared = add("_scheduler")  # the shared scheduler of the whole queue (started on demand)
     shared.add_argument("--max-parallel", type=int, default=scheduler.DEFAULT_MAX_PARALLEL)
     return parser
@@ -173,18 +170,13 @@ def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
     return 0 if execute(store, args.run_id) == "finished" else 1
 
 
-def _cmd_schedule(store: Store, args: argparse.Namespace) -> int:
-    schedule(store, args.group_id, args.concurrency)
-    return 0
-
-
 def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
     scheduler.Scheduler(store, max_parallel=args.max_parallel).serve()
     return 0
 
 
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
-            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec, "_schedule": _cmd_schedule,
+            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec,
             "_scheduler": _cmd_scheduler}
 
 

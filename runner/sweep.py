@@ -1,14 +1,11 @@
-"""Sweeps: expand a grid of config values into runs of one group, and start them in turn."""
+"""Sweep grids: ``--grid key=v1,v2`` parsed and validated, and expanded into every combination."""
 
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
-from runner import launcher
-from runner.config import RunConfig, coerce
-from runner.store import Store
+from runner.config import coerce
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
@@ -26,33 +23,3 @@ def expand(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (the cartesian product), in a stable order."""
     keys = list(grid)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
-
-
-def create_sweep(store: Store, base: RunConfig, grid: dict[str, list[Any]], name: str,
-                 concurrency: int = 2, parent_run_id: int | None = None) -> tuple[int, list[int]]:
-    """Create a group and one queued run per grid point; returns (group id, run ids)."""
-    group_id = store.create_group(name, kind="sweep", parent_run_id=parent_run_id,
-                                  spec={"grid": grid, "concurrency": concurrency})
-    run_ids = []
-    for point in expand(grid):
-        label = ", ".join(f"{k}={v}" for k, v in point.items())
-        cfg = base.replace(point)
-        run_ids.append(store.create_run(f"{name} [{label}]", cfg.to_flat(), group_id=group_id,
-                                        parent_id=parent_run_id, meta={"swept": point}))
-    return group_id, run_ids
-
-
-def schedule(store: Store, group_id: int, concurrency: int, poll_seconds: float = 0.5) -> None:
-    """Start the group's queued runs, at most ``concurrency`` at a time, until none is left."""
-    while True:
-        runs = store.runs(group_id=group_id)
-        queued = runs[runs.status == "queued"].id.tolist()
-        running = int((runs.status == "running").sum())
-        if not queued:
-            return
-        for run_id in sorted(queued)[: max(concurrency - running, 0)]:
-            try:
-                launcher.launch(store, int(run_id))
-            except RuntimeError:
-                continue  # cancelled or claimed by another scheduler meanwhile
-        time.sleep(poll_seconds)

@@ -10,9 +10,10 @@ import pytest
 from waiting import wait_for_run
 
 from runner import launcher
+from runner.plan import Plan, submit
 from runner.presets import PRESETS
 from runner.store import Store
-from runner.sweep import create_sweep, expand, parse_grid, schedule
+from runner.sweep import expand, parse_grid
 
 
 def _long_run(store: Store) -> int:
@@ -80,8 +81,7 @@ def test_grid_expands_to_the_cartesian_product() -> None:
 
 def test_sweep_runs_every_point_within_the_concurrency_limit(store: Store) -> None:
     base = PRESETS["adam_eps_small"].config({"train.epochs": 2})
-    group_id, run_ids = create_sweep(store, base, {"optim.eps": [0.1, 1e-4, 1e-8]}, "eps", concurrency=2)
-    schedule(store, group_id, concurrency=2, poll_seconds=0.1)
+    group_id, run_ids = submit(store, Plan("eps", base.to_flat(), {"optim.eps": [0.1, 1e-4, 1e-8]}, concurrency=2))
     for run_id in run_ids:
         wait_for_run(store, run_id, lambda r: r["status"] not in ("queued", "running"))
     runs = store.runs(group_id=group_id)
