@@ -25,6 +25,15 @@ def epoch_loss(run: RunData) -> Series | None:
     return run.first(*EPOCH_TRAIN_LOSS)
 
 
+def loss_trend(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
+    """Name, steps and finite values of the training loss the trend rules judge: epoch-level
+    when logged (less noise), else per-step; long curves reduced to bin means."""
+    series = epoch_loss(run) or step_loss(run)
+    if series is None:
+        return "", np.empty(0), np.empty(0)
+    return (series.name, *curves.reduce(*series.finite()))
+
+
 def train_curve(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
     """Name, steps and finite values of the training loss, long curves reduced to bin means."""
     s = step_loss(run)

@@ -73,15 +73,7 @@ class EpsilonSensitivity(Rule):
                 f"optim.eps = {eps:g}, far above the usual 1e-8…1e-6: if ε exceeds √v̂ for most "
                 "parameters Adam acts like SGD with a tiny step (log adam/eps_dominance to confirm)."
             )
-            return [
-                self.finding(
-                    summary,
-                    Evidence("", values={"eps": eps}),
-                    self._fixes(run, eps),
-                    severity="info",
-                    title="Adam's epsilon is unusually large",
-                )
-            ]
+            return self._config_only(run, eps, summary, "Adam's epsilon is unusually large")
         return self._tiny(run, eps)
 
     def _dominant(
@@ -108,15 +100,12 @@ class EpsilonSensitivity(Rule):
             f"optim.eps = {eps:g} is tiny: where v̂ is near zero a single step can blow up "
             "(watch for loss spikes)."
         )
-        return [
-            self.finding(
-                summary,
-                Evidence("", values={"eps": eps}),
-                self._fixes(run, eps),
-                severity="info",
-                title="Adam's epsilon is unusually small",
-            )
-        ]
+        return self._config_only(run, eps, summary, "Adam's epsilon is unusually small")
+
+    def _config_only(self, run: RunData, eps: float, summary: str, title: str) -> list[Finding]:
+        """An info finding from the config alone: nothing on the curves to mark."""
+        return [self.finding(summary, Evidence("", values={"eps": eps}), self._fixes(run, eps), severity="info",
+                             title=title)]
 
     def _fixes(self, run: RunData, eps: float | None) -> list[Fix]:
         return [

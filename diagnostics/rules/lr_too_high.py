@@ -9,7 +9,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import ADAM_FAMILY, cfg, epoch_loss, lr_of, scaled_lr, step_loss
+from diagnostics.rules._common import ADAM_FAMILY, cfg, loss_trend, lr_of, scaled_lr, step_loss
 from diagnostics.rules.loss_oscillation import swing
 from diagnostics.rundata import RunData
 
@@ -66,8 +66,7 @@ class LrTooHigh(Rule):
     sgd_high: float = 1e-1
 
     def check(self, run: RunData) -> list[Finding]:
-        series = epoch_loss(run) or step_loss(run)
-        x, y = curves.reduce(*series.finite())
+        name, x, y = loss_trend(run)
         n = len(y)
         if n < self.min_points:
             return []
@@ -94,7 +93,7 @@ class LrTooHigh(Rule):
             return []
         swung = self._swing(run)
         summary = (
-            f"{series.name} dropped fast from {curves.fmt(start)} to {curves.fmt(low)} by "
+            f"{name} dropped fast from {curves.fmt(start)} to {curves.fmt(low)} by "
             f"{run.when(float(x[m]))}, then climbed back to {curves.fmt(end)} "
             f"({climbed / drop:.0%} of the drop regained)" + (f" with lr {lr:g}" if lr else "")
             + (f"; train accuracy fell {acc_fall[0]:.2f} → {acc_fall[1]:.2f}" if acc_fall else "")
@@ -135,7 +134,7 @@ class LrTooHigh(Rule):
                 {"sched.name": "exponential", "sched.gamma": 0.9},
             ),
         ]
-        return [self.finding(summary, Evidence(series.name, int(x[m]), int(x[-1]), values, marks), fixes)]
+        return [self.finding(summary, Evidence(name, int(x[m]), int(x[-1]), values, marks), fixes)]
 
     def _suspect(self, run: RunData, lr: float | None) -> bool:
         if lr is None:

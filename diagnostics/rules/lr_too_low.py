@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import epoch_loss, lr_of, scaled_lr, step_loss
+from diagnostics.rules._common import loss_trend, lr_of, scaled_lr
 from diagnostics.rundata import RunData
 
 
@@ -53,8 +53,7 @@ class LrTooLow(Rule):
     low_lr: float = 1e-5
 
     def check(self, run: RunData) -> list[Finding]:
-        series = epoch_loss(run) or step_loss(run)
-        x, y = curves.reduce(*series.finite())
+        name, x, y = loss_trend(run)
         n = len(y)
         if n < self.min_points:
             return []
@@ -75,7 +74,7 @@ class LrTooLow(Rule):
         lr = lr_of(run)
         lr_text = f" with lr {lr:g}" + (" (below 1e-5)" if lr < self.low_lr else "") if lr else ""
         summary = (
-            f"{series.name} falls slowly and in a straight line{lr_text}: {curves.fmt(start)} → "
+            f"{name} falls slowly and in a straight line{lr_text}: {curves.fmt(start)} → "
             f"{curves.fmt(end)} ({drop:.0%}) by {run.when(float(x[-1]))}, still falling as fast at the end "
             f"as at the start (slope ratio {last / first:.2f}, R² {r2:.2f})."
         )
@@ -106,4 +105,4 @@ class LrTooLow(Rule):
                 "Run a learning-rate range test", "sweep lr over a few decades and take the steepest descent"
             ),
         ]
-        return [self.finding(summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks), fixes)]
+        return [self.finding(summary, Evidence(name, int(x[0]), int(x[-1]), values, marks), fixes)]

@@ -9,7 +9,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, epoch_loss, step_loss
+from diagnostics.rules._common import cfg, loss_trend, step_loss
 from diagnostics.rundata import RunData
 
 
@@ -66,8 +66,7 @@ class Plateau(Rule):
     lr_cut: float = 10.0
 
     def check(self, run: RunData) -> list[Finding]:
-        series = epoch_loss(run) or step_loss(run)
-        x, y = curves.reduce(*series.finite())
+        name, x, y = loss_trend(run)
         n = len(y)
         if n < self.min_points:
             return []
@@ -87,7 +86,7 @@ class Plateau(Rule):
             return []
         x0, x1 = float(x[flat_from]), float(x[-1])
         # the loss goes flat as the lr collapses: judge the lr a quarter into the flat stretch
-        cut = self._lr_cut(run, series.name, x, flat_from + (n - flat_from) // 4)
+        cut = self._lr_cut(run, name, x, flat_from + (n - flat_from) // 4)
         if cut is None:
             return []  # the lr changes over the stretch without collapsing: a schedule is already at work
         collapsed = cut[0] >= self.lr_cut
@@ -95,7 +94,7 @@ class Plateau(Rule):
         if not collapsed and drop < self.min_drop * start:
             return []
         summary = (
-            f"{series.name} has been flat at {curves.fmt(end)} (within ±{curves.fmt(tol)}) since "
+            f"{name} has been flat at {curves.fmt(end)} (within ±{curves.fmt(tol)}) since "
             f"{run.when(x0)}, {(n - flat_from) / n:.0%} of the run, after dropping from {curves.fmt(start)}"
         )
         if collapsed:
@@ -117,7 +116,7 @@ class Plateau(Rule):
             {"kind": "span", "start": x0, "end": x1, "label": "plateau"},
             {"kind": "hline", "value": end, "label": "plateau level"},
         )
-        evidence = Evidence(series.name, int(x0), int(x1), values, marks)
+        evidence = Evidence(name, int(x0), int(x1), values, marks)
         if collapsed:
             return [
                 self.finding(

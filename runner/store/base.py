@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -158,3 +159,11 @@ class StoreBase:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+
+def row_dict(cur: sqlite3.Cursor, row: Sequence[Any], json_columns: Sequence[str] = ()) -> dict[str, Any]:
+    """One result row as a dict by column name, its JSON columns parsed."""
+    out = dict(zip([c[0] for c in cur.description], row, strict=True))
+    for column in json_columns:
+        out[column] = json.loads(out[column])
+    return out

@@ -21,6 +21,7 @@ from runner.store.base import (
     MetricRow,
     StoreBase,
     _pid_alive,
+    row_dict,
 )
 from runner.store.imports import ImportsMixin
 from runner.store.queue import QueueMixin
@@ -199,10 +200,7 @@ class Store(ImportsMixin, QueueMixin, StoreBase):
         row = cur.fetchone()
         if row is None:
             raise KeyError(f"no run with id {run_id} in {self.path}")
-        out = dict(zip([c[0] for c in cur.description], row, strict=True))
-        out["config"] = json.loads(out["config"])
-        out["meta"] = json.loads(out["meta"])
-        return out
+        return row_dict(cur, row, ("config", "meta"))
 
     def runs(self, group_id: int | None = None, reconcile: bool = True) -> pd.DataFrame:
         """All runs newest first; stale ``running`` runs are marked crashed first."""
@@ -222,9 +220,7 @@ class Store(ImportsMixin, QueueMixin, StoreBase):
         row = cur.fetchone()
         if row is None:
             raise KeyError(f"no group with id {group_id} in {self.path}")
-        out = dict(zip([c[0] for c in cur.description], row, strict=True))
-        out["spec"] = json.loads(out["spec"])
-        return out
+        return row_dict(cur, row, ("spec",))
 
     def queued(self, limit: int | None = None) -> list[int]:
         sql = "SELECT id FROM runs WHERE status='queued' ORDER BY id"

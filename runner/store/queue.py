@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from runner.store.base import SCHEDULER_STALE_SECONDS, _pid_alive
+from runner.store.base import SCHEDULER_STALE_SECONDS, _pid_alive, row_dict
 
 
 class QueueMixin:
@@ -25,11 +25,7 @@ class QueueMixin:
     def groups_of_parent(self, parent_run_id: int) -> list[dict[str, Any]]:
         """Groups launched from a run (its fix verifications), newest first."""
         cur = self.conn.execute("SELECT * FROM groups WHERE parent_run_id=? ORDER BY id DESC", (parent_run_id,))
-        cols = [c[0] for c in cur.description]
-        out = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-        for group in out:
-            group["spec"] = json.loads(group["spec"])
-        return out
+        return [row_dict(cur, row, ("spec",)) for row in cur.fetchall()]
 
     def scheduler_holder(self, now: float | None = None) -> dict[str, Any] | None:
         """The live scheduler (pid, host, heartbeat), or None when there is none or it is dead/stale."""
