@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diagnostics.names import canonical
+from traindoc.vocabulary import canonical
 
 MAX_POINTS_PER_METRIC = 200_000  # per-step curves longer than this are read at a stride
 

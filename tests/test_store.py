@@ -61,6 +61,23 @@ def test_migrations_apply_once_and_reopen_keeps_data(db_path: Path) -> None:
     assert second.run(run_id)["name"] == "kept"
 
 
+def test_an_old_database_upgrades_in_place_with_its_runs(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)
+    for script in MIGRATIONS[:3]:  # the schema as stop 8 shipped it
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=3")
+    conn.execute("INSERT INTO runs (name, status, source, created_at, pid) VALUES ('old', 'finished', 'api', 1.0, 7)")
+    conn.commit()
+    conn.close()
+    store = Store(db_path)
+    run = store.run(1)
+    assert (run["name"], run["status"], run["source"], run["pid"]) == ("old", "finished", "api", 7)
+    assert (run["note"], run["archived"], run["pid_started"]) == ("", 0, None)
+    store.conn.execute("UPDATE runs SET status='stopped', source='script' WHERE id=1")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.conn.execute("UPDATE runs SET status='weird' WHERE id=1")
+
+
 def test_env_var_and_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TRAINDOC_DB", raising=False)

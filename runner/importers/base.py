@@ -94,7 +94,7 @@ class ImportedRun:
 
     def mapping_table(self) -> pd.DataFrame:
         """``original, name, split, kind, better, points`` per metric: what the upload page shows and edits."""
-        from diagnostics.names import role
+        from traindoc.vocabulary import role
 
         counts = self.frame["name"].value_counts()
         rows = []

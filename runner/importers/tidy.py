@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diagnostics.names import canonical
 from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
+from traindoc.vocabulary import canonical
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:

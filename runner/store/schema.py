@@ -86,6 +86,60 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX groups_parent ON groups(parent_run_id);
     """,
+    # Run lifecycle and management: 'stalled' (alive, heartbeat late), 'stopped' (ended by
+    # the doctor on a finding), source 'script' (a registered user script), the pid's start
+    # time (a reused pid is not the run), a note, archiving, tags; registered user scripts.
+    # SQLite cannot alter a CHECK, so the runs table is rebuilt with its rows.
+    """
+    CREATE TABLE runs_new (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued','running','stalled','finished','failed','crashed','cancelled','stopped')),
+        source TEXT NOT NULL DEFAULT 'runner' CHECK (source IN ('runner','upload','api','script')),
+        group_id INTEGER REFERENCES groups(id),
+        parent_id INTEGER REFERENCES runs(id),
+        config TEXT NOT NULL DEFAULT '{}',
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        pid INTEGER,
+        host TEXT,
+        heartbeat REAL,
+        device TEXT,
+        progress REAL NOT NULL DEFAULT 0,
+        last_step INTEGER,
+        error TEXT,
+        pid_started REAL,
+        note TEXT NOT NULL DEFAULT '',
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO runs_new (id, name, status, source, group_id, parent_id, config, meta, created_at, started_at,
+                          ended_at, pid, host, heartbeat, device, progress, last_step, error)
+        SELECT id, name, status, source, group_id, parent_id, config, meta, created_at, started_at,
+               ended_at, pid, host, heartbeat, device, progress, last_step, error FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_group ON runs(group_id);
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE run_tags (
+        run_id INTEGER NOT NULL,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (run_id, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_tags_tag ON run_tags(tag);
+    CREATE TABLE scripts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        interpreter TEXT NOT NULL,
+        cwd TEXT NOT NULL,
+        args TEXT NOT NULL DEFAULT '[]',
+        config TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL
+    );
+    """,
 )
 
 # Merge a batch's bucket summary into what is stored: counts add up, extremes compete.

@@ -1,15 +1,21 @@
-"""Foreign metric names (Keras, Lightning, HF, TensorBoard, Ultralytics...) onto the canonical ones.
+"""The metric vocabulary: canonical names, what a name means, which way is better, and the score.
 
-The one place for the mapping: ``canonical`` names a series the way the rules read it,
-``role`` says what a name means (train vs validation, loss vs metric, which way is
-better) so importers can show and let the user correct the mapping. A name that is not
-recognised is kept as it is, so nothing logged is lost.
+A leaf module (it imports nothing of traindoc's), so the runner, the importers, the rules,
+the verdicts and the pages all share one answer. ``canonical`` names a foreign series
+(Keras, Lightning, HF, TensorBoard, Ultralytics...) the way the rules read it; ``role``
+says what a name means (train vs validation, loss vs metric, which way is better) so
+importers can show and let the user correct the mapping; ``Monitor`` is the metric a run
+is judged by, in the Keras/Lightning sense (``mode="auto"`` reads the direction from the
+name). A name that is not recognised is kept as it is, so nothing logged is lost.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+
+import numpy as np
 
 # Names that mean the same thing whatever the granularity.
 _FIXED: dict[str, str] = {
@@ -111,3 +117,66 @@ def role(name: str) -> Role:
     if any(t in _HIGHER or t.startswith(("map", "acc", "auc", "top")) for t in tokens):
         return Role(split, "metric", "higher")
     return Role(split, "metric" if tokens else "other", "")
+
+
+# The metric a run is judged by, in order of preference: the one the user cares about
+# (a ranking score), then accuracy, then the validation loss.
+SCORE_PREFERENCE: tuple[str, ...] = ("val/auc", "val/acc", "val/loss")
+
+
+def higher_is_better(name: str) -> bool:
+    """Direction of ``name`` (canonical or foreign); a name with no known direction is a loss-like one."""
+    return role(name).better == "higher"
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """A watched metric and its direction, as Keras' ``EarlyStopping(monitor, mode)`` and Lightning mean it.
+
+    ``mode="auto"`` reads the direction from the name (``val/acc`` max, ``val/loss`` min).
+    """
+
+    name: str
+    mode: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be auto, min or max, not {self.mode!r}")
+        if self.mode == "auto":
+            object.__setattr__(self, "mode", "max" if higher_is_better(self.name) else "min")
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.mode == "max"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether ``a`` is strictly better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+    def best(self, values: Iterable[float] | np.ndarray) -> float:
+        """The best finite value of ``values`` (NaN when there is none)."""
+        finite = np.asarray(values, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if not finite.size:
+            return float("nan")
+        return float(finite.max() if self.higher_is_better else finite.min())
+
+    def signed(self, delta: float) -> float:
+        """A change ``after - before`` signed so that positive is better."""
+        return delta if self.higher_is_better else -delta
+
+
+def score_monitor(
+    available: Collection[str] | Iterable[Collection[str]], preference: tuple[str, ...] = SCORE_PREFERENCE
+) -> Monitor | None:
+    """The score a set of runs is compared on: the first preferred name in every one of ``available``.
+
+    ``available`` is one collection of metric names, or several (one per run): then the
+    score must be logged by all of them.
+    """
+    items = list(available)
+    sets = [set(items)] if not items or isinstance(items[0], str) else [set(a) for a in items]
+    for name in preference:
+        if all(name in s for s in sets):
+            return Monitor(name)
+    return None
