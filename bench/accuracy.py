@@ -33,6 +33,7 @@ import pandas as pd  # noqa: E402
 from diagnostics import RunData, diagnose  # noqa: E402
 from diagnostics.base import REGISTRY, all_rules  # noqa: E402
 from runner.presets import PRESETS  # noqa: E402
+from traindoc.handoff import load_run  # noqa: E402
 
 # Scenarios of our own, for rules no preset shows: (name, base preset, overrides, shows).
 SCENARIOS: tuple[tuple[str, str, dict[str, Any], tuple[str, ...]], ...] = (
@@ -140,10 +141,10 @@ def views(run: RunData, frame: pd.DataFrame) -> dict[str, RunData]:
     meta = dict(run.meta)
     return {
         "logged": run,
-        "epoch_only": RunData.from_long(
+        "epoch_only": RunData.from_frame(
             epoch.drop(columns=["epoch"]), config=run.config, meta={**meta, "axis": "epoch"}, epoch_level=True
         ),
-        "sparse": RunData.from_long(sparse, config=run.config, meta=meta, epoch_level=False),
+        "sparse": RunData.from_frame(sparse, config=run.config, meta=meta, epoch_level=False),
     }
 
 
@@ -174,7 +175,7 @@ def main() -> int:
     for job in jobs:
         run_id = done[job["label"]]
         labelled = set(job["shows"]) | {i for r in job["shows"] for i in IMPLIES.get(r, ())}
-        run = RunData.from_store(store, run_id)
+        run = load_run(store, run_id)
         if _loss_went_non_finite(store, run_id):  # divergence by definition, whatever the preset is about
             labelled.add("divergence")
         for view, data in views(run, store.metrics(run_id)).items():

@@ -23,10 +23,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from diagnostics import RunData, diagnose  # noqa: E402
+from diagnostics import diagnose  # noqa: E402
 from diagnostics.figures import curve_figure  # noqa: E402
 from diagnostics.sweep_figures import overlay_figure  # noqa: E402
 from runner.store import Store  # noqa: E402
+from traindoc.handoff import load_run  # noqa: E402
 
 EVAL_EVERY = 1000
 
@@ -86,7 +87,7 @@ def payload_kb(fig: go.Figure) -> float:
 
 def diagnose_run(store: Store, run_id: int) -> tuple[float, float, int]:
     """(seconds to read the run into RunData, seconds for every rule, number of findings)."""
-    read_s, run = timed(lambda: RunData.from_store(store, run_id), repeat=1)
+    read_s, run = timed(lambda: load_run(store, run_id), repeat=1)
     rules_s, findings = timed(lambda: diagnose(run), repeat=3)
     return read_s, rules_s, len(findings)
 

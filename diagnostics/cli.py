@@ -1,5 +1,9 @@
 """``python -m diagnostics PATH... [--json]`` and ``--db FILE --run ID``: findings for log files and runs.
 
+The one module of diagnostics that reads: it is the boundary a user calls, so it asks the
+importers and the store for tidy frames (through ``traindoc.handoff``, imported only when
+needed) and hands them to the pure core with the runner's config bounds.
+
 Errors the user can fix (a missing file, an unreadable CSV, an unknown run id) become
 one line on stderr and exit code 2; they never show a traceback.
 """
@@ -69,11 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from traindoc.handoff import runner_bounds
+
+    bounds = runner_bounds()
     reports = []
     for i, run in enumerate(runs, 1):
         if len(runs) > 5:
             print(f"[{i}/{len(runs)}] {run.meta.get('source')}", file=sys.stderr)
-        reports.append((run, diagnose(run)))
+        reports.append((run, diagnose(run, bounds=bounds)))
     comparisons = compare(runs) if len(runs) > 1 else []
     if args.json:
         print(json.dumps(to_document(reports, comparisons), default=_json_default, allow_nan=False))
@@ -99,10 +106,11 @@ def load_all(paths: Sequence[str], db: str | None, run_ids: Sequence[int]) -> li
 
 def _read_logs(path: Path) -> list[RunData]:
     """Every run in a log file, folder or zip, through the importers (runner.importers)."""
-    from runner.importers import ImportFailed, read_path, to_rundata
+    from runner.importers import ImportFailed, read_path
+    from traindoc.handoff import from_imported
 
     try:
-        return [to_rundata(run) for run in read_path(path)]
+        return [from_imported(run) for run in read_path(path)]
     except ImportFailed as exc:
         raise InputError(str(exc)) from None
     except (OSError, ValueError, MemoryError, RecursionError) as exc:
@@ -120,6 +128,7 @@ def _read_db(path: Path, run_ids: Sequence[int]) -> list[RunData]:
             if fh.read(16) != b"SQLite format 3\x00":
                 raise InputError(f"{path}: not an SQLite database")
         from runner.store import Store  # the store owns the SQL; diagnostics only reads through it
+        from traindoc.handoff import load_run
 
         store = Store(path)
         ids = list(run_ids) or sorted(int(i) for i in store.runs(reconcile=False)["id"])
@@ -128,7 +137,7 @@ def _read_db(path: Path, run_ids: Sequence[int]) -> list[RunData]:
         out = []
         for run_id in ids:
             try:
-                out.append(RunData.from_store(store, run_id))
+                out.append(load_run(store, run_id))
             except KeyError:
                 raise InputError(f"{path}: no run with id {run_id}") from None
         return out

@@ -10,12 +10,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from diagnostics.base import Rule, all_rules
+from diagnostics.bounds import Bounds, in_force
 from diagnostics.findings import Evidence, Finding, rank_key
 from diagnostics.rundata import RunData
 
 
 def diagnose(
-    run: RunData, rules: Iterable[Rule] | None = None, params: dict[str, dict[str, Any]] | None = None
+    run: RunData,
+    rules: Iterable[Rule] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    bounds: Bounds | None = None,
 ) -> list[Finding]:
     """Findings for one run, most severe first (causes before symptoms among equals).
 
@@ -23,17 +27,19 @@ def diagnose(
     Rules whose metrics are absent are skipped; a finding whose rule lists a fired
     rule in ``explained_by`` is dropped (the more specific cause already says it), and
     so is one whose rule a kept finding ``explains`` from its evidence. A finding is
-    never dropped by a rule it explains itself.
+    never dropped by a rule it explains itself. ``bounds`` (key → allowed range, from the
+    caller: the runner's config schema) keeps the numbers in the fixes' patches launchable.
     """
     active = list(rules) if rules is not None else all_rules(params)
     findings: list[Finding] = []
-    for rule in active:
-        if not rule.applies(run):
-            continue
-        try:
-            findings.extend(rule.check(run))
-        except Exception as exc:  # a broken rule must not take the report down
-            findings.append(_crashed(rule, exc))
+    with in_force(bounds):
+        for rule in active:
+            if not rule.applies(run):
+                continue
+            try:
+                findings.extend(rule.check(run))
+            except Exception as exc:  # a broken rule must not take the report down
+                findings.append(_crashed(rule, exc))
     return sort_findings(resolve(findings, {r.id: r for r in active}))
 
 

@@ -1,8 +1,8 @@
 """``RunData``: one run's curves, config and metadata, the only input the rules see.
 
 Curves are numpy arrays keyed by canonical metric name (``train/loss``, ``val/loss``...)
-with the logged name kept beside them. The store and CSV constructors live here so the
-rules never touch SQL or files.
+with the logged name kept beside them. The caller reads (a log file, the store) and hands
+over a tidy frame; the rules never touch SQL or files.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from traindoc.vocabulary import canonical
-
-MAX_POINTS_PER_METRIC = 200_000  # per-step curves longer than this are read at a stride
+from traindoc.vocabulary import map_names
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class RunData:
-    """A run as the rules see it; build it with ``from_long``, ``from_store`` or ``from_wide_csv``."""
+    """A run as the rules see it; build it with ``from_frame``."""
 
     series: Mapping[str, Series]
     config: Mapping[str, Any] = field(default_factory=dict)
@@ -105,79 +103,36 @@ class RunData:
 
     # -- constructors ------------------------------------------------------
     @classmethod
-    def from_long(
+    def from_frame(
         cls,
         frame: pd.DataFrame,
         config: Mapping[str, Any] | None = None,
         meta: Mapping[str, Any] | None = None,
+        mapping: Mapping[str, str] | None = None,
         epoch_level: bool | None = None,
     ) -> RunData:
-        """From a long frame ``step, name, value`` (optional ``epoch``); foreign names are mapped.
+        """From a tidy frame ``step, name, value`` (optional ``epoch``) with the logged names.
 
-        ``epoch_level`` says the log has one row per epoch (a bare ``loss`` is then the
-        epoch mean); None infers it: a bare ``loss`` logged no more often than
-        ``val_loss`` is epoch-level.
+        ``mapping`` (logged → canonical name) is the one an importer found or a user
+        corrected; without it the names are mapped here, the same way
+        (``traindoc.vocabulary.map_names``; ``epoch_level`` forces the granularity of a
+        bare ``loss``). The logged name stays beside each series.
         """
         missing = {"step", "name", "value"} - set(frame.columns)
         if missing:
             raise ValueError(f"metric frame lacks column(s) {', '.join(sorted(missing))}")
         frame = frame.dropna(subset=["step"])
-        groups = {str(k): g for k, g in frame.groupby("name", sort=True)}
-        if epoch_level is None:
-            epoch_level = _looks_epoch_level(groups)
+        groups = {str(k): g for k, g in frame.groupby("name", sort=True, observed=True)}
+        if mapping is None:
+            epochs = frame["epoch"].dropna() if "epoch" in frame.columns else ()
+            mapping = map_names({k: len(g) for k, g in groups.items()}, axis=str((meta or {}).get("axis", "step")),
+                                epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0,
+                                epoch_level=epoch_level)
         series: dict[str, Series] = {}
         for original, g in groups.items():
-            name = canonical(original, epoch_level)
-            if name in series and series[name].original == name:
-                continue  # a canonical name logged directly wins over a mapped alias
+            name = mapping.get(original, original)
             series[name] = _series(name, original, g)
         return cls(series, config or {}, meta or {})
-
-    @classmethod
-    def from_store(cls, store: Any, run_id: int, max_points: int = MAX_POINTS_PER_METRIC) -> RunData:
-        """From the runner's store: its metrics, flat config and meta (source, name, status).
-
-        A metric logged more than ``max_points`` times is read at a regular step stride
-        (plus every NaN): the rules judge smoothed trends and noise levels, which a
-        stride sample keeps, and a 10-million-step run then diagnoses in about a second.
-        """
-        info = store.run(run_id)
-        meta = {
-            **info.get("meta", {}),
-            "run_id": run_id,
-            "name": info.get("name"),
-            "source": info.get("source"),
-            "status": info.get("status"),
-            "group_id": info.get("group_id"),
-            "format": "traindoc-db",
-        }
-        config = info.get("config", {})
-        if config.get("loss.name"):
-            meta.setdefault("loss_type", config["loss.name"])
-        if info.get("meta", {}).get("mapped"):  # an imported run: names already mapped (maybe corrected by hand)
-            originals = {name: original for original, name in info["meta"].get("mapping", {}).items()}
-            frame = store.metrics(run_id, max_points=max_points)
-            series = {str(n): _series(str(n), originals.get(str(n), str(n)), g) for n, g in frame.groupby("name")}
-            return cls(series, config, meta)
-        return cls.from_long(store.metrics(run_id, max_points=max_points), config=config, meta=meta,
-                             epoch_level=False)
-
-    @classmethod
-    def from_wide_csv(cls, path: Any) -> RunData:
-        """From a simple CSV (``step`` or ``epoch`` column plus metric columns); see csvlog."""
-        from diagnostics.csvlog import read_wide_csv
-
-        return read_wide_csv(path)
-
-
-def _looks_epoch_level(groups: Mapping[str, pd.DataFrame]) -> bool:
-    loss = next((g for k, g in groups.items() if k.lower() in ("loss", "train_loss", "training_loss")), None)
-    val = next((g for k, g in groups.items() if canonical(k, True) == "val/loss"), None)
-    if loss is None:
-        return False
-    if val is None:
-        return len(loss) <= 1000
-    return len(loss) <= 1.5 * len(val)
 
 
 def _series(name: str, original: str, g: pd.DataFrame) -> Series:

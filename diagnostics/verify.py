@@ -18,8 +18,9 @@ cannot tell a 0.3-point change from luck, and the verdict says so.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -149,24 +150,26 @@ def _reason(verdict: str, rule: str, had: bool, gone: int, n: int, metric: str |
 BASELINE = "baseline (no fix)"  # the variant label runner.plan gives repeats of the parent's config
 
 
-def group_runs(store: object, group_id: int) -> tuple[RunData, list[RunData], dict[str, list[RunData]]]:
-    """A fix group read from the store: (parent, baseline repeats, fix runs by fix text)."""
-    group = store.group(group_id)  # type: ignore[attr-defined]
-    parent = RunData.from_store(store, int(group["parent_run_id"]))
+def group_runs(group: Mapping[str, Any], parent: RunData, members: Sequence[RunData]
+               ) -> tuple[RunData, list[RunData], dict[str, list[RunData]]]:
+    """A fix group's runs sorted out: (parent, baseline repeats, fix runs by fix text).
+
+    ``group`` is the group as stored (its ``spec`` names the variants); the caller reads the
+    runs (``traindoc.handoff.fix_group``).
+    """
     baseline: list[RunData] = []
     fixes: dict[str, list[RunData]] = {v["label"]: [] for v in group["spec"].get("variants", [])
                                        if v["label"] != BASELINE}
-    for run_id in sorted(int(i) for i in store.runs(group_id=group_id).id):  # type: ignore[attr-defined]
-        run = RunData.from_store(store, run_id)
+    for run in members:
         variant = run.meta.get("variant", "")
         (baseline if variant == BASELINE else fixes.setdefault(variant, [])).append(run)
     return parent, baseline, fixes
 
 
-def group_verdicts(store: object, group_id: int) -> list[Verdict]:
+def group_verdicts(group: Mapping[str, Any], parent: RunData, members: Sequence[RunData]) -> list[Verdict]:
     """One verdict per fix of a finished fix group (the rule and severity are in the group's spec)."""
-    spec = store.group(group_id)["spec"]  # type: ignore[attr-defined]
-    parent, baseline, fixes = group_runs(store, group_id)
+    spec = group["spec"]
+    parent, baseline, fixes = group_runs(group, parent, members)
     before = baseline or [parent]
     return [verify_fix(spec.get("rule", ""), before, after, fix=text, severity=spec.get("severity", "info"))
             for text, after in fixes.items()]

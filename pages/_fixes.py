@@ -16,6 +16,7 @@ from pages._launch_widgets import group_progress
 from pages._shared import md
 from runner import plan
 from runner.store import ACTIVE, Store
+from traindoc.handoff import fix_group
 
 VERDICT_STYLE = {"verified": ("green", ":material/verified:"), "did not help": ("red", ":material/block:"),
                  "inconclusive": ("orange", ":material/help:")}
@@ -76,9 +77,9 @@ def fix_results(store: Store, run_id: int) -> bool:
                 group_progress(store, group, runs)
                 continue
             st.markdown(f"**{md(group['name'])}** (group #{group['id']})")
-            for verdict in group_verdicts(store, int(group["id"])):
+            for verdict in group_verdicts(*fix_group(store, int(group["id"]))):
                 verdict_badge(verdict)
-            parent, _, fixes = group_runs(store, int(group["id"]))
+            parent, _, fixes = group_runs(*fix_group(store, int(group["id"])))
             metrics = list(dict.fromkeys(m for m in ("train/loss_epoch", _metric(store, group)) if m))
             for metric, tab in zip(metrics, st.tabs(metrics), strict=True):
                 before = _curve(parent, metric, f"#{run_id}")
@@ -91,5 +92,5 @@ def fix_results(store: Store, run_id: int) -> bool:
 
 
 def _metric(store: Store, group: dict[str, Any]) -> str | None:
-    verdicts = group_verdicts(store, int(group["id"]))
+    verdicts = group_verdicts(*fix_group(store, int(group["id"])))
     return next((v.metric for v in verdicts if v.metric), None)

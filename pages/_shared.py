@@ -81,11 +81,11 @@ def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Find
     """Findings of one run and, instead of a traceback, a message when diagnosis is not possible."""
     try:
         from diagnostics.engine import diagnose
-        from diagnostics.rundata import RunData
+        from traindoc.handoff import load_run, runner_bounds
     except ImportError:
         return [], "The diagnostics engine is not installed yet, so no findings are shown."
     try:
-        return list(diagnose(RunData.from_store(_store(db), run_id))), None
+        return list(diagnose(load_run(_store(db), run_id), bounds=runner_bounds())), None
     except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
         return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
 
@@ -93,9 +93,9 @@ def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Find
 @st.cache_resource(max_entries=512, show_spinner=False)
 def run_data(db: str, run_id: int, last_step: int | None) -> Any:
     """One run as the diagnostics see it (a RunData), cached by (run, last step) without pickling."""
-    from diagnostics.rundata import RunData
+    from traindoc.handoff import load_run
 
-    return RunData.from_store(_store(db), run_id)
+    return load_run(_store(db), run_id)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)

@@ -158,6 +158,11 @@ def schema() -> dict[str, dataclasses.Field]:
     return out
 
 
+
+def bounds() -> dict[str, tuple[float, float]]:
+    """The allowed range of every numeric key: what the diagnostics keep a suggested patch inside."""
+    return {key: (f.metadata["min"], f.metadata["max"]) for key, f in schema().items() if "min" in f.metadata}
+
 def _field_type(f: dataclasses.Field) -> type:
     return {"int": int, "float": float, "str": str, "bool": bool}[str(f.type)]
 

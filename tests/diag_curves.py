@@ -23,7 +23,7 @@ def make_run(
         xs = (steps or {}).get(name, range(1, len(values) + 1))
         rows.extend({"step": s, "name": name, "value": float(v)} for s, v in zip(xs, values, strict=True))
     frame = pd.DataFrame(rows, columns=["step", "name", "value"])
-    return RunData.from_long(frame, config=config or {}, meta=meta or {}, epoch_level=False)
+    return RunData.from_frame(frame, config=config or {}, meta=meta or {}, epoch_level=False)
 
 
 def u_curve(n: int, best: int, low: float = 0.5, rise: float = 0.004) -> np.ndarray:

@@ -10,6 +10,7 @@ from runner.config import coerce
 from runner.execute import execute
 from runner.presets import PRESETS
 from runner.store import Store
+from traindoc.handoff import load_run
 
 # tiny MLPs: one thread trains them fastest, and leaves the other core to the rest of the suite
 torch.set_num_threads(1)
@@ -41,7 +42,7 @@ def diagnosed(preset_runs) -> dict[str, tuple[RunData, list]]:
     store, ids = preset_runs
     out = {}
     for name, run_id in ids.items():
-        run = RunData.from_store(store, run_id)
+        run = load_run(store, run_id)
         out[name] = (run, diagnose(run))
     return out
 
@@ -53,7 +54,7 @@ def scenarios(tmp_path_factory) -> dict[str, tuple[RunData, list]]:
     for name, (base, overrides) in SCENARIOS.items():
         run_id = store.create_run(name, PRESETS[base].config(overrides).to_flat())
         assert execute(store, run_id) == "finished"
-        run = RunData.from_store(store, run_id)
+        run = load_run(store, run_id)
         out[name] = (run, diagnose(run))
     return out
 

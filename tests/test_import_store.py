@@ -8,9 +8,9 @@ import pytest
 from import_golden import FIXTURES
 
 from diagnostics.engine import diagnose
-from diagnostics.rundata import RunData
-from runner.importers import read_path, read_upload, remap, save, to_rundata
+from runner.importers import read_path, read_upload, remap, save
 from runner.store import Store
+from traindoc.handoff import from_imported, load_run
 
 
 def _counts(store: Store) -> tuple[int, int]:
@@ -76,9 +76,9 @@ def test_tag_uploaded_runs_as_a_sweep(store: Store) -> None:
 
 def test_overfitting_upload_is_diagnosed_like_a_runner_run(store: Store) -> None:
     (run,) = read_path(FIXTURES / "lightning")
-    direct = {f.rule for f in diagnose(to_rundata(run))}
+    direct = {f.rule for f in diagnose(from_imported(run))}
     (run_id,) = save(store, [run])
-    stored = {f.rule for f in diagnose(RunData.from_store(store, run_id))}
+    stored = {f.rule for f in diagnose(load_run(store, run_id))}
     assert "overfitting" in direct and "overfitting" in stored
 
 
@@ -86,6 +86,6 @@ def test_stored_upload_keeps_its_corrected_names_and_originals_for_the_rules(sto
     (run,) = read_upload("m.csv", b"step,loss,test_loss\n1,0.5,0.6\n2,0.4,\n3,0.3,0.7\n4,0.2,\n")
     (run_id,) = save(store, [run])
     remap(store, run_id, {"test_loss": "test/loss"})
-    data = RunData.from_store(store, run_id)
+    data = load_run(store, run_id)
     assert data.names == ["test/loss", "train/loss"]  # not folded back into val/loss
     assert data.original("test/loss") == "test_loss" and data.original("train/loss") == "loss"

@@ -18,6 +18,7 @@ from runner.execute import execute
 from runner.plan import Plan, fix_plan, submit
 from runner.presets import PRESETS
 from runner.store import Store
+from traindoc.handoff import load_run
 
 APP = str(ROOT / "app.py")
 
@@ -55,7 +56,7 @@ def _text(at: AppTest) -> str:
 
 def _runs(db: Path, group: int) -> list[RunData]:
     store = Store(db)
-    return [RunData.from_store(store, int(i)) for i in sorted(store.runs(group_id=group).id)]
+    return [load_run(store, int(i)) for i in sorted(store.runs(group_id=group).id)]
 
 
 def test_compare_page_shows_sensitivity_and_the_epsilon_finding(sweep_db: tuple[Path, dict[str, int]],

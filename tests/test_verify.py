@@ -13,6 +13,7 @@ from runner.execute import execute
 from runner.plan import fix_plan, submit
 from runner.presets import PRESETS
 from runner.store import Store
+from traindoc.handoff import fix_group
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def fixed_softmax(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]
 
 def test_log_softmax_fix_is_verified_on_real_runs(fixed_softmax: tuple[Store, int]) -> None:
     store, group_id = fixed_softmax
-    verdict = {v.fix: v for v in group_verdicts(store, group_id)}["Use LogSoftmax"]
+    verdict = {v.fix: v for v in group_verdicts(*fix_group(store, group_id))}["Use LogSoftmax"]
     assert verdict.verdict == "verified"
     assert verdict.finding_gone is True and verdict.gone_in == (1, 1)
     assert verdict.metric == "val/acc"  # not val/loss: the patch changed what the loss means
@@ -41,7 +42,7 @@ def test_log_softmax_fix_is_verified_on_real_runs(fixed_softmax: tuple[Store, in
 
 def test_a_fix_that_cannot_help_did_not_help(fixed_softmax: tuple[Store, int]) -> None:
     store, group_id = fixed_softmax
-    verdict = {v.fix: v for v in group_verdicts(store, group_id)}["Use AMSGrad"]
+    verdict = {v.fix: v for v in group_verdicts(*fix_group(store, group_id))}["Use AMSGrad"]
     assert verdict.verdict == "did not help"
     assert verdict.finding_gone is False
     assert "negative_loss is still there" in verdict.reason
@@ -52,7 +53,7 @@ def _run(losses: list[float], acc: float, status: str = "finished", **config: ob
     steps = np.arange(1, len(losses) + 1)
     frame = pd.concat([pd.DataFrame({"step": steps, "name": "train/loss", "value": losses}),
                        pd.DataFrame({"step": steps, "name": "val/acc", "value": np.full(len(steps), acc)})])
-    return RunData.from_long(frame, config={"loss.name": "nll", "model.head": "softmax", **config},
+    return RunData.from_frame(frame, config={"loss.name": "nll", "model.head": "softmax", **config},
                              meta={"status": status}, epoch_level=False)
 
 

@@ -12,7 +12,7 @@ name). A name that is not recognised is kept as it is, so nothing logged is lost
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +82,39 @@ def canonical(name: str, epoch_level: bool) -> str:
         return f"{split}/{kind}"
     return key
 
+
+
+def loss_per_epoch(points: int, *, axis: str = "step", epochs: int = 0, val_points: int = 0) -> bool:
+    """Whether a bare training loss logged ``points`` times is the epoch mean rather than per iteration.
+
+    It is when the log is one row per epoch (``axis="epoch"``), or when it was logged about once
+    per epoch: not more often than the epochs seen (plus one), or than the validation loss (×1.5,
+    for a final evaluation or a mid-epoch one). The one place this is decided: the importers and
+    ``RunData`` both ask it.
+    """
+    return axis == "epoch" or (epochs >= 2 and points <= epochs + 1) or (val_points > 0 and points <= 1.5 * val_points)
+
+
+def map_names(counts: Mapping[str, int], *, axis: str = "step", epochs: int = 0,
+              epoch_level: bool | None = None) -> dict[str, str]:
+    """Original → canonical name for a run's metrics (``counts``: points per original name).
+
+    One canonical name per run: a name logged as such wins over aliases, and an alias whose
+    canonical name is taken keeps its own. ``epoch_level`` forces the granularity of a bare
+    loss; None decides it per name with ``loss_per_epoch``.
+    """
+    val_points = max((n for o, n in counts.items() if canonical(o, True) == "val/loss"), default=0)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set(counts)  # names that are already canonical keep their place
+    for original in sorted(counts, key=lambda o: (canonical(o, False) != o, o)):
+        per_epoch = epoch_level if epoch_level is not None else loss_per_epoch(
+            int(counts[original]), axis=axis, epochs=epochs, val_points=val_points)
+        target = canonical(original, per_epoch)
+        if target != original and target in taken:
+            target = original  # another series already holds that canonical name
+        mapping[original] = target
+        taken.add(target)
+    return dict(sorted(mapping.items()))
 
 @dataclass(frozen=True)
 class Role:

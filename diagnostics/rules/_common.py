@@ -1,4 +1,7 @@
-"""Pieces several rules share: which curve is "the training loss", config look-ups, fixes."""
+"""Pieces several rules share: which curve is "the training loss", config look-ups, fixes.
+
+``clamp`` (re-exported from diagnostics.bounds) keeps a patch inside the ranges the caller handed in.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from diagnostics import curves
+from diagnostics.bounds import clamp
 from diagnostics.rundata import RunData, Series
 
 LOSS_NAMES = ("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss")
@@ -58,18 +62,6 @@ def lr_of(run: RunData) -> float | None:
             return None
     _, values = curves.finite(run.get("lr"))
     return float(np.max(values)) if len(values) else None
-
-
-def clamp(key: str, value: float) -> float:
-    """A patched number kept inside the runner's allowed range for ``key``."""
-    try:
-        from runner.config import schema
-    except ImportError:  # diagnosing outside the project: nothing to clamp against
-        return value
-    meta = schema().get(key)
-    if meta is None or "min" not in meta.metadata:
-        return value
-    return float(min(max(value, meta.metadata["min"]), meta.metadata["max"]))
 
 
 def nice(value: float) -> float:

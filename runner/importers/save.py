@@ -1,4 +1,4 @@
-"""Imported runs into the store (one transaction), corrections of their name mapping, and RunData.
+"""Imported runs into the store (one transaction) and corrections of their name mapping.
 
 Stored metric names are the mapped (canonical) ones, so every page and rule reads an
 uploaded run like a runner run; the original names stay in the run's meta
@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from diagnostics.rundata import RunData, Series
 from runner.importers.base import ImportedRun
 from runner.store import Store
 
@@ -47,15 +46,3 @@ def remap(store: Store, run_id: int, corrected: Mapping[str, str]) -> dict[str, 
     renames = {current[o]: new[o] for o in current if current[o] != new[o]}
     store.rename_metrics(run_id, renames, meta={**info["meta"], "mapping": new})
     return new
-
-
-def to_rundata(run: ImportedRun) -> RunData:
-    """The diagnostics engine's input, built straight from the tidy rows (originals kept per series)."""
-    series = {}
-    for original, g in run.frame.groupby("name", sort=True):
-        name = run.mapping.get(str(original), str(original))
-        epochs = g["epoch"].to_numpy(dtype=float)
-        series[name] = Series(name, str(original), g["step"].to_numpy(dtype=float), g["value"].to_numpy(dtype=float),
-                              epochs if np.isfinite(epochs).any() else None)
-    meta_ = {**run.meta, "source": run.source, "name": run.name, "format": run.format}
-    return RunData(series, dict(run.config), meta_)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
-from traindoc.vocabulary import canonical
+from traindoc import vocabulary
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
@@ -88,24 +88,7 @@ def _value_notes(frame: pd.DataFrame) -> list[str]:
 
 
 def map_names(frame: pd.DataFrame, axis: str) -> dict[str, str]:
-    """Original → canonical name; one canonical name per run (a name logged as such wins over aliases).
-
-    A bare training loss is the per-iteration curve unless it is logged about once per epoch
-    (fewer points than epochs seen, or not more than the validation loss): then the epoch mean.
-    """
-    counts = frame["name"].value_counts()
+    """Original → canonical name (``traindoc.vocabulary.map_names``, from the points per name and the epochs seen)."""
+    counts = {str(k): int(v) for k, v in frame["name"].value_counts().items()}
     epochs = frame["epoch"].dropna()
-    n_epochs = int(np.floor(epochs).nunique()) if len(epochs) else 0
-    val_points = max((int(counts[o]) for o in counts.index if canonical(o, True) == "val/loss"), default=0)
-    mapping: dict[str, str] = {}
-    taken: set[str] = set(counts.index)  # names that are already canonical keep their place
-    for original in sorted(counts.index, key=lambda o: (canonical(o, False) != o, o)):
-        n = int(counts[original])
-        per_epoch = (axis == "epoch" or (n_epochs >= 2 and n <= n_epochs + 1)
-                     or (val_points > 0 and n <= 1.5 * val_points))
-        target = canonical(original, per_epoch)
-        if target != original and target in taken:
-            target = original  # another series already holds that canonical name
-        mapping[original] = target
-        taken.add(target)
-    return dict(sorted(mapping.items()))
+    return vocabulary.map_names(counts, axis=axis, epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0)

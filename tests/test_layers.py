@@ -1,0 +1,99 @@
+"""The import rules of ARCHITECTURE.md, enforced: who may know whom, and what importing costs.
+
+Static half: every ``import`` statement (top level or inside a function) of a package is
+read with ``ast`` and checked against what the package may not know. Dynamic half: a fresh
+interpreter imports a module and reports which heavy modules came along.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# package (folder) → top-level modules it must not import; files exempt, with the reason in ARCHITECTURE.md
+RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "diagnostics": (("runner", "pages", "app", "streamlit", "sqlite3", "torch", "sqlite_utils"),
+                    ("diagnostics/cli.py",)),  # the CLI boundary reads files and the store through traindoc.handoff
+    "runner": (("diagnostics", "pages", "app", "streamlit"), ()),
+    "traindoc/vocabulary.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
+}
+
+
+def imported_modules(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """(line, dotted module) for every import in a file; relative imports are resolved to absolute."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                out.append((node.lineno, ".".join([*parts, *([node.module] if node.module else [])])))
+            else:
+                out.append((node.lineno, node.module or ""))
+    return out
+
+
+def violations(target: str, forbidden: tuple[str, ...], exempt: tuple[str, ...], root: Path = ROOT) -> list[str]:
+    top = root / target
+    files = [top] if top.is_file() else sorted(top.rglob("*.py"))
+    found = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        if rel in exempt:
+            continue
+        for line, module in imported_modules(path, root):
+            if module.split(".")[0] in forbidden:
+                found.append(f"{rel}:{line} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("target", list(RULES))
+def test_import_rules(target: str) -> None:
+    forbidden, exempt = RULES[target]
+    assert violations(target, forbidden, exempt) == []
+
+
+def test_the_rule_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
+    """The static check must catch a lazy import too (the way the layers broke before)."""
+    (tmp_path / "diagnostics" / "rules").mkdir(parents=True)
+    (tmp_path / "diagnostics" / "rules" / "probe.py").write_text(
+        "from . import _common\n\ndef f():\n    from runner.config import schema\n    return schema\n")
+    (tmp_path / "diagnostics" / "ok.py").write_text("from .rules import probe\nimport runner_lookalike\n")
+    assert violations("diagnostics", RULES["diagnostics"][0], (), root=tmp_path) == [
+        "diagnostics/rules/probe.py:4 imports runner.config"]
+
+
+def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
+    """Which of ``watch`` are in sys.modules after running ``statement`` in a fresh interpreter."""
+    code = f"import sys, json\n{statement}\nprint(json.dumps([m for m in {list(watch)!r} if m in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+HEAVY = ("torch", "streamlit", "plotly", "scipy", "sklearn")
+
+
+@pytest.mark.parametrize("module", ["runner", "diagnostics", "traindoc.vocabulary", "runner.importers",
+                                    "runner.store", "runner.config"])
+def test_importing_a_package_does_not_load_torch_or_the_dashboard(module: str) -> None:
+    assert loaded_after(f"import {module}", HEAVY) == []
+
+
+def test_diagnosing_a_csv_loads_neither_torch_nor_the_chart_libraries(tmp_path: Path) -> None:
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{1 / (i + 1):.4f},{0.5 + abs(i - 10) / 20:.4f}\n"
+                                                      for i in range(30)))
+    statement = ("import contextlib, io\nfrom diagnostics.cli import main\n"
+                 f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main([{str(log)!r}, '--json']) == 0")
+    assert loaded_after(statement, HEAVY) == []
