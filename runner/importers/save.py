@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from runner.importers.base import ImportedRun
-from runner.store import Store
+
+if TYPE_CHECKING:  # reading a log for a diagnosis needs no database
+    from runner.store import Store
 
 
 def rows(run: ImportedRun, mapping: Mapping[str, str] | None = None) -> list[tuple]:
