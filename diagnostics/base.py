@@ -1,7 +1,12 @@
-"""The rule shape and the registry: one rule per module, registered by its stable id.
+"""The rule shapes and the registry: one rule per module, registered by its stable id.
 
 A rule is a frozen dataclass whose fields are its parameters (with defaults); ``check``
-is pure. ``requires`` lists groups of metric names: the rule applies when every group
+is pure. Everything else about a rule is declared once, on its class: ``id``, ``title``,
+``severity``, ``order`` (among findings of equal severity, causes before the symptoms they
+produce: a lower order is the more explanatory rule). A ``Rule`` judges one run; a
+``ComparisonRule`` judges runs side by side (a sweep over one config key).
+
+``requires`` lists groups of metric names: the rule applies when every group
 has at least one name present. ``explained_by`` names rules that, when they fire on
 the same run, explain this symptom better (the engine then drops this finding); a
 finding's ``explains`` does the same the other way round, only when its evidence shows
@@ -10,13 +15,16 @@ the cause on this run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 
-REGISTRY: dict[str, type[Rule]] = {}
+REGISTRY: dict[str, type[Rule]] = {}  # per-run rules by id
+COMPARISONS: dict[str, type[ComparisonRule]] = {}  # cross-run rules by id
+UNORDERED = 10_000  # the rank of a rule that declares no order (a test rule)
 
 
 @dataclass(frozen=True)
@@ -24,8 +32,15 @@ class Rule:
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     severity: ClassVar[str] = "warning"
+    order: ClassVar[int] = UNORDERED
+    kind: ClassVar[str] = "run"
     requires: ClassVar[tuple[tuple[str, ...], ...]] = ()
     explained_by: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def doc(cls) -> str:
+        """The catalog text: the docstring, in its fixed sections."""
+        return cls.__doc__ or ""
 
     def applies(self, run: RunData) -> bool:
         """Whether the run has the metrics (or config) this rule reads."""
@@ -62,17 +77,58 @@ def _present(run: RunData, name: str) -> bool:
     return run.get(name) is not None
 
 
-def register(cls: type[Rule]) -> type[Rule]:
-    """Class decorator: add a rule to the registry under its id (ids are unique and stable)."""
-    if not cls.id or cls.id in REGISTRY:
+@dataclass(frozen=True)
+class ComparisonRule:
+    """A cross-run rule: ``check_runs`` sees every run given together and finds what only a comparison shows."""
+
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    severity: ClassVar[str] = "warning"
+    order: ClassVar[int] = UNORDERED
+    kind: ClassVar[str] = "comparison"
+    key: ClassVar[str] = ""  # the config key whose values the runs differ in
+
+    @classmethod
+    def doc(cls) -> str:
+        return cls.__doc__ or ""
+
+    def check_runs(self, runs: Sequence[RunData]) -> list[Finding]:
+        raise NotImplementedError
+
+
+def register(cls: type) -> type:
+    """Class decorator: add a rule to its registry under its id (ids are unique and stable per kind).
+
+    A comparison may share its id with a run rule when both detect the same thing
+    (``epsilon_sensitivity``: within a run and across an ε sweep).
+    """
+    registry: dict[str, Any] = COMPARISONS if issubclass(cls, ComparisonRule) else REGISTRY
+    if not cls.id or cls.id in registry:
         raise ValueError(f"rule id {cls.id!r} is empty or already registered")
-    REGISTRY[cls.id] = cls
+    registry[cls.id] = cls
     return cls
 
 
-def all_rules(params: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
-    """An instance of every registered rule, with parameter overrides by rule id."""
-    import diagnostics.rules  # noqa: F401  (registers the rules)
+def _load() -> None:
+    import diagnostics.rules  # noqa: F401  (discovers and registers the rules)
 
+
+def all_rules(params: dict[str, dict[str, Any]] | None = None) -> list[Rule]:
+    """An instance of every registered per-run rule, with parameter overrides by rule id."""
+    _load()
     params = params or {}
     return [cls(**params.get(rule_id, {})) for rule_id, cls in REGISTRY.items()]
+
+
+def all_comparisons(params: dict[str, dict[str, Any]] | None = None) -> list[ComparisonRule]:
+    """An instance of every registered cross-run rule, with parameter overrides by rule id."""
+    _load()
+    params = params or {}
+    return [cls(**params.get(rule_id, {})) for rule_id, cls in COMPARISONS.items()]
+
+
+def order_of(rule_id: str) -> int:
+    """The explanatory rank of a rule id (its class's ``order``): lower explains more."""
+    _load()
+    cls = REGISTRY.get(rule_id) or COMPARISONS.get(rule_id)
+    return cls.order if cls is not None else UNORDERED

@@ -7,8 +7,7 @@ import inspect
 import re
 from typing import Any
 
-from diagnostics.base import REGISTRY, all_rules
-from diagnostics.compare import SWEEPS, sweep_doc
+from diagnostics.base import COMPARISONS, REGISTRY, all_rules
 
 SECTIONS = ("What it detects", "Why it matters", "Suggested fix", "Parameters", "References")
 _KEYS = {
@@ -36,36 +35,41 @@ def parse_sections(doc: str) -> dict[str, str]:
 
 
 def entries() -> list[dict[str, Any]]:
-    """One entry per rule: id, title, severity, kind ('run' or 'comparison'), the sections, parameters."""
+    """One entry per rule id, from the registry: id, title, severity, kind ('run' or 'comparison'),
+    order, the sections, parameters. A comparison that shares its id with a run rule
+    (``epsilon_sensitivity``) is described by the run rule's entry, which covers both halves."""
+    all_rules()
     out = []
-    for rule in all_rules():
-        cls = type(rule)
-        params = [{"name": f.name, "default": f.default} for f in dataclasses.fields(cls)]
+    for cls in [*REGISTRY.values(), *(c for i, c in COMPARISONS.items() if i not in REGISTRY)]:
         out.append(
             {
                 "id": cls.id,
                 "title": cls.title,
                 "severity": cls.severity,
-                "kind": "run",
-                "requires": [list(g) for g in cls.requires],
-                "explained_by": list(cls.explained_by),
-                "parameters_defaults": params,
-                **parse_sections(cls.__doc__),
+                "kind": cls.kind,
+                "order": cls.order,
+                "requires": [list(g) for g in getattr(cls, "requires", ())] or ([[cls.key]] if cls.kind == "comparison"
+                                                                                 else []),
+                "explained_by": list(getattr(cls, "explained_by", ())),
+                "parameters_defaults": [{"name": f.name, "default": f.default} for f in dataclasses.fields(cls)],
+                **parse_sections(cls.doc()),
             }
         )
-    for sweep in SWEEPS:
-        if sweep.id in REGISTRY:
-            continue  # epsilon_sensitivity: the run entry already describes both halves
-        out.append(
-            {
-                "id": sweep.id,
-                "title": f"Result sensitive to {sweep.label}",
-                "severity": "warning",
-                "kind": "comparison",
-                "requires": [[sweep.key]],
-                "explained_by": [],
-                "parameters_defaults": [],
-                **parse_sections(sweep_doc(sweep)),
-            }
-        )
-    return out
+    return sorted(out, key=lambda e: (e["kind"] != "run", e["order"], e["id"]))
+
+
+def rule_ids() -> dict[str, list[str]]:
+    """Every stable rule id by kind: the ids ``--json`` findings carry (``rule``)."""
+    all_rules()
+    return {"run": sorted(REGISTRY), "comparison": sorted(COMPARISONS)}
+
+
+def markdown_table() -> str:
+    """The README's rule list, generated from the registry (``python -m diagnostics.catalog``)."""
+    lines = ["| id | kind | severity | title |", "|---|---|---|---|"]
+    lines += [f"| `{e['id']}` | {e['kind']} | {e['severity']} | {e['title']} |" for e in entries()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m diagnostics.catalog: the table to paste into the README
+    print(markdown_table())

@@ -57,11 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="run id in --db; repeat for several runs (default: every run in the database)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument("--rules", action="store_true", help="list the rules (ids, kind, severity, parameters) and exit")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.rules:
+        return list_rules(args.json)
     if not args.paths and not args.db:
         print("error: give at least one PATH or --db FILE (see --help)", file=sys.stderr)
         return EXIT_USAGE
@@ -86,6 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(to_document(reports, comparisons), default=_json_default, allow_nan=False))
     else:
         print(to_text(reports, comparisons))
+    return 0
+
+
+def list_rules(as_json: bool) -> int:
+    """The registry, as the README's table or (``--json``) one document: the ids findings carry."""
+    from diagnostics.catalog import entries, markdown_table
+
+    if not as_json:
+        print(markdown_table())
+        return 0
+    keys = ("id", "kind", "severity", "title", "order", "parameters_defaults")
+    print(json.dumps(_clean({"rules": [{k: e[k] for k in keys} for e in entries()]}), default=_json_default))
     return 0
 
 

@@ -12,29 +12,6 @@ from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-# Among findings of equal severity, causes come before the symptoms they produce: a diverging
-# loss explains everything after it, gradients and step size explain oscillation, dead units and
-# stalls; the info-level bookkeeping (where to stop) comes last. Rule ids are stable (RULES.md).
-EXPLANATORY_ORDER = (
-    "divergence",
-    "negative_loss",
-    "exploding_gradients",
-    "vanishing_gradients",
-    "epsilon_sensitivity",
-    "lr_too_high",
-    "missing_warmup",
-    "loss_oscillation",
-    "lr_too_low",
-    "dead_relu",
-    "val_above_train",
-    "overfitting",
-    "plateau",
-    "underfitting",
-    "early_stop_point",
-)
-_EXPLANATORY_RANK = {rule: rank for rank, rule in enumerate(EXPLANATORY_ORDER)}
-
-
 @dataclass(frozen=True)
 class Fix:
     text: str  # what to do, imperative: "Stop at epoch 12 (restore best weights)"
@@ -88,8 +65,15 @@ class Finding:
 
 
 def rank_key(finding: Finding) -> tuple[int, int]:
-    """Sort key: severity first, then the more explanatory rule (EXPLANATORY_ORDER) first."""
-    return SEVERITY_RANK[finding.severity], _EXPLANATORY_RANK.get(finding.rule, len(EXPLANATORY_ORDER))
+    """Sort key: severity first, then the more explanatory rule first (the ``order`` its class declares).
+
+    Among equals, causes come before the symptoms they produce: a diverging loss explains
+    everything after it, gradients and step size explain oscillation, dead units and stalls;
+    the info-level bookkeeping (where to stop) comes last.
+    """
+    from diagnostics.base import order_of  # the registry imports this module
+
+    return SEVERITY_RANK[finding.severity], order_of(finding.rule)
 
 
 def worst(findings: list[Finding]) -> Finding | None:

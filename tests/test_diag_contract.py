@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from diagnostics.base import REGISTRY, Rule, all_rules
-from diagnostics.catalog import SECTIONS, entries, parse_sections
+from diagnostics.base import COMPARISONS, REGISTRY, Rule, all_rules
+from diagnostics.catalog import SECTIONS, entries, markdown_table, parse_sections
 from diagnostics.engine import diagnose
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
 from tests.diag_curves import make_run
 
 RULES_MD = Path(__file__).resolve().parents[2] / "shared" / "design" / "RULES.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 METRICS = (
     "train/loss",
     "train/loss_epoch",
@@ -98,8 +100,10 @@ def test_docstring_has_every_catalog_section(rule_id: str):
 def test_catalog_lists_every_rule_and_the_sweep_comparisons():
     listed = {e["id"]: e for e in entries()}
     assert set(REGISTRY) <= set(listed)
-    sweeps = {"lr_sensitivity", "weight_decay_sensitivity", "batch_size_sensitivity", "dropout_sensitivity"}
-    assert sweeps <= set(listed)
+    sweeps = {"lr_sensitivity", "weight_decay_sensitivity", "batch_size_sensitivity", "dropout_sensitivity",
+              "depth_sensitivity"}
+    assert sweeps | {"epsilon_sensitivity"} == set(COMPARISONS)
+    assert set(listed) == set(REGISTRY) | sweeps
     assert all(e[k] for e in listed.values() for k in ("what", "why", "fix", "parameters", "references"))
     assert len(SECTIONS) == 5
 
@@ -131,8 +135,34 @@ def test_rules_whose_metrics_are_absent_are_skipped():
     assert REGISTRY["overfitting"]().applies(run)
 
 
-def test_every_rule_has_a_place_in_the_explanatory_order():
-    from diagnostics.findings import EXPLANATORY_ORDER
-
+def test_every_rule_declares_its_own_place_in_the_explanatory_order():
     all_rules()
-    assert sorted(EXPLANATORY_ORDER) == sorted(REGISTRY)
+    orders = {cls.order for cls in REGISTRY.values()}
+    assert len(orders) == len(REGISTRY) and Rule.order not in orders  # distinct, none left at the default
+    assert all(cls.order != Rule.order for cls in COMPARISONS.values())
+    assert COMPARISONS["epsilon_sensitivity"].order == REGISTRY["epsilon_sensitivity"].order  # one id, one rank
+
+
+@pytest.mark.parametrize("rule_id", sorted(COMPARISONS))
+def test_comparison_docs_have_every_section_and_parameter(rule_id: str):
+    cls = COMPARISONS[rule_id]
+    sections = parse_sections(cls.doc())
+    for field in dataclasses.fields(cls):
+        assert f"{field.name}:" in sections["parameters"], f"{rule_id}: {field.name} undocumented"
+
+
+def test_readme_rule_list_is_the_registry():
+    """The README's table is generated (python -m diagnostics.catalog); paste the new one when this fails."""
+    text = README.read_text()
+    listed = text.split("<!-- rules:start -->")[1].split("<!-- rules:end -->")[0].strip()
+    assert listed == markdown_table()
+
+
+def test_rules_json_document_is_the_registry(capsys: pytest.CaptureFixture[str]):
+    from diagnostics.cli import main
+
+    assert main(["--rules", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["rules"]
+    assert [r["id"] for r in listed] == [e["id"] for e in entries()]
+    assert {r["id"] for r in listed} == set(REGISTRY) | set(COMPARISONS)
+    assert {r["kind"] for r in listed if r["id"] == "depth_sensitivity"} == {"comparison"}

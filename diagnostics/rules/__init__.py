@@ -1,19 +1,11 @@
-"""One module per rule; importing this package registers them all (ids as in RULES.md)."""
+"""One module per rule, discovered: importing this package registers every rule module in it.
 
-from diagnostics.rules import (  # noqa: F401
-    dead_relu,
-    divergence,
-    early_stop_point,
-    epsilon_sensitivity,
-    exploding_gradients,
-    loss_oscillation,
-    lr_too_high,
-    lr_too_low,
-    missing_warmup,
-    negative_loss,
-    overfitting,
-    plateau,
-    underfitting,
-    val_above_train,
-    vanishing_gradients,
-)
+A module whose name starts with ``_`` holds shared helpers, not a rule. The ids (as in the
+design's RULES.md) and everything else about a rule are declared on its class.
+"""
+
+import importlib
+import pkgutil
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}")

@@ -38,6 +38,7 @@ class DeadRelu(Rule):
     """
 
     id = "dead_relu"
+    order = 100
     title = "Dead ReLU units"
     severity = "warning"
     requires = (("dead_frac/*",),)

@@ -38,6 +38,7 @@ class Divergence(Rule):
     """
 
     id = "divergence"
+    order = 10
     title = "Training diverged"
     severity = "critical"
     requires = (LOSS_NAMES,)

@@ -42,6 +42,7 @@ class EarlyStopPoint(Rule):
     """
 
     id = "early_stop_point"
+    order = 150
     title = "Best validation was reached early"
     severity = "info"
     requires = (("val/loss", "val/acc", "val/auc"),)

@@ -44,6 +44,7 @@ class EpsilonSensitivity(Rule):
     """
 
     id = "epsilon_sensitivity"
+    order = 50
     title = "Adam's epsilon dominates the update"
     severity = "warning"
     requires = (("adam/eps_dominance", "config:optim.eps"),)

@@ -43,6 +43,7 @@ class ExplodingGradients(Rule):
     """
 
     id = "exploding_gradients"
+    order = 30
     title = "Exploding gradients"
     severity = "warning"
     requires = (("grad_norm",),)

@@ -70,6 +70,7 @@ class LossOscillation(Rule):
     """
 
     id = "loss_oscillation"
+    order = 80
     title = "Training loss oscillates"
     severity = "warning"
     requires = (("train/loss",),)

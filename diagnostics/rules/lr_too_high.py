@@ -50,6 +50,7 @@ class LrTooHigh(Rule):
     """
 
     id = "lr_too_high"
+    order = 60
     title = "Learning rate too high"
     severity = "warning"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)

@@ -40,6 +40,7 @@ class LrTooLow(Rule):
     """
 
     id = "lr_too_low"
+    order = 90
     title = "Learning rate too low"
     severity = "warning"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)

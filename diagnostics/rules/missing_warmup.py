@@ -45,6 +45,7 @@ class MissingWarmup(Rule):
     """
 
     id = "missing_warmup"
+    order = 70
     title = "Early loss spike: warm-up missing"
     severity = "warning"
     requires = (("train/loss",),)

@@ -59,6 +59,7 @@ class NegativeLoss(Rule):
     """
 
     id = "negative_loss"
+    order = 20
     title = "Negative loss"
     severity = "critical"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss"),)

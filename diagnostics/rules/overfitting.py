@@ -47,6 +47,7 @@ class Overfitting(Rule):
     """
 
     id = "overfitting"
+    order = 120
     title = "Overfitting"
     severity = "warning"
     requires = (("val/loss", "val/acc", "val/auc"),)

@@ -51,6 +51,7 @@ class Plateau(Rule):
     """
 
     id = "plateau"
+    order = 130
     title = "Loss plateau"
     severity = "info"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)

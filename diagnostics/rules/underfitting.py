@@ -52,6 +52,7 @@ class Underfitting(Rule):
     """
 
     id = "underfitting"
+    order = 140
     title = "Underfitting: the training set is not fitted"
     severity = "warning"
     requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)

@@ -57,6 +57,7 @@ class ValAboveTrain(Rule):
     """
 
     id = "val_above_train"
+    order = 110
     title = "Validation better than training"
     severity = "warning"
     requires = (

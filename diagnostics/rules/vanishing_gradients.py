@@ -62,6 +62,7 @@ class VanishingGradients(Rule):
     """
 
     id = "vanishing_gradients"
+    order = 40
     title = "Vanishing gradients"
     severity = "warning"
     requires = (("grad_norm/*",),)

@@ -1,0 +1,37 @@
+"""Cross-run rules on literal sweeps: sensitivity to a key, and the deeper net that fits worse."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diagnostics import compare
+from tests.diag_curves import make_run
+
+BASE = {"optim.name": "adam", "optim.lr": 1e-3, "model.depth": 2, "train.seed": 0}
+
+
+def _run(acc: float, loss_end: float = 0.2, **config: object):
+    return make_run(config={**BASE, **config}, **{"val/acc": list(np.linspace(0.5, acc, 20)),
+                                                  "train/loss_epoch": list(np.linspace(1.0, loss_end, 20))})
+
+
+def test_an_lr_sweep_that_swings_is_sensitive_and_names_the_best_value():
+    runs = [_run(0.95, **{"optim.lr": 1e-3}), _run(0.70, **{"optim.lr": 1e-1})]
+    [f] = compare(runs)
+    assert (f.rule, f.severity, f.evidence.values["best_value"]) == ("lr_sensitivity", "warning", 1e-3)
+    assert f.fixes[0].config_patch == {"optim.lr": 1e-3}
+
+
+def test_a_flat_sweep_is_insensitive_info_and_parameters_are_fields():
+    runs = [_run(0.90, **{"optim.lr": 1e-3}), _run(0.88, **{"optim.lr": 1e-2})]
+    assert [(f.rule, f.severity) for f in compare(runs)] == [("lr_sensitivity", "info")]
+    strict = compare(runs, params={"lr_sensitivity": {"metric_spread": 0.01}})
+    assert [(f.rule, f.severity) for f in strict] == [("lr_sensitivity", "warning")]
+
+
+def test_deeper_worse_on_the_training_set_is_depth_sensitivity_not_underfitting():
+    runs = [_run(0.9, 0.2, **{"model.depth": 2}), _run(0.9, 0.6, **{"model.depth": 8})]
+    [f] = compare(runs)
+    assert (f.rule, f.severity) == ("depth_sensitivity", "warning")
+    assert f.fixes[1].config_patch == {"model.depth": 2}
+    assert compare([_run(0.9, 0.2, **{"model.depth": 2}), _run(0.9, 0.21, **{"model.depth": 8})]) == []
