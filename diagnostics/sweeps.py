@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
 
-METRICS = (("val/auc", True), ("val/acc", True), ("val/loss", False), ("train/loss_epoch", False))
+METRICS = (*SCORE_PREFERENCE, "train/loss_epoch")  # the scores, then the fit; direction from the vocabulary
 REPEAT_KEYS = ("train.seed",)  # differ between repeats of one setting: spread, not a swept axis
 IGNORED_KEYS = ("train.device",)
 LOG_KEYS = ("optim.eps", "optim.lr", "optim.weight_decay")
@@ -38,14 +39,14 @@ def metric_columns(name: str) -> tuple[str, str]:
     return f"{name} final", f"{name} best"
 
 
-def _final_best(run: RunData, name: str, higher: bool) -> tuple[float, float]:
+def _final_best(run: RunData, name: str) -> tuple[float, float]:
     series = run.get(name)
     if series is None:
         return math.nan, math.nan
     _, y = series.finite()
     if not len(y):
         return math.nan, math.nan
-    return float(y[-1]), float(y.max() if higher else y.min())
+    return float(y[-1]), Monitor(name).best(y)
 
 
 def summary_table(runs: Sequence[RunData], all_keys: bool = False) -> pd.DataFrame:
@@ -61,9 +62,9 @@ def summary_table(runs: Sequence[RunData], all_keys: bool = False) -> pd.DataFra
                                "status": run.meta.get("status")}
         row.update({k: cfg.get(k) for k in keys})
         row["train.seed"] = cfg.get("train.seed")
-        for name, higher in METRICS:
+        for name in METRICS:
             if any(r.get(name) is not None for r in runs):
-                row.update(dict(zip(metric_columns(name), _final_best(run, name, higher), strict=True)))
+                row.update(dict(zip(metric_columns(name), _final_best(run, name), strict=True)))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -27,9 +27,9 @@ import numpy as np
 from diagnostics.engine import diagnose
 from diagnostics.findings import SEVERITY_RANK, Finding
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import SCORE_PREFERENCE, Monitor, score_monitor
 
 VERDICTS = ("verified", "did not help", "inconclusive")
-SCORES = (("val/auc", True), ("val/acc", True), ("val/loss", False))
 LOSS_KEYS = ("loss.name", "model.head")  # a patch touching these changes what val/loss means
 MIN_MARGIN = 0.01  # AUC/accuracy points below which a change is indistinguishable from seed noise
 MIN_REL_LOSS = 0.02  # the same for a loss, relative to the parent's value
@@ -69,15 +69,12 @@ def final_score(run: RunData, name: str) -> float | None:
     return float(y[-1]) if len(y) else None
 
 
-def pick_metric(before: Sequence[RunData], after: Sequence[RunData]) -> tuple[str, bool] | None:
-    """The first comparable metric every run logged, with whether higher is better."""
+def pick_metric(before: Sequence[RunData], after: Sequence[RunData]) -> Monitor | None:
+    """The score every run logged (``score_monitor``); val loss only when the patch left the loss alone."""
     loss_changed = any(r.config.get(k) != before[0].config.get(k) for r in after for k in LOSS_KEYS)
-    for name, higher in SCORES:
-        if name == "val/loss" and loss_changed:
-            continue
-        if all(final_score(r, name) is not None for r in (*before, *after)):
-            return name, higher
-    return None
+    preference = tuple(n for n in SCORE_PREFERENCE if not (n == "val/loss" and loss_changed))
+    return score_monitor([{n for n in preference if final_score(r, n) is not None} for r in (*before, *after)],
+                         preference)
 
 
 def verify_fix(rule: str, before: Sequence[RunData], after: Sequence[RunData], fix: str = "",
@@ -91,17 +88,17 @@ def verify_fix(rule: str, before: Sequence[RunData], after: Sequence[RunData], f
                        f"Cannot judge: {why}.")
     had = any(has_finding(diagnose(r), rule, severity) for r in before)
     gone = sum(not has_finding(diagnose(r), rule, severity) for r in after)
-    picked = pick_metric(before, after)
-    if picked is None:
+    monitor = pick_metric(before, after)
+    if monitor is None:
         metric = b = a = delta = None
         margin = 0.0
     else:
-        metric, higher = picked
+        metric = monitor.name
         b_scores = [final_score(r, metric) for r in before]
         a_scores = [final_score(r, metric) for r in after]
         b, a = float(np.mean(b_scores)), float(np.mean(a_scores))
-        delta = (a - b) if higher else (b - a)
-        floor = MIN_MARGIN if higher else MIN_REL_LOSS * max(abs(b), 1e-12)
+        delta = monitor.signed(a - b)
+        floor = MIN_MARGIN if monitor.higher_is_better else MIN_REL_LOSS * max(abs(b), 1e-12)
         margin = max(floor, NOISE_K * _pooled_std([b_scores, a_scores]))
     gone_all, gone_none = gone == len(after), gone == 0
     finding_gone = (gone_all if gone_all or gone_none else None) if had else None

@@ -121,6 +121,9 @@ class EarlyStoppingConfig:
     patience: int = _num(0, 0, 100_000, "evaluations without improvement before stopping (0 = off)")
     min_delta: float = _num(0.0, 0.0, 1e6, "improvement smaller than this does not count")
     monitor: str = _choice("val/loss", ("val/loss", "val/acc", "val/auc"), "metric watched")
+    mode: str = _choice("auto", ("auto", "min", "max"), "which way is better; auto reads it from the metric's name")
+    restore_best: bool = _flag(True, "put the best evaluation's weights back when training stops: the model "
+                                     "kept is the best one seen (what the overfitting fix promises)")
 
 
 @dataclass(frozen=True)

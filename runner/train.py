@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from torch import nn
 
 from runner.config import RunConfig
 from runner.data import Split, load
+from runner.early_stopping import EarlyStopping
 from runner.model import MLP
 from runner.optim import build_optimizer, build_scheduler, step_scheduler_per_epoch
 from runner.sink import MetricSink
@@ -33,6 +34,8 @@ class Outcome:
     steps: int
     epochs: float
     stopped_early: str | None  # why training ended before its budget, if it did
+    model: nn.Module | None = field(default=None, compare=False, repr=False)  # the model kept
+    restored_step: int | None = None  # early_stopping.restore_best: the step whose weights the model holds
 
 
 def resolve_device(name: str) -> torch.device:
@@ -162,8 +165,7 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
     x_all = evaluate.x_train
     y_all = evaluate.y_train
     generator = torch.Generator().manual_seed(cfg.train.seed)
-    monitor = cfg.early_stopping.monitor
-    best, since_best = None, 0
+    early = EarlyStopping.from_config(cfg.early_stopping)
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
     step = 0
@@ -210,16 +212,13 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
                         scheduler.step(metrics["val/loss"])
                     else:
                         scheduler.step()
-                if cfg.early_stopping.patience and monitor in metrics:
-                    value = metrics[monitor] * (1 if monitor == "val/loss" else -1)
-                    if best is None or value < best - cfg.early_stopping.min_delta:
-                        best, since_best = value, 0
-                    else:
-                        since_best += 1
-                        if since_best >= cfg.early_stopping.patience:
-                            stopped = f"early stopping: {monitor} did not improve for {since_best} evaluations"
+                stopped = stopped or early.update(metrics, step, model)
             if step >= total_steps or stopped or should_stop():
                 if should_stop() and not stopped:
                     stopped = "cancelled"
                 break
-    return Outcome(steps=step, epochs=step / steps_per_epoch, stopped_early=stopped)
+    restored = early.restore(model)
+    if restored is not None and stopped and stopped.startswith("early stopping"):
+        stopped += f"; restored the weights of step {restored}"
+    return Outcome(steps=step, epochs=step / steps_per_epoch, stopped_early=stopped, model=model,
+                   restored_step=restored)
