@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.rundata import RunData
+from traindoc.configs import LOG_KEYS
 from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
 
 METRICS = (*SCORE_PREFERENCE, "train/loss_epoch")  # the scores, then the fit; direction from the vocabulary
 REPEAT_KEYS = ("train.seed",)  # differ between repeats of one setting: spread, not a swept axis
 IGNORED_KEYS = ("train.device",)
-LOG_KEYS = ("optim.eps", "optim.lr", "optim.weight_decay")
 HIGHLIGHT = "background-color: #fff3cd"  # the pale amber of a highlighter pen
 
 

@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import STATUS_ICONS, md
-from runner import launcher, plan, presets, sweep_presets
+from runner import launcher, plan, presets, sweep, sweep_presets
 from runner.config import schema
 from runner.store import ACTIVE, Store
+from traindoc.configs import LOG_KEYS
 
 
 def sources(store: Store) -> dict[str, tuple[str, Any]]:
@@ -69,9 +70,9 @@ def sweep_inputs(grid: dict[str, list[Any]], prefix: str) -> dict[str, str]:
         left, right = st.columns([3, 2], vertical_alignment="bottom")
         texts[key] = left.text_input(f"Values of {key}", value=default, key=f"{prefix}:values:{key}",
                                      placeholder="e.g. 1e-1, 1e-4, 1e-8  or  log 1e-8 1e-1 5")
-        if key in plan.LOG_KEYS:
+        if key in LOG_KEYS:
             right.caption(f"Log-spaced: write `log LOW HIGH COUNT`, e.g. `log 1e-8 1e-1 5` → "
-                          f"{', '.join(_shown(v) for v in plan.log_spaced(1e-8, 1e-1, 5))}")
+                          f"{', '.join(_shown(v) for v in sweep.log_spaced(1e-8, 1e-1, 5))}")
     return texts
 
 

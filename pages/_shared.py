@@ -160,16 +160,9 @@ def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
 
 def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
     """A run's config as ``key, value`` rows with dotted keys (nested dicts flattened)."""
-    rows: list[tuple[str, str]] = []
+    from traindoc.configs import flatten
 
-    def walk(node: Mapping[str, Any], pre: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, Mapping) and value:
-                walk(value, f"{pre}{key}.")
-            else:
-                rows.append((f"{pre}{key}", json.dumps(value) if not isinstance(value, str) else value))
-
-    walk(config, prefix)
+    rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in flatten(config, prefix).items()]
     return pd.DataFrame(sorted(rows), columns=["key", "value"])
 
 

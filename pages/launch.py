@@ -10,7 +10,7 @@ import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
 from pages._shared import get_store, md
-from runner import plan
+from runner import plan, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
 from runner.store import ACTIVE
@@ -44,7 +44,7 @@ name = st.text_input("Group name", value=str(key) if kind != "run" else f"from r
 grid: dict[str, list] = {}
 for sweep_key, text in texts.items():
     try:
-        grid[sweep_key] = plan.parse_values(sweep_key, text)
+        grid[sweep_key] = sweep.parse_values(sweep_key, text)
     except ConfigError as exc:
         errors[sweep_key] = str(exc)
 for bad in errors.values():

@@ -8,7 +8,6 @@ runs and makes sure the shared scheduler is up.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +16,6 @@ from runner.config import ConfigError, RunConfig, coerce, from_flat, schema
 from runner.store import Store
 from runner.sweep import expand
 
-# Keys whose useful values span orders of magnitude: the form offers log-spaced values for them.
-LOG_KEYS = ("optim.eps", "optim.lr", "optim.weight_decay")
 MAX_RUNS = 200  # a typo in a grid should not queue ten thousand runs
 
 
@@ -97,36 +94,6 @@ def overrides(base: dict[str, Any], form: dict[str, Any]) -> tuple[dict[str, Any
         if value != base.get(key):
             out[key] = value
     return out, errors
-
-
-def log_spaced(lo: float, hi: float, n: int) -> list[float]:
-    """``n`` values from ``lo`` to ``hi``, evenly spaced in log10, rounded to 3 significant digits."""
-    if lo <= 0 or hi <= 0:
-        raise ConfigError(f"log-spaced values need positive bounds, got {lo:g} and {hi:g}")
-    if n < 1:
-        raise ConfigError(f"{n} values: ask for at least 1")
-    if n == 1:
-        return [float(lo)]
-    a, b = math.log10(lo), math.log10(hi)
-    return [float(f"{10 ** (a + (b - a) * i / (n - 1)):.3g}") for i in range(n)]
-
-
-def parse_values(key: str, text: str) -> list[Any]:
-    """``"1e-1, 1e-4"`` (a list) or ``"log 1e-8 1e-1 8"`` (log-spaced) into validated values."""
-    text = text.strip()
-    if text.lower().startswith("log"):
-        parts = text[3:].replace(",", " ").split()
-        if len(parts) != 3:
-            raise ConfigError(f"{key}: write log-spaced values as 'log LOW HIGH COUNT', e.g. 'log 1e-8 1e-1 8'")
-        try:
-            lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
-        except ValueError:
-            raise ConfigError(f"{key}: 'log LOW HIGH COUNT' needs two numbers and a count") from None
-        return [coerce(key, v) for v in log_spaced(lo, hi, n)]
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
-        raise ConfigError(f"{key}: give values separated by commas, e.g. 1e-1, 1e-4, 1e-8")
-    return list(dict.fromkeys(coerce(key, v) for v in values))
 
 
 def sweepable_keys() -> list[str]:

@@ -79,6 +79,15 @@ def test_grid_expands_to_the_cartesian_product() -> None:
         parse_grid(["optim.eps"])
 
 
+@pytest.mark.parametrize("text", ["log 1e-8 1e-1 3", "1e-1, 1e-4, 1e-1"], ids=["log-spaced", "repeated"])
+def test_cli_grid_and_launch_page_parse_sweep_values_the_same(text: str) -> None:
+    from runner.sweep import parse_values  # what the launch page calls
+
+    assert parse_grid([f"optim.eps={text}"]) == {"optim.eps": parse_values("optim.eps", text)}
+    assert parse_grid(["optim.eps=log 1e-8 1e-1 3"]) == {"optim.eps": [1e-8, 3.16e-5, 0.1]}
+    assert parse_grid(["train.batch_size=16,32,16"]) == {"train.batch_size": [16, 32]}  # a repeat is dropped
+
+
 def test_sweep_runs_every_point_within_the_concurrency_limit(store: Store) -> None:
     base = PRESETS["adam_eps_small"].config({"train.epochs": 2})
     group_id, run_ids = submit(store, Plan("eps", base.to_flat(), {"optim.eps": [0.1, 1e-4, 1e-8]}, concurrency=2))

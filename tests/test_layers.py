@@ -23,6 +23,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                     ("diagnostics/cli.py",)),  # the CLI boundary reads files and the store through traindoc.handoff
     "runner": (("diagnostics", "pages", "app", "streamlit"), ()),
     "traindoc/vocabulary.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
+    "traindoc/configs.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
 }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from runner.config import ConfigError
-from runner.plan import BASELINE, Plan, fix_plan, log_spaced, overrides, parse_values, submit
+from runner.plan import BASELINE, Plan, fix_plan, overrides, submit
 from runner.presets import PRESETS
 from runner.scheduler import plan_starts
 from runner.store import Store
+from runner.sweep import log_spaced, parse_values
 
 BASE = PRESETS["adam_eps_small"].config().to_flat()
 

@@ -17,6 +17,7 @@ import yaml
 
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.text import decode
+from traindoc.configs import flatten
 
 FOLDER_SIDECARS = ("hparams.json", "hparams.yaml", "args.yaml")
 HF_SIDECARS = ("training_args.json", "config.json")
@@ -80,20 +81,6 @@ def load_json(source: str, text: str, limits: Limits) -> Any:
         raise ImportFailed(source, f"not valid JSON ({exc.msg}, column {exc.colno})", exc.lineno) from None
     except RecursionError:
         raise ImportFailed(source, "JSON nested too deeply to read (hundreds of levels); not a training log") from None
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
-    """Nested mappings to dotted keys; lists and deep values kept as JSON text so configs stay flat."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and depth < 8:
-            out.update(flatten(value, f"{name}.", depth + 1))
-        elif isinstance(value, (str, int, float, bool)) or value is None:
-            out[name] = value
-        else:
-            out[name] = json.dumps(value, default=str)[:2000]
-    return out
 
 
 def with_aliases(config: dict[str, Any]) -> dict[str, Any]:
