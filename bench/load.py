@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from runner.loadgen import run_load  # noqa: E402
+from bench.loadgen import run_load  # noqa: E402
 from runner.plan import Plan, submit  # noqa: E402
 from runner.presets import PRESETS  # noqa: E402
 from runner.store import Store  # noqa: E402

@@ -1,7 +1,8 @@
-"""traindoc diagnostics: a ``RunData`` in, findings out. Pure: no Streamlit, no SQL.
+"""traindoc diagnostics: a ``RunData`` in, findings out. Pure: no Streamlit, no SQL, no runner.
 
 from diagnostics import RunData, diagnose, compare
-findings = diagnose(RunData.from_store(store, run_id))
+findings = diagnose(RunData.from_frame(frame, config, meta))   # the caller reads the frame
+(``traindoc.handoff.load_run(store, run_id)`` reads one from the store.)
 """
 
 import diagnostics.rules  # noqa: F401  (registers every rule)

@@ -28,19 +28,26 @@ UNORDERED = 10_000  # the rank of a rule that declares no order (a test rule)
 
 
 @dataclass(frozen=True)
-class Rule:
+class RuleInfo:
+    """What every rule declares on its class, whatever it judges."""
+
     id: ClassVar[str] = ""
     title: ClassVar[str] = ""
     severity: ClassVar[str] = "warning"
     order: ClassVar[int] = UNORDERED
-    kind: ClassVar[str] = "run"
-    requires: ClassVar[tuple[tuple[str, ...], ...]] = ()
-    explained_by: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[str] = ""
 
     @classmethod
     def doc(cls) -> str:
         """The catalog text: the docstring, in its fixed sections."""
         return cls.__doc__ or ""
+
+
+@dataclass(frozen=True)
+class Rule(RuleInfo):
+    kind: ClassVar[str] = "run"
+    requires: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    explained_by: ClassVar[tuple[str, ...]] = ()
 
     def applies(self, run: RunData) -> bool:
         """Whether the run has the metrics (or config) this rule reads."""
@@ -78,19 +85,11 @@ def _present(run: RunData, name: str) -> bool:
 
 
 @dataclass(frozen=True)
-class ComparisonRule:
+class ComparisonRule(RuleInfo):
     """A cross-run rule: ``check_runs`` sees every run given together and finds what only a comparison shows."""
 
-    id: ClassVar[str] = ""
-    title: ClassVar[str] = ""
-    severity: ClassVar[str] = "warning"
-    order: ClassVar[int] = UNORDERED
     kind: ClassVar[str] = "comparison"
     key: ClassVar[str] = ""  # the config key whose values the runs differ in
-
-    @classmethod
-    def doc(cls) -> str:
-        return cls.__doc__ or ""
 
     def check_runs(self, runs: Sequence[RunData]) -> list[Finding]:
         raise NotImplementedError

@@ -58,12 +58,6 @@ def entries() -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: (e["kind"] != "run", e["order"], e["id"]))
 
 
-def rule_ids() -> dict[str, list[str]]:
-    """Every stable rule id by kind: the ids ``--json`` findings carry (``rule``)."""
-    all_rules()
-    return {"run": sorted(REGISTRY), "comparison": sorted(COMPARISONS)}
-
-
 def markdown_table() -> str:
     """The README's rule list, generated from the registry (``python -m diagnostics.catalog``)."""
     lines = ["| id | kind | severity | title |", "|---|---|---|---|"]

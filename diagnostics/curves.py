@@ -20,13 +20,6 @@ def finite(series: Series | None) -> tuple[np.ndarray, np.ndarray]:
     return series.finite()
 
 
-def before_blowup(series: Series) -> tuple[np.ndarray, np.ndarray]:
-    """The finite stretch before the first NaN/inf: after a blow-up nothing else can be judged."""
-    bad = ~np.isfinite(series.values)
-    stop = int(np.argmax(bad)) if bad.any() else len(series.values)
-    return series.steps[:stop], series.values[:stop]
-
-
 def binned(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Equal-count bins: centre step, mean and standard deviation per bin (len(x) >= bins)."""
     edges = np.linspace(0, len(y), bins + 1).astype(np.int64)[:-1]
@@ -108,11 +101,6 @@ def r_squared(x: np.ndarray, y: np.ndarray) -> float:
     resid = y - (y.mean() + b * (x - x.mean()))
     total = float(((y - y.mean()) ** 2).sum())
     return 1.0 - float((resid**2).sum()) / total if total > 0 else 0.0
-
-
-def on_steps(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Values of curve (x, y) at steps ``at`` by linear interpolation (held flat past the ends)."""
-    return np.interp(at, x, y)
 
 
 def fmt(value: float) -> str:

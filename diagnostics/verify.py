@@ -50,10 +50,6 @@ class Verdict:
     margin: float  # the change needed to beat the noise
     reason: str  # one sentence with the numbers
 
-    @property
-    def improved(self) -> bool | None:
-        return None if self.delta is None else self.delta > self.margin
-
 
 def has_finding(findings: Sequence[Finding], rule: str, at_least: str = "info") -> bool:
     """A finding of ``rule`` at ``at_least`` severity or worse."""

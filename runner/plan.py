@@ -118,17 +118,6 @@ def submit(store: Store, plan: Plan, start_scheduler: bool = True) -> tuple[int,
     return group_id, ids
 
 
-def cancel_group(store: Store, group_id: int) -> list[int]:
-    """Cancel every queued or running run of a group; returns the ids cancelled."""
-    from runner import launcher
-
-    runs = store.runs(group_id=group_id)
-    active = [int(i) for i in runs[runs.status.isin(["queued", "running"])].id]
-    for run_id in active:
-        launcher.cancel(store, run_id)
-    return active
-
-
 BASELINE = "baseline (no fix)"
 
 

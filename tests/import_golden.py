@@ -1,7 +1,8 @@
 """Golden documents for importer output: tidy rows, mapping with roles, config, notes.
 
-``TRAINDOC_REGEN_GOLDEN=1 python -m pytest tests/test_import_golden.py`` rewrites them; a
-human then reads the diff. Wall times of TensorBoard files are the writer's clock, so
+``TRAINDOC_REGEN_GOLDEN=1 python -m pytest tests/test_import_golden.py`` writes them; a
+human then reads the diff. Without it a missing document fails the test: a golden file
+never writes itself. Wall times of TensorBoard files are the writer's clock, so
 they are left out of TensorBoard documents (the value-for-value test checks them).
 """
 
@@ -40,7 +41,8 @@ def document(run: ImportedRun) -> dict[str, Any]:
 def check(case: str, docs: list[dict[str, Any]]) -> None:
     path = GOLDEN / f"{case}.json"
     text = json.dumps(docs, indent=1, sort_keys=False)
-    if REGEN or not path.exists():
+    if REGEN:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text + "\n")
+    assert path.exists(), f"{path} is missing: TRAINDOC_REGEN_GOLDEN=1 writes it (then read the diff)"
     assert json.loads(path.read_text()) == json.loads(text), f"{path} differs; TRAINDOC_REGEN_GOLDEN=1 rewrites it"

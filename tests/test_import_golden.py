@@ -84,3 +84,13 @@ def test_json_sidecar_next_to_log(tmp_path) -> None:
     for path in (tmp_path / "a.csv", tmp_path):  # the file alone, or its folder
         (run,) = read_path(path)
         assert run.config == {"optim.eps": 0.1, "optim.lr": 0.01}  # <file>.hparams.json is the more specific
+
+
+def test_a_missing_golden_document_fails_instead_of_writing_itself(tmp_path, monkeypatch) -> None:
+    import import_golden
+
+    monkeypatch.setattr(import_golden, "GOLDEN", tmp_path)
+    monkeypatch.setattr(import_golden, "REGEN", False)
+    with pytest.raises(AssertionError, match="is missing: TRAINDOC_REGEN_GOLDEN=1 writes it"):
+        check("nothing_here", [{"rows": []}])
+    assert not (tmp_path / "nothing_here.json").exists()

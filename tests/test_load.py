@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.loadgen import run_load
+from bench.loadgen import run_load
 
 
 def test_eight_writers_and_a_reader_lose_nothing_and_reads_stay_bounded(db_path: Path) -> None:

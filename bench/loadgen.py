@@ -1,6 +1,7 @@
 """Synthetic load for the store: writer processes logging at full speed, a reader timing its reads.
 
-Used by the load test (seconds) and ``bench/load.py`` (longer), so both measure the same thing.
+Used by the load test (seconds) and ``bench/load.py`` (longer), so both measure the same thing. It lives
+under bench/: nothing in the product runs it.
 """
 
 from __future__ import annotations
