@@ -11,15 +11,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0 controls except none (newline and tab are row/column breaks in our tables too), DEL, C1 controls
+# C0 controls, DEL, C1 controls (ESC starts ANSI/OSC sequences; CSI is also one C1 byte)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # OWASP CSV injection: these first characters make a spreadsheet read a cell as a formula
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def terminal(text: Any) -> str:
-    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``), never sent raw."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+def terminal(text: Any, keep_lines: bool = False) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``), never sent raw.
+
+    ``keep_lines`` leaves newlines and tabs for a multi-line report; one table row escapes them all,
+    so a name cannot forge a row.
+    """
+    pattern = _CONTROL_BUT_LINES if keep_lines else _CONTROL
+    return pattern.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def csv_cell(value: Any) -> Any:
@@ -30,3 +36,10 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def csv_text(frame: Any) -> str:
+    """A DataFrame as CSV text with every cell and header neutralised (:func:`csv_cell`)."""
+    safe = frame.map(csv_cell)
+    safe.columns = [csv_cell(str(c)) for c in safe.columns]
+    return safe.to_csv(index=False)

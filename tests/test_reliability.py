@@ -4,6 +4,7 @@ database, no hang, no silent loss (issue 14). Each test names the defect it pins
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -345,3 +346,104 @@ def test_a_read_only_database_opens_read_only_and_says_so(db_path: Path, monkeyp
     assert view.read_only and view.run(1)["name"] == "existing" and len(view.runs()) == 1
     with pytest.raises(StoreError, match="the database is open read-only — the file or its folder is read-only"):
         view.create_run("new")
+
+
+# -- 6. imports stream, uploads are bounded --------------------------------------------------
+def test_an_import_is_written_in_bounded_chunks_not_one_list(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from runner.importers.base import ImportedRun
+
+    save_module = importlib.import_module("runner.importers.save")  # the package re-exports save()
+
+    n = 12_000
+    frame = pd.DataFrame({"step": range(n), "epoch": [float("nan")] * n, "name": ["loss"] * n,
+                          "value": [1.0] * n, "wall_time": [0.0] * n})
+    run = ImportedRun(name="big", source="big.csv", format="csv", frame=frame, mapping={"loss": "train/loss"})
+    monkeypatch.setattr(save_module, "CHUNK_ROWS", 1000)
+    sizes: list[int] = []
+    real = store._metric_statements
+    monkeypatch.setattr(store, "_metric_statements", lambda rows: sizes.append(len(rows)) or real(rows))
+    (run_id,) = save_module.save(store, [run])
+    assert max(sizes) == 1000 and sum(sizes) == n  # never the whole run at once
+    steps, _ = store.metric_series(run_id, "train/loss")
+    assert steps.size == n and store.run(run_id)["started_at"] > 0
+
+
+def test_a_zip_whose_members_inflate_past_one_upload_is_refused(store: Store) -> None:
+    import io
+    import zipfile
+
+    from runner.importers.base import Limits
+    from runner.importers.upload import import_upload
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i in range(5):
+            zf.writestr(f"run{i}/metrics.csv", "step,loss\n" + "1,0.5\n" * 40_000)  # 240 kB each, 1.2 MB total
+    limits = Limits(max_file_bytes=1_000_000, max_total_bytes=1024 * 1024 * 1024, max_ratio=1e9)
+    outcome = import_upload(store, "many.zip", buf.getvalue(), limits=limits)
+    assert outcome.error and "expand to" in outcome.error and "limit" in outcome.error, outcome
+    assert store.runs(reconcile=False).empty
+
+
+def test_an_upload_past_its_time_budget_is_stopped_and_saves_nothing(store: Store,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.importers import upload
+
+    monkeypatch.setattr(upload, "MAX_UPLOAD_SECONDS", -1.0)
+    outcome = upload.import_upload(store, "slow.csv", b"step,loss\n1,0.5\n2,0.4\n")
+    assert outcome.error and "was stopped (nothing saved)" in outcome.error
+    assert store.runs(reconcile=False).empty
+
+
+# -- 7. safe exports and terminals, config limits, a partly corrupt file ---------------------
+def test_csv_cells_that_start_like_a_formula_are_neutralised() -> None:
+    import pandas as pd
+
+    from runner.textsafe import csv_text
+
+    text = csv_text(pd.DataFrame({"=HYPERLINK(1)": ["=cmd|' /C calc'!A0", "+1", "@SUM(A1)", "-2+3", "ok"],
+                                  "value": [-1.5, 2.0, 3.0, 4.0, 5.0]}))
+    lines = text.splitlines()
+    assert lines[0] == "'=HYPERLINK(1),value"
+    assert [line.split(",")[0] for line in lines[1:]] == ["'=cmd|' /C calc'!A0", "'+1", "'@SUM(A1)", "'-2+3", "ok"]
+    assert lines[1].endswith(",-1.5")  # numbers stay numbers
+
+
+def test_runner_list_escapes_control_characters_in_names(db_path: Path, capsys: pytest.CaptureFixture) -> None:
+    store = Store(db_path)
+    store.create_run("evil\n   9  finished  100%  forged\x1b]0;pwned\x07\x1b[31m", status="finished")
+    assert cli.main(["--db", str(db_path), "list"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert len(out.strip().splitlines()) == 2  # the header and one row: no forged row
+    assert "evil\\n" in out and "\\x1b]0;pwned" in out
+
+
+def test_a_config_that_cannot_fit_the_machine_is_refused_with_its_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.config import ConfigError, from_flat
+
+    monkeypatch.setenv("TRAINDOC_MEMORY_GB", "16")
+    base = PRESETS["healthy"].config().to_flat()
+    with pytest.raises(ConfigError, match=r"needs about 63\.0 GiB \(model 63\.0 GiB.*this machine's 16 GiB"):
+        from_flat({**base, "model.width": 8192, "model.depth": 64})
+    with pytest.raises(ConfigError, match=r"data 45\.8 GiB"):
+        from_flat({**base, "data.name": "classification", "data.n_samples": 1_000_000, "data.n_features": 4096})
+    assert from_flat({**base, "model.width": 1024, "model.depth": 4}).model.width == 1024
+
+
+def test_the_overview_survives_a_partly_corrupt_database(db_path: Path) -> None:
+    store = Store(db_path)
+    run_id = store.create_run("damaged later")
+    store.write_metrics([(run_id, i, None, "val/loss", float(i), 0.0) for i in range(30_000)])
+    store.close()
+    size = db_path.stat().st_size
+    with open(db_path, "r+b") as fh:  # the metrics pages, past the runs table at the start
+        fh.seek(size // 2)
+        fh.write(b"\xff" * (size // 3))
+    with pytest.raises(StoreError, match="read failed: database disk image is malformed — the file is corrupt"):
+        Store(db_path).metric_series(run_id, "val/loss")
+    from pages._shared import key_metric
+
+    assert key_metric(str(db_path), run_id, None) == "unreadable (damaged database)"

@@ -34,10 +34,10 @@ class RowChunks:
     """
 
     def __init__(self, run: ImportedRun, mapping: Mapping[str, str] | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
+                 chunk_rows: int | None = None) -> None:
         self.frame = run.frame
         self.mapping = dict(mapping or run.mapping)
-        self.chunk_rows = chunk_rows
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
         self.imported_at = time.time()
 
     def __len__(self) -> int:

@@ -127,6 +127,14 @@ class StoreBase:
             conn.close()
             self._local.conn = None
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a read; a damaged file is a ``StoreError`` naming it, so a page shows one cell
+        as unreadable instead of failing whole."""
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc, action="read failed")) from exc
+
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._transaction(lambda conn: conn.execute(sql, params))
 

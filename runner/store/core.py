@@ -114,9 +114,7 @@ class Store(ImportsMixin, QueueMixin, LivenessMixin, StoreBase):
 
     def metric_series(self, run_id: int, name: str) -> tuple[Any, Any]:
         """``(steps, values)`` numpy arrays for one metric, the hot path of the charts."""
-        rows = self.conn.execute(
-            "SELECT step, value FROM metrics WHERE run_id=? AND name=? ORDER BY step", (run_id, name)
-        ).fetchall()
+        rows = self._read("SELECT step, value FROM metrics WHERE run_id=? AND name=? ORDER BY step", (run_id, name))
         if not rows:
             return np.empty(0, dtype=np.int64), np.empty(0)
         arr = np.array(rows, dtype=float)
