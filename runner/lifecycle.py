@@ -74,6 +74,8 @@ class RunLifecycle:
             except Exception as close_exc:  # noqa: BLE001 - the run's verdict, not a crash of the caller
                 if exc is None:
                     status, error = "failed", f"could not write metrics: {close_exc}"
+            else:  # what the writer acknowledged: a reader can check that none of it went missing
+                self.store.update_meta(self.run_id, rows_written=self.sink.rows_written)
         self.store.finish(self.run_id, status, error=error)
         return status, error
 
