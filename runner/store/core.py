@@ -24,6 +24,15 @@ from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 
 
+# The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
+# the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
+_STRIDED = """
+WITH RECURSIVE wanted(step) AS (SELECT ? UNION ALL SELECT step + ? FROM wanted WHERE step + ? <= ?)
+SELECT m.step, m.epoch, m.value, m.wall_time FROM wanted CROSS JOIN metrics m
+WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
+"""
+
+
 class Store(ImportsMixin, QueueMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
@@ -93,10 +102,11 @@ class Store(ImportsMixin, QueueMixin, LivenessMixin, StoreBase):
             if not n:
                 continue
             stride = max(1, -(-(last - first + 1) // max_points)) if max_points and n > max_points else 1
-            rows = self.conn.execute(
-                "SELECT step, epoch, value, wall_time FROM metrics WHERE run_id=? AND name=?"
-                + (" AND (step - ?) % ? = 0" if stride > 1 else "") + " ORDER BY step",
-                (run_id, name, first, stride) if stride > 1 else (run_id, name)).fetchall()
+            if stride > 1:  # one index seek per wanted step, not a scan of every row filtered by modulo
+                rows = self.conn.execute(_STRIDED, (first, stride, stride, last, run_id, name)).fetchall()
+            else:
+                rows = self.conn.execute("SELECT step, epoch, value, wall_time FROM metrics WHERE run_id=? AND"
+                                         " name=? ORDER BY step", (run_id, name)).fetchall()
             if stride > 1:
                 rows += self.conn.execute(  # every bucket's first NaN, at full resolution
                     "SELECT nan_step, NULL, NULL, NULL FROM metric_rollups WHERE run_id=? AND name=? AND width=?"
