@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -61,8 +62,9 @@ def main() -> int:
     try:
         lines = write_csv(csv, args.mb)
         started = time.perf_counter()
+        env = {**os.environ, "TRAINDOC_MAX_UPLOAD_SECONDS": "3600"}  # measure it, however loaded the machine
         out = subprocess.run([sys.executable, "-c", _CHILD, str(csv), str(db)], cwd=ROOT, capture_output=True,
-                             text=True, check=False)
+                             text=True, check=False, env=env)
         wall = time.perf_counter() - started
         if out.returncode:
             print(out.stderr, file=sys.stderr)

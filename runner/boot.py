@@ -13,8 +13,9 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from runner.store.base import HEARTBEAT_SECONDS, StoreBase, resolve_db_path
+from runner.store.base import HEARTBEAT_SECONDS, StoreBase, StoreError, resolve_db_path
 from runner.store.liveness import LivenessMixin
 from runner.store.queue import QueueMixin
 
@@ -43,7 +44,14 @@ def prepare(argv: Sequence[str]) -> None:
     db, words = _parse(argv)
     if not words or words[0] not in ("_exec", "_scheduler"):
         return
-    store = _LightStore(resolve_db_path(db))
+    try:
+        _prepare(resolve_db_path(db), words)
+    except StoreError:
+        return  # the command itself reports it, in its one-line form
+
+
+def _prepare(db: Path, words: list[str]) -> None:
+    store = _LightStore(db)
     pid = os.getpid()
     if words[0] == "_exec" and len(words) > 1 and words[1].isdigit():
         run_id = int(words[1])

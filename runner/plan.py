@@ -14,7 +14,7 @@ from typing import Any
 
 from runner import executors
 from runner.config import ConfigError, RunConfig, coerce, from_flat, schema
-from runner.store import Store
+from runner.store import ACTIVE, Store
 from runner.sweep import expand
 
 # Keys whose useful values span orders of magnitude: the form offers log-spaced values for them.
@@ -156,7 +156,7 @@ def cancel_group(store: Store, group_id: int) -> list[int]:
     from runner import launcher
 
     runs = store.runs(group_id=group_id)
-    active = [int(i) for i in runs[runs.status.isin(["queued", "running"])].id]
+    active = [int(i) for i in runs[runs.status.isin(ACTIVE)].id]  # stalled runs too
     for run_id in active:
         launcher.cancel(store, run_id)
     return active

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -27,10 +28,12 @@ def rows(run: ImportedRun, mapping: Mapping[str, str] | None = None) -> list[tup
 
 
 class RowChunks:
-    """A run's rows, made ``CHUNK_ROWS`` at a time as the store writes them.
+    """A run's rows, made ``CHUNK_ROWS`` at a time as the store writes them, one metric after another.
 
-    Why: a list of every row as Python tuples costs ~20x the parsed frame (7 GB for a 195 MB
-    CSV); made per chunk, the write path holds one chunk however big the file.
+    Why: a list of every row as Python tuples costs ~20x the parsed frame (6 GB for a 195 MB
+    CSV); made per chunk, the write path holds one chunk however big the file. Metric by metric
+    in step order, the rows land at the end of the (run, name, step) index instead of at four
+    places at once, which is most of the time an import takes.
     """
 
     def __init__(self, run: ImportedRun, mapping: Mapping[str, str] | None = None,
@@ -45,13 +48,16 @@ class RowChunks:
 
     def __iter__(self) -> Iterator[list[tuple]]:
         frame = self.frame
-        for start in range(0, len(frame), self.chunk_rows):
-            part = frame.iloc[start:start + self.chunk_rows]
-            names = part["name"].map(self.mapping).fillna(part["name"])
-            walls = part["wall_time"].to_numpy(dtype=float)
-            walls = np.where(walls > 0, walls, self.imported_at)
-            yield list(zip(part["step"].tolist(), part["epoch"].tolist(), names.tolist(), part["value"].tolist(),
-                           walls.tolist(), strict=True))
+        steps, epochs = frame["step"].to_numpy(), frame["epoch"].to_numpy(dtype=float)
+        values, walls = frame["value"].to_numpy(dtype=float), frame["wall_time"].to_numpy(dtype=float)
+        for original, where in frame.groupby("name", sort=False).indices.items():
+            name = self.mapping.get(original, original)
+            where = where[np.argsort(steps[where], kind="stable")]
+            for start in range(0, len(where), self.chunk_rows):
+                idx = where[start:start + self.chunk_rows]
+                wall = np.where(walls[idx] > 0, walls[idx], self.imported_at)
+                yield list(zip(steps[idx].tolist(), epochs[idx].tolist(), repeat(name, len(idx)),
+                               values[idx].tolist(), wall.tolist(), strict=True))
 
 
 def meta(run: ImportedRun) -> dict[str, Any]:

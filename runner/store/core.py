@@ -23,7 +23,6 @@ from runner.store.liveness import LivenessMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 
-
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
 _STRIDED = """
