@@ -23,6 +23,7 @@ from diagnostics.compare import compare
 from diagnostics.engine import diagnose
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
+from runner.textsafe import terminal
 
 EXIT_USAGE = 2
 MARK = {"critical": "✖ CRITICAL", "warning": "▲ WARNING ", "info": "• info    "}
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(to_document(reports, comparisons), default=_json_default, allow_nan=False))
     else:
-        print(to_text(reports, comparisons))
+        print(terminal(to_text(reports, comparisons), keep_lines=True))  # names come from users' files
     return 0
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics.findings import Finding, worst
-from runner.store import ACTIVE, Store, resolve_db_path
+from runner.store import ACTIVE, Store, StoreError, resolve_db_path
 
 Series = tuple[np.ndarray, np.ndarray]
 # Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
@@ -107,7 +107,10 @@ def key_metric(db: str, run_id: int, last_step: int | None) -> str:
     store = _store(db)
     wanted = (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last"))
     for name, pick in wanted:
-        _, values = store.metric_series(run_id, name)
+        try:
+            _, values = store.metric_series(run_id, name)
+        except StoreError:  # a damaged page of the file: this run's cell says so, the overview stays
+            return "unreadable (damaged database)"
         if not values.size:
             continue
         finite = values[np.isfinite(values)]

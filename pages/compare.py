@@ -10,6 +10,7 @@ from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivi
 from diagnostics.sweeps import curves_for, differing_keys, score_columns, style_differences, summary_table
 from pages._shared import db_path, finding_card, get_store, md, run_data
 from runner.store import ACTIVE
+from runner.textsafe import csv_text
 
 store = get_store()
 db = db_path()
@@ -67,7 +68,7 @@ def comparison() -> None:
     st.subheader("Runs")
     st.caption("Highlighted: config keys that differ between the runs.")
     st.dataframe(style_differences(table), hide_index=True, width="stretch")
-    st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name="compare.csv",
+    st.download_button("Download CSV", csv_text(table).encode(), file_name="compare.csv",  # no formulas
                        mime="text/csv", icon=":material/download:")
     numeric = [k for k in keys if table[k].nunique() > 1]
     if metric and numeric:

@@ -11,15 +11,16 @@ text) and is re-raised; metrics logged before the error are kept.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from runner.lifecycle import RunLifecycle, describe_error
 from runner.sink import MetricSink
 from runner.store import Store
+
+__all__ = ["Run", "describe_error", "start_run"]
 
 
 class Run:
@@ -41,33 +42,25 @@ class Run:
         self._sink.flush()
 
 
-def describe_error(exc: BaseException) -> str:
-    """The error text stored with a failed run: type, message and where it was raised."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 @contextmanager
 def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
               group_id: int | None = None) -> Iterator[Run]:
-    """Create a run (source ``api``), yield it, and finish or fail it on the way out."""
+    """Create a run (source ``api``), yield it, and finish or fail it on the way out.
+
+    A metric write that fails (a full disk) surfaces at the next ``log`` as an exception, which
+    fails the run like any other; one that fails at the last flush fails it and is raised here.
+    """
     store = Store(db)
     run_id = store.create_run(name, dict(config or {}), source="api", group_id=group_id)
-    store.mark_running(run_id, device="user script")
-    sink = MetricSink(store, run_id)
+    life = RunLifecycle(store, run_id)
+    sink = life.start("user script")
+    if sink is None:
+        raise RuntimeError(f"run {run_id} ended before it started")
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:
-        _close_quietly(sink)
-        status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
-        store.finish(run_id, status, error=describe_error(exc))
+        life.end(exc)
         raise
-    else:
-        sink.close()
-        store.finish(run_id, "finished")
-
-
-def _close_quietly(sink: MetricSink) -> None:
-    with contextlib.suppress(Exception):  # the original error matters more than a failed last flush
-        sink.close()
+    status, error = life.end()
+    if status == "failed":
+        raise RuntimeError(f"run {run_id} failed: {error}")

@@ -14,8 +14,9 @@ from runner import launcher, presets, scheduler, sweep_presets
 from runner.config import ConfigError, RunConfig, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
-from runner.store import Store, StoreError
+from runner.store import ACTIVE, Store, StoreError
 from runner.sweep import parse_grid
+from runner.textsafe import terminal
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -130,7 +131,7 @@ def _wait_for(store: Store, group_id: int) -> None:
     shown = -1
     while True:
         runs = store.runs(group_id=group_id)
-        done = int((~runs.status.isin(["queued", "running"])).sum())
+        done = int((~runs.status.isin(ACTIVE)).sum())
         if done != shown:
             print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
             shown = done
@@ -144,6 +145,7 @@ def _wait_for(store: Store, group_id: int) -> None:
 
 def _cmd_list(store: Store, _args: argparse.Namespace) -> int:
     runs = store.runs()
+    scheduler.revive(store)  # a reader restarts a killed scheduler when runs wait
     if runs.empty:
         print("no runs yet: try `python -m runner run --preset healthy`", file=sys.stderr)
         return 0
@@ -154,7 +156,7 @@ def _cmd_list(store: Store, _args: argparse.Namespace) -> int:
         line = f"{run.id:>4}  {run.status:9s} {run.progress:8.0%}  {group!s:>5}  {run.device:12s} {run.name}"
         if run.error and run.status in ("failed", "crashed"):
             line += f"  ({run.error[:80]})"
-        print(line)
+        print(terminal(line))
     return 0
 
 

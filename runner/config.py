@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.budget import check_fits
+
 
 class ConfigError(ValueError):
     """A config key or value that the runner cannot use; the message says how to fix it."""
@@ -223,7 +225,12 @@ def from_flat(flat: dict[str, Any]) -> RunConfig:
     for key, value in flat.items():
         section, _, name = key.partition(".")
         sections.setdefault(section, {})[name] = coerce(key, value)
-    return RunConfig(**{s: _section_type(s)(**kw) for s, kw in sections.items()})
+    cfg = RunConfig(**{s: _section_type(s)(**kw) for s, kw in sections.items()})
+    try:
+        check_fits(cfg)  # the per-key ranges cannot see that width x depth no longer fits the machine
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return cfg
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:

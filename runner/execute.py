@@ -5,13 +5,10 @@ from __future__ import annotations
 import signal
 import threading
 
-import torch
-
-from runner.api import describe_error
-from runner.config import ConfigError, from_flat
-from runner.sink import MetricSink
+from runner.lifecycle import RunLifecycle, train_run
 from runner.store import Store
-from runner.train import ProgressCallback, resolve_device, train
+from runner.store.liveness import VERDICT
+from runner.train import ProgressCallback
 
 
 def execute(store: Store, run_id: int, progress: ProgressCallback | None = None) -> str:
@@ -23,36 +20,13 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     cancel = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: cancel.set())
-    run = store.run(run_id)
-    if run["status"] not in ("queued", "running"):
-        return run["status"]  # cancelled before it started
     try:
-        cfg = from_flat(run["config"])
-        device = resolve_device(cfg.train.device)
-    except (ConfigError, RuntimeError) as exc:
-        store.finish(run_id, "failed", error=f"bad config: {exc}")
+        run = store.run(run_id)
+    except ValueError as exc:  # a damaged row: that run fails, clearly
+        RunLifecycle(store, run_id).fail(f"bad config: the stored row is not JSON: {exc}")
         return "failed"
-    store.mark_running(run_id, device=_device_label(device))
-    sink = MetricSink(store, run_id)
-    status, error = "finished", None
-    try:
-        outcome = train(cfg, sink, should_stop=cancel.is_set, progress=progress)
-        if outcome.stopped_early:
-            store.update_meta(run_id, stopped_early=outcome.stopped_early)
-        if cancel.is_set():
-            status, error = "cancelled", "cancelled by user (SIGTERM)"
-    except Exception as exc:
-        status, error = "failed", describe_error(exc)
-    finally:
-        try:
-            sink.close()
-        except Exception as exc:
-            status, error = "failed", f"could not write metrics: {exc}"
-    store.finish(run_id, status, error=error)
+    judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
+    if run["status"] not in ("queued", "running", "stalled") and not judged:
+        return run["status"]  # cancelled before it started
+    train_run(store, run_id, run["config"], cancel, progress=progress)
     return store.run(run_id)["status"]
-
-
-def _device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return "cpu"

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runner import procs
 from runner.store import Store
+from runner.store.liveness import VERDICT
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,11 +24,20 @@ def log_path(store: Store, run_id: int) -> Path:
     return folder / f"run-{run_id}.log"
 
 
+def run_argv(store: Store, run_id: int) -> list[str]:
+    """The argument list of a background run (never a shell): the one place it is built."""
+    return [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_exec", str(run_id)]
+
+
 def spawn(store: Store, run_id: int) -> int:
-    """Start ``python -m runner _exec RUN_ID`` detached from this process; returns its pid."""
+    """Start ``python -m runner _exec RUN_ID`` detached from this process; returns its pid.
+
+    The child beats (and records its pid) itself before its heavy imports; recording the pid
+    here too covers the moment before it gets that far.
+    """
     with open(log_path(store, run_id), "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_exec", str(run_id)],
+            run_argv(store, run_id),
             cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the dashboard or shell that started it
         )
@@ -42,14 +53,18 @@ def launch(store: Store, run_id: int) -> int:
 
 
 def cancel(store: Store, run_id: int) -> str:
-    """Cancel a queued or running run: mark it, then SIGTERM its process so it flushes and exits.
+    """Cancel a queued, running or stalled run: mark it, then SIGTERM its process so it flushes and exits.
 
-    A Ray run is only marked: the answer to its next heartbeat stops it on its worker.
+    A run judged crashed whose process still lives (the same pid *and* start time) is signalled
+    too: the verdict was a guess. A Ray run is only marked: the answer to its next heartbeat
+    stops it on its worker.
     """
     run = store.request_cancel(run_id)
     if run["meta"].get("executor") == "ray":
         return store.run(run_id)["status"]  # its pid is the scheduler's; the task stops at its next heartbeat
-    if run["status"] == "running" and run["pid"] and run["host"] == socket.gethostname():
+    judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
+    if (run["status"] in ("running", "stalled") or judged) and run["host"] == socket.gethostname() \
+            and run["pid"] != run["meta"].get("scheduler_pid") and procs.alive(run["pid"], run["pid_started"]):
         with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
             os.kill(run["pid"], signal.SIGTERM)
     return store.run(run_id)["status"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from runner import executors
 from runner.config import ConfigError, RunConfig, coerce, from_flat, schema
-from runner.store import Store
+from runner.store import ACTIVE, Store
 from runner.sweep import expand
 
 MAX_RUNS = 200  # a typo in a grid should not queue ten thousand runs
@@ -116,6 +116,17 @@ def submit(store: Store, plan: Plan, start_scheduler: bool = True) -> tuple[int,
 
         ensure_running(store)
     return group_id, ids
+
+
+def cancel_group(store: Store, group_id: int) -> list[int]:
+    """Cancel every queued or running run of a group; returns the ids cancelled."""
+    from runner import launcher
+
+    runs = store.runs(group_id=group_id)
+    active = [int(i) for i in runs[runs.status.isin(ACTIVE)].id]  # stalled runs too
+    for run_id in active:
+        launcher.cancel(store, run_id)
+    return active
 
 
 BASELINE = "baseline (no fix)"

@@ -42,64 +42,50 @@ class StoreWriter:
 
     def heartbeat(self, run_id: int, progress: float | None) -> str:
         """Beat, and tell the worker the run's status (``cancelled`` means stop)."""
-        self.store.heartbeat(run_id, progress)
-        return self.store.run(run_id)["status"]
+        return self.store.heartbeat(run_id, progress)
 
-    def mark_running(self, run_id: int, device: str, pid: int) -> None:
-        self.store.mark_running(run_id, device=device, pid=pid)
+    def mark_running(self, run_id: int, device: str, pid: int | None) -> bool:
+        return self.store.mark_running(run_id, device=device, pid=pid)
 
     def update_meta(self, run_id: int, fields: dict[str, Any]) -> None:
         self.store.update_meta(run_id, **fields)
 
+    def finish(self, run_id: int, status: str, error: str | None) -> bool:
+        return self.store.finish(run_id, status, error=error)
+
 
 class _ActorStore:
-    """What ``MetricSink`` needs from a store (``write_metrics``, ``heartbeat``), forwarded to the actor."""
+    """The lifecycle writes a run makes (``runner.lifecycle``), forwarded to the actor: a worker has no file."""
 
-    def __init__(self, writer: Any, on_cancel: Any) -> None:
+    def __init__(self, writer: Any) -> None:
         self.writer = writer
-        self.on_cancel = on_cancel
 
     def write_metrics(self, rows: Sequence[tuple]) -> int:
         return ray.get(self.writer.write.remote(rows))  # blocking: batches stay ordered, memory bounded
 
-    def heartbeat(self, run_id: int, progress: float | None = None) -> None:
-        if ray.get(self.writer.heartbeat.remote(run_id, progress)) == "cancelled":
-            self.on_cancel()
+    def heartbeat(self, run_id: int, progress: float | None = None) -> str:
+        return ray.get(self.writer.heartbeat.remote(run_id, progress))
+
+    def mark_running(self, run_id: int, device: str, pid: int | None = None) -> bool:
+        return ray.get(self.writer.mark_running.remote(run_id, device, pid))
+
+    def update_meta(self, run_id: int, **fields: Any) -> None:
+        ray.get(self.writer.update_meta.remote(run_id, fields))
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> bool:
+        return ray.get(self.writer.finish.remote(run_id, status, error))
 
 
 @ray.remote(num_cpus=1)
 def train_task(run_id: int, config: dict[str, Any], writer: Any, scheduler_pid: int) -> tuple[str, str | None]:
-    """The body of one Ray run: the same loop as a local run, metrics through the actor."""
-    from runner.api import describe_error
-    from runner.config import ConfigError, from_flat
-    from runner.execute import _device_label
-    from runner.sink import MetricSink
-    from runner.train import resolve_device, train
+    """The body of one Ray run: the same lifecycle as a local run, its writes through the actor.
 
-    cancel = threading.Event()
-    try:
-        cfg = from_flat(config)
-        device = resolve_device(cfg.train.device)
-    except (ConfigError, RuntimeError) as exc:
-        return "failed", f"bad config: {exc}"
-    ray.get(writer.mark_running.remote(run_id, _device_label(device), scheduler_pid))
+    The run's pid is the scheduler's (on the head, where the file is): it babysits the task.
+    """
+    from runner.lifecycle import train_run
+
     ray.get(writer.update_meta.remote(run_id, {"ray_node": socket.gethostname(), "ray_worker_pid": os.getpid()}))
-    sink = MetricSink(_ActorStore(writer, cancel.set), run_id)  # type: ignore[arg-type]
-    status, error = "finished", None
-    try:
-        outcome = train(cfg, sink, should_stop=cancel.is_set)
-        if outcome.stopped_early and not cancel.is_set():
-            ray.get(writer.update_meta.remote(run_id, {"stopped_early": outcome.stopped_early}))
-        if cancel.is_set():
-            status, error = "cancelled", "cancelled by user"
-    except Exception as exc:  # noqa: BLE001 - reported as the run's error, like a local run
-        status, error = "failed", describe_error(exc)
-    finally:
-        try:
-            sink.close()
-        except Exception as exc:  # noqa: BLE001
-            status, error = "failed", f"could not write metrics: {exc}"
-    return status, error
+    return train_run(_ActorStore(writer), run_id, config, threading.Event(), pid=scheduler_pid)
 
 
 class RayExecutor:

@@ -2,9 +2,12 @@
 
 Why one process and not a loop in the page: the queue lives in the database, so any
 number of browser sessions and CLIs may add to it, and exactly one process (holding
-the ``scheduler`` lock row) turns queued runs into running ones. Whoever queues runs
-calls :func:`ensure_running`; if no live scheduler holds the lock it spawns one, and of
-two spawned at once only one acquires the lock (the other exits at once). The
+the ``scheduler`` lock row) turns queued runs into running ones. Whoever queues runs,
+and whoever reads the queue (``list``, the overview), calls :func:`ensure_running`; if no
+live scheduler holds the lock it spawns one and records the child as the holder in the
+same transaction, so a spawn pending is a lock held and nobody spawns a second. The child
+takes the lock before any heavy import (``runner.boot``); a scheduler started by hand that
+finds the lock held exits before importing anything. The
 scheduler leaves when nothing is queued and nothing depends on it, releasing the lock
 in the same transaction that checks the queue, so a run queued meanwhile is never
 orphaned.
@@ -20,7 +23,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from runner import executors, launcher
+from runner import boot, executors, launcher
 from runner.store import Store
 
 # Two cores run two trainings at full speed; more only queue for the CPU.
@@ -36,7 +39,7 @@ def plan_starts(active: list[dict[str, Any]], max_parallel: int) -> list[dict[st
     ``active`` rows are ``{"id", "group_id", "status", "spec"}`` (``Store.active_queue``).
     A run outside any group counts against the global limit only.
     """
-    running = Counter(r["group_id"] for r in active if r["status"] == "running")
+    running = Counter(r["group_id"] for r in active if r["status"] != "queued")  # stalled still holds a slot
     total = sum(running.values())
     picked = []
     for row in active:
@@ -72,15 +75,21 @@ class Scheduler:
         return sum(r["status"] == "queued" for r in self.store.active_queue())
 
     def _start(self, row: dict[str, Any]) -> None:
+        if "_bad_spec" in row["spec"]:
+            self.store.finish(row["id"], "failed", error=f"bad config: {row['spec']['_bad_spec']}")
+            return
         try:
             key = executors.executor_key(row["spec"])
             ex = self._executors.get(key) or self._executors.setdefault(key, executors.build(*key))
         except Exception as exc:  # noqa: BLE001 - a bad executor fails its runs, not the scheduler
             self.store.finish(row["id"], "failed", error=f"executor unavailable: {type(exc).__name__}: {exc}")
             return
-        # recorded before the start, so a cancel already knows how to reach the run
-        self.store.update_meta(row["id"], scheduler_pid=self.pid, executor=ex.name)
-        ex.start(self.store, row["id"])
+        try:
+            # recorded before the start, so a cancel already knows how to reach the run
+            self.store.update_meta(row["id"], scheduler_pid=self.pid, executor=ex.name)
+            ex.start(self.store, row["id"])
+        except (ValueError, TypeError) as exc:  # a damaged row fails that run; the queue goes on
+            self.store.finish(row["id"], "failed", error=f"bad config: {type(exc).__name__}: {exc}")
 
     def busy(self) -> bool:
         return any(ex.busy() for ex in self._executors.values())
@@ -98,6 +107,7 @@ class Scheduler:
         # the lock is kept fresh off the loop: connecting to Ray can take longer than the stale limit
         beat = threading.Thread(target=self._beat, args=(poll, stop, lost), daemon=True, name="scheduler-beat")
         beat.start()
+        boot.stop_beating()  # the cheap entry's beat, if this process started through it
         idle_since: float | None = None
         try:
             while not lost.is_set():
@@ -124,14 +134,25 @@ class Scheduler:
 
 
 def ensure_running(store: Store) -> int | None:
-    """Start the shared scheduler unless a live one holds the lock; returns the new pid, if any."""
-    if store.scheduler_holder() is not None:
+    """Start the shared scheduler unless a live one holds the lock (or is being spawned); returns the
+    new pid, if any."""
+    if store.scheduler_holder() is not None:  # the cheap common answer, without a write
         return None
     log = launcher.log_path(store, 0).with_name("scheduler.log")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_scheduler"],
-            cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the page or CLI that asked for it
-        )
-    return proc.pid
+
+    def spawn() -> int:
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_scheduler"],
+                cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the page or CLI that asked for it
+            ).pid
+
+    return store.spawn_scheduler(spawn)
+
+
+def revive(store: Store) -> int | None:
+    """For readers: restart a dead scheduler when runs wait in the queue (e.g. it was killed)."""
+    if not store.queued(limit=1):
+        return None
+    return ensure_running(store)

@@ -7,6 +7,9 @@ appends (device tensors stay on the device); every ``flush_every`` rows or
 pinned host memory asynchronously, with a CUDA event recorded; a writer thread waits
 on the event, turns the batch into rows and inserts them in one transaction. The
 training thread never synchronises with the device for logging.
+
+A writer that fails (a full disk, a vanished file) keeps draining the queue, so the training
+thread never blocks on it: the error is raised at the next ``log``, ``flush`` or ``close``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,8 +40,11 @@ class MetricSink:
     """Batched, threaded writer of one run's metrics into the store."""
 
     def __init__(self, store: Store, run_id: int, flush_every: int = 2048,
-                 flush_seconds: float = 1.0) -> None:
+                 flush_seconds: float = 1.0, on_cancel: Callable[[], None] | None = None,
+                 max_batches: int = 64) -> None:
+        """``on_cancel`` is called when a heartbeat's answer says the run was cancelled."""
         self.store = store
+        self.on_cancel = on_cancel
         self.run_id = run_id
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
@@ -51,7 +57,7 @@ class MetricSink:
         self._last_flush = time.monotonic()
         # Bounded: if the disk cannot keep up, log() waits at a flush (backpressure) instead of
         # buffering without limit; 64 batches of 2048 rows is ~10 MB at most.
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=64)
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max_batches)
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name=f"traindoc-sink-{run_id}",
                                         daemon=True)
@@ -60,8 +66,7 @@ class MetricSink:
     # -- training thread ---------------------------------------------------
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
         """Buffer ``metrics`` for ``step``; floats, ints and (device) tensors are accepted."""
-        if self._error is not None:
-            raise RuntimeError(f"metric writer failed: {self._error}") from self._error
+        self._raise_if_failed()
         now = time.time()
         step = int(step)
         keys, floats = self._keys, self._floats
@@ -99,14 +104,33 @@ class MetricSink:
                 ready.record()
             else:
                 tensor = stacked
-        self._queue.put(_Batch(self._keys, self._floats, tensor, ready))
+        batch = _Batch(self._keys, self._floats, tensor, ready)
         self._keys, self._floats, self._tensors = [], [], []
+        self._put(batch)
 
     def close(self) -> None:
         """Flush everything and wait until it is in the database; re-raise a writer error."""
-        self.flush()
-        self._queue.put(None)
-        self._writer.join()
+        try:
+            self.flush()
+        finally:
+            self._put(None, check=False)
+            self._writer.join()
+        self._raise_if_failed()
+
+    def _put(self, item: _Batch | None, check: bool = True) -> None:
+        """Hand over, waiting while the writer is busy (backpressure) but never on a dead writer."""
+        while True:
+            if check:
+                self._raise_if_failed()
+            if not self._writer.is_alive():
+                return
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise RuntimeError(f"metric writer failed: {self._error}") from self._error
 
@@ -119,7 +143,10 @@ class MetricSink:
             except queue.Empty:
                 batch = _Batch([], [], None, None)
             if batch is None:
-                self._beat()
+                try:
+                    self._beat()
+                except BaseException as exc:  # noqa: BLE001 - reported by close()
+                    self._error = exc
                 return
             try:
                 if batch.keys:
@@ -129,10 +156,17 @@ class MetricSink:
                     last_beat = time.monotonic()
             except BaseException as exc:  # surfaced on the training thread at next log/close
                 self._error = exc
+                self._drain()
                 return
 
+    def _drain(self) -> None:
+        """After a failure: take (and drop) batches until close's sentinel, so no put waits forever."""
+        while self._queue.get() is not None:
+            pass
+
     def _beat(self) -> None:
-        self.store.heartbeat(self.run_id, self.progress)
+        if self.store.heartbeat(self.run_id, self.progress) == "cancelled" and self.on_cancel is not None:
+            self.on_cancel()
 
     def _write(self, batch: _Batch) -> None:
         if batch.ready is not None:

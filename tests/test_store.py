@@ -104,11 +104,10 @@ def test_reconcile_marks_dead_process_crashed(store: Store) -> None:
     assert "gone" in store.run(run_id)["error"]
 
 
-def test_reconcile_marks_stale_heartbeat_crashed(store: Store) -> None:
-    import os
-
+def test_reconcile_marks_a_stale_heartbeat_of_another_host_crashed(store: Store) -> None:
     run_id = store.create_run("r")
-    store.mark_running(run_id, pid=os.getpid())  # alive, but silent for too long
+    store.mark_running(run_id, pid=12345)
+    store.conn.execute("UPDATE runs SET host='elsewhere' WHERE id=?", (run_id,))  # no pid to ask there
     assert store.reconcile(now=time.time() + 1) == []
     assert store.reconcile(now=time.time() + STALE_AFTER_SECONDS + 1) == [run_id]
     assert store.run(run_id)["status"] == "crashed"

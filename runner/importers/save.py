@@ -8,7 +8,8 @@ uploaded run like a runner run; the original names stay in the run's meta
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,15 +19,46 @@ from runner.importers.base import ImportedRun
 if TYPE_CHECKING:  # reading a log for a diagnosis needs no database
     from runner.store import Store
 
+# Rows turned into Python tuples per write; a tuple row costs ~150 bytes, so ~8 MB at a time.
+CHUNK_ROWS = 50_000
+
 
 def rows(run: ImportedRun, mapping: Mapping[str, str] | None = None) -> list[tuple]:
     """``(step, epoch, name, value, wall_time)`` with mapped names; a missing wall time is the import time."""
-    frame = run.frame
-    names = frame["name"].map(dict(mapping or run.mapping)).fillna(frame["name"])
-    walls = frame["wall_time"].to_numpy(dtype=float)
-    walls = np.where(walls > 0, walls, time.time())
-    return list(zip(frame["step"].tolist(), frame["epoch"].tolist(), names.tolist(), frame["value"].tolist(),
-                    walls.tolist(), strict=True))
+    return [row for part in RowChunks(run, mapping) for row in part]
+
+
+class RowChunks:
+    """A run's rows, made ``CHUNK_ROWS`` at a time as the store writes them, one metric after another.
+
+    Why: a list of every row as Python tuples costs ~20x the parsed frame (6 GB for a 195 MB
+    CSV); made per chunk, the write path holds one chunk however big the file. Metric by metric
+    in step order, the rows land at the end of the (run, name, step) index instead of at four
+    places at once, which is most of the time an import takes.
+    """
+
+    def __init__(self, run: ImportedRun, mapping: Mapping[str, str] | None = None,
+                 chunk_rows: int | None = None) -> None:
+        self.frame = run.frame
+        self.mapping = dict(mapping or run.mapping)
+        self.chunk_rows = chunk_rows or CHUNK_ROWS
+        self.imported_at = time.time()
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        frame = self.frame
+        steps, epochs = frame["step"].to_numpy(), frame["epoch"].to_numpy(dtype=float)
+        values, walls = frame["value"].to_numpy(dtype=float), frame["wall_time"].to_numpy(dtype=float)
+        for original, where in frame.groupby("name", sort=False).indices.items():
+            name = self.mapping.get(original, original)
+            where = where[np.argsort(steps[where], kind="stable")]
+            for start in range(0, len(where), self.chunk_rows):
+                idx = where[start:start + self.chunk_rows]
+                wall = np.where(walls[idx] > 0, walls[idx], self.imported_at)
+                yield list(zip(steps[idx].tolist(), epochs[idx].tolist(), repeat(name, len(idx)),
+                               values[idx].tolist(), wall.tolist(), strict=True))
 
 
 def meta(run: ImportedRun) -> dict[str, Any]:
@@ -35,8 +67,8 @@ def meta(run: ImportedRun) -> dict[str, Any]:
 
 def save(store: Store, runs: Sequence[ImportedRun], *, source: str = "upload", group_id: int | None = None,
          progress: Callable[[int, int], None] | None = None) -> list[int]:
-    """Write the runs, all or nothing; returns their ids in order."""
-    payload = [(run.name, dict(run.config), meta(run), rows(run)) for run in runs]
+    """Write the runs, all or nothing, in bounded chunks; returns their ids in order."""
+    payload = [(run.name, dict(run.config), meta(run), RowChunks(run)) for run in runs]
     return store.import_runs(payload, source=source, group_id=group_id, progress=progress)
 
 

@@ -6,7 +6,10 @@ exception, so the page shows an ``st.error`` and never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,18 @@ from runner.importers.save import remap, save
 from runner.store import Store, StoreError
 
 Progress = Callable[[float, str], None]
+# An upload is read in the dashboard's memory whole; past this it is refused between steps (reading a
+# member, writing a chunk) and the database is left as it was.
+MAX_UPLOAD_SECONDS = float(os.environ.get("TRAINDOC_MAX_UPLOAD_SECONDS", "300"))
+
+
+def upload_limits(limits: Limits | None = None) -> Limits:
+    """An upload's zip may inflate, in total, to what one uploaded file may be: not to the folder limit.
+
+    Why: 8 MB of zip holding 5 x 199 MiB members passed every per-member check and took 6.8 GB.
+    """
+    limits = limits or Limits()
+    return dataclasses.replace(limits, max_total_bytes=min(limits.max_total_bytes, limits.max_file_bytes))
 
 
 @dataclass(frozen=True)
@@ -31,13 +46,23 @@ class Outcome:
 
 def import_upload(store: Store, name: str, data: bytes, progress: Progress | None = None,
                   limits: Limits | None = None) -> Outcome:
-    """Read, then write in one transaction: a file that fails leaves the database as it was."""
+    """Read, then write in one transaction: a file that fails leaves the database as it was.
+
+    Bounded: a zip's members together inflate to at most one upload's size, and the whole import
+    to ``MAX_UPLOAD_SECONDS``.
+    """
+    deadline = time.monotonic() + MAX_UPLOAD_SECONDS
+
     def tell(fraction: float, what: str) -> None:
+        if time.monotonic() > deadline:
+            raise ImportFailed(name, f"took over {MAX_UPLOAD_SECONDS:.0f} s and was stopped (nothing saved); "
+                                     "read a file this big from the command line: `python -m diagnostics PATH`")
         if progress is not None:
             progress(fraction, what)
 
     try:
-        runs = read_upload(name, data, limits, progress=lambda f, what: tell(0.6 * f, f"reading {what}"))
+        runs = read_upload(name, data, upload_limits(limits),
+                           progress=lambda f, what: tell(0.6 * f, f"reading {what}"))
         ids = save(store, runs, progress=lambda done, total: tell(0.6 + 0.4 * done / max(total, 1),
                                                                    f"writing {done:,} of {total:,} points"))
     except ImportFailed as exc:

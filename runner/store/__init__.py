@@ -7,6 +7,10 @@ wall_time)``. A row that exists was logged; SQLite turns NaN into NULL, so a NUL
 Infinities round-trip as REAL natively.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from runner.store.base import (
     ACTIVE,
     BUSY_TIMEOUT_MS,
@@ -21,8 +25,20 @@ from runner.store.base import (
     StoreError,
     resolve_db_path,
 )
-from runner.store.core import Store
 from runner.store.schema import MIGRATIONS
+
+if TYPE_CHECKING:
+    from runner.store.core import Store
+
+
+def __getattr__(name: str) -> Any:
+    """``Store`` (numpy, pandas) loads on first use, so the cheap entry of a background run and the
+    scheduler's lock need only the standard library."""
+    if name == "Store":
+        from runner.store.core import Store
+
+        return Store
+    raise AttributeError(f"module 'runner.store' has no attribute {name!r}")
 
 __all__ = ["ACTIVE", "BUSY_TIMEOUT_MS", "DEFAULT_DB", "HEARTBEAT_SECONDS", "MIGRATIONS", "SCHEDULER_STALE_SECONDS",
            "SOURCES", "STALE_AFTER_SECONDS", "STATUSES", "ImportedRunRows", "MetricRow", "Store", "StoreError",

@@ -54,20 +54,6 @@ def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
     return Path(db or os.environ.get("TRAINDOC_DB") or DEFAULT_DB)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child not yet reaped by its parent is a zombie: dead for us
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 class StoreBase:
     """Thread-safe handle on one database file (one connection per thread)."""
 
@@ -79,6 +65,10 @@ class StoreBase:
         self.busy_timeout_ms = busy_timeout_ms
         self.pragmas = dict(pragmas or {})
         self._local = threading.local()
+        # a file we cannot write is opened read-only and says so, instead of failing to open
+        self.read_only = self.path.exists() and not (os.access(self.path, os.W_OK)
+                                                     and os.access(self.path.parent, os.W_OK))
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
         self._migrate()
 
     # -- connections -------------------------------------------------------
@@ -89,23 +79,61 @@ class StoreBase:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
-                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-                conn.execute("PRAGMA foreign_keys=ON")
-                for name, value in self.pragmas.items():
-                    conn.execute(f"PRAGMA {name}={int(value)}")
+                conn = self._connect()
             except sqlite3.DatabaseError as exc:
                 raise StoreError(_explain(self.path, exc, action="cannot open")) from exc
             self._local.conn = conn
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._identity is not None:  # another thread's connection: never create a file that vanished
+            self._check_same_file()
+        if self.read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # WAL without a writable folder for its -shm: read it as a snapshot
+                conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+        else:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        for name, value in self.pragmas.items():
+            conn.execute(f"PRAGMA {name}={int(value)}")
+        stat = os.stat(self.path)
+        if self._identity is None:
+            self._identity = (stat.st_dev, stat.st_ino)
+        return conn
+
+    def _check_same_file(self) -> None:
+        """Refuse to commit into a file that was deleted or replaced since we opened it: SQLite would
+        write on into the unlinked inode and the rows would vanish with it, without a word."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            stat = None
+        if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
+            what = "deleted" if stat is None else "replaced by another file"
+            raise StoreError(f"{self.path}: write refused: the database file was {what} while this process had"
+                             " it open; nothing more is written — restore the file or start again with a new --db")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of a read; a damaged file is a ``StoreError`` naming it, so a page shows one cell
+        as unreadable instead of failing whole."""
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(self.path, exc, action="read failed")) from exc
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._transaction(lambda conn: conn.execute(sql, params))
@@ -123,6 +151,8 @@ class StoreBase:
         The busy timeout already waits; the retries cover SQLite's immediate
         ``database is locked`` answers. After the last try the error is raised, never dropped.
         """
+        if self.read_only:
+            raise StoreError(f"{self.path}: write refused: the database is open read-only — {_HINTS['readonly']}")
         delay = 0.05
         for attempt in range(6):
             try:
@@ -130,6 +160,7 @@ class StoreBase:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     result = body(conn)
+                    self._check_same_file()
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -148,6 +179,11 @@ class StoreBase:
     def _migrate(self) -> None:
         conn = self.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if self.read_only:
+            if version < len(MIGRATIONS):
+                raise StoreError(f"{self.path}: cannot open: the file is read-only and at schema version {version}"
+                                 f" of {len(MIGRATIONS)} — {_HINTS['readonly']} (once, to upgrade it)")
+            return
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             conn.execute("BEGIN IMMEDIATE")
             try:  # another process may have migrated while we waited for the lock

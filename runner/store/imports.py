@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from runner.store.base import SOURCES, ImportedRunRows
@@ -13,12 +14,14 @@ from runner.store.base import SOURCES, ImportedRunRows
 
 class ImportsMixin:
     def import_runs(self, runs: Sequence[ImportedRunRows], *, source: str = "upload", group_id: int | None = None,
-                    progress: Any = None, chunk: int = 200_000) -> list[int]:
+                    progress: Any = None, chunk: int = 50_000) -> list[int]:
         """Create each run, write all its rows and finish it, in ONE transaction: all or nothing.
 
-        ``runs`` holds ``(name, config, meta, rows)`` with rows ``(step, epoch, name, value, wall_time)``;
-        a failure anywhere (a bad value, a locked file past the retries) leaves the database as it was.
-        ``progress(done_rows, total_rows)`` is called between chunks so a page can show a bar.
+        ``runs`` holds ``(name, config, meta, rows)`` with rows ``(step, epoch, name, value, wall_time)``,
+        or an iterable of row chunks with a length (``runner.importers.save.RowChunks``), made as they
+        are written so memory holds one chunk; a failure anywhere (a bad value, a locked file past the
+        retries) leaves the database as it was. ``progress(done_rows, total_rows)`` is called between
+        chunks so a page can show a bar. The WAL the one big transaction grew is truncated after it.
         """
         if source not in SOURCES:
             raise ValueError(f"source {source!r} not in {SOURCES}")
@@ -27,25 +30,32 @@ class ImportsMixin:
         def body(conn: sqlite3.Connection) -> list[int]:
             ids, done = [], 0
             for name, config, meta, rows in runs:
-                walls = [r[4] for r in rows]
                 run_id = conn.execute(
-                    "INSERT INTO runs (name, status, source, group_id, config, meta, created_at, started_at,"
-                    " ended_at, progress) VALUES (?, 'finished', ?, ?, ?, ?, ?, ?, ?, 1)",
+                    "INSERT INTO runs (name, status, source, group_id, config, meta, created_at, progress)"
+                    " VALUES (?, 'finished', ?, ?, ?, ?, ?, 1)",
                     (name, source, group_id, json.dumps(config or {}, default=str),
-                     json.dumps(meta or {}, default=str), time.time(), min(walls, default=None),
-                     max(walls, default=None)),
+                     json.dumps(meta or {}, default=str), time.time()),
                 ).lastrowid
-                for start in range(0, len(rows), chunk):
-                    part = [(run_id, *row) for row in rows[start:start + chunk]]
+                first = last = None
+                for part in _chunks(rows, chunk):
+                    walls = [r[4] for r in part]
+                    low, high = min(walls), max(walls)
+                    first, last = (low, high) if first is None else (min(first, low), max(last, high))
+                    part = [(run_id, *row) for row in part]
                     for sql, params in self._metric_statements(part):
                         conn.executemany(sql, params)
                     done += len(part)
                     if progress is not None:
                         progress(done, total)
+                conn.execute("UPDATE runs SET started_at=?, ended_at=? WHERE id=?", (first, last, run_id))
                 ids.append(run_id)
             return ids
 
-        return self._transaction(body)
+        ids = self._transaction(body)
+        if total > chunk:  # give the disk back: the WAL held the whole import until this commit
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return ids
 
     def rename_metrics(self, run_id: int, renames: dict[str, str], meta: dict[str, Any] | None = None) -> None:
         """Rename a run's metrics (a corrected name mapping) and update its meta, in one transaction.
@@ -84,3 +94,13 @@ class ImportsMixin:
                              (group_id, json.dumps(config, default=str), json.dumps(meta, default=str), run_id))
 
         self._transaction(body)
+
+
+def _chunks(rows: Sequence[tuple] | Iterable[Sequence[tuple]], size: int) -> Iterator[Sequence[tuple]]:
+    """A run's rows in parts: a row sequence is sliced; a chunked source (``__iter__`` of lists) is
+    passed through as it makes them."""
+    if isinstance(rows, Sequence):
+        for start in range(0, len(rows), size):
+            yield rows[start:start + size]
+    else:
+        yield from (part for part in rows if part)

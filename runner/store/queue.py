@@ -6,21 +6,24 @@ import json
 import socket
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from runner.store.base import SCHEDULER_STALE_SECONDS, _pid_alive, row_dict
+from runner import procs
+from runner.store.base import SCHEDULER_STALE_SECONDS, row_dict
 
 
 class QueueMixin:
     def active_queue(self) -> list[dict[str, Any]]:
-        """Queued and running runs in id order, each with its group's spec (concurrency, executor)."""
+        """Queued, running and stalled runs in id order, each with its group's spec (concurrency, executor).
+
+        A group whose spec is damaged gets ``{"_bad_spec": why}``: its runs fail, the queue goes on.
+        """
         rows = self.conn.execute(
             "SELECT r.id, r.group_id, r.status, g.spec FROM runs r LEFT JOIN groups g ON g.id = r.group_id"
-            " WHERE r.status IN ('queued','running') ORDER BY r.id"
+            " WHERE r.status IN ('queued','running','stalled') ORDER BY r.id"
         ).fetchall()
-        return [{"id": i, "group_id": g, "status": s, "spec": json.loads(spec) if spec else {}}
-                for i, g, s, spec in rows]
+        return [{"id": i, "group_id": g, "status": s, "spec": _spec(spec)} for i, g, s, spec in rows]
 
     def groups_of_parent(self, parent_run_id: int) -> list[dict[str, Any]]:
         """Groups launched from a run (its fix verifications), newest first."""
@@ -35,7 +38,11 @@ class QueueMixin:
         return dict(zip(("pid", "host", "heartbeat", "started_at"), row, strict=True))
 
     def acquire_scheduler(self, pid: int) -> bool:
-        """Take the scheduler lock for ``pid`` on this host unless a live scheduler holds it."""
+        """Take the scheduler lock for ``pid`` on this host unless another live scheduler holds it.
+
+        One ``BEGIN IMMEDIATE`` transaction reads and writes the row: a compare-and-swap, so of
+        two processes asking at once exactly one wins.
+        """
         host, now = socket.gethostname(), time.time()
 
         def body(conn: sqlite3.Connection) -> bool:
@@ -45,6 +52,26 @@ class QueueMixin:
             conn.execute("INSERT OR REPLACE INTO scheduler (id, pid, host, heartbeat, started_at)"
                          " VALUES (1,?,?,?,?)", (pid, host, now, now))
             return True
+
+        return self._transaction(body)
+
+    def spawn_scheduler(self, spawn: Callable[[], int]) -> int | None:
+        """Unless a live scheduler holds the lock, call ``spawn()`` and record its pid as the holder,
+        in one transaction; returns that pid, or None.
+
+        Holding the lock row from the moment of the spawn is what makes a spawn *pending*: every
+        other caller sees a live holder (the child, alive, just beaten) and spawns nothing.
+        """
+        def body(conn: sqlite3.Connection) -> int | None:
+            now = time.time()
+            row = conn.execute("SELECT pid, host, heartbeat, started_at FROM scheduler WHERE id=1").fetchone()
+            if row is not None and _holder_alive(row, now):
+                return None
+            pid = spawn()
+            taken = time.time()  # after the child started: its start time is no later than this
+            conn.execute("INSERT OR REPLACE INTO scheduler (id, pid, host, heartbeat, started_at)"
+                         " VALUES (1,?,?,?,?)", (pid, socket.gethostname(), taken, taken))
+            return pid
 
         return self._transaction(body)
 
@@ -71,7 +98,17 @@ class QueueMixin:
 
 
 def _holder_alive(row: Sequence[Any], now: float) -> bool:
-    pid, host, beat = row[0], row[1], row[2]
-    if host == socket.gethostname() and not _pid_alive(pid):
+    """A holder lives if it beat lately and, on this host, its pid runs and started before it took
+    the lock (a pid reused since is another process)."""
+    pid, host, beat, taken = row[0], row[1], row[2], row[3]
+    if host == socket.gethostname() and not procs.started_by(pid, taken):
         return False
     return now - beat <= SCHEDULER_STALE_SECONDS
+
+
+def _spec(text: str | None) -> dict[str, Any]:
+    try:
+        spec = json.loads(text) if text else {}
+    except ValueError as exc:
+        return {"_bad_spec": f"group spec is not JSON: {exc}"}
+    return spec if isinstance(spec, dict) else {"_bad_spec": f"group spec is not a JSON object: {text[:40]}"}

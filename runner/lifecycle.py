@@ -1,0 +1,122 @@
+"""One run's lifecycle (start, beat, finish, fail), the same for a background run, a Ray task and
+the logging API.
+
+Why one module: the three used to write it three ways, and each got a different corner wrong
+(a bad config, a writer that failed at the last flush, a cancel seen only by some). Here the
+order is fixed: a bad config fails before training; ``start`` marks the run running and opens
+the sink (whose writer beats from then on); ``end`` closes the sink first, so a failed last
+write turns the verdict into ``failed``, then records the verdict once.
+
+``store`` is a :class:`~runner.store.Store`, or anything with the same lifecycle writes (the
+Ray actor's proxy on a worker). torch loads only when a run trains.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from runner import boot
+
+if TYPE_CHECKING:
+    from runner.sink import MetricSink
+    from runner.train import ProgressCallback
+
+Verdict = tuple[str, "str | None"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error text stored with a failed run: type, message and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class RunLifecycle:
+    """The writes that move one run from queued to its end, in the one right order."""
+
+    def __init__(self, store: Any, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.sink: MetricSink | None = None
+
+    def start(self, device: str, pid: int | None = None, on_cancel: Any = None) -> MetricSink | None:
+        """Mark the run running and open its sink; None when it already ended (cancelled meanwhile)."""
+        from runner.sink import MetricSink  # torch
+
+        if not self.store.mark_running(self.run_id, device=device, pid=pid):
+            return None
+        self.sink = MetricSink(self.store, self.run_id, on_cancel=on_cancel)
+        boot.stop_beating()  # the sink's writer beats from here on
+        return self.sink
+
+    def fail(self, error: str) -> Verdict:
+        """End the run ``failed`` before (or instead of) training."""
+        self.store.finish(self.run_id, "failed", error=error)
+        return "failed", error
+
+    def end(self, exc: BaseException | None = None, cancelled: bool = False) -> Verdict:
+        """Close the sink, then record the verdict: the exception's, a cancel's, or finished."""
+        if isinstance(exc, KeyboardInterrupt):
+            status, error = "cancelled", describe_error(exc)
+        elif exc is not None:
+            status, error = "failed", describe_error(exc)
+        elif cancelled:
+            status, error = "cancelled", "cancelled by user"
+        else:
+            status, error = "finished", None
+        if self.sink is not None:
+            try:
+                self.sink.close()
+            except Exception as close_exc:  # noqa: BLE001 - the run's verdict, not a crash of the caller
+                if exc is None:
+                    status, error = "failed", f"could not write metrics: {close_exc}"
+            else:  # what the writer acknowledged: a reader can check that none of it went missing
+                self.store.update_meta(self.run_id, rows_written=self.sink.rows_written)
+        self.store.finish(self.run_id, status, error=error)
+        return status, error
+
+
+def parse_config(config: Any) -> Any:
+    """A stored config as a validated ``RunConfig``; anything else is a ``ConfigError`` ("bad config")."""
+    from runner.config import ConfigError, from_flat
+
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"the stored config is a {type(config).__name__}, not an object of key: value")
+    return from_flat(dict(config))
+
+
+def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
+              progress: ProgressCallback | None = None, pid: int | None = None) -> Verdict:
+    """Train one run from its stored config to its verdict; the body of every trained run."""
+    from runner.config import ConfigError
+    from runner.train import resolve_device, train  # torch, sklearn
+
+    life = RunLifecycle(store, run_id)
+    try:
+        cfg = parse_config(config)
+        device = resolve_device(cfg.train.device)
+    except (ConfigError, RuntimeError, TypeError, ValueError) as exc:
+        return life.fail(f"bad config: {exc}")
+    sink = life.start(device_label(device), pid=pid, on_cancel=cancel.set)
+    if sink is None:
+        return "cancelled", None
+    try:
+        outcome = train(cfg, sink, should_stop=cancel.is_set, progress=progress)
+        if outcome.stopped_early and not cancel.is_set():
+            store.update_meta(run_id, stopped_early=outcome.stopped_early)
+    except Exception as exc:  # noqa: BLE001 - recorded as the run's error
+        return life.end(exc)
+    return life.end(cancelled=cancel.is_set())
+
+
+def device_label(device: Any) -> str:
+    """``cpu``, or ``cuda (<name>)``: what the dashboard shows a run trained on."""
+    if device.type == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return "cpu"
