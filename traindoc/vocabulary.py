@@ -76,9 +76,11 @@ def canonical(name: str, epoch_level: bool) -> str:
     match = _SPLIT_KIND.match(low) or _KIND_SPLIT.match(low)
     if match:
         split, kind = _SPLIT[match.group("split")], _KIND[match.group("kind")]
+        gran = match.groupdict().get("gran") or match.groupdict().get("pre")
         if split == "train" and kind == "loss":
-            gran = match.groupdict().get("gran") or match.groupdict().get("pre")
             return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
+        if gran == "step":  # Lightning's per-batch validation value: the epoch one is the curve
+            return f"{split}/{kind}_step"
         return f"{split}/{kind}"
     return key
 

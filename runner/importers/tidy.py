@@ -99,7 +99,8 @@ def map_names(frame: pd.DataFrame, axis: str) -> dict[str, str]:
     val_points = max((int(counts[o]) for o in counts.index if canonical(o, True) == "val/loss"), default=0)
     mapping: dict[str, str] = {}
     taken: set[str] = set(counts.index)  # names that are already canonical keep their place
-    for original in sorted(counts.index, key=lambda o: (canonical(o, False) != o, o)):
+    # a name logged as such first, then the longest series (val_loss over a one-row test_loss)
+    for original in sorted(counts.index, key=lambda o: (canonical(o, False) != o, -int(counts[o]), o)):
         n = int(counts[original])
         per_epoch = (axis == "epoch" or (n_epochs >= 2 and n <= n_epochs + 1)
                      or (val_points > 0 and n <= 1.5 * val_points))
