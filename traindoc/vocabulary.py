@@ -57,7 +57,7 @@ _SEP = r"[_/.\-]"
 _ALT = "|".join
 # split+kind in either order (``val_loss_epoch``, ``Loss/val``, ``train/acc_step``, Keras-TB ``train/epoch_loss``)
 _SPLIT_KIND = re.compile(
-    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step))?$"
+    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step|batch))?$"
 )
 _KIND_SPLIT = re.compile(rf"^(?P<kind>{_ALT(_KIND)}){_SEP}(?P<split>{_ALT(_SPLIT)})$")
 
@@ -77,6 +77,7 @@ def canonical(name: str, epoch_level: bool) -> str:
     if match:
         split, kind = _SPLIT[match.group("split")], _KIND[match.group("kind")]
         gran = match.groupdict().get("gran") or match.groupdict().get("pre")
+        gran = "step" if gran == "batch" else gran
         if split == "train" and kind == "loss":
             return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
         if gran == "step":  # Lightning's per-batch validation value: the epoch one is the curve
