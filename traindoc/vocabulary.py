@@ -97,7 +97,7 @@ class Role:
 
 _LOWER = ("loss", "err", "error", "mae", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
 _HIGHER = ("acc", "accuracy", "auc", "auroc", "map", "f1", "precision", "recall", "iou", "miou", "dice", "bleu",
-           "rouge", "r2", "top1", "top5", "fitness")
+           "rouge", "r2", "top1", "top5", "fitness", "return", "reward", "rew", "ssim", "psnr")
 _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "throughput", "eta", "data_time")
 _TOKEN = re.compile(r"[a-z0-9]+")
 
