@@ -185,7 +185,7 @@ def _loss_kind(run: RunData, series: Series) -> str:
         return "likelihood"  # an RL loss: the policy-gradient surrogate may be negative
     x, y = series.finite()
     if declared not in NON_NEGATIVE and len(y) and (y < 0).mean() >= 0.9 and np.median(y) < -1:
-        return "likelihood"  # negative by design from the start (a negated SI-SNR, a log-likelihood), far outside [-1, 0]
+        return "likelihood"  # negative by design from the start (negated SI-SNR, log-likelihood), beyond -1
     if declared in NON_NEGATIVE:
         return "non-negative"
     return "unknown"
