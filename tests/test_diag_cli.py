@@ -71,7 +71,7 @@ def test_text_output_is_per_run_and_severity_marked(keras_csv: Path):
     ("content", "problem"),
     [
         (b"\x00\x01\x02garbage\xff\xfe", "binary data, not a training log"),
-        (b"a,b\n1,2\n", "no step or epoch column"),
+        (b"step,comment\nfirst,hello\n", "no numeric metric columns"),
         (b"", "is empty (0 bytes)"),
     ],
     ids=["binary", "no-step-column", "empty"],

@@ -192,12 +192,28 @@ def test_val_above_train_briefly_is_nothing():
     assert fired(make_run(**{"train/acc": train, "val/acc": val}), "val_above_train") == []
 
 
-def test_val_loss_below_train_loss_alone_is_info():
+def test_val_loss_below_train_loss_alone_is_reported_as_observed():
+    # Changed in issue 11: a warning (the corpus label counts it), worded as an observation
+    # with its likely cause (dropout/augmentation on at training time), not as a bug.
     train = falling(20, 1.0, 0.4)
     run = make_run(config={"model.dropout": 0.5}, **{"train/loss_epoch": train, "val/loss": train * 0.6})
     [f] = fired(run, "val_above_train")
-    assert f.severity == "info"
+    assert f.severity == "warning"
+    assert "Observed, not necessarily a bug" in f.summary and "dropout" in f.summary
     assert f.fixes[0].text == "Measure train metrics in eval mode"
+
+
+def test_val_loss_against_per_step_train_loss_uses_the_mean_since_the_last_evaluation():
+    steps = np.arange(1, 201, dtype=float)
+    train = 1.0 / np.sqrt(steps) + 0.05 * np.sin(steps)  # noisy, falling, logged every step
+    evals = np.arange(20, 201, 20, dtype=float)
+    window = np.array([train[(steps > e - 20) & (steps <= e)].mean() for e in evals])
+    at = {"train/loss": steps, "val/loss": evals}
+    run = make_run(steps=at, **{"train/loss": train, "val/loss": window * 0.9})
+    [f] = fired(run, "val_above_train")
+    assert f.evidence.values["pairs"][0]["train"] == "train/loss"
+    run = make_run(steps=at, **{"train/loss": train, "val/loss": window * 1.05})
+    assert fired(run, "val_above_train") == []
 
 
 # -- divergence and gradients -------------------------------------------------------------------------------

@@ -60,15 +60,19 @@ def test_csv_without_numeric_columns() -> None:
     assert str(error) == "notes.csv: no numeric metric columns (columns: step, comment)"
 
 
-def test_csv_without_step_or_epoch_column() -> None:
-    error = _fails("x.csv", b"loss,acc\n0.5,0.7\n0.4,0.8\n")
-    assert "no step or epoch column (columns: loss, acc)" in str(error)
+def test_csv_without_step_or_epoch_column_takes_the_row_as_the_epoch() -> None:
+    # Changed in issue 11: hand-written histories often have no x column; the row is the epoch.
+    (run,) = read_upload("x.csv", b"loss,acc\n0.5,0.7\n0.4,0.8\n")
+    assert run.axis == "epoch"
+    assert run.frame[run.frame["name"] == "loss"]["step"].tolist() == [0, 1]
+    assert any("each row is taken as one epoch" in n for n in run.warnings)
 
 
-def test_non_utf8_text_names_the_line() -> None:
-    error = _fails("train.log", "step=1 loss=0.5\nstep=2 loss=0.4 caf\xe9\n".encode("latin-1"))
-    assert error.line == 2
-    assert str(error) == "train.log (line 2): not UTF-8 text (byte 0xe9 at offset 35); save it as UTF-8"
+def test_non_utf8_text_is_decoded_with_a_note_naming_the_line() -> None:
+    # Changed in issue 11: a cp1252/latin-1 log is still a log; decode it, and say so.
+    (run,) = read_upload("train.log", "step=1 loss=0.5\nstep=2 loss=0.4 caf\xe9\n".encode("latin-1"))
+    assert run.frame["value"].tolist() == [0.5, 0.4]
+    assert any("not UTF-8 (byte 0xe9 at line 2); read as cp1252" in n for n in run.warnings)
 
 
 def test_utf16_with_bom_is_read() -> None:

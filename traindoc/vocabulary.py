@@ -57,7 +57,7 @@ _SEP = r"[_/.\-]"
 _ALT = "|".join
 # split+kind in either order (``val_loss_epoch``, ``Loss/val``, ``train/acc_step``, Keras-TB ``train/epoch_loss``)
 _SPLIT_KIND = re.compile(
-    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step))?$"
+    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step|batch))?$"
 )
 _KIND_SPLIT = re.compile(rf"^(?P<kind>{_ALT(_KIND)}){_SEP}(?P<split>{_ALT(_SPLIT)})$")
 
@@ -76,9 +76,12 @@ def canonical(name: str, epoch_level: bool) -> str:
     match = _SPLIT_KIND.match(low) or _KIND_SPLIT.match(low)
     if match:
         split, kind = _SPLIT[match.group("split")], _KIND[match.group("kind")]
+        gran = match.groupdict().get("gran") or match.groupdict().get("pre")
+        gran = "step" if gran == "batch" else gran
         if split == "train" and kind == "loss":
-            gran = match.groupdict().get("gran") or match.groupdict().get("pre")
             return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
+        if gran == "step":  # Lightning's per-batch validation value: the epoch one is the curve
+            return f"{split}/{kind}_step"
         return f"{split}/{kind}"
     return key
 
@@ -99,14 +102,15 @@ def map_names(counts: Mapping[str, int], *, axis: str = "step", epochs: int = 0,
               epoch_level: bool | None = None) -> dict[str, str]:
     """Original → canonical name for a run's metrics (``counts``: points per original name).
 
-    One canonical name per run: a name logged as such wins over aliases, and an alias whose
-    canonical name is taken keeps its own. ``epoch_level`` forces the granularity of a bare
+    One canonical name per run: a name logged as such wins over aliases, then the longest
+    series (``val_loss`` over a one-row ``test_loss``), and an alias whose canonical name is
+    taken keeps its own. ``epoch_level`` forces the granularity of a bare
     loss; None decides it per name with ``loss_per_epoch``.
     """
     val_points = max((n for o, n in counts.items() if canonical(o, True) == "val/loss"), default=0)
     mapping: dict[str, str] = {}
     taken: set[str] = set(counts)  # names that are already canonical keep their place
-    for original in sorted(counts, key=lambda o: (canonical(o, False) != o, o)):
+    for original in sorted(counts, key=lambda o: (canonical(o, False) != o, -int(counts[o]), o)):
         per_epoch = epoch_level if epoch_level is not None else loss_per_epoch(
             int(counts[original]), axis=axis, epochs=epochs, val_points=val_points)
         target = canonical(original, per_epoch)
@@ -127,7 +131,7 @@ class Role:
 
 _LOWER = ("loss", "err", "error", "mae", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
 _HIGHER = ("acc", "accuracy", "auc", "auroc", "map", "f1", "precision", "recall", "iou", "miou", "dice", "bleu",
-           "rouge", "r2", "top1", "top5", "fitness")
+           "rouge", "r2", "top1", "top5", "fitness", "return", "reward", "rew", "ssim", "psnr")
 _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "throughput", "eta", "data_time")
 _TOKEN = re.compile(r"[a-z0-9]+")
 

@@ -27,7 +27,20 @@ LIKELIHOOD = (
     "kld_elbo",
     "flow",
     "density",
+    # objectives that are negative by construction: policy-gradient surrogates, actor -Q,
+    # Wasserstein critics, negated similarities (SI-SNR, SDR, cosine)
+    "policy",
+    "actor",
+    "critic",
+    "surrogate",
+    "wasserstein",
+    "wgan",
+    "snr",
+    "sdr",
+    "cosine",
 )
+# a run that logs these is reinforcement learning: its total loss includes a policy-gradient term
+RL_MARKERS = ("reward", "return", "episode", "rollout/")
 
 
 @register
@@ -113,7 +126,8 @@ class NegativeLoss(Rule):
         if kind == "likelihood" and not softmax_cfg:
             return self.finding(
                 f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}); for a "
-                "log-likelihood-type loss (Gaussian NLL, ELBO) that is legitimate: a density can exceed 1.",
+                "log-likelihood-type loss (Gaussian NLL, ELBO, a flow), a policy-gradient or Wasserstein-critic "
+                "objective or a negated similarity (SI-SNR) that is legitimate, not a bug.",
                 evidence,
                 (),
                 severity="info",
@@ -168,6 +182,11 @@ def _loss_kind(run: RunData, series: Series) -> str:
     name = series.original.lower()
     if any(token in declared for token in LIKELIHOOD) or any(token in name for token in LIKELIHOOD):
         return "likelihood"
+    if declared not in NON_NEGATIVE and any(m in n.lower() for n in run.names for m in RL_MARKERS):
+        return "likelihood"  # an RL loss: the policy-gradient surrogate may be negative
+    x, y = series.finite()
+    if declared not in NON_NEGATIVE and len(y) and (y < 0).mean() >= 0.9 and np.median(y) < -1:
+        return "likelihood"  # negative by design from the start (negated SI-SNR, log-likelihood), beyond -1
     if declared in NON_NEGATIVE:
         return "non-negative"
     return "unknown"

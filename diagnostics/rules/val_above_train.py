@@ -16,7 +16,7 @@ from diagnostics.rundata import RunData
 PAIRS = (
     ("val/auc", ("train/auc",), True),
     ("val/acc", ("train/acc",), True),
-    ("val/loss", ("train/loss_eval", "train/loss_epoch"), False),
+    ("val/loss", ("train/loss_eval", "train/loss_epoch", "train/loss"), False),
 )
 
 
@@ -40,13 +40,22 @@ class ValAboveTrain(Rule):
     splits; measure train metrics in eval mode (dropout and augmentation only act in
     training); cross-validate to see whether the split is just lucky.
 
+    A per-step training loss is compared, at each evaluation, with its mean since the
+    previous evaluation (what the epoch's training loss would be), so HF ``eval_steps``
+    and Lightning step rows are judged like epoch logs.
+
     Parameters:
-    min_points: aligned evaluations needed before judging.
-    judge_from: share of training skipped before judging (AUTOTRAINER judges after ~30%).
+    min_points: aligned evaluations needed before judging (5: a 5-epoch Lightning run is judged).
+    judge_from: share of training skipped before judging. 0 on real logs: the corpus label
+      counts every evaluation, and skipping 30% (AUTOTRAINER) missed short runs.
     metric_margin: the validation error (1 - AUC or 1 - accuracy) must be this share below the training error.
     shuffled_margin: the same when the config says the split was shuffled (only luck or leakage remain).
     metric_floor: ... and at least this much below in absolute terms (one sample is not a finding).
-    loss_margin: the validation loss must be this share below the training loss.
+    loss_margin: the validation loss must be this share below the training loss. 0 (the
+      corpus label is "val below train in >= ~70% of evaluations", no margin): the persistence
+      test carries the evidence. Healthy corpus files have val below train in at most 52% of
+      evaluations; the old 20% margin missed 12 of 14 positives (DETR, YOLO, HF runs whose val
+      loss is 1-15% lower, MSE runs whose gap is tiny late).
     shuffled_loss_margin: the same for a split known to be shuffled (a lucky draw of a few hundred
       validation samples is often 20-25% easier).
     persistence: share of the judged evaluations that must show the margin ("most of the run").
@@ -62,15 +71,15 @@ class ValAboveTrain(Rule):
     severity = "warning"
     requires = (
         ("val/auc", "val/acc", "val/loss"),
-        ("train/auc", "train/acc", "train/loss_eval", "train/loss_epoch"),
+        ("train/auc", "train/acc", "train/loss_eval", "train/loss_epoch", "train/loss"),
     )
 
     min_points: int = 5
-    judge_from: float = 0.3
+    judge_from: float = 0.0
     metric_margin: float = 0.3
     shuffled_margin: float = 0.6
     metric_floor: float = 0.003
-    loss_margin: float = 0.2
+    loss_margin: float = 0.0
     shuffled_loss_margin: float = 0.4
     persistence: float = 0.7
 
@@ -112,12 +121,16 @@ class ValAboveTrain(Rule):
             ]
         }
         start = float(x[int(np.argmax(better))])
-        label = f"{val_name} above {train_name}"
+        label = f"{val_name} better than {train_name}"
         marks = ({"kind": "span", "start": start, "end": float(x[-1]), "label": label},)
         related = tuple(h[1] for h in hits if h[1])
         evidence = Evidence(val_name, int(start), int(x[-1]), values, marks, related)
-        severity = "warning" if metric_hit else "info"
-        return [self.finding(summary, evidence, self._fixes(run, train_name), severity=severity)]
+        if not metric_hit:
+            summary += (" Observed, not necessarily a bug: the training loss is measured with dropout, "
+                        "augmentation or regularisation on (and averaged over an improving epoch)")
+            summary += "; check the split only if none of these is in use." if train_name != "train/loss_eval" \
+                else "; it is measured in eval mode here, so look at the split."
+        return [self.finding(summary, evidence, self._fixes(run, train_name))]
 
     def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool, metric_margin: float):
         """The judged stretch where validation beats training by ``metric_margin`` (relative), or None."""
@@ -127,11 +140,12 @@ class ValAboveTrain(Rule):
         tx, ty = curves.reduce(*run.get(train_name).finite())
         if len(vy) < self.min_points or len(ty) < self.min_points:
             return None
-        inside = (vx >= tx[0]) & (vx <= tx[-1])
+        windowed = train_name == "train/loss" and len(ty) > 1.5 * len(vy)
+        inside = (vx >= tx[0]) & (vx <= tx[-1] if not windowed else vx >= tx[0])
         x, val = vx[inside], vy[inside]
         if len(x) < self.min_points:
             return None
-        train = np.interp(x, tx, ty)
+        train = window_means(tx, ty, x) if windowed else np.interp(x, tx, ty)
         judged = x >= x[0] + self.judge_from * (x[-1] - x[0])
         # judge in error space: 0.999 vs 0.993 AUC is a seven-fold smaller error
         val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
@@ -186,3 +200,17 @@ class ValAboveTrain(Rule):
             )
         fixes.append(Fix("Cross-validate", "several splits show whether this one is just lucky"))
         return fixes
+
+
+def window_means(tx: np.ndarray, ty: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Mean of the per-step training loss since the previous evaluation, at each evaluation step.
+
+    A window with no training log (evaluation before the first log) takes the nearest value.
+    """
+    edges = np.searchsorted(tx, at, side="right")
+    starts = np.concatenate(([0], edges[:-1]))
+    sums = np.concatenate(([0.0], np.cumsum(ty)))
+    out = np.interp(at, tx, ty)
+    full = edges > starts
+    out[full] = (sums[edges[full]] - sums[starts[full]]) / (edges[full] - starts[full])
+    return out

@@ -32,10 +32,14 @@ _BRACKET = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)?\s*"
                       r"\[(?P<mode>TRAIN|VALID|VAL|EVAL|TEST)\]\s*(?P<rest>.*)", re.IGNORECASE)
 _TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*?,\s*"
                    r"[\d.?]+\s*(?:it/s|s/it)(?P<post>[^\]]*)\]")
-_KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?: [A-Za-z_][\w]*(?=:))?)\s*(?:=|: ?)\s*\[?(?P<val>" + NUM
-                 + r")\]?(?![\w.:/])")
-_PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z]+)\s*\[?\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]?")
-_FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total"}
+_KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
+                 + NUM + r")\s*\]?(?![\w.:/])")
+_PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
+_FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
+# a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
+_LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|eval|evaluation|test)\b", re.IGNORECASE)
+_SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                "eval": "val", "evaluation": "val", "test": "val"}
 _STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "batch", "update", "steps")
 _VAL_MODES = {"valid": "val_", "val": "val_", "eval": "val_", "test": "val_"}
 
@@ -67,8 +71,8 @@ def read(source: str, text: str, limits: Limits) -> Parsed:
         raise ImportFailed(source, "no metric values found in this text (expected lines like 'loss: 0.41', "
                                    "'step=10 loss=0.41', Keras 'Epoch 1/10' output or tqdm bars)")
     reader = {"keras": _keras, "bracketed": _bracketed, "tqdm": _tqdm, "key-value": _key_value}[kind]
-    frame, axis = reader(lines)
-    return Parsed(frame, axis=axis, meta={"console_style": kind})
+    frame, axis, *notes = reader(lines)
+    return Parsed(frame, axis=axis, meta={"console_style": kind}, warnings=tuple(notes[0]) if notes else ())
 
 
 def _name(key: str) -> str:
@@ -150,9 +154,16 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
     return _frame(rows), "step"
 
 
-def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str]:
-    rows, counter, has_step, only_epochs = [], 0, False, True
+def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
+    """Lines of ``name: number`` pairs; the x-axis from a step/iter key, else epoch, else the line order.
+
+    Two real layouts mix granularities: per-batch lines whose counter restarts every epoch
+    (``Current batch:200/1600 loss: 0.59``) beside one ``Epoch [3]/[199] Training Loss: ...``
+    summary per epoch. The restarting counter cannot be placed on one axis, so when such
+    epoch summaries exist they are the run and the batch lines are left out (with a note).
+    """
     stepped = any(re.search(rf"\b(?:{'|'.join(_STEP_KEYS)})\s*[=:\[ ]\s*\d", x, re.IGNORECASE) for x in lines)
+    parsed = []
     for number, line in enumerate(lines, 1):
         pairs, totals = {}, {}
         for key, val in _KV.findall(line):
@@ -164,7 +175,22 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str]:
         step_key = next((low[k] for k in _STEP_KEYS if k in low), None)
         epoch_key = low.get("epoch")
         metrics = {k: v for k, v in pairs.items() if k not in (step_key, epoch_key)}
-        if not metrics or (stepped and step_key is None):
+        if not metrics:
+            continue
+        split = _line_split(line, metrics)
+        if split:
+            metrics = {k if _LINE_SPLIT.search(k.replace("_", " ")) else f"{split}_{k}": v for k, v in metrics.items()}
+        parsed.append((number, pairs, totals, step_key, epoch_key, metrics))
+    stepped_lines = [p for p in parsed if p[3] is not None]
+    epoch_lines = [p for p in parsed if p[3] is None and p[4] is not None]
+    notes = []
+    if stepped_lines and len({p[1][p[4]] for p in epoch_lines}) >= 2 and _restarts(stepped_lines):
+        notes.append(f"{len(stepped_lines)} per-batch line(s) whose counter restarts each epoch were left out; "
+                     f"the {len(epoch_lines)} per-epoch summary lines are the run")
+        parsed, stepped = epoch_lines, False
+    rows, counter, has_step, only_epochs = [], 0, False, True
+    for number, pairs, totals, step_key, epoch_key, metrics in parsed:
+        if stepped and step_key is None:
             continue  # prose ("starting with lr=0.1") in a log whose metric lines carry a step
         counter += 1
         epoch = pairs.get(epoch_key) if epoch_key else None
@@ -177,4 +203,18 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str]:
         else:
             step, only_epochs = counter, False
         rows += [(step, epoch, k, v, None, number) for k, v in metrics.items()]
-    return _frame(rows), "epoch" if only_epochs and rows else "step"
+    return _frame(rows), "epoch" if only_epochs and rows else "step", notes
+
+
+def _line_split(line: str, metrics: dict[str, float]) -> str | None:
+    """The split a line names once for all its pairs, when some pair names none itself."""
+    if all(_LINE_SPLIT.search(k.replace("_", " ")) for k in metrics):
+        return None
+    found = {_SPLIT_WORDS[m.lower()] for m in _LINE_SPLIT.findall(line)}
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _restarts(lines: list[tuple]) -> bool:
+    """Whether the step counter of these lines goes back (restarts each epoch) without an epoch beside it."""
+    steps = [p[1][p[3]] for p in lines if p[4] is None]
+    return sum(b < a for a, b in zip(steps, steps[1:], strict=False)) >= 2

@@ -68,8 +68,10 @@ def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
         return Detected("keras_history", doc)
     if isinstance(doc, dict) and len(lines) == 1 and _one_object(lines[0]):
         return Detected("jsonl", [(1, doc)])
-    raise ImportFailed(entry.path, "JSON without a 'log_history' list (HF trainer_state.json) or a Keras history "
-                                   "(metric → list of values); nothing to import")
+    if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
+        return Detected("jsonl", list(enumerate(doc, 1)))  # a list of per-epoch records: JSON lines in one array
+    raise ImportFailed(entry.path, "JSON without a 'log_history' list (HF trainer_state.json), a Keras history "
+                                   "(metric → list of values) or a list of records; nothing to import")
 
 
 def _one_object(line: str) -> bool:

@@ -10,13 +10,14 @@ caller writes nothing of that upload.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runner.importers import console, hf, keras, lightning, mmengine, sidecar, tabular, tensorboard, ultralytics
 from runner.importers.base import Entry, ImportedRun, ImportFailed, Limits, Parsed
 from runner.importers.detect import detect
+from runner.importers.text import decode_note
 from runner.importers.tidy import finish
 from runner.importers.walk import from_path, from_upload
 
@@ -88,6 +89,9 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
         source = label(entry.path)
         fmt = found.format
         parsed = _jsonl(source, found.payload) if fmt == "jsonl" else FORMATS[fmt].read(source, found.payload, limits)
+        note = decode_note(entry.data)
+        if note:
+            parsed = replace(parsed, warnings=(note, *parsed.warnings))
         config = {**parsed.config, **sidecar.for_log(entry, by_path, limits, hf=fmt == "hf_trainer_state")}
         runs.append(finish(source, fmt, run_name(entry.path, base), parsed, config))
     groups = tensorboard.group([e for e, _ in events])

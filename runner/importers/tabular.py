@@ -17,7 +17,10 @@ import pandas as pd
 
 from runner.importers.base import ImportFailed, Limits, Parsed
 
-STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "it", "batch", "total_steps", "updates")
+STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "it", "batch", "total_steps", "updates",
+                "time/total_timesteps", "total/steps", "total_timesteps", "timesteps", "timestep", "episode",
+                "episodes", "n_updates", "train/n_updates", "time/iterations")
+INDEX_COLUMNS = ("unnamed: 0", "")  # pandas ``DataFrame.to_csv()`` writes the row index under an empty header
 EPOCH_COLUMNS = ("epoch", "epochs")
 WALL_COLUMNS = ("wall_time", "wall time", "walltime", "timestamp", "time", "datetime")
 _NON_FINITE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
@@ -76,10 +79,11 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
     if not metrics:
         names = ", ".join(frame.columns[:12]) or "none"
         raise ImportFailed(source, f"no numeric metric columns (columns: {names})")
-    if step_col is None and epoch_col is None:
-        raise ImportFailed(source, f"no step or epoch column (columns: {', '.join(frame.columns[:12])}); "
-                                   "name the x-axis column 'step' or 'epoch'")
     notes = []
+    if step_col is None and epoch_col is None:
+        frame, epoch_col, note = _row_axis(frame)
+        notes.append(note)
+        axis = axis or "epoch"
     epochs = pd.to_numeric(frame[epoch_col], errors="coerce") if epoch_col else pd.Series(np.nan, frame.index)
     if step_col is not None:
         steps, axis = pd.to_numeric(frame[step_col], errors="coerce"), axis or "step"
@@ -101,6 +105,22 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
     return Parsed(pd.concat(parts, ignore_index=True), axis=axis, warnings=tuple(notes), where=where)
 
 
+def _row_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+    """No x column: the pandas index column (``Unnamed: 0``) when it counts rows, else the row itself.
+
+    A Keras history saved with ``pd.DataFrame(history.history).to_csv()`` has one row per
+    epoch and either an unnamed index column or none; many hand-written logs too.
+    """
+    index = next((c for c in frame.columns if c.lower() in INDEX_COLUMNS), None)
+    if index is not None:
+        values = pd.to_numeric(frame[index], errors="coerce")
+        if values.notna().all() and (values.diff().dropna() > 0).all():
+            return frame.rename(columns={index: "epoch"}), "epoch", f"no step or epoch column: '{index}' " \
+                "(the saved row index) is the epoch"
+    frame = frame.assign(epoch=np.arange(len(frame), dtype=float))
+    return frame, "epoch", "no step or epoch column: each row is taken as one epoch (0, 1, 2, ...)"
+
+
 def _wall(col: pd.Series) -> pd.Series:
     numbers = pd.to_numeric(col, errors="coerce")
     if numbers.notna().any():
@@ -110,7 +130,45 @@ def _wall(col: pd.Series) -> pd.Series:
 
 
 def read_csv(source: str, text: str, limits: Limits) -> Parsed:
-    return wide_to_long(source, read_table(source, text, sniff_sep(text)))
+    sep = sniff_sep(text)
+    if headerless(text, sep):
+        return wide_to_long(source, _headerless_frame(source, text, sep), first_line=1)
+    return wide_to_long(source, read_table(source, text, sep))
+
+
+def headerless(text: str, sep: str) -> bool:
+    """A table whose first line is all numbers: it has no header (``np.savetxt``, hand-written)."""
+    head = text.lstrip("\ufeff").split("\n", 1)[0].strip()
+    cells = [c.strip() for c in head.split(sep)]
+    return len(cells) >= 2 and all(_is_number(c) for c in cells)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _headerless_frame(source: str, text: str, sep: str) -> pd.DataFrame:
+    """Numbers without a header: few long rows are one series per row, else one series per column.
+
+    ``np.savetxt(f, [train_losses, eval_losses], delimiter=",")`` writes each series as a
+    row; the names are unknown, so they are called ``row_1, row_2...`` (``column_1...``).
+    """
+    try:
+        raw = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), sep=sep, header=None, dtype=str,
+                          keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise ImportFailed(source, f"not a well-formed table ({str(exc).strip().splitlines()[0]})") from None
+    if len(raw) <= 10 and raw.shape[1] > 2 * len(raw):
+        frame = raw.T.reset_index(drop=True)
+        frame.columns = [f"row_{i + 1}" for i in range(raw.shape[0])]
+    else:
+        frame = raw.copy()
+        frame.columns = [f"column_{i + 1}" for i in range(raw.shape[1])]
+    return frame
 
 
 def sniff_sep(text: str) -> str:

@@ -1,8 +1,10 @@
-"""Bytes to text for the text formats: UTF-8 (with or without BOM) or BOM-marked UTF-16.
+"""Bytes to text for the text formats: UTF-8 (with or without BOM), BOM-marked UTF-16, else a legacy code page.
 
 Windows PowerShell's ``>`` writes UTF-16 with a BOM, so console logs saved there still
-read. Anything else that is not UTF-8 is refused with the line of the first bad byte,
-rather than guessed at, so a metric name is never silently garbled.
+read. Text that is not UTF-8 (a Windows console's cp1252/cp936, a latin-1 file) is still
+a log: metric names and numbers are ASCII in practice, so it is decoded as cp1252 (or
+latin-1, which never fails) and ``decode_notes`` says so, naming the line of the first
+byte that was not UTF-8.
 """
 
 from __future__ import annotations
@@ -35,8 +37,27 @@ def decode(source: str, data: bytes) -> str:
                 raise ImportFailed(source, f"broken {codec} text ({exc.reason})") from None
     try:
         return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def decode_note(data: bytes) -> str | None:
+    """A note for the user when ``data`` was not UTF-8 and was read in a legacy code page."""
+    if data.startswith(tuple(bom for bom, _ in _BOMS)):
+        return None
+    try:
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportFailed(
-            source, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8", line
-        ) from None
+        codec = "cp1252"
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            codec = "latin-1"
+        return (f"not UTF-8 (byte 0x{data[exc.start]:02x} at line {line}); read as {codec}, so a non-ASCII "
+                "character may show differently")
+    return None

@@ -25,7 +25,9 @@ def read(source: str, text: str, limits: Limits) -> Parsed:
         if len(parts) < 2 or target in set(frame["name"]):
             continue
         sub = frame[frame["name"].isin(parts)]
-        total = sub.groupby("step", sort=True).agg(epoch=("epoch", "first"), value=("value", "sum"),
+        # a NaN component makes the sum NaN (pandas' sum would skip it and report a fake 0)
+        total = sub.groupby("step", sort=True).agg(epoch=("epoch", "first"),
+                                                   value=("value", lambda v: v.sum(skipna=False)),
                                                    wall_time=("wall_time", "first"), line=("line", "first"),
                                                    n=("value", "size"))
         total = total[total["n"] == len(parts)].drop(columns="n").reset_index()
