@@ -24,11 +24,12 @@ from runner.store.base import (
     row_dict,
 )
 from runner.store.imports import ImportsMixin
+from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 
 
-class Store(ImportsMixin, QueueMixin, StoreBase):
+class Store(ImportsMixin, ManageMixin, QueueMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
     # -- groups and runs ---------------------------------------------------
