@@ -21,9 +21,11 @@ from diagnostics.findings import Finding
 from runner.store import Store, resolve_db_path
 from traindoc.views.cache import diagnose_run, key_metric, run_data, series
 from traindoc.views.cache import store_for as _store
+from traindoc.views.charts import default_metrics
 from traindoc.views.overview import SEVERITY_WORDS, duration, overview_table
 
-__all__ = ["diagnose_run", "duration", "key_metric", "overview_table", "run_data", "series", "SEVERITY_WORDS"]
+__all__ = ["SEVERITY_WORDS", "default_metrics", "diagnose_run", "duration", "key_metric", "overview_table", "run_data",
+           "series"]
 
 Series = tuple[np.ndarray, np.ndarray]
 # Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
@@ -32,7 +34,6 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/direction
                 "crashed": ":material/dangerous:", "cancelled": ":material/cancel:"}
 SEVERITY_STYLE = {"critical": (":material/dangerous:", "red"), "warning": (":material/warning:", "orange"),
                   "info": (":material/info:", "blue")}
-DEFAULT_METRICS = ("train/loss", "val/loss")
 RUN_PAGE = "pages/run.py"
 
 
@@ -62,15 +63,6 @@ def md(text: Any) -> str:
     Ends are stripped: ``**name **`` (a trailing space) is not bold in markdown but literal stars.
     """
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text).strip())
-
-
-def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
-    """train/loss + val/loss, plus the metrics the findings point at, so their evidence is on the chart."""
-    picked = [n for n in DEFAULT_METRICS if n in names]
-    for finding in findings:
-        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
-    picked = list(dict.fromkeys(picked))[:4]
-    return picked or names[:1]
 
 
 def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
