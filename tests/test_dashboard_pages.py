@@ -72,3 +72,37 @@ def test_launch_invalid_value_names_it_instead_of_queue_0_runs(tmp_path: Path,
     button = _queue_button(at)
     assert button.disabled and "0 runs" not in button.label and "optim.lr" in button.label
     assert "optim.lr" in _text(at)
+
+
+def _unrelated(db: Path) -> list[int]:
+    """Three runs with nothing in common but a train loss: two configured runs, one upload without config."""
+    store = Store(db)
+    base = {f"model.k{i}": i for i in range(30)}
+    ids = [store.create_run("a very long run name that goes on and on " * 3, {**base, "optim.lr": 0.1},
+                            status="finished"),
+           store.create_run("other", {**base, "optim.lr": 0.01, "train.seed": 2}, status="finished", source="api"),
+           store.create_run("lightning_logs/version_0", {}, status="finished", source="upload")]
+    for run_id, extra in zip(ids, ("val/loss", "val/acc", "val/auc"), strict=True):
+        store.write_metrics([(run_id, s, None, name, 1.0 / (s + 1), 0.0) for s in range(50)
+                             for name in ("train/loss", extra)])
+    return ids
+
+
+def test_compare_of_unrelated_runs_stays_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _unrelated(tmp_path / "c.db")
+    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", runs=",".join(map(str, ids)))
+    assert not at.exception
+    assert at.selectbox[0].value == "train/loss"  # the one metric all three share, not val/auc
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 1  # no sensitivity or parallel coordinates for runs that are not a sweep
+    names = [t["name"] for t in specs[0]["data"]]
+    assert len(names) == 3 and all(len(n) < 60 for n in names)
+    assert names[0].endswith("lr=0.1") and "(no config)" in specs[0]["data"][2]["hovertemplate"]
+    table = at.dataframe[0].value
+    assert [c for c in table.columns if "." in c] == ["optim.lr", "train.seed"]
+
+
+def test_bad_group_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _unrelated(tmp_path / "c.db")
+    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", group="999")
+    assert not at.exception and "no group with id 999" in at.error[0].value and not at.get("plotly_chart")
