@@ -6,21 +6,11 @@ import streamlit as st
 
 from diagnostics.figures import curve_figure
 from pages._fixes import fix_actions, fix_results, fixes_active
-from pages._shared import (
-    STATUS_ICONS,
-    config_table,
-    db_path,
-    default_metrics,
-    diagnose_run,
-    duration,
-    finding_card,
-    get_store,
-    md,
-    series,
-)
-from runner import launcher
+from pages._report import report_buttons
+from pages._run_parts import chart_controls, run_header
+from pages._shared import STATUS_ICONS, config_table, db_path, diagnose_run, finding_card, get_store, md, series
 from runner.store import ACTIVE
-from traindoc.views.charts import X_AXES, x_map
+from traindoc.views.charts import x_map
 from traindoc.views.overview import short
 
 store = get_store()
@@ -52,26 +42,7 @@ if run["note"]:
     st.caption(f":material/sticky_note_2: {md(run['note'])}")
 
 
-@st.fragment(run_every=2 if run["status"] in ACTIVE else None)
-def header() -> None:
-    """Status, duration and steps follow the run live (they rerun with the progress bar)."""
-    now = store.run(run_id)
-    cols = st.columns([1, 1, 1, 1, 1, 1], vertical_alignment="center")
-    cols[0].metric("Status", now["status"])
-    cols[1].metric("Device", now["device"] or "—")
-    cols[2].metric("Duration", duration(now) or "—")
-    cols[3].metric("Steps", "—" if now["last_step"] is None else f"{now['last_step']:,}")
-    cols[4].metric("Source", now["source"])
-    if now["status"] in ACTIVE:
-        cols[5].button("Cancel run", icon=":material/cancel:", key="run:cancel",
-                       on_click=launcher.cancel, args=(store, run_id))
-        done = float(now["progress"] or 0)
-        st.progress(done, text=f"{now['status']} · {done:.0%} · step {now['last_step'] or 0:,}")
-    if now["status"] != run["status"]:
-        st.rerun()  # it finished, failed or was cancelled: redraw the whole page
-
-
-header()
+run_header(store, run)
 if run["parent_id"]:  # a fix or comparison run: one click back to the run it was derived from
     st.page_link("pages/run.py", label=f"Derived from run #{run['parent_id']}", icon=":material/call_split:",
                  query_params={"run": str(run["parent_id"])})
@@ -88,19 +59,7 @@ if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
                                                      if run["status"] in ACTIVE else ""))
 found, _ = diagnose_run(db, run_id, run["last_step"])
-picked, smoothing, log_y, axis, panels = [], "auto", False, "step", False
-SMOOTHING = {"auto (by point density)": "auto", "off": 0.0, "light (0.6 per step)": 0.6,
-             "strong (0.9 per step)": 0.9}
-if names:
-    picked = st.multiselect("Metrics", names, default=default_metrics(names, found), key=f"metrics-{run_id}")
-    cols = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
-    axis = cols[0].segmented_control("x-axis", X_AXES, default="step", key="run:x") or "step"
-    smoothing = SMOOTHING[cols[1].selectbox("Smoothing", list(SMOOTHING), key="run:smoothing",
-                                            help="auto smooths only dense curves (EMA over ~1/30 of the "
-                                            "curve); sparse per-epoch curves are drawn as logged, with "
-                                            "their points. The raw curve stays faint behind a smoothed one.")]
-    panels = cols[2].toggle("Panel per metric", value=False, key="run:panels")
-    log_y = cols[3].toggle("Log y", value=False, key="run:log")
+picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, found)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -140,6 +99,7 @@ def fixes_view() -> None:
 
 
 fixes_view()
+report_buttons(store, db, run, picked)
 
 st.subheader("Config")
 if run["config"]:

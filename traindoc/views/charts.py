@@ -51,11 +51,9 @@ def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
     evidence is on the chart beside what it is judged against."""
     picked = [n for n in DEFAULT_METRICS if n in names]
     for finding in findings:
-        for metric in (finding.evidence.metric, *finding.evidence.related):
-            if metric in names:
-                picked += [metric] + [p for p in [partner(metric, names)] if p]
-    if not picked:  # e.g. a Keras log: val/loss alone would hide the train loss it is judged against
-        first = next((n for n in names if n.endswith("loss")), names[0] if names else None)
-        picked = [first, partner(first, names)] if first else []
-    picked = list(dict.fromkeys(p for p in picked if p))[:4]
-    return picked or names[:1]
+        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
+    if not picked:
+        picked = [next((n for n in names if n.endswith("loss")), names[0] if names else "")]
+    # e.g. a Keras log: val/loss alone would hide the train loss (train/loss_epoch) it is judged against
+    paired = [m for name in picked if name for m in (name, partner(name, names)) if m]
+    return list(dict.fromkeys(paired))[:4] or names[:1]

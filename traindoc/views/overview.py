@@ -79,3 +79,20 @@ def filter_choices(store: Store) -> dict[str, list[Any]]:
         "group": [(int(g.id), f"#{g.id} {short(g.name, 40)}") for g in groups.itertuples() if int(g.id) in used],
         "tag": sorted({t for ts in store.tags().values() for t in ts}),
     }
+
+
+def length_caption(store: Store, run_id: int) -> str:
+    """How long a run is, counted right: "60 epochs" for a per-epoch log (not "59 steps"), else "N steps"."""
+    row = store.conn.execute(
+        "SELECT MIN(first_step), MAX(last_step), MAX(n) FROM metric_stats WHERE run_id=?", (run_id,)).fetchone()
+    if row is None or row[0] is None:
+        return "no metrics"
+    epochs = store.conn.execute(
+        "SELECT COUNT(DISTINCT epoch) FROM metrics WHERE run_id=? AND epoch IS NOT NULL AND name=("
+        "SELECT name FROM metric_stats WHERE run_id=? ORDER BY n DESC LIMIT 1)", (run_id, run_id)).fetchone()[0]
+    meta_axis = store.run(run_id)["meta"].get("axis")
+    points = int(row[2])
+    if meta_axis == "epoch":
+        return f"{points:,} epochs"
+    steps = int(row[1]) - int(row[0]) + 1
+    return f"{steps:,} steps" + (f" · {epochs:,} epochs" if epochs else "")
