@@ -106,3 +106,28 @@ def test_bad_group_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     _unrelated(tmp_path / "c.db")
     at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", group="999")
     assert not at.exception and "no group with id 999" in at.error[0].value and not at.get("plotly_chart")
+
+
+def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diagnostics.findings import Evidence, Finding, Fix
+    from pages import _shared
+
+    store = Store(tmp_path / "f.db")
+    run_id = store.create_run("nll", {"model.head": "softmax"}, status="finished")
+    store.write_metrics([(run_id, s, None, "train/loss", -s / 10, 0.0) for s in range(10)])
+    fixes = (Fix("Apply LogSoftmax before NLLLoss", "", {"model.head": "log_softmax"}),
+             Fix("Apply CrossEntropyLoss to the raw logits", "", {"model.head": "linear"}))
+    finding = Finding("negative_loss", "critical", "Loss below zero", "s", Evidence("train/loss"), fixes=fixes)
+    monkeypatch.setattr(_shared, "diagnose_run", lambda *a: ([finding], None))
+    group, _ = plan.submit(store, plan.fix_plan(store.run(run_id), "negative_loss", "critical",
+                                                [(fixes[0].text, dict(fixes[0].config_patch))]),
+                           start_scheduler=False)
+    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert "Try again: Apply LogSoftmax before NLLLoss" in labels
+    assert "Try this fix: Apply CrossEntropyLoss to the raw logits" in labels
+    links = [link.proto for link in at.get("page_link")]
+    assert any(link.label == f"Tried in group #{group}: see the result" and link.query_string == f"group={group}"
+               for link in links)
+    assert [b.label for b in at.get("download_button")] == ["Report (Markdown)", "Report (HTML + chart)"]
