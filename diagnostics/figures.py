@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 from scipy.signal import lfilter
 from tsdownsample import MinMaxLTTBDownsampler
 
@@ -103,48 +104,115 @@ def _compact(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return xs, y.astype(np.float32)
 
 
+SPARSE_POINTS = 100  # a curve with fewer points is drawn with its points and never smoothed by "auto"
+NO_SMOOTHING_BELOW = 30  # too few points for any smoothing to mean anything
+
+
+def auto_smoothing(n_points: int) -> float:
+    """An EMA weight that follows point density: none for sparse (per-epoch) curves, a window of
+    ~1/30 of the curve for dense ones, so the smoothed line neither lags nor stays noisy."""
+    if n_points < SPARSE_POINTS * 2:
+        return 0.0
+    return float(min(0.97, 1 - 30 / n_points))
+
+
+def _smooth(steps: np.ndarray, values: np.ndarray, smoothing: float | str) -> np.ndarray:
+    """``"auto"``: by density, per point; a number: per step (as ``ema`` documents), never on sparse curves."""
+    if smoothing == "auto":
+        weight = auto_smoothing(int(np.isfinite(values).sum()))
+        return ema(values, weight) if weight > 0 else values
+    if float(smoothing) <= 0 or values.size < NO_SMOOTHING_BELOW:
+        return values
+    return ema(values, float(smoothing), steps)
+
+
+def _xmap(x_map: Series | None, steps: np.ndarray) -> np.ndarray:
+    """Steps → the chosen x (epoch, wall time) by interpolation over the run's known (step, x) pairs."""
+    if x_map is None:
+        return steps
+    known_steps, known_x = (np.asarray(a, dtype=float) for a in x_map)
+    return np.interp(np.asarray(steps, dtype=float), known_steps, known_x)
+
+
+def _nan_tail(steps: np.ndarray, values: np.ndarray, max_points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Where the curve is NaN/inf, pinned at its last finite value: the broken stretch stays on the chart."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return np.empty(0), np.empty(0)
+    finite = np.isfinite(values)
+    idx = np.where(finite, np.arange(values.size), 0)
+    np.maximum.accumulate(idx, out=idx)
+    pinned = np.where(finite[idx], values[idx], 0.0)
+    where = np.flatnonzero(bad)
+    if where.size > max_points:
+        where = where[np.linspace(0, where.size - 1, max_points).astype(int)]
+    return steps[where], pinned[where]
+
+
 def curve_figure(
     series: Mapping[str, Series],
-    smoothing: float = 0.0,
+    smoothing: float | str = 0.0,
     log_y: bool = False,
     findings: Iterable[Finding] = (),
     max_points: int = 2000,
+    x_map: Series | None = None,
+    x_title: str = "step",
+    panels: bool = False,
 ) -> go.Figure:
-    """One chart of several metrics against step, smoothed, downsampled, with evidence marked.
+    """Several metrics against step (or, through ``x_map``, epoch or wall time), smoothed, downsampled,
+    evidence marked; with ``panels`` one panel per metric on a shared x-axis.
 
-    With ``smoothing > 0`` the raw curve is drawn faintly behind the smoothed one, so
-    the noise the EMA hides is still visible.
+    ``smoothing="auto"`` adapts to each curve's point density (off for sparse per-epoch curves).
+    Whenever a curve is smoothed its raw curve is drawn faintly behind it; a sparse curve shows its
+    points. A NaN/inf stretch is drawn as grey crosses at the last finite value, so a divergence's
+    tail is visible and the axis covers the whole run.
     """
-    fig = go.Figure()
+    names = list(series)
+    rows = len(names) if panels and len(names) > 1 else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=names if rows > 1 else None) if rows > 1 else go.Figure()
+    where = {name: ({"row": i + 1, "col": 1} if rows > 1 else {}) for i, name in enumerate(names)}
     for i, (name, (steps, values)) in enumerate(series.items()):
         steps, values = np.asarray(steps), np.asarray(values, dtype=float)
-        colour = PALETTE[i % len(PALETTE)]
+        colour, at = PALETTE[i % len(PALETTE)], where[name]
         raw_x, raw_y = _compact(*downsample(steps, values, max_points))
-        smoothed = ema(values, smoothing, steps) if smoothing > 0 else values
+        sparse = int(np.isfinite(values).sum()) < SPARSE_POINTS
+        smoothed = _smooth(steps, values, smoothing)
         if smoothed is not values and not np.array_equal(smoothed, values, equal_nan=True):
-            fig.add_trace(_trace(steps.size, x=raw_x, y=raw_y, name=f"{name} (raw)", legendgroup=name,
-                                 showlegend=False, opacity=0.25, line={"color": colour, "width": 1},
-                                 hoverinfo="skip"))
+            fig.add_trace(_trace(steps.size, x=_xmap(x_map, raw_x), y=raw_y, name=f"{name} (raw)",
+                                 legendgroup=name, showlegend=False, opacity=0.25,
+                                 line={"color": colour, "width": 1}, hoverinfo="skip"), **at)
             sm_x, sm_y = _compact(*downsample(steps, smoothed, max_points))
-            fig.add_trace(_trace(steps.size, x=sm_x, y=sm_y, name=name, legendgroup=name,
-                                 line={"color": colour, "width": 2}))
-        else:  # no smoothing asked, or none at this curve's logging stride: one full-strength line
-            fig.add_trace(_trace(steps.size, x=raw_x, y=raw_y, name=name, legendgroup=name,
-                                 line={"color": colour, "width": 1.5}))
-        for mark in non_finite_marks(steps, values):
+            fig.add_trace(_trace(steps.size, x=_xmap(x_map, sm_x), y=sm_y, name=name, legendgroup=name,
+                                 line={"color": colour, "width": 2}), **at)
+        else:  # not smoothed (asked off, or a sparse curve): one full-strength line, points shown if few
+            trace = _trace(steps.size, x=_xmap(x_map, raw_x), y=raw_y, name=name, legendgroup=name,
+                           line={"color": colour, "width": 1.5})
+            if sparse:
+                trace.update(mode="lines+markers", marker={"size": 5})
+            fig.add_trace(trace, **at)
+        tail_x, tail_y = _nan_tail(steps, values)
+        if tail_x.size:
+            fig.add_trace(go.Scatter(x=_xmap(x_map, tail_x), y=tail_y, mode="markers", name=f"{name} NaN/inf",
+                                     legendgroup=name, showlegend=False, hovertemplate="NaN/inf at %{x}",
+                                     marker={"symbol": "x-thin", "size": 6, "color": "#7f7f7f",
+                                             "line": {"width": 1, "color": "#7f7f7f"}}), **at)
+        for j, mark in enumerate(non_finite_marks(steps, values)):  # alternate above/below: never overlap
             fig.add_trace(go.Scatter(
-                x=[mark["step"]], y=[mark["y"]], mode="markers+text", name=f"{name}: {mark['label']}",
-                text=[mark["label"]], textposition="top center", showlegend=False, legendgroup=name,
-                marker={"symbol": "x", "size": 12, "color": "#d62728", "line": {"width": 2}},
-            ))
+                x=_xmap(x_map, np.array([mark["step"]])), y=[mark["y"]], mode="markers+text",
+                name=f"{name}: {mark['label']}", text=[mark["label"]],
+                textposition=("top right", "bottom right", "middle right")[j % 3], showlegend=False,
+                legendgroup=name, marker={"symbol": "x", "size": 12, "color": "#d62728", "line": {"width": 2}},
+            ), **at)
     row = 0
     for finding in findings:
-        row = _draw_evidence(fig, finding, series, log_y=log_y, row=row)
+        row = _draw_evidence(fig, finding, series, log_y=log_y, row=row, x_map=x_map, where=where)
     fig.update_layout(
-        height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
+        height=max(460, 230 * rows), margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        xaxis_title="step", uirevision="keep",  # keep the user's zoom across live refreshes
+        uirevision="keep",  # keep the user's zoom across live refreshes
     )
+    fig.update_xaxes(title_text=x_title, row=rows if rows > 1 else None, col=1 if rows > 1 else None)
     if log_y:
         fig.update_yaxes(type="log")
     return fig
@@ -167,37 +235,44 @@ def _label(fig: go.Figure, x: float, text: str, colour: str, row: int) -> None:
 
 
 def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series], log_y: bool,
-                   row: int) -> int:
+                   row: int, x_map: Series | None = None, where: Mapping[str, dict] | None = None) -> int:
     """Draw one finding's marks; returns the next free label row.
 
-    Step marks (vline, span) always apply, since every curve shares the step axis; value
-    marks (hline, point) only when their own metric is on the chart.
+    Step marks (vline, span) always apply, across every panel, since all curves share the x-axis;
+    value marks (hline, point) only when their own metric is on the chart, in its own panel.
     """
     colour = SEVERITY_COLOURS.get(finding.severity, "#7f7f7f")
     on_chart = finding.evidence.metric in series
+    at = (where or {}).get(finding.evidence.metric, {})
+    every = {"row": "all", "col": 1} if where and any(where.values()) else {}
+
+    def x(step: float) -> float:
+        return float(_xmap(x_map, np.array([step]))[0])
+
     for mark in finding.evidence.marks:
         kind, label = mark.get("kind"), str(mark.get("label", finding.title))
         if kind == "vline" and mark.get("step") is not None:
-            fig.add_vline(x=mark["step"], line={"color": colour, "dash": "dash", "width": 1.5})
-            _label(fig, mark["step"], label, colour, row)
+            fig.add_vline(x=x(mark["step"]), line={"color": colour, "dash": "dash", "width": 1.5}, **every)
+            _label(fig, x(mark["step"]), label, colour, row)
             row += 1
         elif kind == "span" and mark.get("start") is not None and mark.get("end") is not None:
             # info findings shade lightly so a warning's span on the same stretch still reads
             opacity = 0.05 if finding.severity == "info" else 0.1
-            fig.add_vrect(x0=mark["start"], x1=mark["end"], fillcolor=colour, opacity=opacity, line_width=0)
-            _label(fig, mark["start"], label, colour, row)
+            fig.add_vrect(x0=x(mark["start"]), x1=x(mark["end"]), fillcolor=colour, opacity=opacity, line_width=0,
+                          **every)
+            _label(fig, x(mark["start"]), label, colour, row)
             row += 1
         elif kind == "hline" and on_chart and mark.get("value") is not None and not log_y:
             fig.add_hline(y=mark["value"], line={"color": colour, "dash": "dot", "width": 1.5},
                           annotation_text=label, annotation_position="bottom right",
-                          annotation_font_color=colour)
+                          annotation_font_color=colour, **at)
         elif kind == "point" and on_chart and mark.get("step") is not None:
             value = mark.get("value")
             finite = value is not None and np.isfinite(value)
             y = value if finite else _last_finite_before(series.get(finding.evidence.metric), mark["step"])
             fig.add_trace(go.Scatter(
-                x=[mark["step"]], y=[y], mode="markers", name=label, showlegend=False,
+                x=[x(mark["step"])], y=[y], mode="markers", name=label, showlegend=False,
                 hovertext=[label], hoverinfo="text",
                 marker={"symbol": "circle-open", "size": 14, "color": colour, "line": {"width": 2.5}},
-            ))
+            ), **at)
     return row

@@ -32,7 +32,9 @@ def colour_positions(values: Sequence[Any], log: bool) -> list[float]:
 
 def overlay_figure(curves: Sequence[dict[str, Any]], metric: str, colour_key: str | None,
                    smoothing: float = 0.0, max_points: int = 1000) -> go.Figure:
-    """One metric of many runs; each curve is ``{"label", "value", "steps", "values"}``, coloured by value."""
+    """One metric of many runs; each curve is ``{"label", "value", "steps", "values"}`` (and an optional
+    ``hover``, e.g. the run's full config), coloured by value. The legend sits under the plot, so
+    many or long labels never squeeze it."""
     values = [c.get("value") for c in curves]
     log = colour_key is not None and is_log_key(colour_key, values)
     positions = colour_positions(values, log) if colour_key else [i / max(len(curves) - 1, 1)
@@ -44,10 +46,15 @@ def overlay_figure(curves: Sequence[dict[str, Any]], metric: str, colour_key: st
         if smoothing > 0:
             ys = ema(ys, smoothing, steps)
         x, y = downsample(steps, ys, max_points)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=str(curve["label"]), line={"color": colour, "width": 2},
-                                 legendgroup=str(curve.get("value"))))
+        hover = str(curve.get("hover", curve["label"])).replace("%", "%%")
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if len(x) >= 100 else "lines+markers",
+                                 name=str(curve["label"]), line={"color": colour, "width": 2},
+                                 legendgroup=str(curve.get("value")),
+                                 hovertemplate=f"{hover}<br>step %{{x}}: %{{y:.4g}}<extra></extra>"))
     title = f"{metric}" + (f" — colour: {colour_key}" + (" (log)" if log else "") if colour_key else "")
-    fig.update_layout(title=title, xaxis_title="step", yaxis_title=metric, hovermode="x unified", **LAYOUT)
+    fig.update_layout(title=title, xaxis_title="step", yaxis_title=metric, hovermode="closest", **LAYOUT)
+    fig.update_layout(height=LAYOUT["height"] + 22 * len(curves),
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0})
     return fig
 
 

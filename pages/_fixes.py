@@ -27,21 +27,39 @@ def _launch(store: Store, run: dict[str, Any], finding: Finding, fixes: list[tup
     st.session_state["fix-launched"] = group_id
 
 
+def _tried(store: Store, run_id: int, rule: str) -> dict[str, int]:
+    """Fix label → the newest group that tried it on this run for this finding."""
+    out: dict[str, int] = {}
+    for group in store.groups_of_parent(run_id):  # newest first
+        if group["kind"] == "fix" and group["spec"].get("rule") == rule:
+            for variant in group["spec"].get("variants", []):
+                out.setdefault(variant["label"], int(group["id"]))
+    return out
+
+
 def fix_actions(store: Store, run: dict[str, Any]) -> Callable[[Finding], None]:
-    """The hook finding_card calls: one 'Try this fix' button per fix with a config patch, and 'try all'."""
+    """The hook finding_card calls: one 'Try this fix' button per fix with a config patch, and 'try all'.
+
+    Each button is a full-width row with the fix's whole text (distinct labels, wrapped, never cut);
+    a fix already tried says so on the card and links to its result.
+    """
     def actions(finding: Finding) -> None:
         patched = [(f.text, dict(f.config_patch)) for f in finding.fixes if f.config_patch]
         if not patched or run["status"] != "finished":
             return
-        cols = st.columns(len(patched) + (len(patched) > 1))
+        tried = _tried(store, int(run["id"]), finding.rule)
         for i, (text, patch) in enumerate(patched):
-            cols[i].button(f"Try this fix: {text}"[:60], key=f"try-{run['id']}-{finding.rule}-{i}",
-                           icon=":material/science:", help=f"Launch this run's config with {patch} and "
-                           "compare: the verdict appears below when it finishes.",
-                           on_click=_launch, args=(store, run, finding, [(text, patch)]))
+            again = text in tried
+            st.button(f"{'Try again' if again else 'Try this fix'}: {text}", key=f"try-{run['id']}-{finding.rule}-{i}",
+                      icon=":material/science:", width="stretch", help=f"Launch this run's config with {patch} "
+                      "and compare: the verdict appears below when it finishes.",
+                      on_click=_launch, args=(store, run, finding, [(text, patch)]))
+            if again:
+                st.page_link("pages/compare.py", label=f"Tried in group #{tried[text]}: see the result",
+                             icon=":material/history:", query_params={"group": str(tried[text])})
         if len(patched) > 1:
-            cols[-1].button(f"Try all {len(patched)} fixes", key=f"try-all-{run['id']}-{finding.rule}",
-                            on_click=_launch, args=(store, run, finding, patched))
+            st.button(f"Try all {len(patched)} fixes", key=f"try-all-{run['id']}-{finding.rule}",
+                      on_click=_launch, args=(store, run, finding, patched))
     return actions
 
 

@@ -93,7 +93,9 @@ def group_progress(store: Store, group: dict[str, Any], runs: pd.DataFrame) -> N
     link.page_link("pages/compare.py", label="Compare", icon=":material/compare_arrows:",
                    query_params={"group": str(group["id"])})
     for run in runs.sort_values("id").itertuples():
-        bar, button = st.columns([6, 1.2], vertical_alignment="center")
+        bar, button, opened = st.columns([6, 1.2, 1.2], vertical_alignment="center")
+        opened.page_link("pages/run.py", label=f"Run #{run.id}", icon=":material/show_chart:",
+                         query_params={"run": str(run.id)})
         bar.progress(float(run.progress or 0), text=f"{STATUS_ICONS.get(run.status, '')} #{run.id} "
                      f"{md(run.name)} · {run.status} · {float(run.progress or 0):.0%}")
         if run.status in ACTIVE:

@@ -1,9 +1,7 @@
-"""What every page shares: the store, cached reads keyed by (run id, last step), finding cards.
+"""What every page shares: the store, finding cards, markdown escaping.
 
-The cache key includes the run's ``last_step``, so a live run's new rows miss the cache
-(fresh curves and findings) while a finished run is read and diagnosed once. The
-``Store`` keeps one sqlite connection per thread, so one cached ``Store`` per DB path is
-safe under Streamlit's threads; no connection is ever shared.
+The cached reads (keyed by run id and last step) and the view-models live in ``traindoc.views``;
+they are re-exported here so the pages keep one import line.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import argparse
 import json
 import re
 import sys
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,8 +17,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from diagnostics.findings import Finding, worst
-from runner.store import ACTIVE, Store, StoreError, resolve_db_path
+from diagnostics.findings import Finding
+from runner.store import Store, resolve_db_path
+from traindoc.views.cache import diagnose_run, key_metric, run_data, series
+from traindoc.views.cache import store_for as _store
+from traindoc.views.charts import default_metrics
+from traindoc.views.overview import SEVERITY_WORDS, duration, overview_table
+
+__all__ = ["SEVERITY_WORDS", "default_metrics", "diagnose_run", "duration", "key_metric", "overview_table", "run_data",
+           "series"]
 
 Series = tuple[np.ndarray, np.ndarray]
 # Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
@@ -30,8 +34,6 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/direction
                 "crashed": ":material/dangerous:", "cancelled": ":material/cancel:"}
 SEVERITY_STYLE = {"critical": (":material/dangerous:", "red"), "warning": (":material/warning:", "orange"),
                   "info": (":material/info:", "blue")}
-SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
-DEFAULT_METRICS = ("train/loss", "val/loss")
 RUN_PAGE = "pages/run.py"
 
 
@@ -41,11 +43,6 @@ def db_path() -> str:
     parser.add_argument("--db")
     args, _ = parser.parse_known_args(sys.argv[1:])
     return str(resolve_db_path(args.db).resolve())
-
-
-@st.cache_resource(show_spinner=False)
-def _store(path: str) -> Store:
-    return Store(path)
 
 
 def get_store() -> Store:
@@ -61,104 +58,11 @@ def get_store() -> Store:
 
 
 def md(text: Any) -> str:
-    """User text (run and metric names, error text) escaped so markdown shows it literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text))
+    """User text (run and metric names, error text) escaped so markdown shows it literally.
 
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def series(db: str, run_id: int, last_step: int | None, names: tuple[str, ...]) -> dict[str, Series]:
-    """Curves of one run for charts; ``last_step`` is only the cache key (new rows → fresh read).
-
-    Long curves come as per-bucket min/max from the store's rollups, so a million-point run
-    reads a few thousand rows and its spikes still show.
+    Ends are stripped: ``**name **`` (a trailing space) is not bold in markdown but literal stars.
     """
-    store = _store(db)
-    return {name: store.chart_series(run_id, name) for name in names}
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Finding], str | None]:
-    """Findings of one run and, instead of a traceback, a message when diagnosis is not possible."""
-    try:
-        from diagnostics.engine import diagnose
-        from traindoc.handoff import load_run, runner_bounds
-    except ImportError:
-        return [], "The diagnostics engine is not installed yet, so no findings are shown."
-    try:
-        return list(diagnose(load_run(_store(db), run_id), bounds=runner_bounds())), None
-    except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
-        return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
-
-
-@st.cache_resource(max_entries=512, show_spinner=False)
-def run_data(db: str, run_id: int, last_step: int | None) -> Any:
-    """One run as the diagnostics see it (a RunData), cached by (run, last step) without pickling."""
-    from traindoc.handoff import load_run
-
-    return load_run(_store(db), run_id)
-
-
-@st.cache_data(max_entries=512, show_spinner=False)
-def key_metric(db: str, run_id: int, last_step: int | None) -> str:
-    """The one number that says how a run went: last val/loss, else best val/acc or AUC, else last train/loss.
-
-    A loss that ended NaN says so ("val/loss last NaN") instead of falling back to another metric.
-    """
-    store = _store(db)
-    wanted = (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last"))
-    for name, pick in wanted:
-        try:
-            _, values = store.metric_series(run_id, name)
-        except StoreError:  # a damaged page of the file: this run's cell says so, the overview stays
-            return "unreadable (damaged database)"
-        if not values.size:
-            continue
-        finite = values[np.isfinite(values)]
-        value = values[-1] if pick == "last" else (finite.max() if finite.size else float("nan"))
-        return f"{name} {pick} {value:.4g}".replace("nan", "NaN")
-    return ""
-
-
-def duration(run: Mapping[str, Any], now: float | None = None) -> str:
-    """Wall time from start to end (or to now while it runs), as ``1h 02m`` / ``3m 05s`` / ``12.3s``."""
-    start, end = run.get("started_at"), run.get("ended_at")
-    if start is None or pd.isna(start):
-        return ""
-    end = (now or time.time()) if end is None or pd.isna(end) else end
-    secs = max(float(end) - float(start), 0.0)
-    if secs < 60:
-        return f"{secs:.1f}s"
-    if secs < 3600:
-        return f"{int(secs // 60)}m {int(secs % 60):02d}s"
-    return f"{int(secs // 3600)}h {int(secs % 3600 // 60):02d}m"
-
-
-def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per run for the overview: status, progress, device, duration, key metric, worst finding."""
-    rows = []
-    for run in runs.to_dict("records"):
-        last = None if pd.isna(run["last_step"]) else int(run["last_step"])
-        found, _ = diagnose_run(db, int(run["id"]), last)
-        top = worst(found)
-        rows.append({
-            "id": int(run["id"]), "name": run["name"],
-            "status": run["status"],
-            "progress": float(run["progress"] or 0) if run["status"] in ACTIVE else None,
-            "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
-            "key metric": key_metric(db, int(run["id"]), last),
-            "steps": last, "duration": duration(run),
-            "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
-        })
-    return pd.DataFrame(rows)
-
-
-def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
-    """train/loss + val/loss, plus the metrics the findings point at, so their evidence is on the chart."""
-    picked = [n for n in DEFAULT_METRICS if n in names]
-    for finding in findings:
-        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
-    picked = list(dict.fromkeys(picked))[:4]
-    return picked or names[:1]
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~:])", r"\\\1", str(text).strip())
 
 
 def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Compare: a group or hand-picked runs — overlaid curves, config and metrics table, sensitivity,
-parallel coordinates, the cross-run findings, and a CSV of the table."""
+"""Compare: a group or hand-picked runs — overlaid curves of the metrics they share, the config keys that
+vary, the metrics table (CSV), and for a real sweep sensitivity and parallel coordinates."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import streamlit as st
 
 from diagnostics.compare import compare
 from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure
-from diagnostics.sweeps import curves_for, differing_keys, score_columns, style_differences, summary_table
+from diagnostics.sweeps import score_columns, style_differences, summary_table
 from pages._shared import db_path, finding_card, get_store, md, run_data
 from runner.store import ACTIVE
 from runner.textsafe import csv_text
+from traindoc.views.compare import comparable, curves, is_sweep, trimmed_table
+from traindoc.views.overview import short
 
 store = get_store()
 db = db_path()
@@ -21,22 +23,30 @@ if runs.empty:
     st.stop()
 
 groups = store.groups()
+wanted = st.query_params.get("group", "")
+if wanted and (not wanted.isdigit() or int(wanted) not in set(groups.id)):  # say so; never switch silently
+    st.error(f"There is no group with id {md(wanted)} in this database.")
+    st.page_link("pages/compare.py", label="Pick runs or a group instead", icon=":material/compare_arrows:")
+    st.stop()
 by_group = st.radio("Compare", ["a group", "runs I pick"], horizontal=True,
                     index=1 if groups.empty or st.query_params.get("runs") else 0)
+group = None
 if by_group == "a group" and not groups.empty:
-    labels = {int(g.id): f"#{g.id} {g.name} ({g.kind})" for g in groups.itertuples()}
-    wanted = st.query_params.get("group", "")
+    labels = {int(g.id): f"#{g.id} {short(g.name, 50)} ({g.kind})" for g in groups.itertuples()}
     ids = list(labels)
-    group_id = st.selectbox("Group", ids, format_func=labels.get,
-                            index=ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in ids else 0)
+    group_id = st.selectbox("Group", ids, format_func=labels.get, index=ids.index(int(wanted)) if wanted else 0)
     st.query_params["group"] = str(group_id)
+    group = store.group(group_id)
     picked = sorted(int(i) for i in runs[runs.group_id == group_id].id)
-    parent = groups.set_index("id").parent_run_id.get(group_id)
-    if parent is not None and parent == parent:  # NaN-safe: a fix group also shows the run it fixes
-        picked = [int(parent), *picked]
+    if group["parent_run_id"] is not None:  # a fix group also shows the run it fixes
+        picked = [int(group["parent_run_id"]), *picked]
 else:
-    labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in runs.itertuples()}
-    default = [int(i) for i in st.query_params.get("runs", "").split(",") if i.isdigit() and int(i) in labels]
+    labels = {int(r.id): f"#{r.id} {short(r.name, 50)} ({r.status})" for r in runs.itertuples()}
+    asked = [i for i in st.query_params.get("runs", "").split(",") if i]
+    missing = [i for i in asked if not i.isdigit() or int(i) not in labels]
+    if missing:
+        st.warning(f"No run with id {md(', '.join(missing))} in this database; comparing the others.")
+    default = [int(i) for i in asked if i not in missing]
     picked = st.multiselect("Runs", list(labels), default=default or list(labels)[:2], format_func=labels.get)
 if len(picked) < 2:
     st.info("Pick at least two runs to compare.")
@@ -51,27 +61,29 @@ def comparison() -> None:
     current = current[current.id.isin(picked)].sort_values("id")
     data = [run_data(db, int(r.id), None if r.last_step != r.last_step else int(r.last_step))
             for r in current.itertuples()]
-    table = summary_table(data)
-    keys = differing_keys([dict(r.config) for r in data])
+    what = comparable(data)
+    table = trimmed_table(summary_table(data), what.keys)
     scores = score_columns(table)
     if live:
         done = float(current.progress.fillna(0).mean())
         st.progress(done, text=f"{int((~current.status.isin(ACTIVE)).sum())}/{len(current)} runs done")
-    left, right = st.columns(2)
-    metric = left.selectbox("Metric", scores, help="final = last value, best = best value over the run")
-    names = sorted({n for r in data for n in r.names if not n.startswith(("grad_norm/", "dead_frac/"))})
-    curve = right.selectbox("Curve", names, index=names.index(metric.rsplit(" ", 1)[0])
-                            if metric and metric.rsplit(" ", 1)[0] in names else 0)
-    colour_key = keys[0] if keys else None
-    st.plotly_chart(overlay_figure(curves_for(data, curve, keys), curve, colour_key), width="stretch",
+    if not what.metrics:
+        st.info("These runs logged no metrics yet.")
+        return
+    curve = st.selectbox("Curve", what.metrics, index=what.metrics.index(what.default) if what.default else 0,
+                         help="Metrics every chosen run logged come first.")
+    colour_key = what.keys[0] if what.keys and is_sweep(group, what.keys) else None
+    st.plotly_chart(overlay_figure(curves(data, curve, what.keys), curve, colour_key), width="stretch",
                     key="overlay")
     st.subheader("Runs")
-    st.caption("Highlighted: config keys that differ between the runs.")
+    st.caption("Highlighted: config keys that differ between the runs that have a config."
+               if what.keys else "The runs' configs do not differ (or they have none).")
     st.dataframe(style_differences(table), hide_index=True, width="stretch")
     st.download_button("Download CSV", csv_text(table).encode(), file_name="compare.csv",  # no formulas
                        mime="text/csv", icon=":material/download:")
-    numeric = [k for k in keys if table[k].nunique() > 1]
-    if metric and numeric:
+    numeric = [k for k in what.keys if k in table and table[k].nunique() > 1]
+    if scores and numeric and is_sweep(group, numeric):
+        metric = st.selectbox("Score", scores, help="final = last value, best = best value over the run")
         st.subheader("Sensitivity")
         cols = st.columns(2)
         for i, key in enumerate(numeric):
@@ -82,7 +94,7 @@ def comparison() -> None:
     findings = compare(data)
     if not findings:
         st.caption("No sweep pattern found: the runs differ in more than one key, or in none that is compared "
-                   f"({md(', '.join(keys)) or 'identical configs'}).")
+                   f"({md(', '.join(what.keys)) or 'identical configs'}).")
     for finding in findings:
         finding_card(finding)
     if live and not current.status.isin(ACTIVE).any():

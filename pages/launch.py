@@ -13,7 +13,6 @@ from pages._shared import get_store, md
 from runner import plan, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
-from runner.store import ACTIVE
 
 store = get_store()
 st.title(":material/rocket_launch: Launch runs")
@@ -23,7 +22,10 @@ st.caption("Start from a built-in sweep, a preset or a finished run; edit the co
 options = sources(store)
 labels = list(options)
 wanted = st.query_params.get("from", "")
-start = st.selectbox("Start from", labels, index=labels.index(wanted) if wanted in labels else 0)
+# Every widget has a key: a run finishing elsewhere adds an option to this list, and an unkeyed
+# selectbox whose options change is a new widget, reset to the first entry (a 15-run sweep).
+start = st.selectbox("Start from", labels, index=labels.index(wanted) if wanted in labels else 0,
+                     key="launch:start")
 kind, key = options[start]
 base, grid0, seeds0 = starting_point(store, kind, key)
 
@@ -35,11 +37,13 @@ texts = sweep_inputs(grid0, start)
 cols = st.columns(4)
 seeds = int(cols[0].number_input("Seeds (repeats of every point)", 1, 20, seeds0, key=f"{start}:seeds"))
 concurrency = int(cols[1].number_input("Concurrency (runs at once)", 1, 16, 2, key=f"{start}:concurrency"))
-executor = cols[2].selectbox("Executor", EXECUTORS, help="local: background processes on this machine; "
-                             "ray: tasks on a Ray cluster (pip install -r requirements-ray.txt)")
-address = cols[3].text_input("Ray address", "", disabled=executor != "ray",
+executor = cols[2].selectbox("Executor", EXECUTORS, key="launch:executor",
+                             help="local: background processes on this machine; ray: tasks on a Ray cluster "
+                             "(pip install -r requirements-ray.txt)")
+address = cols[3].text_input("Ray address", "", disabled=executor != "ray", key="launch:address",
                              help="e.g. ray://head:10001; empty starts a local Ray instance")
-name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}")
+name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}",
+                     key=f"{start}:group-name")
 
 grid: dict[str, list] = {}
 for sweep_key, text in texts.items():
@@ -50,40 +54,55 @@ for sweep_key, text in texts.items():
 for bad in errors.values():
     st.error(md(bad))
 
-launch_plan = plan.Plan(name or "sweep", {**base, **overrides}, grid, seeds=seeds, concurrency=concurrency,
+launch_plan = plan.Plan(name.strip() or "sweep", {**base, **overrides}, grid, seeds=seeds, concurrency=concurrency,
                         executor=executor, address=address or None)
 try:
     n_runs = len(launch_plan.runs()) if not errors else 0
 except ConfigError as exc:
+    errors["plan"] = str(exc)
     st.error(md(exc))
     n_runs = 0
-if st.button(f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", type="primary", disabled=not n_runs,
-             icon=":material/play_arrow:"):
+signature = repr((launch_plan.name, sorted(launch_plan.base.items()), sorted(grid.items()), seeds, concurrency,
+                  executor, address))
+
+
+def _submit() -> None:
+    """On click, before the rerun draws the button again: so the rerun already shows it disabled."""
     group_id, _ = plan.submit(store, launch_plan)
+    st.session_state["launch:queued"] = (signature, group_id)
     st.toast(f"Group #{group_id} queued")
 
+
+queued = st.session_state.get("launch:queued")
+if errors:
+    label, disabled = f"Queue — first fix {', '.join(sorted(errors))}", True
+elif queued and queued[0] == signature:
+    label, disabled = f"Queued as group #{queued[1]} — change something to queue again", True
+else:
+    label, disabled = f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", not n_runs
+st.button(label, type="primary", disabled=disabled, icon=":material/play_arrow:", on_click=_submit,
+          key="launch:queue")
+
 st.subheader("Queue")
-groups = store.groups()
-any_active = bool(store.runs().status.isin(ACTIVE).any()) if not groups.empty else False
 
 
-@st.fragment(run_every=1 if any_active else None)
+@st.fragment(run_every=2)
 def queue() -> None:
-    """Recent groups of every session, refreshed alone while anything is queued or running."""
+    """Recent groups of every session (also those queued from the CLI), refreshed alone."""
     recent = store.groups().head(5)
     if recent.empty:
         st.info("Nothing queued yet: the groups you (or anyone using this database) launch appear here.")
         return
     holder = store.scheduler_holder()
-    st.caption(f"Scheduler: {'running as pid ' + str(holder['pid']) if holder else 'idle'}")
-    still_active = False
+    waiting = len(store.queued())
+    if holder:
+        st.caption(f"Scheduler: running as pid {holder['pid']}")
+    else:  # queued runs without a live scheduler: one is being started (plan.submit starts it)
+        st.caption(f"Scheduler: starting for {waiting} queued run{'s' if waiting != 1 else ''}…" if waiting
+                   else "Scheduler: idle (nothing queued)")
     for group in recent.to_dict("records"):
-        runs = store.runs(group_id=int(group["id"]))
-        still_active |= bool(runs.status.isin(ACTIVE).any())
         with st.container(border=True):
-            group_progress(store, group, runs)
-    if still_active != any_active:
-        st.rerun()  # start or stop the refresh timer
+            group_progress(store, group, store.runs(group_id=int(group["id"])))
 
 
 queue()

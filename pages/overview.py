@@ -1,21 +1,32 @@
-"""Overview: every run with its status, progress, key metric and worst finding; open one."""
+"""Overview: every run with its status, progress, key metric and worst finding; filter, select, manage."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import RUN_PAGE, db_path, get_store, overview_table
-from runner.store import ACTIVE
+from pages._manage import manage_selected
+from pages._shared import RUN_PAGE, db_path, get_store
+from traindoc.views.overview import date_bounds, filter_choices, overview_table
 
 st.title(":material/monitor_heart: traindoc")
-st.caption("Runs in this database, newest first. Select a row, or pick a run below, to open its curves "
-           "and findings.")
+st.caption("Runs in this database, newest first. Tick rows to open, compare, tag, rename, archive or delete them.")
 
 store = get_store()
 db = db_path()
-runs = store.runs()  # also marks runs whose process died as crashed
 
-if runs.empty:
+
+@st.fragment(run_every=2)
+def watch() -> None:
+    """A cheap poll (one aggregate query): a run started, moved or finished anywhere → redraw the page."""
+    token = store.change_token()
+    if st.session_state.setdefault("overview:token", token) != token:
+        st.session_state["overview:token"] = token
+        st.rerun()
+
+
+watch()
+choices = filter_choices(store)
+if not choices["status"]:
     st.info("No runs yet. Train a preset in the foreground, or launch one in the background "
             "and watch it live here:")
     st.code("python -m runner run --preset healthy\npython -m runner launch --preset overfitting",
@@ -24,38 +35,47 @@ if runs.empty:
                "database with `runner.start_run(...)` (see the README).")
     st.stop()
 
-active = bool(runs["status"].isin(ACTIVE).any())
+with st.container(border=True):
+    top = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    text = top[0].text_input("Search name or note", key="f:text", placeholder="e.g. resnet")
+    status = top[1].multiselect("Status", choices["status"], key="f:status")
+    source = top[2].multiselect("Source", choices["source"], key="f:source")
+    tags = top[3].multiselect("Tag", choices["tag"], key="f:tag")
+    low = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    group_names = dict(choices["group"])
+    groups = low[0].multiselect("Group", list(group_names), format_func=group_names.get, key="f:group")
+    dates = low[1].date_input("Created", value=[], key="f:dates", help="one day, or a range")
+    archived = low[2].toggle("Archived runs", key="f:archived", help="show the archived runs instead")
 
+since, until = date_bounds(dates)
+runs = store.find_runs(status=status, tag=tags, group_id=groups, source=source, since=since, until=until,
+                       text=text, archived=archived)
+table = overview_table(db, runs)
+if table.empty:
+    st.info("No run matches these filters.")
+    st.stop()
+# a new key when the rows change under it (filters, a delete), so ticks never land on other runs
+view = repr((text, status, source, tags, groups, dates, archived, st.session_state.get("manage:deleted", 0)))
+picked = st.dataframe(
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+    key=f"runs_table:{view}",
+    column_config={
+        "id": st.column_config.NumberColumn("id", width=40),
+        "name": st.column_config.TextColumn("name", width=220),
+        "worst finding": st.column_config.TextColumn("worst finding", width=260),
+        "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d %%"),
+        "steps": st.column_config.NumberColumn("steps", format="%d"),
+        "tags": st.column_config.ListColumn("tags"),
+        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
+    },
+)
+counts = runs["status"].value_counts()
+st.caption(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {len(runs)} shown")
+rows = picked.selection.rows if picked else []
+manage_selected(store, [int(table.iloc[i]["id"]) for i in rows if i < len(table)])
 
-@st.fragment(run_every=3 if active else None)
-def runs_table() -> None:
-    """The table refreshes itself (not the page) every few seconds while runs are active."""
-    current = store.runs()
-    table = overview_table(db, current)
-    picked = st.dataframe(
-        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        key="runs_table",
-        column_config={
-            "id": st.column_config.NumberColumn("id", width=40),
-            "worst finding": st.column_config.TextColumn("worst finding", width=300),
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0,
-                                                        format="percent"),
-            "steps": st.column_config.NumberColumn("steps", format="%d"),
-        },
-    )
-    rows = picked.selection.rows if picked else []
-    if rows:
-        st.switch_page(RUN_PAGE, query_params={"run": str(table.iloc[rows[0]]["id"])})
-    if bool(current["status"].isin(ACTIVE).any()) != active:
-        st.rerun()  # a run started or ended: rerun the page so the refresh timer follows
-    counts = current["status"].value_counts()
-    st.caption(" · ".join(f"{n} {status}" for status, n in counts.items()))
-
-
-runs_table()
-
-labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in runs.itertuples()}
+labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in table.itertuples()}
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-chosen = left.selectbox("Open a run", list(labels), format_func=labels.get)
+chosen = left.selectbox("Open a run", list(labels), format_func=labels.get, key="overview:open")
 right.page_link(RUN_PAGE, label=f"Open run #{chosen}", icon=":material/show_chart:",
                 query_params={"run": str(chosen)})

@@ -6,19 +6,12 @@ import streamlit as st
 
 from diagnostics.figures import curve_figure
 from pages._fixes import fix_actions, fix_results, fixes_active
-from pages._shared import (
-    STATUS_ICONS,
-    config_table,
-    db_path,
-    default_metrics,
-    diagnose_run,
-    duration,
-    finding_card,
-    get_store,
-    md,
-    series,
-)
+from pages._report import report_buttons
+from pages._run_parts import chart_controls, run_header
+from pages._shared import STATUS_ICONS, config_table, db_path, diagnose_run, finding_card, get_store, md, series
 from runner.store import ACTIVE
+from traindoc.views.charts import x_map
+from traindoc.views.overview import short
 
 store = get_store()
 db = db_path()
@@ -28,24 +21,28 @@ if runs.empty:
     st.info("No runs yet: start one with `python -m runner run --preset healthy`, then come back.")
     st.stop()
 
-labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in runs.itertuples()}
+labels = {int(r.id): f"#{r.id} {short(r.name, 60)} ({r.status})" for r in runs.itertuples()}
 wanted = st.query_params.get("run", "")
-if wanted and (not wanted.isdigit() or int(wanted) not in labels):
-    st.warning(f"There is no run with id {md(wanted)} in this database; showing the newest run instead.")
+if wanted and (not wanted.isdigit() or int(wanted) not in labels):  # say so; never show another run silently
+    st.title("Run not found")
+    st.error(f"There is no run with id {md(wanted)} in this database (it may have been deleted).")
+    st.page_link("pages/overview.py", label="All runs", icon=":material/table_rows:")
+    st.stop()
 ids = list(labels)
-start = ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in labels else 0
+start = ids.index(int(wanted)) if wanted else 0
 run_id = st.sidebar.selectbox("Run", ids, index=start, format_func=labels.get)
 if st.query_params.get("run") != str(run_id):  # writing the same value would cost a rerun
     st.query_params["run"] = str(run_id)
 run = store.run(run_id)
 
-st.title(f"{STATUS_ICONS.get(run['status'], '')} {md(run['name'])}")
-cols = st.columns(5)
-cols[0].metric("Status", run["status"])
-cols[1].metric("Device", run["device"] or "—")
-cols[2].metric("Duration", duration(run) or "—")
-cols[3].metric("Steps", "—" if run["last_step"] is None else f"{run['last_step']:,}")
-cols[4].metric("Source", run["source"])
+st.title(f"{STATUS_ICONS.get(run['status'], '')} {md(short(run['name'], 80))}")
+if len(run["name"]) > 80:
+    st.caption(md(run["name"]))
+if run["note"]:
+    st.caption(f":material/sticky_note_2: {md(run['note'])}")
+
+
+run_header(store, run)
 if run["parent_id"]:  # a fix or comparison run: one click back to the run it was derived from
     st.page_link("pages/run.py", label=f"Derived from run #{run['parent_id']}", icon=":material/call_split:",
                  query_params={"run": str(run["parent_id"])})
@@ -62,15 +59,7 @@ if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
                                                      if run["status"] in ACTIVE else ""))
 found, _ = diagnose_run(db, run_id, run["last_step"])
-picked, smoothing, log_y = [], 0.0, False
-if names:
-    left, mid, right = st.columns([4, 2, 1], vertical_alignment="bottom")
-    picked = left.multiselect("Metrics", names, default=default_metrics(names, found),
-                              key=f"metrics-{run_id}")
-    smoothing = mid.slider("Smoothing (EMA)", 0.0, 0.99, 0.8, 0.01,
-                           help="EMA weight per step, applied to every point before downsampling; the raw "
-                           "curve stays faint behind the smoothed one.")
-    log_y = right.toggle("Log y", value=False)
+picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, found)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -78,15 +67,13 @@ def live_view() -> None:
     """Only chart and findings rerun while the run is live: new rows miss the (run, last step) cache."""
     now = store.run(run_id)
     findings, note = diagnose_run(db, run_id, now["last_step"])
-    if now["status"] in ACTIVE:
-        done = float(now["progress"] or 0)
-        st.progress(done, text=f"{now['status']} · {done:.0%} · step {now['last_step'] or 0:,}")
     if names and not picked:
         st.info("Pick one or more metrics to plot.")
     elif picked:
         data = series(db, run_id, now["last_step"], tuple(picked))
-        st.plotly_chart(curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings),
-                        width="stretch", key="curves")
+        xs, x_title = x_map(db, run_id, now["last_step"], tuple(picked), axis)
+        st.plotly_chart(curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
+                                     x_title=x_title, panels=panels), width="stretch", key="curves")
     st.subheader("Findings")
     if note:
         st.caption(note)
@@ -112,6 +99,7 @@ def fixes_view() -> None:
 
 
 fixes_view()
+report_buttons(store, db, run, picked)
 
 st.subheader("Config")
 if run["config"]:

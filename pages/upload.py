@@ -10,13 +10,17 @@ from diagnostics.figures import curve_figure
 from pages._shared import db_path, default_metrics, diagnose_run, finding_card, get_store, md, series
 from runner.importers import FORMATS
 from runner.importers.upload import correct_mapping, import_upload, tag_as_sweep
+from traindoc.views.overview import length_caption
+from traindoc.views.uploads import name_uploaded
 
 store = get_store()
 db = db_path()
-st.title("Upload training logs")
+st.title(":material/upload: Upload training logs")
 st.caption("Formats, detected from the content: " + "; ".join(f.label for f in FORMATS.values())
            + ". A `hparams.json`, `hparams.yaml`, `args.yaml` or `training_args.json` in the same zip becomes "
              "the run's config.")
+given = st.text_input("Run name (optional)", key="upload:name", max_chars=200,
+                      help="Empty: each run is named after its folder in the upload, e.g. lightning_logs/version_0.")
 files = st.file_uploader("Drop log files or a zip of a log folder", accept_multiple_files=True, key="uploads")
 done: dict[str, list[int]] = st.session_state.setdefault("uploaded", {})
 for file in files or []:
@@ -27,6 +31,7 @@ for file in files or []:
     outcome = import_upload(store, file.name, file.getvalue(),
                             progress=lambda f, what, bar=bar: bar.progress(min(f, 1.0), text=md(what)))
     bar.empty()
+    name_uploaded(store, outcome.run_ids, file.name, given)
     done[key] = outcome.run_ids
     if outcome.error:
         st.session_state.setdefault("upload-errors", {})[key] = outcome.error
@@ -54,7 +59,7 @@ for run_id in run_ids:
     st.divider()
     st.subheader(f"#{run_id} {md(run['name'])}")
     st.caption(f"{md(FORMATS[run['meta']['format']].label)} · {md(run['meta'].get('file', ''))} · "
-               f"{run['last_step'] or 0:,} steps")
+               f"{md(length_caption(store, run_id))}")
     findings, note = diagnose_run(db, run_id, run["last_step"])
     names = store.metric_names(run_id)
     with st.expander("Metric names: original → name the doctor reads (edit to correct)"):

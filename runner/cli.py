@@ -1,4 +1,4 @@
-"""``python -m runner``: presets, run, launch, sweep, list, cancel.
+"""``python -m runner``: presets, run, launch, sweep, list, cancel, delete, tag, rename.
 
 Errors are turned into one line on stderr and exit code 2 here, at the boundary.
 """
@@ -9,12 +9,13 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from runner import launcher, presets, scheduler, sweep_presets
 from runner.config import ConfigError, RunConfig, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
-from runner.store import ACTIVE, Store, StoreError
+from runner.store import ACTIVE, STATUSES, Store, StoreError
 from runner.sweep import parse_grid
 from runner.textsafe import terminal
 
@@ -53,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="Ray cluster address for --executor ray (default: a local Ray)")
     sweep.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
 
-    add("list", help="runs with their status (stale runs are marked crashed)")
+    listing = add("list", help="runs with their status (stale runs are marked crashed)")
+    _manage_args(listing, add)
     cancel = add("cancel", help="cancel a queued or running run (its metrics are kept)")
     cancel.add_argument("run_id", type=int)
 
@@ -62,6 +64,25 @@ def _parser() -> argparse.ArgumentParser:
     shared = add("_scheduler")  # the shared scheduler of the whole queue (started on demand)
     shared.add_argument("--max-parallel", type=int, default=scheduler.DEFAULT_MAX_PARALLEL)
     return parser
+
+
+def _manage_args(listing: argparse.ArgumentParser, add: Any) -> None:
+    """``list`` filters and the run-management subcommands (delete, tag, rename)."""
+    listing.add_argument("--status", action="append", default=[], choices=STATUSES,
+                         help="only runs with this status (repeatable)")
+    listing.add_argument("--tag", action="append", default=[], help="only runs with this tag (repeatable: any)")
+    listing.add_argument("--group", action="append", default=[], type=int, help="only runs of this group id")
+    listing.add_argument("--archived", action="store_true", help="list the archived runs instead")
+    delete = add("delete", help="delete finished runs with all their metrics and tags (asks first)")
+    delete.add_argument("run_ids", type=int, nargs="+")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    tag = add("tag", help="add or remove tags on runs")
+    tag.add_argument("run_ids", type=int, nargs="+")
+    tag.add_argument("--add", action="append", default=[], metavar="TAG", help="tag to add (repeatable)")
+    tag.add_argument("--remove", action="append", default=[], metavar="TAG", help="tag to remove (repeatable)")
+    rename = add("rename", help="give a run a new name")
+    rename.add_argument("run_id", type=int)
+    rename.add_argument("name")
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
@@ -143,11 +164,13 @@ def _wait_for(store: Store, group_id: int) -> None:
         time.sleep(0.5)
 
 
-def _cmd_list(store: Store, _args: argparse.Namespace) -> int:
-    runs = store.runs()
+def _cmd_list(store: Store, args: argparse.Namespace) -> int:
+    filtered = bool(args.status or args.tag or args.group or args.archived)
+    runs = store.find_runs(status=args.status, tag=args.tag, group_id=args.group, archived=args.archived)
     scheduler.revive(store)  # a reader restarts a killed scheduler when runs wait
     if runs.empty:
-        print("no runs yet: try `python -m runner run --preset healthy`", file=sys.stderr)
+        print("no runs match these filters" if filtered else "no runs yet: try `python -m runner run --preset healthy`",
+              file=sys.stderr)
         return 0
     print(f"{'id':>4}  {'status':9s} {'progress':>8}  {'group':>5}  {'device':12s} name")
     runs = runs.astype(object).where(runs.notna(), "")
@@ -166,6 +189,35 @@ def _cmd_cancel(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_delete(store: Store, args: argparse.Namespace) -> int:
+    names = [f"#{i} {store.run(i)['name']}" for i in args.run_ids]  # a missing id fails before asking
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ValueError("not deleting without confirmation: pass --yes")
+        answer = input(f"Delete {len(names)} run(s) with their metrics ({', '.join(names)})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    print(f"deleted {store.delete_runs(args.run_ids)} run(s)")
+    return 0
+
+
+def _cmd_tag(store: Store, args: argparse.Namespace) -> int:
+    if not args.add and not args.remove:
+        raise ValueError("give --add TAG and/or --remove TAG")
+    store.tag(args.run_ids, add=args.add, remove=args.remove)
+    tags = store.tags()
+    for run_id in args.run_ids:
+        print(f"run {run_id}: {', '.join(tags.get(run_id, [])) or '(no tags)'}")
+    return 0
+
+
+def _cmd_rename(store: Store, args: argparse.Namespace) -> int:
+    store.rename_run(args.run_id, args.name)
+    print(f"run {args.run_id}: {store.run(args.run_id)['name']}")
+    return 0
+
+
 def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
     from runner.execute import execute
 
@@ -178,7 +230,8 @@ def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
-            "list": _cmd_list, "cancel": _cmd_cancel, "_exec": _cmd_exec,
+            "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
+            "rename": _cmd_rename, "_exec": _cmd_exec,
             "_scheduler": _cmd_scheduler}
 
 

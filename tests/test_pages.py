@@ -86,12 +86,14 @@ def test_run_page_failed_run_shows_its_error(real_db: tuple[Path, dict[str, int]
     assert "logged no metrics" in _text(at)
 
 
-def test_run_page_unknown_id_falls_back(real_db: tuple[Path, dict[str, int]],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_page_unknown_id_says_so_and_shows_no_other_run(real_db: tuple[Path, dict[str, int]],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     db, _ = real_db
     at = _app(db, monkeypatch, "pages/run.py", run="999")
     assert not at.exception
-    assert "no run with id 999" in at.warning[0].value
+    assert "no run with id 999" in at.error[0].value
+    assert at.title[0].value == "Run not found" and not at.get("plotly_chart")
+    assert at.query_params["run"] in ("999", ["999"])  # the URL is not rewritten to another run
 
 
 def test_run_page_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

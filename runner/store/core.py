@@ -20,6 +20,7 @@ from runner.store.base import (
 )
 from runner.store.imports import ImportsMixin
 from runner.store.liveness import LivenessMixin
+from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 
@@ -32,7 +33,7 @@ WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
 """
 
 
-class Store(ImportsMixin, QueueMixin, LivenessMixin, StoreBase):
+class Store(ImportsMixin, ManageMixin, QueueMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
     # -- groups and runs ---------------------------------------------------

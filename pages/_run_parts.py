@@ -1,0 +1,56 @@
+"""The run page's live header (status, duration, steps, cancel) and its chart controls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from diagnostics.findings import Finding
+from pages._shared import default_metrics, duration
+from runner import launcher
+from runner.store import ACTIVE, Store
+from traindoc.views.charts import X_AXES
+
+SMOOTHING = {"auto (by point density)": "auto", "off": 0.0, "light (0.6 per step)": 0.6,
+             "strong (0.9 per step)": 0.9}
+
+
+def run_header(store: Store, run: dict[str, Any]) -> None:
+    """Status, duration and steps follow the run live (they rerun with the progress bar)."""
+    run_id = int(run["id"])
+
+    @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
+    def _header() -> None:
+        now = store.run(run_id)
+        cols = st.columns([1, 1, 1, 1, 1, 1], vertical_alignment="center")
+        cols[0].metric("Status", now["status"])
+        cols[1].metric("Device", now["device"] or "—")
+        cols[2].metric("Duration", duration(now) or "—")
+        cols[3].metric("Steps", "—" if now["last_step"] is None else f"{now['last_step']:,}")
+        cols[4].metric("Source", now["source"])
+        if now["status"] in ACTIVE:
+            cols[5].button("Cancel run", icon=":material/cancel:", key="run:cancel",
+                           on_click=launcher.cancel, args=(store, run_id))
+            done = float(now["progress"] or 0)
+            st.progress(done, text=f"{now['status']} · {done:.0%} · step {now['last_step'] or 0:,}")
+        if now["status"] != run["status"]:
+            st.rerun()  # it finished, failed or was cancelled: redraw the whole page
+
+    _header()
+
+
+def chart_controls(run_id: int, names: list[str], found: list[Finding]) -> tuple[list[str], Any, bool, str, bool]:
+    """(metrics, smoothing, log y, x-axis, panel per metric) as the user set them."""
+    if not names:
+        return [], "auto", False, "step", False
+    picked = st.multiselect("Metrics", names, default=default_metrics(names, found), key=f"metrics-{run_id}")
+    cols = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    axis = cols[0].segmented_control("x-axis", X_AXES, default="step", key="run:x") or "step"
+    smoothing = SMOOTHING[cols[1].selectbox("Smoothing", list(SMOOTHING), key="run:smoothing",
+                                            help="auto smooths only dense curves (EMA over ~1/30 of the "
+                                            "curve); sparse per-epoch curves are drawn as logged, with "
+                                            "their points. The raw curve stays faint behind a smoothed one.")]
+    panels = cols[2].toggle("Panel per metric", value=False, key="run:panels")
+    log_y = cols[3].toggle("Log y", value=False, key="run:log")
+    return picked, smoothing, log_y, axis, panels

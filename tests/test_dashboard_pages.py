@@ -1,0 +1,133 @@
+"""AppTests of the daily-use dashboard: launch form state, run management, compare picks, bad URLs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest_ui import ROOT
+from streamlit.testing.v1 import AppTest
+
+from runner import plan
+from runner.store import Store
+
+APP = str(ROOT / "app.py")
+
+
+def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> AppTest:
+    monkeypatch.setenv("TRAINDOC_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=60)
+    if page:
+        at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def _text(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success", "title",
+                                  "subheader") for e in getattr(at, kind)]
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
+
+
+def _queue_button(at: AppTest):  # noqa: ANN202 - an AppTest element
+    return at.button(key="launch:queue")
+
+
+def test_launch_form_keeps_its_state_when_a_run_finishes_and_queue_disables_after_submit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "l.db"
+    store = Store(db)
+    real_submit = plan.submit
+    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
+    at = _app(db, monkeypatch, "pages/launch.py")
+    at.selectbox(key="launch:start").select("preset · healthy").run()
+    at.text_input(key="preset · healthy:train.epochs").input("40").run()
+    at.text_input(key="preset · healthy:group-name").input("my group").run()
+    assert _queue_button(at).label == "Queue 1 run"
+    run_id = store.create_run("elsewhere", {}, status="running")  # a run finishing elsewhere adds an option
+    store.finish(run_id, "finished")
+    at.run()
+    assert at.selectbox(key="launch:start").value == "preset · healthy"
+    assert at.text_input(key="preset · healthy:train.epochs").value == "40"
+    assert at.text_input(key="preset · healthy:group-name").value == "my group"
+    assert _queue_button(at).label == "Queue 1 run"
+    _queue_button(at).click().run()
+    button = _queue_button(at)
+    assert button.disabled and button.label.startswith("Queued as group #")
+    group = store.groups().iloc[0]
+    assert group["name"] == "my group"
+    assert json.loads(store.runs(group_id=int(group["id"])).iloc[0]["config"])["train.epochs"] == 40
+    at.text_input(key="preset · healthy:train.epochs").input("41").run()
+    assert _queue_button(at).label == "Queue 1 run" and not _queue_button(at).disabled
+
+
+def test_launch_invalid_value_names_it_instead_of_queue_0_runs(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path / "l.db", monkeypatch, "pages/launch.py")
+    at.selectbox(key="launch:start").select("preset · healthy").run()
+    at.text_input(key="preset · healthy:optim.lr").input("abc").run()
+    button = _queue_button(at)
+    assert button.disabled and "0 runs" not in button.label and "optim.lr" in button.label
+    assert "optim.lr" in _text(at)
+
+
+def _unrelated(db: Path) -> list[int]:
+    """Three runs with nothing in common but a train loss: two configured runs, one upload without config."""
+    store = Store(db)
+    base = {f"model.k{i}": i for i in range(30)}
+    ids = [store.create_run("a very long run name that goes on and on " * 3, {**base, "optim.lr": 0.1},
+                            status="finished"),
+           store.create_run("other", {**base, "optim.lr": 0.01, "train.seed": 2}, status="finished", source="api"),
+           store.create_run("lightning_logs/version_0", {}, status="finished", source="upload")]
+    for run_id, extra in zip(ids, ("val/loss", "val/acc", "val/auc"), strict=True):
+        store.write_metrics([(run_id, s, None, name, 1.0 / (s + 1), 0.0) for s in range(50)
+                             for name in ("train/loss", extra)])
+    return ids
+
+
+def test_compare_of_unrelated_runs_stays_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _unrelated(tmp_path / "c.db")
+    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", runs=",".join(map(str, ids)))
+    assert not at.exception
+    assert at.selectbox[0].value == "train/loss"  # the one metric all three share, not val/auc
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(specs) == 1  # no sensitivity or parallel coordinates for runs that are not a sweep
+    names = [t["name"] for t in specs[0]["data"]]
+    assert len(names) == 3 and all(len(n) < 60 for n in names)
+    assert names[0].endswith("lr=0.1") and "(no config)" in specs[0]["data"][2]["hovertemplate"]
+    table = at.dataframe[0].value
+    assert [c for c in table.columns if "." in c] == ["optim.lr", "train.seed"]
+
+
+def test_bad_group_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _unrelated(tmp_path / "c.db")
+    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", group="999")
+    assert not at.exception and "no group with id 999" in at.error[0].value and not at.get("plotly_chart")
+
+
+def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from diagnostics.findings import Evidence, Finding, Fix
+    from pages import _shared
+
+    store = Store(tmp_path / "f.db")
+    run_id = store.create_run("nll", {"model.head": "softmax"}, status="finished")
+    store.write_metrics([(run_id, s, None, "train/loss", -s / 10, 0.0) for s in range(10)])
+    fixes = (Fix("Apply LogSoftmax before NLLLoss", "", {"model.head": "log_softmax"}),
+             Fix("Apply CrossEntropyLoss to the raw logits", "", {"model.head": "linear"}))
+    finding = Finding("negative_loss", "critical", "Loss below zero", "s", Evidence("train/loss"), fixes=fixes)
+    monkeypatch.setattr(_shared, "diagnose_run", lambda *a: ([finding], None))
+    group, _ = plan.submit(store, plan.fix_plan(store.run(run_id), "negative_loss", "critical",
+                                                [(fixes[0].text, dict(fixes[0].config_patch))]),
+                           start_scheduler=False)
+    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert "Try again: Apply LogSoftmax before NLLLoss" in labels
+    assert "Try this fix: Apply CrossEntropyLoss to the raw logits" in labels
+    links = [link.proto for link in at.get("page_link")]
+    assert any(link.label == f"Tried in group #{group}: see the result" and link.query_string == f"group={group}"
+               for link in links)
+    assert [b.label for b in at.get("download_button")] == ["Report (Markdown)", "Report (HTML + chart)"]

@@ -1,0 +1,75 @@
+"""The dashboard's pure parts: chart options (x-axis, panels, density smoothing, NaN tail), view-models
+(names, lengths, comparable runs, reports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diagnostics.figures import auto_smoothing, curve_figure
+from diagnostics.findings import Evidence, Finding, Fix
+from runner.store import Store
+from traindoc.views.charts import default_metrics, partner
+from traindoc.views.overview import length_caption, short
+from traindoc.views.report import report_html, report_markdown
+from traindoc.views.uploads import folder_name, name_uploaded
+
+
+def test_auto_smoothing_leaves_sparse_curves_alone_and_draws_their_points() -> None:
+    assert auto_smoothing(60) == 0.0 and 0.9 < auto_smoothing(2000) < 1
+    epochs = np.arange(60)
+    fig = curve_figure({"val/loss": (epochs, 1 / (epochs + 1.0))}, smoothing="auto")
+    (line,) = fig.data
+    assert line.mode == "lines+markers" and np.allclose(np.asarray(line.y, dtype=float), 1 / (epochs + 1.0))
+    steps = np.arange(3000)
+    dense = curve_figure({"train/loss": (steps, np.random.default_rng(0).normal(size=3000))}, smoothing="auto")
+    assert [t.name for t in dense.data] == ["train/loss (raw)", "train/loss"]  # raw stays visible
+
+
+def test_panels_x_axis_and_the_nan_tail() -> None:
+    steps = np.arange(240)
+    loss = np.where(steps < 12, 1.0, np.nan)
+    loss[11] = np.inf
+    fig = curve_figure({"train/loss": (steps, loss), "val/acc": (steps, steps / 240)}, panels=True,
+                       x_map=(steps, steps / 24), x_title="epoch")
+    assert fig.layout.yaxis2 is not None and fig.layout.xaxis2.title.text == "epoch"
+    tail = next(t for t in fig.data if t.name == "train/loss NaN/inf")
+    assert max(tail.x) == pytest.approx(239 / 24)  # the chart reaches the end of the run
+    labels = [t for t in fig.data if t.mode == "markers+text"]
+    assert {t.textposition for t in labels} == {"top right", "bottom right"}  # first inf/NaN apart
+
+
+def test_default_metrics_pair_val_with_its_train_loss() -> None:
+    keras = ["train/acc", "train/loss_epoch", "val/acc", "val/loss"]
+    assert default_metrics(keras, []) == ["val/loss", "train/loss_epoch"]
+    assert partner("train/loss_epoch", keras) == "val/loss" and partner("lr", keras) is None
+
+
+def test_short_names_and_upload_names(tmp_path: Path) -> None:
+    assert short("x" * 100).endswith("…") and len(short("x" * 100)) == 48 and short("a\n b") == "a b"
+    assert folder_name("logs.zip/lightning_logs/version_0/metrics.csv", "logs.zip") == "lightning_logs/version_0"
+    assert folder_name("metrics.csv", "metrics.csv") is None
+    store = Store(tmp_path / "u.db")
+    ids = [store.create_run("version_0", {}, status="finished", source="upload",
+                            meta={"file": f"logs.zip/lightning_logs/version_{i}/metrics.csv", "axis": "epoch"})
+           for i in range(2)]
+    name_uploaded(store, ids, "logs.zip")
+    assert [store.run(i)["name"] for i in ids] == ["lightning_logs/version_0", "lightning_logs/version_1"]
+    name_uploaded(store, ids[:1], "logs.zip", "baseline ")
+    assert store.run(ids[0])["name"] == "baseline"
+    store.write_metrics([(ids[0], e, float(e), "val/loss", 1.0, 0.0) for e in range(60)])
+    assert length_caption(store, ids[0]) == "60 epochs"
+
+
+def test_report_has_the_findings_and_escapes_names() -> None:
+    run = {"id": 3, "name": "<b>x</b>", "status": "finished", "source": "runner", "last_step": 99,
+           "started_at": 0.0, "ended_at": 12.0, "note": "try lr"}
+    finding = Finding("negative_loss", "critical", "Loss below zero", "train/loss fell to -0.9",
+                      Evidence("train/loss"), fixes=(Fix("Use LogSoftmax", "NLL wants logs", {"model.head": "ls"}),))
+    text = report_markdown(run, [finding], ["cifar"])
+    assert "[critical] Loss below zero" in text and '{"model.head": "ls"}' in text and "cifar" in text
+    fig = curve_figure({"train/loss": (np.arange(5), -np.arange(5.0))})
+    page = report_html(run, [finding], fig)
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "plotly" in page.lower()

@@ -1,0 +1,81 @@
+"""Cached reads keyed by (run id, last step): a live run's new rows miss the cache, a finished run
+is read and diagnosed once. One cached ``Store`` per DB path (it keeps one connection per thread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from diagnostics.findings import Finding
+from runner.store import Store, StoreError
+
+Series = tuple[np.ndarray, np.ndarray]
+
+
+@st.cache_resource(show_spinner=False)
+def store_for(path: str) -> Store:
+    return Store(path)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def series(db: str, run_id: int, last_step: int | None, names: tuple[str, ...]) -> dict[str, Series]:
+    """Curves of one run for charts; ``last_step`` is only the cache key (new rows → fresh read).
+
+    Long curves come as per-bucket min/max from the store's rollups, so a million-point run
+    reads a few thousand rows and its spikes still show.
+    """
+    store = store_for(db)
+    return {name: store.chart_series(run_id, name) for name in names}
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def epochs_and_times(db: str, run_id: int, last_step: int | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """Per metric, step → (epoch, wall time) arrays, so a chart can put epoch or wall time on x."""
+    frame = store_for(db).metrics(run_id, list(names), max_points=5000)
+    return {name: (g.step.to_numpy(), g.epoch.to_numpy(dtype=float), g.wall_time.to_numpy(dtype=float))
+            for name, g in frame.groupby("name")}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Finding], str | None]:
+    """Findings of one run and, instead of a traceback, a message when diagnosis is not possible."""
+    try:
+        from diagnostics.engine import diagnose
+        from traindoc.handoff import load_run, runner_bounds
+    except ImportError:
+        return [], "The diagnostics engine is not installed yet, so no findings are shown."
+    try:
+        return list(diagnose(load_run(store_for(db), run_id), bounds=runner_bounds())), None
+    except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
+        return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def run_data(db: str, run_id: int, last_step: int | None) -> Any:
+    """One run as the diagnostics see it (a RunData), cached by (run, last step) without pickling."""
+    from traindoc.handoff import load_run
+
+    return load_run(store_for(db), run_id)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def key_metric(db: str, run_id: int, last_step: int | None) -> str:
+    """The one number that says how a run went: last val/loss, else best val/acc or AUC, else last train/loss.
+
+    A loss that ended NaN says so ("val/loss last NaN") instead of falling back to another metric.
+    """
+    store = store_for(db)
+    wanted = (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last"))
+    for name, pick in wanted:
+        try:
+            _, values = store.metric_series(run_id, name)
+        except StoreError:  # a damaged page of the file: this run's cell says so, the overview stays
+            return "unreadable (damaged database)"
+        if not values.size:
+            continue
+        finite = values[np.isfinite(values)]
+        value = values[-1] if pick == "last" else (finite.max() if finite.size else float("nan"))
+        return f"{name} {pick} {value:.4g}".replace("nan", "NaN")
+    return ""

@@ -1,0 +1,59 @@
+"""What a run's chart needs besides the curves: the x-axis choices (step, epoch, wall time) and the
+metrics drawn by default (the findings' metrics with their train/val partner)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diagnostics.findings import Finding
+from traindoc.views.cache import epochs_and_times
+
+X_AXES = ("step", "epoch", "wall time")
+DEFAULT_METRICS = ("train/loss", "val/loss")
+
+
+def x_map(db: str, run_id: int, last_step: int | None, names: tuple[str, ...],
+          axis: str) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+    """(step → x pairs for ``curve_figure``, axis title); ``None`` for step, or when the run has no such x."""
+    if axis == "step" or not names:
+        return None, "step"
+    parts = epochs_and_times(db, run_id, last_step, names)
+    steps = np.concatenate([p[0] for p in parts.values()]) if parts else np.empty(0)
+    xs = np.concatenate([p[1 if axis == "epoch" else 2] for p in parts.values()]) if parts else np.empty(0)
+    ok = np.isfinite(xs)
+    if not ok.any():
+        return None, f"step (this run logged no {axis})"
+    steps, xs = steps[ok], xs[ok]
+    order = np.argsort(steps, kind="stable")
+    steps, first = np.unique(steps[order], return_index=True)
+    xs = xs[order][first]
+    if axis == "wall time":
+        xs = xs - xs.min()
+        return (steps, xs / 60.0), "wall time (minutes)"
+    return (steps, xs), "epoch"
+
+
+def partner(name: str, names: list[str]) -> str | None:
+    """The other half of a train/val pair (``val/loss`` ↔ ``train/loss`` or ``train/loss_epoch``)."""
+    if name.startswith("val/"):
+        base = "train/" + name[4:]
+        candidates = (base, base + "_epoch")
+    elif name.startswith("train/"):
+        base = "val/" + name[6:].removesuffix("_epoch").removesuffix("_step")
+        candidates = (base,)
+    else:
+        return None
+    return next((c for c in candidates if c in names), None)
+
+
+def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
+    """train/loss + val/loss, plus each finding's metrics with their train/val partner, so a finding's
+    evidence is on the chart beside what it is judged against."""
+    picked = [n for n in DEFAULT_METRICS if n in names]
+    for finding in findings:
+        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
+    if not picked:
+        picked = [next((n for n in names if n.endswith("loss")), names[0] if names else "")]
+    # e.g. a Keras log: val/loss alone would hide the train loss (train/loss_epoch) it is judged against
+    paired = [m for name in picked if name for m in (name, partner(name, names)) if m]
+    return list(dict.fromkeys(paired))[:4] or names[:1]

@@ -1,0 +1,98 @@
+"""The overview's table: one row per run with what a daily user scans for, and the filter choices."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from diagnostics.findings import worst
+from runner.store import ACTIVE, Store
+from traindoc.views.cache import diagnose_run, key_metric
+
+SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
+NAME_CHARS = 48  # longer names are cut with "…" in the table (the full name is on the run page)
+
+
+def short(text: Any, limit: int = NAME_CHARS) -> str:
+    """One line, at most ``limit`` characters: a long name must not push the other columns away."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def duration(run: Mapping[str, Any], now: float | None = None) -> str:
+    """Wall time from start to end (or to now while it runs), as ``1h 02m`` / ``3m 05s`` / ``12.3s``."""
+    start, end = run.get("started_at"), run.get("ended_at")
+    if start is None or pd.isna(start):
+        return ""
+    end = (now or time.time()) if end is None or pd.isna(end) else end
+    secs = max(float(end) - float(start), 0.0)
+    if secs < 60:
+        return f"{secs:.1f}s"
+    if secs < 3600:
+        return f"{int(secs // 60)}m {int(secs % 60):02d}s"
+    return f"{int(secs // 3600)}h {int(secs % 3600 // 60):02d}m"
+
+
+def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: status, progress (whole percent, active runs only), finding, key metric, group, tags..."""
+    rows = []
+    for run in runs.to_dict("records"):
+        last = None if pd.isna(run["last_step"]) else int(run["last_step"])
+        found, _ = diagnose_run(db, int(run["id"]), last)
+        top = worst(found)
+        rows.append({
+            "id": int(run["id"]), "name": short(run["name"]),
+            "status": run["status"],
+            "progress": round(100 * float(run["progress"] or 0)) if run["status"] in ACTIVE else None,
+            "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
+            "key metric": key_metric(db, int(run["id"]), last),
+            "group": short(run.get("group", ""), 30), "tags": list(run.get("tags", [])),
+            "created": pd.Timestamp(run["created_at"], unit="s").floor("s"),
+            "steps": last, "duration": duration(run),
+            "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
+        })
+    return pd.DataFrame(rows)
+
+
+def date_bounds(picked: Any) -> tuple[float | None, float | None]:
+    """A ``st.date_input`` range (one or two dates, or none) as [since, until) epoch seconds."""
+    days = [d for d in (picked if isinstance(picked, list | tuple) else [picked]) if isinstance(d, date)]
+    if not days:
+        return None, None
+    first, last = min(days), max(days)
+    since = datetime.combine(first, datetime.min.time()).timestamp()
+    until = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
+    return since, until
+
+
+def filter_choices(store: Store) -> dict[str, list[Any]]:
+    """What the overview's filters offer: the statuses, groups, sources and tags that exist."""
+    runs = store.runs(reconcile=False)
+    groups = store.groups()
+    used = set(runs.group_id.dropna().astype(int))
+    return {
+        "status": sorted(runs.status.unique()), "source": sorted(runs.source.unique()),
+        "group": [(int(g.id), f"#{g.id} {short(g.name, 40)}") for g in groups.itertuples() if int(g.id) in used],
+        "tag": sorted({t for ts in store.tags().values() for t in ts}),
+    }
+
+
+def length_caption(store: Store, run_id: int) -> str:
+    """How long a run is, counted right: "60 epochs" for a per-epoch log (not "59 steps"), else "N steps"."""
+    row = store.conn.execute(
+        "SELECT MIN(first_step), MAX(last_step), MAX(n) FROM metric_stats WHERE run_id=?", (run_id,)).fetchone()
+    if row is None or row[0] is None:
+        return "no metrics"
+    epochs = store.conn.execute(
+        "SELECT COUNT(DISTINCT epoch) FROM metrics WHERE run_id=? AND epoch IS NOT NULL AND name=("
+        "SELECT name FROM metric_stats WHERE run_id=? ORDER BY n DESC LIMIT 1)", (run_id, run_id)).fetchone()[0]
+    meta_axis = store.run(run_id)["meta"].get("axis")
+    points = int(row[2])
+    if meta_axis == "epoch":
+        return f"{points:,} epochs"
+    steps = int(row[1]) - int(row[0]) + 1
+    return f"{steps:,} steps" + (f" · {epochs:,} epochs" if epochs else "")
