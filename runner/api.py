@@ -52,8 +52,9 @@ def describe_error(exc: BaseException) -> str:
 def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
               group_id: int | None = None) -> Iterator[Run]:
     """Create a run (source ``api``), yield it, and finish or fail it on the way out."""
-    store = Store(db)
-    run_id = store.create_run(name, dict(config or {}), source="api", group_id=group_id)
+    from runner.scripts import attach_or_create
+
+    store, run_id = attach_or_create(name, config, db, group_id)  # a launched script joins its queued run
     store.mark_running(run_id, device="user script")
     sink = MetricSink(store, run_id)
     try:

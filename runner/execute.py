@@ -7,6 +7,7 @@ import threading
 
 import torch
 
+from runner import live_doctor
 from runner.api import describe_error
 from runner.config import ConfigError, from_flat
 from runner.sink import MetricSink
@@ -26,6 +27,10 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     run = store.run(run_id)
     if run["status"] not in ("queued", "running"):
         return run["status"]  # cancelled before it started
+    if run["source"] == "script":  # a registered user script: it runs as a child (runner/scripts.py)
+        from runner.scripts import execute_script
+
+        return execute_script(store, run_id)
     try:
         cfg = from_flat(run["config"])
         device = resolve_device(cfg.train.device)
@@ -34,9 +39,11 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
         return "failed"
     store.mark_running(run_id, device=_device_label(device))
     sink = MetricSink(store, run_id)
+    doctor = live_doctor.for_run(store, run_id)  # the launch form's "stop on a critical finding"
     status, error = "finished", None
     try:
-        outcome = train(cfg, sink, should_stop=cancel.is_set, progress=progress)
+        outcome = train(cfg, sink, should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested),
+                        progress=progress)
         if outcome.stopped_early:
             store.update_meta(run_id, stopped_early=outcome.stopped_early)
         if cancel.is_set():
@@ -44,6 +51,8 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     except Exception as exc:
         status, error = "failed", describe_error(exc)
     finally:
+        if doctor is not None:
+            doctor.close()
         try:
             sink.close()
         except Exception as exc:

@@ -26,9 +26,10 @@ from runner.store.base import (
 from runner.store.imports import ImportsMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
+from runner.store.scripts import ScriptsMixin
 
 
-class Store(ImportsMixin, QueueMixin, StoreBase):
+class Store(ImportsMixin, QueueMixin, ScriptsMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
     # -- groups and runs ---------------------------------------------------
