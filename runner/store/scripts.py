@@ -19,7 +19,9 @@ class ScriptsMixin:
                 "INSERT INTO scripts (name, path, interpreter, cwd, args, config, created_at) VALUES (?,?,?,?,?,?,?)",
                 (name, path, interpreter, cwd, json.dumps(args), json.dumps(config, default=str), time.time()),
             ).lastrowid
-        except sqlite3.IntegrityError:
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise
             raise StoreError(f"a script named {name!r} is already registered; pick another name or remove it"
                              ) from None
 
