@@ -9,10 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
+from pages._scripts import scripts_section
 from pages._shared import get_store, md
 from runner import plan
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
+from runner.live_doctor import STOPPABLE
 from runner.store import ACTIVE
 
 store = get_store()
@@ -40,6 +42,8 @@ executor = cols[2].selectbox("Executor", EXECUTORS, help="local: background proc
 address = cols[3].text_input("Ray address", "", disabled=executor != "ray",
                              help="e.g. ray://head:10001; empty starts a local Ray instance")
 name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}")
+stop = st.toggle("Stop a run on a critical finding", help=f"The live doctor ends it `stopped` when one of "
+                 f"{', '.join(STOPPABLE)} fires (runner/live_doctor.py).")
 
 grid: dict[str, list] = {}
 for sweep_key, text in texts.items():
@@ -51,7 +55,8 @@ for bad in errors.values():
     st.error(md(bad))
 
 launch_plan = plan.Plan(name or "sweep", {**base, **overrides}, grid, seeds=seeds, concurrency=concurrency,
-                        executor=executor, address=address or None)
+                        executor=executor, address=address or None,
+                        extra_spec={"stop_on": list(STOPPABLE)} if stop else {})
 try:
     n_runs = len(launch_plan.runs()) if not errors else 0
 except ConfigError as exc:
@@ -61,6 +66,8 @@ if st.button(f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", type="primary", 
              icon=":material/play_arrow:"):
     group_id, _ = plan.submit(store, launch_plan)
     st.toast(f"Group #{group_id} queued")
+
+scripts_section(store)
 
 st.subheader("Queue")
 groups = store.groups()

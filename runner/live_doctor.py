@@ -88,7 +88,15 @@ class LiveDoctor:
         return True
 
 
+def requested(store: Store, run: dict[str, Any]) -> tuple[str, ...]:
+    """What a launched run asked to be stopped on: its meta, else its group's spec (the launch form's toggle)."""
+    stop_on = run["meta"].get("stop_on")
+    if not stop_on and run.get("group_id") is not None:
+        stop_on = store.group(int(run["group_id"]))["spec"].get("stop_on")
+    return check_stop_on(stop_on)
+
+
 def for_run(store: Store, run_id: int, **kw: Any) -> LiveDoctor | None:
-    """The doctor a launched run asked for (``meta.stop_on``, set by the launch form), or None."""
-    stop_on = store.run(run_id)["meta"].get("stop_on") or ()
+    """The doctor a launched run asked for (``requested``), or None."""
+    stop_on = requested(store, store.run(run_id))
     return LiveDoctor(store, run_id, stop_on, **kw) if stop_on else None

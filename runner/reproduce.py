@@ -86,3 +86,9 @@ def tag_after(store: Store, before_id: int, after_id: int, rule: str, severity: 
                                   parent_run_id=before_id)
     store.join_group(after_id, group_id, {"variant": fix_text, "label": fix_text, "tagged_after": before_id})
     return group_id
+
+
+def launchable_from(runs: Any) -> Any:
+    """The finished runs a launch form may start from: the runner's own (a script run is re-launched
+    from its registered script, an upload or API run has no config traindoc can train)."""
+    return runs[(runs.status == "finished") & (runs.source == "runner")]

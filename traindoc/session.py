@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from runner import api
-from runner.live_doctor import DEFAULT_INTERVAL, LiveDoctor, check_stop_on
+from runner.live_doctor import DEFAULT_INTERVAL, LiveDoctor, check_stop_on, requested
 from runner.scripts import ENV_RUN_ID
 
 
@@ -74,7 +74,7 @@ def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db:
     launched = bool(os.environ.get(ENV_RUN_ID))
     with api.start_run(name, config, db=db, group_id=group_id) as inner:
         stored = inner.store.run(inner.id)
-        stop_on = stop_on or check_stop_on(stored["meta"].get("stop_on"))
+        stop_on = stop_on or requested(inner.store, stored)
         doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) if stop_on else None
         restore = _cancel_on_sigterm() if launched else None
         try:
