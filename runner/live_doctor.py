@@ -2,8 +2,9 @@
 
 Why a thread beside the training loop and not a step in it: diagnosing reads the stored
 curves, which costs milliseconds, not microseconds; a training step must not wait for it.
-Every ``interval`` seconds (one sink flush interval by default) the thread reads what the
-sink has written, diagnoses it, and when a critical finding of a rule in ``stop_on``
+Every ``interval`` seconds the thread reads the run's last stored step (one indexed row), and
+only when the sink has written a new batch does it diagnose what is stored, so a finding
+appears within one sink flush interval of its onset plus one poll. When a critical finding of a rule in ``stop_on``
 appears it records the finding in the run's meta, ends the run ``stopped`` and sets
 ``stop_requested``; the training loop (or the integration) then leaves at its next step.
 The dashboard's run page already re-diagnoses a live run every two seconds.
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from runner.store import Store
 
 # What can stop a run: the rules that mean "the rest of this run is wasted".
 STOPPABLE = ("divergence", "exploding_gradients", "negative_loss")
-DEFAULT_INTERVAL = 1.0  # the sink's flush_seconds: one look per batch it writes
+DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagnosis only follows a new batch
 
 
 def check_stop_on(stop_on: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -36,14 +37,14 @@ class LiveDoctor:
     """Diagnoses run ``run_id`` every ``interval`` seconds until closed or until it stops the run."""
 
     def __init__(self, store: Store, run_id: int, stop_on: Iterable[str] | str,
-                 interval: float = DEFAULT_INTERVAL, before_look: Callable[[], None] | None = None) -> None:
+                 interval: float = DEFAULT_INTERVAL) -> None:
         self.store = store
         self.run_id = run_id
         self.stop_on = check_stop_on(stop_on)
         self.interval = interval
-        self.before_look = before_look
         self.stopped_by: dict[str, Any] | None = None
-        self.looks = 0
+        self.looks = 0  # diagnoses run (one per batch the sink wrote, at most)
+        self._seen_step: int | None = None
         self._done = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name=f"traindoc-doctor-{run_id}")
@@ -55,7 +56,7 @@ class LiveDoctor:
 
     def close(self) -> None:
         self._done.set()
-        self._thread.join(timeout=5 * self.interval + 5)
+        self._thread.join(timeout=30)
 
     def _loop(self) -> None:
         while not self._done.wait(self.interval):
@@ -69,12 +70,13 @@ class LiveDoctor:
         """One diagnosis of what is stored; True when it stopped the run."""
         from diagnostics import RunData, diagnose
 
-        if self.before_look is not None:
-            self.before_look()
-        self.looks += 1
         run = self.store.run(self.run_id)
         if run["status"] not in ("queued", "running", "stalled"):
             return True  # it ended meanwhile: nothing left to watch
+        if run["last_step"] is None or run["last_step"] == self._seen_step:
+            return False  # nothing new since the last diagnosis
+        self._seen_step = run["last_step"]
+        self.looks += 1
         critical = [f for f in diagnose(RunData.from_store(self.store, self.run_id))
                     if f.severity == "critical" and f.rule in self.stop_on]
         if not critical:
