@@ -13,8 +13,9 @@ from diagnostics.rundata import RunData
 from diagnostics.sweep_figures import before_after_figure
 from diagnostics.verify import Verdict, group_runs, group_verdicts
 from pages._launch_widgets import group_progress
+from pages._own_code import code_fixes
 from pages._shared import md
-from runner import plan
+from runner import reproduce
 from runner.store import ACTIVE, Store
 from traindoc.handoff import fix_group
 
@@ -23,7 +24,7 @@ VERDICT_STYLE = {"verified": ("green", ":material/verified:"), "did not help": (
 
 
 def _launch(store: Store, run: dict[str, Any], finding: Finding, fixes: list[tuple[str, dict]]) -> None:
-    group_id, _ = plan.submit(store, plan.fix_plan(run, finding.rule, finding.severity, fixes))
+    group_id = reproduce.submit_fix(store, run, finding.rule, finding.severity, fixes)  # preset or script run
     st.session_state["fix-launched"] = group_id
 
 
@@ -45,7 +46,13 @@ def fix_actions(store: Store, run: dict[str, Any]) -> Callable[[Finding], None]:
     """
     def actions(finding: Finding) -> None:
         patched = [(f.text, dict(f.config_patch)) for f in finding.fixes if f.config_patch]
-        if not patched or run["status"] != "finished":
+        if run["status"] != "finished":
+            return
+        why = reproduce.why_not_reproducible(store, run)
+        if why is not None:  # an upload or an API run: never launch traindoc's own model as "the fix"
+            code_fixes(store, run, finding, why)
+            return
+        if not patched:
             return
         tried = _tried(store, int(run["id"]), finding.rule)
         for i, (text, patch) in enumerate(patched):

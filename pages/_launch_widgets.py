@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from pages._shared import STATUS_ICONS, md
-from runner import launcher, plan, presets, sweep, sweep_presets
+from runner import launcher, plan, presets, reproduce, sweep, sweep_presets
 from runner.config import schema
 from runner.store import ACTIVE, Store
 from traindoc.configs import LOG_KEYS
@@ -21,7 +21,7 @@ def sources(store: Store) -> dict[str, tuple[str, Any]]:
                                        for s in sweep_presets.SWEEP_PRESETS.values()}
     out.update({f"preset · {name}": ("preset", name) for name in presets.PRESETS})
     runs = store.runs()
-    for run in runs[runs.status == "finished"].head(50).itertuples():
+    for run in reproduce.launchable_from(runs).head(50).itertuples():
         out[f"run #{run.id} · {run.name}"] = ("run", int(run.id))
     return out
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
+from pages._scripts import scripts_section
 from pages._shared import get_store, md
 from runner import plan, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
+from runner.live_doctor import STOPPABLE
 
 store = get_store()
 st.title(":material/rocket_launch: Launch runs")
@@ -44,6 +46,8 @@ address = cols[3].text_input("Ray address", "", disabled=executor != "ray", key=
                              help="e.g. ray://head:10001; empty starts a local Ray instance")
 name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}",
                      key=f"{start}:group-name")
+stop = st.toggle("Stop a run on a critical finding", help=f"The live doctor ends it `stopped` when one of "
+                 f"{', '.join(STOPPABLE)} fires (runner/live_doctor.py).", key="launch:stop-on")
 
 grid: dict[str, list] = {}
 for sweep_key, text in texts.items():
@@ -55,7 +59,8 @@ for bad in errors.values():
     st.error(md(bad))
 
 launch_plan = plan.Plan(name.strip() or "sweep", {**base, **overrides}, grid, seeds=seeds, concurrency=concurrency,
-                        executor=executor, address=address or None)
+                        executor=executor, address=address or None,
+                        extra_spec={"stop_on": list(STOPPABLE)} if stop else {})
 try:
     n_runs = len(launch_plan.runs()) if not errors else 0
 except ConfigError as exc:
@@ -63,7 +68,7 @@ except ConfigError as exc:
     st.error(md(exc))
     n_runs = 0
 signature = repr((launch_plan.name, sorted(launch_plan.base.items()), sorted(grid.items()), seeds, concurrency,
-                  executor, address))
+                  executor, address, stop))
 
 
 def _submit() -> None:
@@ -82,6 +87,8 @@ else:
     label, disabled = f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", not n_runs
 st.button(label, type="primary", disabled=disabled, icon=":material/play_arrow:", on_click=_submit,
           key="launch:queue")
+
+scripts_section(store)
 
 st.subheader("Queue")
 

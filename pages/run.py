@@ -46,9 +46,11 @@ run_header(store, run)
 if run["parent_id"]:  # a fix or comparison run: one click back to the run it was derived from
     st.page_link("pages/run.py", label=f"Derived from run #{run['parent_id']}", icon=":material/call_split:",
                  query_params={"run": str(run["parent_id"])})
-if run["error"] and run["status"] in ("failed", "crashed", "cancelled"):
+if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped"):
     if run["status"] == "cancelled":
         st.warning("This run was cancelled. What it logged before stopping is kept below.")
+    elif run["status"] == "stopped":  # the live doctor, as asked at launch (runner/live_doctor.py)
+        st.warning("The live doctor stopped this run on a critical finding. What it logged is kept below.")
     else:
         st.error(f"This run {run['status']}. The error it recorded is below: fix the config (or the "
                  "script) and launch it again.")

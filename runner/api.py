@@ -47,11 +47,13 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
               group_id: int | None = None) -> Iterator[Run]:
     """Create a run (source ``api``), yield it, and finish or fail it on the way out.
 
-    A metric write that fails (a full disk) surfaces at the next ``log`` as an exception, which
-    fails the run like any other; one that fails at the last flush fails it and is raised here.
+    A script that traindoc launched (``TRAINDOC_RUN_ID``) joins its queued run instead. A metric
+    write that fails (a full disk) surfaces at the next ``log`` as an exception, which fails the
+    run like any other; one that fails at the last flush fails it and is raised here.
     """
-    store = Store(db)
-    run_id = store.create_run(name, dict(config or {}), source="api", group_id=group_id)
+    from runner.scripts import attach_or_create
+
+    store, run_id = attach_or_create(name, config, db, group_id)
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:

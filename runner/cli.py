@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from runner import launcher, presets, scheduler, sweep_presets
+from runner import launcher, presets, scheduler, scripts_cli, sweep_presets
 from runner.config import ConfigError, RunConfig, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     hidden = add("_exec")  # the body of a background run
     hidden.add_argument("run_id", type=int)
+    scripts_cli.add_parser(add)  # `script add/list/remove/launch/sweep`: registered user scripts
     shared = add("_scheduler")  # the shared scheduler of the whole queue (started on demand)
     shared.add_argument("--max-parallel", type=int, default=scheduler.DEFAULT_MAX_PARALLEL)
     return parser
@@ -232,7 +233,7 @@ def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
             "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
             "rename": _cmd_rename, "_exec": _cmd_exec,
-            "_scheduler": _cmd_scheduler}
+            "_scheduler": _cmd_scheduler, "script": scripts_cli.command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,5 +28,9 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
     if run["status"] not in ("queued", "running", "stalled") and not judged:
         return run["status"]  # cancelled before it started
+    if run["source"] == "script":  # a registered user script: it runs as a child (runner/scripts.py)
+        from runner.scripts import execute_script
+
+        return execute_script(store, run_id)
     train_run(store, run_id, run["config"], cancel, progress=progress)
     return store.run(run_id)["status"]

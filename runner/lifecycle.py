@@ -92,6 +92,7 @@ def parse_config(config: Any) -> Any:
 def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
               progress: ProgressCallback | None = None, pid: int | None = None) -> Verdict:
     """Train one run from its stored config to its verdict; the body of every trained run."""
+    from runner import live_doctor
     from runner.config import ConfigError
     from runner.train import resolve_device, train  # torch, sklearn
 
@@ -104,12 +105,17 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     sink = life.start(device_label(device), pid=pid, on_cancel=cancel.set)
     if sink is None:
         return "cancelled", None
+    doctor = live_doctor.for_run(store, run_id)  # the launch form's "stop on a critical finding"
     try:
-        outcome = train(cfg, sink, should_stop=cancel.is_set, progress=progress)
+        outcome = train(cfg, sink, should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested),
+                        progress=progress)
         if outcome.stopped_early and not cancel.is_set():
             store.update_meta(run_id, stopped_early=outcome.stopped_early)
     except Exception as exc:  # noqa: BLE001 - recorded as the run's error
         return life.end(exc)
+    finally:
+        if doctor is not None:
+            doctor.close()
     return life.end(cancelled=cancel.is_set())
 
 

@@ -12,7 +12,8 @@ import json
 import pandas as pd
 import pytest
 
-from runner.importers import read_upload, to_rundata
+from runner.importers import read_upload
+from traindoc.handoff import from_imported
 
 HISTORY = {"loss": [0.9, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8], "val_loss": [0.8, 0.7, 0.75],
            "val_accuracy": [0.55, 0.65, 0.66]}
@@ -20,7 +21,7 @@ HISTORY = {"loss": [0.9, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8], "val_loss": [0.
 
 def _curves(name: str, data: bytes) -> dict[str, list[float]]:
     (run,) = read_upload(name, data)
-    rd = to_rundata(run)
+    rd = from_imported(run)
     return {n: rd.series[n].values.tolist() for n in rd.names}
 
 
@@ -33,7 +34,7 @@ def _history_csv(index: bool) -> bytes:
 def test_pandas_history_csv_with_its_index_column_is_one_row_per_epoch() -> None:
     (run,) = read_upload("history.csv", _history_csv(index=True))
     assert run.axis == "epoch"
-    rd = to_rundata(run)
+    rd = from_imported(run)
     assert rd.series["val/loss"].steps.tolist() == [0, 1, 2]
     assert rd.series["train/loss_epoch"].values.tolist() == [0.9, 0.6, 0.5]
     assert "Unnamed: 0" not in run.mapping
@@ -66,7 +67,7 @@ def test_json_list_of_records() -> None:
 def test_rl_progress_csv_uses_its_timestep_column() -> None:
     data = b"rollout/ep_rew_mean,time/total_timesteps,train/loss\n-70,10,40.0\n-60,20,30.0\n-50,30,20.0\n"
     (run,) = read_upload("progress.csv", data)
-    rd = to_rundata(run)
+    rd = from_imported(run)
     loss = next(s for s in rd.series.values() if s.original == "train/loss")
     assert loss.steps.tolist() == [10, 20, 30]
 
@@ -81,7 +82,7 @@ def test_epoch_summaries_beside_restarting_batch_lines() -> None:
         lines.append(f"2018-01-27 10:42:58,879 INFO    : Epoch [{epoch}]/[199] \t Validation Phase Loss: "
                      f"0.0{6 - epoch} \t Accuracy: 0.{6 + epoch}")
     (run,) = read_upload("resnet.log", "\n".join(lines).encode())
-    rd = to_rundata(run)
+    rd = from_imported(run)
     assert rd.series["val/loss"].values.tolist() == [0.06, 0.05, 0.04]
     assert rd.series["train/acc"].values.tolist() == [0.5, 0.6, 0.7]
     assert rd.series["val/acc"].values.tolist() == [0.6, 0.7, 0.8]

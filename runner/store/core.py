@@ -23,6 +23,7 @@ from runner.store.liveness import LivenessMixin
 from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
+from runner.store.scripts import ScriptsMixin
 
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
@@ -33,7 +34,7 @@ WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
 """
 
 
-class Store(ImportsMixin, ManageMixin, QueueMixin, LivenessMixin, StoreBase):
+class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
     # -- groups and runs ---------------------------------------------------

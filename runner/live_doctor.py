@@ -1,0 +1,105 @@
+"""The doctor that watches a live run and, when asked, stops it on a critical finding.
+
+Why a thread beside the training loop and not a step in it: diagnosing reads the stored
+curves, which costs milliseconds, not microseconds; a training step must not wait for it.
+Every ``interval`` seconds the thread reads the run's last stored step (one indexed row), and
+only when the sink has written a new batch does it diagnose what is stored, so a finding
+appears within one sink flush interval of its onset plus one poll. When a critical finding of a rule in ``stop_on``
+appears it records the finding in the run's meta, ends the run ``stopped`` and sets
+``stop_requested``; the training loop (or the integration) then leaves at its next step.
+The dashboard's run page already re-diagnoses a live run every two seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from runner.store import Store
+
+# What can stop a run: the rules that mean "the rest of this run is wasted".
+STOPPABLE = ("divergence", "exploding_gradients", "negative_loss")
+DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagnosis only follows a new batch
+
+
+def check_stop_on(stop_on: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Validated rule ids (a single id is accepted as a string); refuses a rule that cannot stop a run."""
+    rules = (stop_on,) if isinstance(stop_on, str) else tuple(stop_on or ())
+    bad = [r for r in rules if r not in STOPPABLE]
+    if bad:
+        raise ValueError(f"stop_on {bad}: a run can be stopped on {', '.join(STOPPABLE)}")
+    return rules
+
+
+class LiveDoctor:
+    """Diagnoses run ``run_id`` every ``interval`` seconds until closed or until it stops the run."""
+
+    def __init__(self, store: Store, run_id: int, stop_on: Iterable[str] | str,
+                 interval: float = DEFAULT_INTERVAL) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.stop_on = check_stop_on(stop_on)
+        self.interval = interval
+        self.stopped_by: dict[str, Any] | None = None
+        self.looks = 0  # diagnoses run (one per batch the sink wrote, at most)
+        self._seen_step: int | None = None
+        self._done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"traindoc-doctor-{run_id}")
+        self._thread.start()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                if self.look():
+                    return
+            except Exception:  # noqa: BLE001 - a failed look must never take the training down
+                continue
+
+    def look(self) -> bool:
+        """One diagnosis of what is stored; True when it stopped the run."""
+        from diagnostics import diagnose
+        from traindoc.handoff import load_run
+
+        run = self.store.run(self.run_id)
+        if run["status"] not in ("queued", "running", "stalled"):
+            return True  # it ended meanwhile: nothing left to watch
+        if run["last_step"] is None or run["last_step"] == self._seen_step:
+            return False  # nothing new since the last diagnosis
+        self._seen_step = run["last_step"]
+        self.looks += 1
+        critical = [f for f in diagnose(load_run(self.store, self.run_id))
+                    if f.severity == "critical" and f.rule in self.stop_on]
+        if not critical:
+            return False
+        finding = critical[0]
+        self.stopped_by = {"rule": finding.rule, "summary": finding.summary, "onset_step": finding.evidence.start_step,
+                           "detected_at_step": run["last_step"], "detected_at": time.time()}
+        self.store.update_meta(self.run_id, stopped_by=self.stopped_by)
+        self.store.finish(self.run_id, "stopped", error=f"stopped by the doctor: {finding.rule}: {finding.summary}")
+        self._stop.set()
+        return True
+
+
+def requested(store: Store, run: dict[str, Any]) -> tuple[str, ...]:
+    """What a launched run asked to be stopped on: its meta, else its group's spec (the launch form's toggle)."""
+    stop_on = run["meta"].get("stop_on")
+    if not stop_on and run.get("group_id") is not None:
+        stop_on = store.group(int(run["group_id"]))["spec"].get("stop_on")
+    return check_stop_on(stop_on)
+
+
+def for_run(store: Store, run_id: int, **kw: Any) -> LiveDoctor | None:
+    """The doctor a launched run asked for (``requested``), or None."""
+    stop_on = requested(store, store.run(run_id))
+    return LiveDoctor(store, run_id, stop_on, **kw) if stop_on else None

@@ -1,0 +1,121 @@
+"""What the framework integrations share: hyper-parameters onto canonical keys, names onto canonical
+names, and a run opened and closed from callbacks instead of a ``with`` block."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from traindoc.vocabulary import canonical
+
+# A framework's hyper-parameter name (the last dotted part, lower case) → traindoc's config key.
+HPARAM_KEYS = {
+    "lr": "optim.lr", "learning_rate": "optim.lr", "eps": "optim.eps", "epsilon": "optim.eps",
+    "adam_epsilon": "optim.eps", "weight_decay": "optim.weight_decay", "momentum": "optim.momentum",
+    "beta1": "optim.beta1", "beta_1": "optim.beta1", "adam_beta1": "optim.beta1", "beta2": "optim.beta2",
+    "beta_2": "optim.beta2", "adam_beta2": "optim.beta2", "amsgrad": "optim.amsgrad", "optimizer": "optim.name",
+    "optim": "optim.name", "batch_size": "train.batch_size", "per_device_train_batch_size": "train.batch_size",
+    "epochs": "train.epochs", "max_epochs": "train.epochs", "num_train_epochs": "train.epochs",
+    "max_steps": "train.max_steps", "seed": "train.seed", "warmup_steps": "sched.warmup_steps",
+    "lr_scheduler_type": "sched.name", "max_grad_norm": "train.clip_grad", "gradient_clip_val": "train.clip_grad",
+    "dropout": "model.dropout",
+}
+
+
+def canonical_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten nested hyper-parameters with dots; known names become canonical keys, the rest keep theirs.
+
+    Values that are not numbers, strings or booleans are stored as text; ``None`` and the
+    framework's "not set" values (a negative ``max_steps``) are dropped.
+    """
+    out: dict[str, Any] = {}
+    for key, value in _flatten(params):
+        target = HPARAM_KEYS.get(key.rsplit(".", 1)[-1].lower(), key)
+        if value is None or (target == "train.max_steps" and isinstance(value, int) and value < 0):
+            continue
+        if not isinstance(value, bool | int | float | str):
+            value = str(value)
+        out.setdefault(target, value)
+    return out
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def is_number(value: Any) -> bool:
+    """A scalar a sink can take (a float, an int, or a one-element tensor), not a bool or a text."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    numel = getattr(value, "numel", None)
+    return callable(numel) and numel() == 1
+
+
+class Session:
+    """A ``traindoc.start_run`` driven by a framework's begin/log/end callbacks."""
+
+    def __init__(self, name: str, db: str | os.PathLike | None, stop_on: Iterable[str] | str,
+                 config: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.db = db
+        self.stop_on = stop_on
+        self.config: dict[str, Any] = dict(config or {})
+        self.names: dict[str, str] = {}  # canonical → the framework's name, kept in the run's meta
+        self._cm: AbstractContextManager | None = None
+        self.run: Any = None
+
+    def open(self, config: Mapping[str, Any] | None = None) -> Any:
+        """Start the run (once); later hyper-parameters are merged into the stored config."""
+        from traindoc.session import start_run
+
+        if config:
+            self.config.update(config)
+        if self.run is None:
+            self._cm = start_run(self.name, self.config, db=self.db, stop_on=self.stop_on, raise_on_stop=False)
+            self.run = self._cm.__enter__()
+        elif config:
+            stored = self.run.store.run(self.run.id)["config"]
+            self.run.store.set_run_config(self.run.id, {**stored, **dict(config)})
+        return self.run
+
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None,
+            epoch_level: bool = False, skip: Iterable[str] = ()) -> None:
+        """Log the numbers among ``metrics`` under canonical names (tensors stay tensors)."""
+        run = self.open()
+        skip = set(skip)
+        out = {}
+        for name, value in metrics.items():
+            if name in skip or not is_number(value):
+                continue
+            target = canonical(name, epoch_level)
+            if target not in self.names:
+                self.names[target] = name
+            out[target] = value
+        if out:
+            run.log(out, step=int(step), epoch=None if epoch is None or not math.isfinite(epoch) else float(epoch))
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.run is not None and self.run.stop_requested
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Finish the run (or fail it with ``error``); a second close does nothing."""
+        if self._cm is None:
+            return
+        cm, self._cm = self._cm, None
+        if self.names:
+            self.run.store.update_meta(self.run.id, original_names=self.names)
+        if error is None:
+            cm.__exit__(None, None, None)
+        else:
+            cm.__exit__(type(error), error, error.__traceback__)

@@ -1,0 +1,70 @@
+"""The ``traindoc`` command: ``dashboard``, the runner's commands, and ``diagnose FILE...``.
+
+    traindoc dashboard [--db FILE] [--port 8501]
+    traindoc run|launch|sweep|list|cancel|presets|script ...   (python -m runner ...)
+    traindoc diagnose FILE... [--json]                         (python -m diagnostics ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from importlib.util import find_spec
+from pathlib import Path
+
+RUNNER_COMMANDS = ("run", "launch", "sweep", "list", "cancel", "presets", "script")
+USAGE = ("usage: traindoc {dashboard,diagnose," + ",".join(RUNNER_COMMANDS) + "} ...\n"
+         "  dashboard [--db FILE] [--port N]   the Streamlit dashboard, on 127.0.0.1 only\n"
+         "  diagnose FILE... [--json]          findings for log files (python -m diagnostics)\n"
+         "  " + "/".join(RUNNER_COMMANDS) + "   the runner (python -m runner COMMAND --help)")
+
+
+def app_path() -> Path:
+    """The dashboard's main script: the installed (or checked-out) top-level ``app.py``."""
+    spec = find_spec("app")
+    if spec is None or spec.origin is None or not (Path(spec.origin).parent / "pages" / "run.py").is_file():
+        raise RuntimeError("traindoc's app.py is not installed beside its pages/ folder; reinstall traindoc")
+    return Path(spec.origin)
+
+
+def dashboard_command(db: str | None, port: int) -> list[str]:
+    """``streamlit run app.py`` with the checkout's safety settings as flags (an installed app has no
+    .streamlit/config.toml beside it): loopback only, headless, no file watcher over site-packages."""
+    command = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.address", "127.0.0.1",
+               "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
+               "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
+               "--client.showErrorDetails", "none", "--client.toolbarMode", "minimal", "--theme.base", "light"]
+    return command + (["--", "--db", db] if db else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command in RUNNER_COMMANDS:
+        from runner.cli import main as runner_main
+
+        return runner_main([command, *rest])
+    if command == "diagnose":
+        from diagnostics.cli import main as diagnostics_main
+
+        return diagnostics_main(rest)
+    if command == "dashboard":
+        parser = argparse.ArgumentParser(prog="traindoc dashboard")
+        parser.add_argument("--db", help="SQLite file (default: $TRAINDOC_DB or ./traindoc.db)")
+        parser.add_argument("--port", type=int, default=8501)
+        opts = parser.parse_args(rest)
+        try:
+            return subprocess.call(dashboard_command(opts.db, opts.port))
+        except KeyboardInterrupt:
+            return 0
+    print(f"error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""``traindoc.start_run``: the logging API with the run's config and a doctor that can stop it.
+
+Built on ``runner.api.start_run`` (one run lifecycle): this adds ``run.config`` (the
+queued values when traindoc launched the script, else what the script passed), the live
+doctor (``stop_on``), and a clean cancel for a launched script (SIGTERM flushes and ends
+the run ``cancelled`` instead of killing it mid-batch).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any
+
+from runner import api
+from runner.live_doctor import DEFAULT_INTERVAL, LiveDoctor, check_stop_on, requested
+from runner.scripts import ENV_RUN_ID
+
+
+class RunStopped(Exception):
+    """Raised by ``run.log`` after the doctor stopped the run; ``start_run`` swallows it."""
+
+
+class Run:
+    """What ``start_run`` yields: ``log``, ``config``, and whether the doctor stopped the run."""
+
+    def __init__(self, inner: api.Run, config: Mapping[str, Any], doctor: LiveDoctor | None,
+                 raise_on_stop: bool) -> None:
+        self._inner = inner
+        self.id = inner.id
+        self.store = inner.store
+        self.config = MappingProxyType(dict(config))
+        self.doctor = doctor
+        self._raise_on_stop = raise_on_stop
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once the doctor stopped the run: the loop (or an integration) should leave."""
+        return self.doctor is not None and self.doctor.stop_requested
+
+    @property
+    def stopped_by(self) -> dict[str, Any] | None:
+        return None if self.doctor is None else self.doctor.stopped_by
+
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
+        """Buffer metrics (tensors stay tensors until the sink's batch); raises RunStopped once stopped."""
+        if self._raise_on_stop and self.stop_requested:
+            raise RunStopped(self.stopped_by)
+        self._inner.log(metrics, step=step, epoch=epoch)
+
+    def set_progress(self, fraction: float) -> None:
+        self._inner.set_progress(fraction)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+
+@contextmanager
+def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db: str | os.PathLike | None = None,
+              group_id: int | None = None, stop_on: Iterable[str] | str = (), raise_on_stop: bool = True,
+              doctor_interval: float = DEFAULT_INTERVAL) -> Iterator[Run]:
+    """Start (or, inside a script traindoc launched, join) a run; finish or fail it on the way out.
+
+    ``stop_on=("divergence",)`` watches the run and stops it on that critical finding: the run
+    ends ``stopped`` with the finding in its meta, the next ``run.log`` raises ``RunStopped`` and
+    the block is left quietly (``raise_on_stop=False`` leaves it to you: check
+    ``run.stop_requested``). A launched script also inherits the launch form's stop toggle.
+    """
+    stop_on = check_stop_on(stop_on)
+    launched = bool(os.environ.get(ENV_RUN_ID))
+    with api.start_run(name, config, db=db, group_id=group_id) as inner:
+        stored = inner.store.run(inner.id)
+        stop_on = stop_on or requested(inner.store, stored)
+        doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) if stop_on else None
+        restore = _cancel_on_sigterm() if launched else None
+        try:
+            yield Run(inner, stored["config"], doctor, raise_on_stop)
+        except RunStopped:
+            pass  # the doctor already ended the run `stopped`; what was logged is kept
+        finally:
+            if doctor is not None:
+                doctor.close()
+            if restore is not None:
+                restore()
+
+
+def _cancel_on_sigterm() -> Any:
+    """A cancel (SIGTERM from the runner) becomes KeyboardInterrupt: the run flushes and ends cancelled."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt("cancelled by user (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
