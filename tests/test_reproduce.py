@@ -13,7 +13,7 @@ from diagnostics.verify import group_verdicts
 from runner import reproduce
 from runner.importers import read_path, save
 from runner.store import Store
-from traindoc.handoff import load_run
+from traindoc.handoff import fix_group, load_run
 
 
 def _upload(store: Store, tmp_path: Path, name: str, overfit: bool) -> int:
@@ -41,7 +41,7 @@ def test_an_uploaded_run_is_never_relaunched_and_its_reupload_is_the_after_run(s
     after = _upload(store, tmp_path, "after", overfit=False)
     group_id = reproduce.tag_after(store, before, after, finding.rule, finding.severity, finding.fixes[0].text)
     assert [int(i) for i in store.runs(group_id=group_id).id] == [after]
-    (verdict,) = group_verdicts(store, group_id)
+    (verdict,) = group_verdicts(*fix_group(store, group_id))
     assert verdict.verdict == "verified", verdict.reason  # the user's own before and after, compared
     assert reproduce.launchable_from(store.runs()).empty
 

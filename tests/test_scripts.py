@@ -17,6 +17,7 @@ from runner import launcher, reproduce, scripts
 from runner.cli import main as runner_main
 from runner.config import ConfigError
 from runner.store import ACTIVE, Store, StoreError
+from traindoc.handoff import fix_group
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.py"
 QUICK = ["--config", "train.epochs=3", "--config", "model.hidden=32"]
@@ -74,7 +75,7 @@ def test_example_swept_over_two_lrs_then_a_fix_verified(db_path: Path, kill_left
     fixed = wait_for_run(store, fix_id, _ended, timeout=240)
     assert fixed["status"] == "finished", launcher.log_path(store, fix_id).read_text()
     assert fixed["config"] == {**bad["config"], "optim.lr": 1e-3} and fixed["parent_id"] == bad["id"]
-    (verdict,) = group_verdicts(store, group_id)
+    (verdict,) = group_verdicts(*fix_group(store, group_id))
     assert verdict.verdict == "verified", verdict.reason
 
 
