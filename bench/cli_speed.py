@@ -7,6 +7,11 @@ Both CLIs run on the same files in the same run, alternating, each as a fresh pr
 resident memory of the process (``ru_maxrss`` from ``wait4``). Without files, a small
 Keras-style CSV (60 epochs) is written, and the corpus' small CSVs are added when the
 corpus is beside the checkout. ``pip install -r requirements-bench.txt`` brings trainspotter.
+
+Both run with compiled bytecode, as after a ``pip install``: the children get a private
+``PYTHONPYCACHEPREFIX`` (nothing is written into the checkout) and one untimed warm-up
+run each, even where ``PYTHONDONTWRITEBYTECODE`` is set (it is on the build machine, where
+it would otherwise charge traindoc, run from source, a recompile of its own modules every time).
 """
 
 from __future__ import annotations
@@ -44,10 +49,10 @@ def commands(path: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmd: list[str]) -> tuple[float, float, int]:
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MiB, exit code) of one fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -66,19 +71,23 @@ def main() -> int:
             print("trainspotter is not installed: pip install -r requirements-bench.txt", file=sys.stderr)
             return 2
     tmp = tempfile.TemporaryDirectory()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tmp.name) / "pycache")
     files = list(args.files) or [small_csv(Path(tmp.name)), *(CORPUS / f for f in CORPUS_FILES
                                                                if (CORPUS / f).is_file())]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; median of {args.reps} fresh processes, peak RSS of the process")
+          f"{platform.python_version()}; median of {args.reps} fresh processes after a warm-up, peak RSS")
     print("| file | traindoc wall | trainspotter wall | ratio | traindoc peak RSS | trainspotter peak RSS |")
     print("|---|---|---|---|---|---|")
     ratios = []
     for path in files:
         results: dict[str, list[tuple[float, float, int]]] = {"traindoc": [], "trainspotter": []}
         cmds = commands(path)
+        for cmd in cmds.values():
+            measure(cmd, env)  # warm-up: bytecode written, files in the page cache
         for _ in range(args.reps):
             for tool, cmd in cmds.items():  # alternate, so load on the machine hits both alike
-                results[tool].append(measure(cmd))
+                results[tool].append(measure(cmd, env))
         wall = {t: statistics.median(r[0] for r in rs) for t, rs in results.items()}
         rss = {t: max(r[1] for r in rs) for t, rs in results.items()}
         failed = {t for t, rs in results.items() if any(r[2] not in (0, 1) for r in rs)}

@@ -98,3 +98,32 @@ def test_diagnosing_a_csv_loads_neither_torch_nor_the_chart_libraries(tmp_path: 
     statement = ("import contextlib, io\nfrom diagnostics.cli import main\n"
                  f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main([{str(log)!r}, '--json']) == 0")
     assert loaded_after(statement, HEAVY) == []
+
+
+def test_the_diagnostics_command_stays_small_and_says_the_same(tmp_path: Path) -> None:
+    """``python -m diagnostics FILE --json`` (which does without pyarrow) under 100 MiB, same document as in-process."""
+    import contextlib
+    import io
+
+    from diagnostics.cli import main
+
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{1 / (i + 1):.4f},{0.5 + abs(i - 10) / 20:.4f}\n"
+                                                      for i in range(30)))
+    # a small parent starts the command: a child forked from this (large) test process would report
+    # the parent's peak as its own
+    probe = ("import os, subprocess, sys\n"
+             "with open(sys.argv[1], 'wb') as out:\n"
+             "    p = subprocess.Popen(sys.argv[2:], stdout=out)\n"
+             "    _, status, usage = os.wait4(p.pid, 0)\n"
+             "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "out.json"), sys.executable, "-m",
+                           "diagnostics", str(log), "--json"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=True)
+    code, peak_kb = map(int, done.stdout.split())
+    assert code == 0
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main([str(log), "--json"]) == 0
+    assert json.loads((tmp_path / "out.json").read_text()) == json.loads(buf.getvalue())
+    assert peak_kb / 1024 < 100, f"python -m diagnostics peaked at {peak_kb / 1024:.0f} MiB"
