@@ -123,6 +123,8 @@ class MetricSink:
             if check:
                 self._raise_if_failed()
             if not self._writer.is_alive():
+                if check:  # closed: a batch handed over now would be lost without a word
+                    raise RuntimeError(f"metric sink of run {self.run_id} is closed; nothing more can be logged")
                 return
             try:
                 self._queue.put(item, timeout=0.2)

@@ -341,7 +341,7 @@ def test_a_training_run_whose_database_vanishes_exits_with_the_error(db_path: Pa
 
 
 def test_a_read_only_database_opens_read_only_and_says_so(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store(db_path).create_run("existing")
+    Store(db_path).mark_running(Store(db_path).create_run("existing"), pid=4242)  # active: a reader would judge it
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
     view = Store(db_path)  # tests run as root, who may write anything: the check is what is tested

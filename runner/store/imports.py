@@ -11,6 +11,9 @@ from typing import Any
 
 from runner.store.base import SOURCES, ImportedRunRows
 
+# Page cache of the connection while a big import writes (then set back): 64 MiB, a constant.
+IMPORT_CACHE_KIB = 65536
+
 
 class ImportsMixin:
     def import_runs(self, runs: Sequence[ImportedRunRows], *, source: str = "upload", group_id: int | None = None,
@@ -51,7 +54,13 @@ class ImportsMixin:
                 ids.append(run_id)
             return ids
 
-        ids = self._transaction(body)
+        conn = self.conn
+        before = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size={-IMPORT_CACHE_KIB}")  # the index's hot pages stay in memory
+        try:
+            ids = self._transaction(body)
+        finally:
+            conn.execute(f"PRAGMA cache_size={int(before)}")
         if total > chunk:  # give the disk back: the WAL held the whole import until this commit
             with contextlib.suppress(sqlite3.DatabaseError):
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -130,6 +130,8 @@ class LivenessMixin:
     def reconcile(self, now: float | None = None) -> list[int]:
         """Judge active runs: a gone process is ``crashed``; a live one with a late beat ``stalled``
         (and ``running`` again once it beats); another host's run is judged by its beats alone."""
+        if self.read_only:
+            return []  # a read-only view shows the runs as they were written; judging them is a write
         now = time.time() if now is None else now
         host = socket.gethostname()
         rows = self.conn.execute(
