@@ -105,3 +105,25 @@ def test_cp1252_text_is_decoded() -> None:
     text = "Epoch 1: Train Loss: 0.5, Val Loss: 0.6 – ok\nEpoch 2: Train Loss: 0.4, Val Loss: 0.55 – ok\n"
     curves = _curves("loss_log.txt", text.encode("cp1252"))
     assert curves["val/loss"] == [0.6, 0.55]
+
+
+def test_lightning_csvlogger_short_overfitting_run_written_by_lightning(tmp_path) -> None:
+    """A 6-epoch run as Lightning's own CSVLogger writes it: step rows for train, epoch rows for val."""
+    loggers = pytest.importorskip("lightning.pytorch.loggers")
+    from diagnostics.engine import diagnose
+
+    logger = loggers.CSVLogger(str(tmp_path), name="run")
+    val = [0.60, 0.52, 0.55, 0.61, 0.68, 0.74]
+    step = 0
+    for epoch, v in enumerate(val):
+        for _ in range(10):
+            logger.log_metrics({"train_loss_step": 0.9 * 0.8 ** (step / 10), "epoch": epoch}, step=step)
+            step += 1
+        logger.log_metrics({"val_loss": v, "train_loss_epoch": 0.9 * 0.8 ** epoch, "epoch": epoch}, step=step - 1)
+    logger.save()
+    path = next(tmp_path.rglob("metrics.csv"))
+    (run,) = read_upload("metrics.csv", path.read_bytes())
+    rd = to_rundata(run)
+    assert {"train/loss", "train/loss_epoch", "val/loss"} <= set(rd.names)
+    rules = {f.rule: f for f in diagnose(rd)}
+    assert "overfitting" in rules and "likely overfitting" in rules["overfitting"].summary

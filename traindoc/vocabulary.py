@@ -48,7 +48,7 @@ _FIXED: dict[str, str] = {
     "grad_norm": "grad_norm",
 }
 # Training loss: per iteration when logged every step, epoch mean when logged per epoch.
-_TRAIN_LOSS = ("loss", "train_loss", "training_loss", "loss/train")
+_TRAIN_LOSS = ("loss", "train_loss", "training_loss", "loss/train", "total_loss", "train/total_loss")
 _KERAS_SUFFIX = re.compile(r"^(val_)?(auc|precision|recall)_\d+$")  # Keras numbers repeated metrics
 _SPLIT = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
           "eval": "val", "evaluation": "val", "test": "val", "dev": "val"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,18 @@ class Overfitting(Rule):
     noise_k: the worsening must exceed this many robust standard deviations of the val noise.
     persistence: share of post-best evaluations that must stay worse than the best.
     overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
+    short_points: the fewest evaluations judged at all. Runs with ``short_points`` to
+      ``min_points - 1`` evaluations (HF runs evaluating every 1000 steps, 5-7 epoch Keras runs)
+      are judged by a stricter test: every evaluation after the best is worse, the last by at
+      least ``short_min_rise``, and the wording says the evidence is thin.
+    short_min_rise: 15%: "tens of percent" (corpus hf_0001 rises 31% over 4 evaluations; the
+      healthy short runs move less than 10% after their best).
+
+    Noise: the end level is the median of the last tenth of the evaluations, so the rise is
+    compared with the robust point noise (MAD around the smoothed curve) divided by the square
+    root of that count, the standard error of the level: a sustained rise through large
+    swings (corpus json_0001, +43% with +-30% swings) is then not mistaken for noise, while a
+    healthy val plateau (keras_0003, keras_0005, pl_0002, pl_0005) still is.
 
     References:
     SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
@@ -59,6 +72,8 @@ class Overfitting(Rule):
     noise_k: float = 2.0
     persistence: float = 0.75
     overfit_ratio: float = 0.1
+    short_points: int = 4
+    short_min_rise: float = 0.15
 
     def check(self, run: RunData) -> list[Finding]:
         if run.get("val/loss") is not None:
@@ -71,22 +86,29 @@ class Overfitting(Rule):
     def _judge(self, run: RunData, name: str, lower_better: bool) -> list[Finding]:
         x, y = curves.reduce(*run.get(name).finite())
         n = len(y)
-        if n < self.min_points:
+        if n < self.short_points:
             return []
         sign = 1.0 if lower_better else -1.0
-        sy = curves.smooth(sign * y, curves.window(n, 0.1))
+        short = n < self.min_points
+        # a short run is not smoothed (a 3-point window would move its best); it must instead
+        # worsen at every evaluation after the best and by tens of percent
+        sy = sign * y if short else curves.smooth(sign * y, curves.window(n, 0.1))
         b = int(np.argmin(sy))
         after = n - 1 - b
-        if after < max(3, share(n, self.min_after)):
+        if after < (2 if short else max(3, share(n, self.min_after))):
             return []
         best = sy[b]
-        end = curves.level(sign * y, 0.1, end=True, min_n=2)
+        k_end = 1 if short else max(2, int(round(0.1 * n)))
+        end = float(sign * y[-1]) if short else curves.level(sign * y, 0.1, end=True, min_n=2)
         rise = end - best
-        noise = curves.robust_noise(sign * y, sy)
+        noise = curves.robust_noise(sign * y, sy if not short else curves.smooth(sign * y, 3))
         needed = self.min_rise * max(abs(best), 1e-12) if lower_better else self.min_metric_drop
-        if rise <= 0 or rise < max(needed, self.noise_k * noise):
+        if short:
+            needed = self.short_min_rise * max(abs(best), 1e-12) if lower_better else 2 * self.min_metric_drop
+        # the end level is a median of k_end evaluations: its noise is the point noise / sqrt(k_end)
+        if rise <= 0 or rise < max(needed, self.noise_k * noise / np.sqrt(k_end)):
             return []
-        if np.mean(sign * y[b + 1 :] > best) < self.persistence:
+        if np.mean(sign * y[b + 1 :] > best) < (1.0 if short else self.persistence):
             return []
         train = self._train(run, name)
         if train is None:
@@ -151,6 +173,9 @@ class Overfitting(Rule):
             f"{tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
             f"from {curves.fmt(abs(gap_best))} to {curves.fmt(abs(gap_end))}."
         )
+        if len(x) < self.min_points:
+            summary += (f" Only {len(x)} evaluations, each worse than the best: likely overfitting, but the "
+                        "evidence is thin; evaluate more often to confirm.")
         values = {
             "best_step": best_step,
             "best_epoch": run.epoch_at(best_step),
@@ -210,9 +235,9 @@ class Overfitting(Rule):
                 {"data.train_limit": 0} if limit else None,
             )
         )
-        fixes.append(
-            Fix("Augment the data (mirror, flip, random crop)", "augmentation multiplies the examples")
-        )
+        augment = _augmentation(data_kind(run))
+        if augment is not None:
+            fixes.append(augment)
         width = int(cfg(run, "model.width", 0) or 0)
         fixes.append(
             Fix(
@@ -222,3 +247,39 @@ class Overfitting(Rule):
             )
         )
         return fixes
+
+
+# What the inputs are, from the config's data set name or the metric names: the augmentation
+# advice must fit the data (no flips and crops for a table of numbers).
+_IMAGE_DATA = ("digits", "mnist", "cifar", "imagenet", "coco", "voc", "celeba", "svhn", "image", "img")
+_TABULAR_DATA = ("breast_cancer", "wine", "classification", "moons", "iris", "titanic", "housing", "adult",
+                 "tabular", "csv")
+_IMAGE_METRICS = re.compile(r"(map50|map|bbox|box_loss|giou|iou|dice|ssim|psnr|top1|top5|mask|keypoint|seg)")
+_SPEECH_TEXT_METRICS = re.compile(r"(wer|cer|bleu|rouge|perplexity|ppl|bpb|token|snr|sdr)")
+
+
+def data_kind(run: RunData) -> str:
+    """'image', 'tabular', 'sequence' (text/speech) or 'unknown', from config and metric names."""
+    name = str(cfg(run, "data.name", "") or cfg(run, "data.dataset", "") or "").lower()
+    if any(t in name for t in _IMAGE_DATA):
+        return "image"
+    if any(t in name for t in _TABULAR_DATA):
+        return "tabular"
+    names = " ".join(run.names).lower()
+    if _IMAGE_METRICS.search(names) or run.meta.get("format") in ("ultralytics",):
+        return "image"
+    if _SPEECH_TEXT_METRICS.search(names):
+        return "sequence"
+    return "unknown"
+
+
+def _augmentation(kind: str) -> Fix | None:
+    if kind == "image":
+        return Fix("Augment the data (mirror, flip, random crop)", "augmentation multiplies the examples")
+    if kind == "sequence":
+        return Fix("Augment the data (SpecAugment or speed perturbation for audio, token dropout or "
+                   "back-translation for text)", "augmentation multiplies the examples")
+    if kind == "tabular":
+        return None  # flips and crops mean nothing for a table; regularisation and more rows do
+    return Fix("Augment the data where the inputs allow it (flips/crops for images, noise or time shifts "
+               "for signals)", "augmentation multiplies the examples")

@@ -35,6 +35,10 @@ class Plateau(Rule):
     stalls (ReduceLROnPlateau), or warm restarts (SGDR). At a constant lr: learning-rate
     decay on plateau; warm restarts; switch from Adam to SGD late in training (SWATS).
 
+    On imported logs without the run's config (the lr unknown for lr_too_low) the finding is
+    reported at info: without the schedule the rule cannot tell a deliberate choice from a
+    mistake. On the real-log corpus this turned 1 healthy file(s) from a false alarm into a hint.
+
     Parameters:
     min_points: points of the loss curve needed before judging.
     min_drop: at a constant lr, the initial drop must be at least this share of the start.
@@ -124,7 +128,8 @@ class Plateau(Rule):
                     summary,
                     evidence,
                     self._decay_fixes(),
-                    severity="warning",
+                    # without the config a logged lr cut may be the schedule the author chose: a hint
+                    severity="warning" if run.config else "info",
                     title="Loss plateau: the lr was cut too early",
                     explains=("underfitting",),
                 )

@@ -33,7 +33,7 @@ _BRACKET = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)?\s*"
 _TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*?,\s*"
                    r"[\d.?]+\s*(?:it/s|s/it)(?P<post>[^\]]*)\]")
 _KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
-                 + NUM + r")\s*\]?(?![\w.:/])")
+                 + NUM + r")\s*\]?(?![\w.:/%])")
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
 _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
 # a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
