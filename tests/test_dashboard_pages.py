@@ -150,3 +150,17 @@ def test_overview_progress_in_whole_percent_and_scheduler_status_follows_the_que
     assert "**Group #1 g**" in [p.proto.text for p in at.get("progress")][0]  # trailing space: no literal **
     links = [link.proto.label for link in at.get("page_link")]
     assert "Run #2" in links  # a queued run links to its run page
+
+
+def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "r.db")
+    run_id = store.create_run("live " * 40, {}, status="queued")
+    store.mark_running(run_id)
+    store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10)])
+    at = _app(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    assert at.button(key="run:cancel").label == "Cancel run"
+    assert len(at.title[0].value) < 120 and "live live" in at.caption[0].value  # cut title, full name below
+    store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10, 30)])
+    at.run()
+    assert [m.value for m in at.metric if m.label == "Steps"] == ["30"]  # the header follows the run

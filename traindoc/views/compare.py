@@ -70,8 +70,12 @@ def labels(runs: Sequence[RunData], keys: Sequence[str]) -> dict[int, tuple[str,
     for run in runs:
         rid, name = int(run.meta.get("run_id")), short(run.meta.get("name", ""), 28)
         own = [k for k in keys if k in run.config]
-        odd = [k for k in own if common[k] and repr(run.config.get(k)) != common[k][0][0]]
-        shown = (odd + [k for k in own if k not in odd])[:LABEL_KEYS]
+        full = str(run.meta.get("name", ""))
+        said = [k for k in own if f"{k}={_fmt(run.config[k])}" in full]  # a sweep run's name says it already
+        own_new = [k for k in own if k not in said]
+        odd = [k for k in own_new if common[k] and repr(run.config.get(k)) != common[k][0][0]]
+        shown = (odd + [k for k in own_new if k not in odd])[:LABEL_KEYS]
+        name = name if not said or len(full) <= 60 else short(full, 60)  # keep the part that says the value
         label = " · ".join([f"#{rid} {name}", *(f"{k.split('.')[-1]}={_fmt(run.config[k])}" for k in shown)])
         lines = [f"#{rid} {run.meta.get('name', '')}", *(f"{k}={_fmt(run.config[k])}" for k in own)]
         hover = "<br>".join(html.escape(line) for line in lines + ([] if run.config else ["(no config)"]))
