@@ -134,7 +134,7 @@ def _xmap(x_map: Series | None, steps: np.ndarray) -> np.ndarray:
     return np.interp(np.asarray(steps, dtype=float), known_steps, known_x)
 
 
-def _nan_tail(steps: np.ndarray, values: np.ndarray, max_points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def _nan_tail(steps: np.ndarray, values: np.ndarray, max_points: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Where the curve is NaN/inf, pinned at its last finite value: the broken stretch stays on the chart."""
     bad = ~np.isfinite(values)
     if not bad.any():
@@ -205,8 +205,9 @@ def curve_figure(
                 legendgroup=name, marker={"symbol": "x", "size": 12, "color": "#d62728", "line": {"width": 2}},
             ), **at)
     row = 0
+    broken = any(not np.isfinite(np.asarray(v, dtype=float)).all() for _, v in series.values())
     for finding in findings:
-        row = _draw_evidence(fig, finding, series, log_y=log_y, row=row, x_map=x_map, where=where)
+        row = _draw_evidence(fig, finding, series, log_y=log_y, row=row, x_map=x_map, where=where, bottom=broken)
     fig.update_layout(
         height=max(460, 230 * rows), margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
@@ -227,15 +228,18 @@ def _last_finite_before(series: Series | None, step: int) -> float:
     return float(values[ok][-1]) if ok.any() else 0.0
 
 
-def _label(fig: go.Figure, x: float, text: str, colour: str, row: int) -> None:
-    """A mark's label near the top of the plot, one row lower per label so they never overlap."""
-    fig.add_annotation(x=x, xref="x", y=1 - 0.06 * (row % 8), yref="paper", xanchor="left", yanchor="top",
+def _label(fig: go.Figure, x: float, text: str, colour: str, row: int, bottom: bool = False) -> None:
+    """A mark's label near the top of the plot (or the bottom, when the top holds the first-NaN/inf
+    labels of a divergence), one row further in per label so they never overlap."""
+    y = 0.06 * (row % 8) if bottom else 1 - 0.06 * (row % 8)
+    fig.add_annotation(x=x, xref="x", y=y, yref="paper", xanchor="left", yanchor="bottom" if bottom else "top",
                        text=text, showarrow=False, font={"color": colour, "size": 11},
                        bgcolor="rgba(255,255,255,0.7)")
 
 
 def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series], log_y: bool,
-                   row: int, x_map: Series | None = None, where: Mapping[str, dict] | None = None) -> int:
+                   row: int, x_map: Series | None = None, where: Mapping[str, dict] | None = None,
+                   bottom: bool = False) -> int:
     """Draw one finding's marks; returns the next free label row.
 
     Step marks (vline, span) always apply, across every panel, since all curves share the x-axis;
@@ -253,14 +257,14 @@ def _draw_evidence(fig: go.Figure, finding: Finding, series: Mapping[str, Series
         kind, label = mark.get("kind"), str(mark.get("label", finding.title))
         if kind == "vline" and mark.get("step") is not None:
             fig.add_vline(x=x(mark["step"]), line={"color": colour, "dash": "dash", "width": 1.5}, **every)
-            _label(fig, x(mark["step"]), label, colour, row)
+            _label(fig, x(mark["step"]), label, colour, row, bottom)
             row += 1
         elif kind == "span" and mark.get("start") is not None and mark.get("end") is not None:
             # info findings shade lightly so a warning's span on the same stretch still reads
             opacity = 0.05 if finding.severity == "info" else 0.1
             fig.add_vrect(x0=x(mark["start"]), x1=x(mark["end"]), fillcolor=colour, opacity=opacity, line_width=0,
                           **every)
-            _label(fig, x(mark["start"]), label, colour, row)
+            _label(fig, x(mark["start"]), label, colour, row, bottom)
             row += 1
         elif kind == "hline" and on_chart and mark.get("value") is not None and not log_y:
             fig.add_hline(y=mark["value"], line={"color": colour, "dash": "dot", "width": 1.5},

@@ -11,13 +11,14 @@ import streamlit as st
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
 from diagnostics.sweep_figures import before_after_figure
-from diagnostics.verify import Verdict, group_runs, group_verdicts
+from diagnostics.verify import Verdict, group_runs
 from pages._launch_widgets import group_progress
 from pages._own_code import code_fixes
 from pages._shared import md
 from runner import reproduce
 from runner.store import ACTIVE, Store
 from traindoc.handoff import fix_group
+from traindoc.views.cache import fix_verdicts, group_state
 
 VERDICT_STYLE = {"verified": ("green", ":material/verified:"), "did not help": ("red", ":material/block:"),
                  "inconclusive": ("orange", ":material/help:")}
@@ -102,7 +103,7 @@ def fix_results(store: Store, run_id: int) -> bool:
                 group_progress(store, group, runs)
                 continue
             st.markdown(f"**{md(group['name'])}** (group #{group['id']})")
-            for verdict in group_verdicts(*fix_group(store, int(group["id"]))):
+            for verdict in _verdicts(store, int(group["id"])):
                 verdict_badge(verdict)
             parent, _, fixes = group_runs(*fix_group(store, int(group["id"])))
             metrics = list(dict.fromkeys(m for m in ("train/loss_epoch", _metric(store, group)) if m))
@@ -116,6 +117,10 @@ def fix_results(store: Store, run_id: int) -> bool:
     return active
 
 
+def _verdicts(store: Store, group_id: int) -> list[Verdict]:
+    return fix_verdicts(str(store.path.resolve()), group_id, group_state(store, group_id))
+
+
 def _metric(store: Store, group: dict[str, Any]) -> str | None:
-    verdicts = group_verdicts(*fix_group(store, int(group["id"])))
+    verdicts = _verdicts(store, int(group["id"]))
     return next((v.metric for v in verdicts if v.metric), None)

@@ -11,6 +11,7 @@ from pages._shared import default_metrics, duration
 from runner import launcher
 from runner.store import ACTIVE, Store
 from traindoc.views.charts import X_AXES
+from traindoc.views.overview import run_length
 
 SMOOTHING = {"auto (by point density)": "auto", "off": 0.0, "light (0.6 per step)": 0.6,
              "strong (0.9 per step)": 0.9}
@@ -27,7 +28,7 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
         cols[0].metric("Status", now["status"])
         cols[1].metric("Device", now["device"] or "—")
         cols[2].metric("Duration", duration(now) or "—")
-        cols[3].metric("Steps", "—" if now["last_step"] is None else f"{now['last_step']:,}")
+        cols[3].metric(*run_length(store, run_id))
         cols[4].metric("Source", now["source"])
         if now["status"] in ACTIVE:
             cols[5].button("Cancel run", icon=":material/cancel:", key="run:cancel",

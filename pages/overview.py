@@ -56,9 +56,10 @@ if table.empty:
     st.stop()
 # a new key when the rows change under it (filters, a delete), so ticks never land on other runs
 view = repr((text, status, source, tags, groups, dates, archived, st.session_state.get("manage:deleted", 0)))
+hidden = {"progress"} if table["progress"].isna().all() else set()  # no active run: no empty column
 picked = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
-    key=f"runs_table:{view}",
+    key=f"runs_table:{view}", column_order=[c for c in table.columns if c not in hidden],
     column_config={
         "id": st.column_config.NumberColumn("id", width=40),
         "name": st.column_config.TextColumn("name", width=220),

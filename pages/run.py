@@ -38,8 +38,10 @@ run = store.run(run_id)
 st.title(f"{STATUS_ICONS.get(run['status'], '')} {md(short(run['name'], 80))}")
 if len(run["name"]) > 80:
     st.caption(md(run["name"]))
-if run["note"]:
-    st.caption(f":material/sticky_note_2: {md(run['note'])}")
+tags = store.tags(run_id).get(run_id, [])
+if run["note"] or tags:
+    st.caption(" · ".join([f":material/sticky_note_2: {md(run['note'])}"] * bool(run["note"])
+                          + [f":material/sell: {md(', '.join(tags))}"] * bool(tags)))
 
 
 run_header(store, run)

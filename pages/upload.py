@@ -79,7 +79,9 @@ for run_id in run_ids:
     picked = default_metrics(names, findings)
     if picked:
         data = series(db, run_id, run["last_step"], tuple(picked))
-        st.plotly_chart(curve_figure(data, smoothing=0.0, findings=findings), width="stretch", key=f"c{run_id}")
+        x_title = "epoch" if run["meta"].get("axis") == "epoch" else "step"  # a per-epoch log counts epochs
+        st.plotly_chart(curve_figure(data, smoothing=0.0, findings=findings, x_title=x_title), width="stretch",
+                        key=f"c{run_id}")
     if note:
         st.caption(note)
     elif not findings:

@@ -131,3 +131,36 @@ def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkey
     assert any(link.label == f"Tried in group #{group}: see the result" and link.query_string == f"group={group}"
                for link in links)
     assert [b.label for b in at.get("download_button")] == ["Report (Markdown)", "Report (HTML + chart)"]
+
+
+def test_overview_progress_in_whole_percent_and_scheduler_status_follows_the_queue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "o.db")
+    running = store.create_run("live", {}, status="queued")
+    store.mark_running(running)  # this process: alive, so the run is not reconciled as crashed
+    store.heartbeat(running, progress=0.2492)
+    group = store.create_group("g ", spec={})
+    store.create_run("waiting", {}, group_id=group)
+    at = _app(tmp_path / "o.db", monkeypatch)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.set_index("id").loc[running, "progress"] == 25
+    at = _app(tmp_path / "o.db", monkeypatch, "pages/launch.py")
+    assert "Scheduler: starting for 1 queued run…" in _text(at)
+    assert "**Group #1 g**" in [p.proto.text for p in at.get("progress")][0]  # trailing space: no literal **
+    links = [link.proto.label for link in at.get("page_link")]
+    assert "Run #2" in links  # a queued run links to its run page
+
+
+def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "r.db")
+    run_id = store.create_run("live " * 40, {}, status="queued")
+    store.mark_running(run_id)
+    store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10)])
+    at = _app(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    assert at.button(key="run:cancel").label == "Cancel run"
+    assert len(at.title[0].value) < 120 and "live live" in at.caption[0].value  # cut title, full name below
+    store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10, 30)])
+    at.run()
+    assert [m.value for m in at.metric if m.label == "Steps"] == ["30"]  # the header follows the run

@@ -12,7 +12,7 @@ from diagnostics.figures import auto_smoothing, curve_figure
 from diagnostics.findings import Evidence, Finding, Fix
 from runner.store import Store
 from traindoc.views.charts import default_metrics, partner
-from traindoc.views.overview import length_caption, short
+from traindoc.views.overview import length_caption, run_length, short
 from traindoc.views.report import report_html, report_markdown
 from traindoc.views.uploads import folder_name, name_uploaded
 
@@ -51,6 +51,7 @@ def test_short_names_and_upload_names(tmp_path: Path) -> None:
     assert short("x" * 100).endswith("…") and len(short("x" * 100)) == 48 and short("a\n b") == "a b"
     assert folder_name("logs.zip/lightning_logs/version_0/metrics.csv", "logs.zip") == "lightning_logs/version_0"
     assert folder_name("metrics.csv", "metrics.csv") is None
+    assert folder_name("tb.zip/runs/overfit", "tb.zip") == "runs/overfit"  # a TensorBoard folder run
     store = Store(tmp_path / "u.db")
     ids = [store.create_run("version_0", {}, status="finished", source="upload",
                             meta={"file": f"logs.zip/lightning_logs/version_{i}/metrics.csv", "axis": "epoch"})
@@ -60,7 +61,7 @@ def test_short_names_and_upload_names(tmp_path: Path) -> None:
     name_uploaded(store, ids[:1], "logs.zip", "baseline ")
     assert store.run(ids[0])["name"] == "baseline"
     store.write_metrics([(ids[0], e, float(e), "val/loss", 1.0, 0.0) for e in range(60)])
-    assert length_caption(store, ids[0]) == "60 epochs"
+    assert length_caption(store, ids[0]) == "60 epochs" and run_length(store, ids[0]) == ("Epochs", "60")
 
 
 def test_report_has_the_findings_and_escapes_names() -> None:

@@ -79,3 +79,20 @@ def key_metric(db: str, run_id: int, last_step: int | None) -> str:
         value = values[-1] if pick == "last" else (finite.max() if finite.size else float("nan"))
         return f"{name} {pick} {value:.4g}".replace("nan", "NaN")
     return ""
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def fix_verdicts(db: str, group_id: int, state: tuple[tuple[int, str, int | None], ...]) -> list[Any]:
+    """The verdicts of a finished fix group; ``state`` ((id, status, last step) of its runs) is the cache key,
+    so the fix runs are read and re-diagnosed once, not on every rerun of the run page."""
+    from diagnostics.verify import group_verdicts
+    from traindoc.handoff import fix_group
+
+    return group_verdicts(*fix_group(store_for(db), group_id))
+
+
+def group_state(store: Store, group_id: int) -> tuple[tuple[int, str, int | None], ...]:
+    """What a fix group's verdicts depend on, as a hashable cache key."""
+    runs = store.runs(group_id=group_id, reconcile=False)
+    return tuple((int(r.id), str(r.status), None if r.last_step != r.last_step else int(r.last_step))
+                 for r in runs.itertuples())

@@ -35,12 +35,27 @@ def comparable(runs: Sequence[RunData]) -> Comparable:
     shared = sorted(n for n, c in counts.items() if c == len(runs))
     some = sorted(n for n, c in counts.items() if 1 < c < len(runs))
     metrics = shared + some + sorted(n for n, c in counts.items() if c == 1)
-    configured = [dict(r.config) for r in runs if r.config]  # an uploaded log without config differs in nothing
-    keys = differing_keys(configured) if len(configured) > 1 else []
+    keys = varying_keys([dict(r.config) for r in runs])
     score = score_monitor([set(r.names) for r in runs])
     pool = shared or some or metrics
     default = score.name if score else next((n for n in pool if n.endswith("loss")), pool[0] if pool else None)
     return Comparable(metrics, keys, default)
+
+
+def varying_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
+    """Keys that at least two runs set, to different values (seed and device aside, as ``differing_keys``).
+
+    A run without config (an uploaded log) differs in nothing, and a key only one run has (an
+    upload's three hparams against a runner's full config) is not a variation either.
+    """
+    configured = [c for c in configs if c]
+    candidates = differing_keys(configured) if len(configured) > 1 else []
+    out = []
+    for key in candidates:
+        values = [repr(c[key]) for c in configured if key in c]
+        if len(values) > 1 and len(set(values)) > 1:
+            out.append(key)
+    return out
 
 
 def _fmt(value: Any) -> str:
@@ -55,8 +70,12 @@ def labels(runs: Sequence[RunData], keys: Sequence[str]) -> dict[int, tuple[str,
     for run in runs:
         rid, name = int(run.meta.get("run_id")), short(run.meta.get("name", ""), 28)
         own = [k for k in keys if k in run.config]
-        odd = [k for k in own if common[k] and repr(run.config.get(k)) != common[k][0][0]]
-        shown = (odd + [k for k in own if k not in odd])[:LABEL_KEYS]
+        full = str(run.meta.get("name", ""))
+        said = [k for k in own if f"{k}={_fmt(run.config[k])}" in full]  # a sweep run's name says it already
+        own_new = [k for k in own if k not in said]
+        odd = [k for k in own_new if common[k] and repr(run.config.get(k)) != common[k][0][0]]
+        shown = (odd + [k for k in own_new if k not in odd])[:LABEL_KEYS]
+        name = name if not said or len(full) <= 60 else short(full, 60)  # keep the part that says the value
         label = " · ".join([f"#{rid} {name}", *(f"{k.split('.')[-1]}={_fmt(run.config[k])}" for k in shown)])
         lines = [f"#{rid} {run.meta.get('name', '')}", *(f"{k}={_fmt(run.config[k])}" for k in own)]
         hover = "<br>".join(html.escape(line) for line in lines + ([] if run.config else ["(no config)"]))

@@ -81,6 +81,15 @@ def filter_choices(store: Store) -> dict[str, list[Any]]:
     }
 
 
+def run_length(store: Store, run_id: int) -> tuple[str, str]:
+    """The run page's header figure: ("Epochs", "60") for a per-epoch log, else ("Steps", "240")."""
+    text = length_caption(store, run_id)
+    if text == "no metrics":
+        return "Steps", "—"
+    count, unit = text.split(" · ")[0].split(" ")
+    return unit.capitalize(), count
+
+
 def length_caption(store: Store, run_id: int) -> str:
     """How long a run is, counted right: "60 epochs" for a per-epoch log (not "59 steps"), else "N steps"."""
     row = store.conn.execute(

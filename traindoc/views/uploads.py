@@ -9,10 +9,15 @@ from runner.store import Store
 
 
 def folder_name(file: str, upload: str) -> str | None:
-    """The log's folder inside the upload (the zip's own name dropped); None for a bare file."""
+    """The log's folder inside the upload (the zip's own name dropped); None for a bare file.
+
+    ``file`` is the log file's path, or the folder's when a reader took a whole folder (TensorBoard).
+    """
     parts = list(PurePosixPath(file).parts)
     if parts and parts[0] == PurePosixPath(upload).name and upload.lower().endswith(".zip"):
         parts = parts[1:]
+    if parts and "." not in parts[-1]:  # the importer read a whole folder (TensorBoard): it is the run
+        return "/".join(parts) or None
     folder = "/".join(parts[:-1])
     return folder or None
 
