@@ -65,7 +65,7 @@ def code_change(fix_text: str, patch: Mapping[str, Any] | None) -> str:
     """A fix worded for the user's own code: what to change, with the config values spelled out."""
     if not patch:
         return fix_text
-    values = ", ".join(f"`{k}` = {v!r}" for k, v in patch.items())
+    values = ", ".join(f"{k} = {v!r}" for k, v in patch.items())
     return f"{fix_text} — in your training code, set {values}; then re-train and upload the new log."
 
 

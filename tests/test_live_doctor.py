@@ -50,3 +50,15 @@ def test_only_critical_rules_can_stop_a_run() -> None:
     assert check_stop_on("divergence") == ("divergence",)
     with pytest.raises(ValueError, match="can be stopped on"):
         check_stop_on(("overfitting",))
+
+
+def test_a_script_run_inherits_the_launch_toggle(store: Store) -> None:
+    from runner.live_doctor import requested
+
+    group = store.create_group("g", spec={"stop_on": ["exploding_gradients"]})
+    own = store.create_run("own", {}, source="script", meta={"stop_on": ["divergence"]}, group_id=group)
+    inherited = store.create_run("inherited", {}, source="script", group_id=group)
+    plain = store.create_run("plain", {}, source="script")
+    assert requested(store, store.run(own)) == ("divergence",)
+    assert requested(store, store.run(inherited)) == ("exploding_gradients",)
+    assert requested(store, store.run(plain)) == ()

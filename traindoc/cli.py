@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 from collections.abc import Sequence
 from importlib.util import find_spec
@@ -58,10 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.add_argument("--db", help="SQLite file (default: $TRAINDOC_DB or ./traindoc.db)")
         parser.add_argument("--port", type=int, default=8501)
         opts = parser.parse_args(rest)
-        try:
-            return subprocess.call(dashboard_command(opts.db, opts.port))
-        except KeyboardInterrupt:
-            return 0
+        command = dashboard_command(opts.db, opts.port)
+        os.execv(command[0], command)  # become streamlit: a Ctrl-C or a kill reaches the server itself
     print(f"error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 
