@@ -123,7 +123,7 @@ def test_lightning_csvlogger_short_overfitting_run_written_by_lightning(tmp_path
     logger.save()
     path = next(tmp_path.rglob("metrics.csv"))
     (run,) = read_upload("metrics.csv", path.read_bytes())
-    rd = to_rundata(run)
+    rd = from_imported(run)
     assert {"train/loss", "train/loss_epoch", "val/loss"} <= set(rd.names)
     rules = {f.rule: f for f in diagnose(rd)}
     assert "overfitting" in rules and "likely overfitting" in rules["overfitting"].summary
