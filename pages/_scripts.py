@@ -12,7 +12,7 @@ import streamlit as st
 from pages._shared import md
 from runner import scripts
 from runner.config import ConfigError
-from runner.live_doctor import STOPPABLE
+from runner.stop_on import STOPPABLE
 from runner.store import Store, StoreError
 
 

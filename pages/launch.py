@@ -14,7 +14,7 @@ from pages._shared import get_store, md
 from runner import plan, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
-from runner.live_doctor import STOPPABLE
+from runner.stop_on import STOPPABLE
 
 store = get_store()
 st.title(":material/rocket_launch: Launch runs")
@@ -47,7 +47,7 @@ address = cols[3].text_input("Ray address", "", disabled=executor != "ray", key=
 name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}",
                      key=f"{start}:group-name")
 stop = st.toggle("Stop a run on a critical finding", help=f"The live doctor ends it `stopped` when one of "
-                 f"{', '.join(STOPPABLE)} fires (runner/live_doctor.py).", key="launch:stop-on")
+                 f"{', '.join(STOPPABLE)} fires (traindoc/live_doctor.py).", key="launch:stop-on")
 
 grid: dict[str, list] = {}
 for sweep_key, text in texts.items():

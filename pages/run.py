@@ -51,7 +51,7 @@ if run["parent_id"]:  # a fix or comparison run: one click back to the run it wa
 if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped"):
     if run["status"] == "cancelled":
         st.warning("This run was cancelled. What it logged before stopping is kept below.")
-    elif run["status"] == "stopped":  # the live doctor, as asked at launch (runner/live_doctor.py)
+    elif run["status"] == "stopped":  # the live doctor, as asked at launch (traindoc/live_doctor.py)
         st.warning("The live doctor stopped this run on a critical finding. What it logged is kept below.")
     else:
         st.error(f"This run {run['status']}. The error it recorded is below: fix the config (or the "

@@ -92,9 +92,9 @@ def parse_config(config: Any) -> Any:
 def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
               progress: ProgressCallback | None = None, pid: int | None = None) -> Verdict:
     """Train one run from its stored config to its verdict; the body of every trained run."""
-    from runner import live_doctor
     from runner.config import ConfigError
     from runner.train import resolve_device, train  # torch, sklearn
+    from traindoc import live_doctor  # composes store + diagnostics; loaded only here
 
     life = RunLifecycle(store, run_id)
     try:

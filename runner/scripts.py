@@ -150,7 +150,7 @@ class ScriptPlan:
 
 def submit(store: Store, plan: ScriptPlan, start_scheduler: bool = True) -> tuple[int, list[int]]:
     """Queue the plan's runs in one group (source ``script``) and make sure the scheduler is up."""
-    from runner.live_doctor import check_stop_on
+    from runner.stop_on import check_stop_on
 
     script = store.script(plan.script)
     stop_on = check_stop_on(plan.stop_on)

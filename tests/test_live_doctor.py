@@ -10,8 +10,8 @@ import pytest
 
 import traindoc
 from runner.execute import execute
-from runner.live_doctor import check_stop_on
 from runner.presets import PRESETS
+from runner.stop_on import check_stop_on
 from runner.store import Store
 
 ONSET = 1500  # the step from which the loss is NaN
@@ -53,7 +53,7 @@ def test_only_critical_rules_can_stop_a_run() -> None:
 
 
 def test_a_script_run_inherits_the_launch_toggle(store: Store) -> None:
-    from runner.live_doctor import requested
+    from runner.stop_on import requested
 
     group = store.create_group("g", spec={"stop_on": ["exploding_gradients"]})
     own = store.create_run("own", {}, source="script", meta={"stop_on": ["divergence"]}, group_id=group)

@@ -17,8 +17,9 @@ from types import MappingProxyType
 from typing import Any
 
 from runner import api
-from runner.live_doctor import DEFAULT_INTERVAL, LiveDoctor, check_stop_on, requested
 from runner.scripts import ENV_RUN_ID
+from runner.stop_on import check_stop_on, requested
+from traindoc.live_doctor import DEFAULT_INTERVAL, LiveDoctor
 
 
 class RunStopped(Exception):

@@ -1,5 +1,9 @@
 """The doctor that watches a live run and, when asked, stops it on a critical finding.
 
+It lives in ``traindoc`` (beside ``handoff``) because it composes the two layers: it reads the
+store and runs the diagnostics; the runner loads it lazily, only for a run that asked for it
+(what may stop a run is ``runner.stop_on``).
+
 Why a thread beside the training loop and not a step in it: diagnosing reads the stored
 curves, which costs milliseconds, not microseconds; a training step must not wait for it.
 Every ``interval`` seconds the thread reads the run's last stored step (one indexed row), and
@@ -17,20 +21,10 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from runner.stop_on import check_stop_on, requested
 from runner.store import Store
 
-# What can stop a run: the rules that mean "the rest of this run is wasted".
-STOPPABLE = ("divergence", "exploding_gradients", "negative_loss")
 DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagnosis only follows a new batch
-
-
-def check_stop_on(stop_on: Iterable[str] | str | None) -> tuple[str, ...]:
-    """Validated rule ids (a single id is accepted as a string); refuses a rule that cannot stop a run."""
-    rules = (stop_on,) if isinstance(stop_on, str) else tuple(stop_on or ())
-    bad = [r for r in rules if r not in STOPPABLE]
-    if bad:
-        raise ValueError(f"stop_on {bad}: a run can be stopped on {', '.join(STOPPABLE)}")
-    return rules
 
 
 class LiveDoctor:
@@ -89,14 +83,6 @@ class LiveDoctor:
         self.store.finish(self.run_id, "stopped", error=f"stopped by the doctor: {finding.rule}: {finding.summary}")
         self._stop.set()
         return True
-
-
-def requested(store: Store, run: dict[str, Any]) -> tuple[str, ...]:
-    """What a launched run asked to be stopped on: its meta, else its group's spec (the launch form's toggle)."""
-    stop_on = run["meta"].get("stop_on")
-    if not stop_on and run.get("group_id") is not None:
-        stop_on = store.group(int(run["group_id"]))["spec"].get("stop_on")
-    return check_stop_on(stop_on)
 
 
 def for_run(store: Store, run_id: int, **kw: Any) -> LiveDoctor | None:
