@@ -50,7 +50,8 @@ class Divergence(Rule):
       running minimum: the run did not recover (a one-off spike that recovers is not divergence).
       5: the PINN of pl_0001 stays 6-10x up, PPO's rl_0001 ~60x; the oscillation preset's noisy
       per-step loss, which swings back to 4x its low, does not.
-    quiet: the stretch before the jump is calm, its MAD at most this share of its median:
+    quiet: the stretch before the jump is calm, the MAD of its step-to-step changes at most
+      this share of its median level:
       a loss that already swings by tens of percent (the oscillation preset, noisy per-step
       losses) is oscillating, and its spikes are that, not a blow-up.
     fell_to: the low must be at most this share of the starting level: a loss that had
@@ -128,7 +129,8 @@ class Divergence(Rule):
             before, after = np.median(y[i - k:i]), np.median(y[i:i + k])
             rest = float(np.median(y[i:]))
             pre = y[max(0, i - 2 * k):i]
-            quiet = np.median(np.abs(pre - np.median(pre))) <= self.quiet * max(float(np.median(pre)), 1e-12)
+            steps_ = np.diff(pre)  # detrended: a steady fall is calm, a swinging loss is not
+            quiet = np.median(np.abs(steps_ - np.median(steps_))) <= self.quiet * max(float(np.median(pre)), 1e-12)
             if quiet and after >= self.blowup_factor / 2 * before and rest >= self.sustained * floor:
                 peak = float(y[i:].max())
                 summary = (f"{series.name} blew up at {run.when(float(x[i]))}: from a low of {curves.fmt(floor)} "
