@@ -34,7 +34,8 @@ class Divergence(Rule):
     physics-informed net, ``train_loss_batch`` of a tqdm bar), so every series whose name
     reads as a training loss is judged, not only the canonical ones. A series that is NaN
     from its very first value was never computed (YOLO's val losses in some exports): a
-    reporting artefact, not a run that diverged.
+    reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
+    beside finite metrics, still is: it blew up inside that epoch).
 
     Parameters:
     rise_factor: end level over start level that counts as diverged (finite case).
@@ -47,6 +48,12 @@ class Divergence(Rule):
       (rl_0001) and a PINN's x800 spike that never recovers (pl_0001) do.
     sustained: the median of everything after the jump stays this many times above the
       running minimum: the run did not recover (a one-off spike that recovers is not divergence).
+      5: the PINN of pl_0001 stays 6-10x up, PPO's rl_0001 ~60x; the oscillation preset's noisy
+      per-step loss, which swings back to 4x its low, does not.
+    quiet: the stretch before the jump is calm, the MAD of its step-to-step changes at most
+      this share of its median level:
+      a loss that already swings by tens of percent (the oscillation preset, noisy per-step
+      losses) is oscillating, and its spikes are that, not a blow-up.
     fell_to: the low must be at most this share of the starting level: a loss that had
       been falling and then blew up. RL losses whose low is their first value and that grow
       with the return scale (rl_0003, rl_0004) are not divergence.
@@ -70,20 +77,25 @@ class Divergence(Rule):
     min_points: int = 10
     blowup_factor: float = 10.0
     jump_window: int = 5
-    sustained: float = 3.0
+    sustained: float = 5.0
     min_scale: float = 0.01
     fell_to: float = 0.5
+    quiet: float = 0.3
 
     def applies(self, run: RunData) -> bool:
         return bool(_losses(run))
 
     def check(self, run: RunData) -> list[Finding]:
         losses = _losses(run)
+        alive = any(np.isfinite(s.values).any() for s in run.series.values())
         for series in losses:
             if np.isfinite(series.values).all():
                 continue
-            # NaN from the first value: never computed (or a broken log), not a run that diverged
-            if np.isfinite(series.values[0]):
+            # NaN from the first value counts only for a training loss while something else was
+            # logged (a run that blew up within its first epoch); a validation loss that is NaN
+            # from its first value was never computed (YOLO exports), and an all-NaN file is broken
+            never_computed = series.name == "val/loss" or role(series.name).split == "val"
+            if np.isfinite(series.values[0]) or (alive and not never_computed):
                 return [self._non_finite(run, series)]
         for series in losses:
             if series.name in LOSS_NAMES:
@@ -117,7 +129,10 @@ class Divergence(Rule):
                 continue
             before, after = np.median(y[i - k:i]), np.median(y[i:i + k])
             rest = float(np.median(y[i:]))
-            if after >= self.blowup_factor / 2 * before and rest >= self.sustained * floor:
+            pre = y[max(0, i - 2 * k):i]
+            steps_ = np.diff(pre)  # detrended: a steady fall is calm, a swinging loss is not
+            quiet = np.median(np.abs(steps_ - np.median(steps_))) <= self.quiet * max(float(np.median(pre)), 1e-12)
+            if quiet and after >= self.blowup_factor / 2 * before and rest >= self.sustained * floor:
                 peak = float(y[i:].max())
                 summary = (f"{series.name} blew up at {run.when(float(x[i]))}: from a low of {curves.fmt(floor)} "
                            f"to {curves.fmt(float(y[i]))} (peak {curves.fmt(peak)}, {peak / floor:.0f}× the low), "

@@ -101,7 +101,9 @@ class LossOscillation(Rule):
     trend_bins: int = 100
 
     def applies(self, run: RunData) -> bool:
-        return run.get("train/loss") is not None or bool(_train_losses(run))
+        """A per-step loss, or a training-loss curve long enough for the second test (3 epochs are not)."""
+        return run.get("train/loss") is not None or any(
+            np.isfinite(s.values).sum() >= self.min_points for s in _train_losses(run))
 
     def check(self, run: RunData) -> list[Finding]:
         found = self._per_step(run) if run.get("train/loss") is not None else []
