@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import ConfigError, coerce, schema
-from runner.store import ACTIVE, HEARTBEAT_SECONDS, Store
+from runner.store import ACTIVE, Store
 from runner.sweep import expand
 
 ENV_RUN_ID = "TRAINDOC_RUN_ID"
@@ -218,15 +218,9 @@ def execute_script(store: Store, run_id: int) -> str:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, forward)
     # The run is alive while its script is, even before the script reaches start_run (imports, data
-    # loading): beat for it, or the dashboard would call a slow-starting script crashed.
-    done = threading.Event()
-    beat = threading.Thread(target=_beat_while, args=(store, run_id, done), daemon=True, name="script-beat")
-    beat.start()
-    try:
-        code = proc.wait()
-    finally:
-        done.set()
-        beat.join(timeout=5)
+    # loading): this process keeps beating for it (runner/boot.py's beat runs until a sink takes over,
+    # and this process opens none), so a slow-starting script is never taken for crashed.
+    code = proc.wait()
     if store.run(run_id)["status"] in ACTIVE:  # the script never attached, or died without finishing
         if cancelled.is_set():
             store.finish(run_id, "cancelled", error="cancelled by user (SIGTERM)")
@@ -235,14 +229,6 @@ def execute_script(store: Store, run_id: int) -> str:
         else:
             store.finish(run_id, "failed", error=f"the script exited with code {code}" + _log_tail(store, run_id))
     return store.run(run_id)["status"]
-
-
-def _beat_while(store: Store, run_id: int, done: threading.Event) -> None:
-    with contextlib.suppress(Exception):
-        store.heartbeat(run_id)
-    while not done.wait(HEARTBEAT_SECONDS):
-        with contextlib.suppress(Exception):  # a locked database now and then must not end the watch
-            store.heartbeat(run_id)
 
 
 def _log_tail(store: Store, run_id: int) -> str:

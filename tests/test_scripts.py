@@ -125,10 +125,10 @@ def test_a_script_that_fails_ends_failed_with_why(store: Store, tmp_path: Path, 
 def test_a_slow_starting_script_is_not_taken_for_crashed(store: Store, tmp_path: Path, kill_leftovers: None,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Imports and data loading before start_run: the runner beats for the script meanwhile."""
-    import runner.store.core
+    import runner.store.liveness
 
     # this process's reconcile (a page's); above the runner's own start-up (it imports torch) on a loaded machine
-    monkeypatch.setattr(runner.store.core, "STALE_AFTER_SECONDS", 12.0)
+    monkeypatch.setattr(runner.store.liveness, "STALE_AFTER_SECONDS", 12.0)
     path = _script(tmp_path, "time.sleep(18)\nwith traindoc.start_run('slow') as run:\n"
                              "    run.log({'train/loss': 1.0}, step=1)\n")
     scripts.register(store, "slow", path)
@@ -136,3 +136,4 @@ def test_a_slow_starting_script_is_not_taken_for_crashed(store: Store, tmp_path:
     wait_for_run(store, run_id, lambda r: r["status"] == "running" and r["meta"].get("executor"), timeout=120)
     run = wait_for_run(store, run_id, _ended, timeout=120)
     assert run["status"] == "finished", run["error"]
+    assert not run["meta"].get("verdicts"), run["meta"]["verdicts"]  # never judged stalled or crashed meanwhile
