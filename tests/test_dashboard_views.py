@@ -74,3 +74,18 @@ def test_report_has_the_findings_and_escapes_names() -> None:
     fig = curve_figure({"train/loss": (np.arange(5), -np.arange(5.0))})
     page = report_html(run, [finding], fig)
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "plotly" in page.lower()
+
+
+def test_the_overview_judges_a_live_run_once_per_window_and_an_ended_run_by_its_last_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from traindoc.views import overview
+
+    clock = [1000.0]
+    monkeypatch.setattr(overview.time, "time", lambda: clock[0])
+    live = {"id": 7, "status": "running"}
+    keys = [overview._judged_key("a.db", live, step) for step in (10, 20, 30)]
+    clock[0] += overview.LIVE_JUDGED_EVERY
+    keys.append(overview._judged_key("a.db", live, 40))
+    assert keys == [10, 10, 10, 40]  # new rows within a window reuse the diagnosis; the next window re-judges
+    assert overview._judged_key("b.db", live, 50) == 50  # another database's run 7 is another run
+    assert overview._judged_key("a.db", {"id": 7, "status": "finished"}, 60) == 60

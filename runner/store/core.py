@@ -149,6 +149,18 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
         rows = self.conn.execute("SELECT name FROM metric_stats WHERE run_id=? ORDER BY name", (run_id,)).fetchall()
         return [r[0] for r in rows]
 
+    def run_extent(self, run_id: int) -> tuple[int, int, int, int] | None:
+        """(first step, last step, most points of one metric, distinct epochs of that metric), or None
+        when nothing is logged: how long a run is, counted in steps or in epochs."""
+        row = self.conn.execute(
+            "SELECT MIN(first_step), MAX(last_step), MAX(n) FROM metric_stats WHERE run_id=?", (run_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        epochs = self.conn.execute(
+            "SELECT COUNT(DISTINCT epoch) FROM metrics WHERE run_id=? AND epoch IS NOT NULL AND name=("
+            "SELECT name FROM metric_stats WHERE run_id=? ORDER BY n DESC LIMIT 1)", (run_id, run_id)).fetchone()[0]
+        return int(row[0]), int(row[1]), int(row[2]), int(epochs)
+
     # -- reads of runs -----------------------------------------------------
     def run(self, run_id: int) -> dict[str, Any]:
         cur = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))

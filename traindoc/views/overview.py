@@ -15,6 +15,10 @@ from traindoc.views.cache import diagnose_run, key_metric
 
 SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
 NAME_CHARS = 48  # longer names are cut with "…" in the table (the full name is on the run page)
+# A live run's worst finding on the overview is judged again at most this often: judging reads up
+# to 200k points per metric (~1 s), and eight live runs re-judged on every 2-3 s refresh kept the
+# table's status column 18-20 s behind. The run page judges a live run on every new batch.
+LIVE_JUDGED_EVERY = 15.0
 
 
 def short(text: Any, limit: int = NAME_CHARS) -> str:
@@ -42,7 +46,7 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for run in runs.to_dict("records"):
         last = None if pd.isna(run["last_step"]) else int(run["last_step"])
-        found, _ = diagnose_run(db, int(run["id"]), last)
+        found, _ = diagnose_run(db, int(run["id"]), _judged_key(db, run, last))
         top = worst(found)
         rows.append({
             "id": int(run["id"]), "name": short(run["name"]),
@@ -56,6 +60,22 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
             "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
         })
     return pd.DataFrame(rows)
+
+
+def _judged_key(db: str, run: Mapping[str, Any], last: int | None) -> int | None:
+    """The cache key of a run's diagnosis on the overview: its last step once it ended; while it
+    is live, the last step seen at the start of the current LIVE_JUDGED_EVERY window."""
+    if run["status"] not in ACTIVE or last is None:
+        return last
+    window = int(time.time() // LIVE_JUDGED_EVERY)
+    key = (db, int(run["id"]))
+    seen = _LIVE_KEYS.get(key)
+    if seen is None or seen[0] != window:
+        seen = _LIVE_KEYS[key] = (window, last)
+    return seen[1]
+
+
+_LIVE_KEYS: dict[tuple[str, int], tuple[int, int]] = {}  # (db, run) → (window, last step then)
 
 
 def date_bounds(picked: Any) -> tuple[float | None, float | None]:
@@ -92,16 +112,12 @@ def run_length(store: Store, run_id: int) -> tuple[str, str]:
 
 def length_caption(store: Store, run_id: int) -> str:
     """How long a run is, counted right: "60 epochs" for a per-epoch log (not "59 steps"), else "N steps"."""
-    row = store.conn.execute(
-        "SELECT MIN(first_step), MAX(last_step), MAX(n) FROM metric_stats WHERE run_id=?", (run_id,)).fetchone()
-    if row is None or row[0] is None:
+    extent = store.run_extent(run_id)
+    if extent is None:
         return "no metrics"
-    epochs = store.conn.execute(
-        "SELECT COUNT(DISTINCT epoch) FROM metrics WHERE run_id=? AND epoch IS NOT NULL AND name=("
-        "SELECT name FROM metric_stats WHERE run_id=? ORDER BY n DESC LIMIT 1)", (run_id, run_id)).fetchone()[0]
+    first, last, points, epochs = extent
     meta_axis = store.run(run_id)["meta"].get("axis")
-    points = int(row[2])
     if meta_axis == "epoch":
         return f"{points:,} epochs"
-    steps = int(row[1]) - int(row[0]) + 1
+    steps = last - first + 1
     return f"{steps:,} steps" + (f" · {epochs:,} epochs" if epochs else "")
