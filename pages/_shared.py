@@ -31,7 +31,8 @@ Series = tuple[np.ndarray, np.ndarray]
 # Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/directions_run:",
                 "finished": ":material/check_circle:", "failed": ":material/error:",
-                "crashed": ":material/dangerous:", "cancelled": ":material/cancel:"}
+                "crashed": ":material/dangerous:", "cancelled": ":material/cancel:",
+                "stalled": ":material/hourglass_empty:", "stopped": ":material/front_hand:"}
 SEVERITY_STYLE = {"critical": (":material/dangerous:", "red"), "warning": (":material/warning:", "orange"),
                   "info": (":material/info:", "blue")}
 RUN_PAGE = "pages/run.py"

@@ -175,3 +175,10 @@ def test_unreadable_db_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: 
     at = _app(bad, monkeypatch)
     assert not at.exception
     assert "Cannot open the database" in at.error[0].value and "TRAINDOC_DB=" in at.error[0].value
+
+
+def test_every_run_status_has_an_icon() -> None:
+    from pages._shared import STATUS_ICONS
+    from runner.store import STATUSES
+
+    assert set(STATUS_ICONS) == set(STATUSES)
