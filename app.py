@@ -14,7 +14,7 @@ from pages._shared import db_path
 
 HERE = Path(__file__).parent
 # a file shipped with the app: a Material icon as favicon is fetched from a font CDN (fails offline)
-st.set_page_config(page_title="traindoc", page_icon=str(HERE / "assets" / "icon.png"), layout="wide")
+st.set_page_config(page_title="traindoc", page_icon=str(HERE / "traindoc" / "assets" / "icon.png"), layout="wide")
 # (file, title, icon, url path); the first is the default page
 PAGES = (
     ("pages/overview.py", "Overview", ":material/table_rows:", "overview"),
