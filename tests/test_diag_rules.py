@@ -226,6 +226,13 @@ def test_divergence_names_the_first_nan():
     assert f.fixes[0].config_patch == {"optim.lr": 0.5}
 
 
+def test_divergence_says_which_way_the_loss_moved_before_the_nan():
+    rose = fired(make_run(**{"train/loss": [0.7, 0.6, 5.0, 80.0, float("nan")]}), "divergence")[0]
+    fell = fired(make_run(**{"train/loss": [1.0, 0.5, 0.2, 0.1, float("nan"), float("nan")]}), "divergence")[0]
+    assert "after rising from 0.7 to 80" in rose.summary
+    assert "after falling from 1 to 0.1" in fell.summary
+
+
 def test_finite_loss_far_above_start_is_divergence():
     loss = np.concatenate([np.linspace(0.7, 0.5, 10), np.linspace(0.5, 30, 20)])
     assert [f.rule for f in fired(make_run(**{"train/loss": loss}), "divergence")] == ["divergence"]

@@ -153,7 +153,8 @@ class Divergence(Rule):
         share = float((~np.isfinite(series.values[bad:])).mean())
         tail = ""
         if len(before):
-            tail = f" after rising from {curves.fmt(before[0])} to {curves.fmt(before[-1])}"
+            moved = "rising" if before[-1] > before[0] else "falling" if before[-1] < before[0] else "staying"
+            tail = f" after {moved} from {curves.fmt(before[0])} to {curves.fmt(before[-1])}"
         summary = (
             f"{series.name} became {kind} at {run.when(step)}{tail}; "
             f"{share:.0%} of the values from there on are NaN/inf."
