@@ -284,7 +284,7 @@ def write_hf(s: Scenario, out: Path) -> Curves:
     """HF Trainer with eval every N steps; ``save_state`` writes trainer_state.json (its log_history)."""
     import torch
     import torch.nn.functional as F
-    from transformers import Trainer, TrainingArguments
+    from transformers import PrinterCallback, Trainer, TrainingArguments
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
@@ -319,6 +319,7 @@ def write_hf(s: Scenario, out: Path) -> Curves:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: s.lr_growth ** (step / steps_per_epoch))
     trainer = Trainer(model=model, args=args, train_dataset=Rows(xt, yt), eval_dataset=Rows(xv, yv),
                       optimizers=(opt, sched))
+    trainer.remove_callback(PrinterCallback)  # disable_tqdm prints every log dict instead
     trainer.train()
     trainer.save_state()
     logs = trainer.state.log_history
@@ -363,14 +364,14 @@ def confirm(label: str | None, tr: list[float], va: list[float]) -> str | None:
         return None if ok else f"train {ft[0]:.2f} -> {ft[-1]:.2f}"
     if label == "oscillation":
         half = ft[len(ft) // 3:]
-        d = [b - a for a, b in zip(half, half[1:])]
-        turns = sum((a > 0) != (b > 0) for a, b in zip(d, d[1:])) / max(1, len(d) - 1)
+        d = [b - a for a, b in zip(half, half[1:], strict=False)]
+        turns = sum((a > 0) != (b > 0) for a, b in zip(d, d[1:], strict=False)) / max(1, len(d) - 1)
         amp = sum(abs(x) for x in d) / len(d) / ft[0]  # typical step against the starting level
         ok = turns >= 0.4 and amp >= 0.05
         return None if ok else f"turns {turns:.2f}, relative step {amp:.2f}"
     if label == "val_better_than_train":
         tail = len(fv) // 2
-        below = sum(v < t for v, t in zip(fv[-tail:], _resample(ft, len(fv))[-tail:])) / tail
+        below = sum(v < t for v, t in zip(fv[-tail:], _resample(ft, len(fv))[-tail:], strict=True)) / tail
         return None if below >= 0.8 else f"val below train in {below:.0%} of the second half"
     # healthy: falls well, val best near the end and not climbing back
     ok = ft[-1] < 0.5 * ft[0] and best >= 0.6 * (len(fv) - 1) and fv[-1] <= 1.1 * fv[best]
