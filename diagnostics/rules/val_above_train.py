@@ -59,10 +59,10 @@ class ValAboveTrain(Rule):
     shuffled_loss_margin: the same for a split known to be shuffled (a lucky draw of a few hundred
       validation samples is often 20-25% easier).
     persistence: share of the judged evaluations that must show the margin ("most of the run").
-    flat_drop, flat_loss_margin: a training loss that fell by less than ``flat_drop`` of its start
-      has not learned; both curves sit at the same level and a val loss a hair lower is the
-      epoch mean lagging half an epoch (fault-injected tiny-lr runs: 0.04% lower in every
-      epoch), so such a run needs a ``flat_loss_margin`` gap.
+    flat_drop: a training loss that fell by less than this share of its start has not learned;
+      both curves sit at the same level and a val loss a hair lower is the epoch mean lagging
+      half an epoch (fault-injected tiny-lr runs: 0.04% lower in every epoch).
+    flat_loss_margin: the loss margin such an unlearned run needs instead (2%).
 
     References:
     Kohavi, "A study of cross-validation and bootstrap" (1995); Keras FAQ, "Why is my training
