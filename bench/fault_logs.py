@@ -266,6 +266,8 @@ def write_lightning(s: Scenario, out: Path) -> Curves:
             self.tr.append(float(m["train_loss_epoch"]))
             self.va.append(float(m["val_loss"]))
 
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # set after import: Lightning sets its own
     L.seed_everything(0, verbose=False)
     xt, yt, xv, yv = digits(s)
     train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(xt), torch.from_numpy(yt)),
@@ -476,6 +478,29 @@ def fmt(x: float | None) -> str:
     return "  -  " if x is None else f"{x:5.2f}"
 
 
+def verdict(case: Case) -> str:
+    """One cell of the library x scenario table: ok, miss, false alarm (+rule), dropped, unreadable."""
+    mapped = dict(LABEL_RULES)
+    want = mapped.get(case.scenario.label or "")
+    if case.dropped:
+        return "dropped"
+    if case.error:
+        return "unread"
+    extra = sorted((case.fired - {want} - IGNORED_ON_HEALTHY) & set(mapped.values()))
+    cell = "ok" if not want or want in case.fired else "miss"
+    return cell + "".join(f" +{r}" for r in extra)
+
+
+def matrix(cases: list[Case]) -> str:
+    """Library x scenario verdicts, as a Markdown table."""
+    names = list(dict.fromkeys(c.scenario.name for c in cases))
+    libs = list(dict.fromkeys(c.lib for c in cases))
+    cell = {(c.lib, c.scenario.name): verdict(c) for c in cases}
+    rows = ["| library | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    rows += [f"| {lib} | " + " | ".join(cell.get((lib, n), "") for n in names) + " |" for lib in libs]
+    return "\n".join(rows)
+
+
 def report(cases: list[Case], verbose: bool = False) -> str:
     sc = score(cases)
     lines = [f"{'label':24s} {'pos':>4s} {'tp':>4s} {'fp':>4s} {'fn':>4s} {'prec':>5s} {'rec':>5s} {'F1':>5s}"]
@@ -510,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="traindoc_faults_"))
     cases = build(args.libs, args.scenarios, out, log=print if args.verbose else (lambda _: None))
     print(report(cases, args.verbose))
+    print(matrix(cases))
     print(f"logs under {out}")
     return 0
 
