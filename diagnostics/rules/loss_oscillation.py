@@ -47,8 +47,10 @@ class LossOscillation(Rule):
     The per-iteration training loss swings up and down strongly around a flat or slowly
     moving trend: the typical standard deviation within short windows, after the first
     30% of training, is a large share of the loss scale (its starting level or range).
-    When the loss also climbs back after a fast early drop, ``lr_too_high`` names the cause
-    and this finding gives way to it.
+    A diverging loss explains the swings and this finding gives way to ``divergence``; when
+    the loss climbs back after a fast early drop, ``lr_too_high`` names the cause beside it
+    (fault-injected SGD runs at too high an lr show both; hiding the swings behind the cause
+    missed every epoch-level one of them).
 
     Why it matters:
     The steps are too large or too noisy for the loss surface: the optimizer bounces
@@ -77,6 +79,10 @@ class LossOscillation(Rule):
       healthy and underfitting ones 1-5% (pl_0007: +-0.03 on 2.2).
     trend_bins: bins a long curve is reduced to before the second test.
     min_points: points an epoch-level curve needs for the second test (20).
+    An epoch mean (``train/loss_epoch``, ``train/loss_eval``) that fails the second test over
+    the whole run is judged again after ``judge_from``: its first fast descent is not the
+    trend that late swings compete with (a 25-epoch SGD run falling 1.1 → 0.28, then bouncing
+    ±0.07 between 0.3 and 0.8). A per-step curve is not: its late swings are batch noise.
     On the corpus: 5 of 6 oscillation positives, no false alarm (rl_0004's critic swings
     40% row to row but its 100 bin means do not).
 
@@ -90,7 +96,7 @@ class LossOscillation(Rule):
     title = "Training loss oscillates"
     severity = "warning"
     requires = (("train/loss",),)
-    explained_by = ("lr_too_high",)
+    explained_by = ("divergence",)
 
     min_steps: int = 40
     judge_from: float = 0.3
@@ -111,17 +117,28 @@ class LossOscillation(Rule):
             return found
         for series in _train_losses(run):
             found = self._no_trend(run, series)
+            if not found and series.name in _EPOCH_MEANS:
+                found = self._no_trend(run, series, self.judge_from)
             if found:
                 return found
         return []
 
-    def _no_trend(self, run: RunData, series: Series) -> list[Finding]:
-        """Consecutive swings as large as the overall decrease, on an epoch-level or binned curve."""
+    def _no_trend(self, run: RunData, series: Series, judge_from: float = 0.0) -> list[Finding]:
+        """Consecutive swings as large as the decrease, on an epoch-level or binned curve.
+
+        ``judge_from`` > 0 judges only the part after the first descent (epoch means only: they
+        already average the batch noise, so late swings on them are the optimizer bouncing).
+        """
         x, y = series.finite()
         if len(y) < self.min_points:
             return []
         if len(y) > 2 * self.trend_bins:
             x, y, _ = curves.binned(x, y, self.trend_bins)
+        if judge_from:
+            later = x >= x[0] + judge_from * (x[-1] - x[0])
+            x, y = x[later], y[later]
+            if len(y) < self.min_points * (1 - judge_from):
+                return []
         swing_ = float(np.median(np.abs(np.diff(y))))
         start = curves.level(y, 0.1, end=False, min_n=2)
         end = curves.level(y, 0.1, end=True, min_n=2)
@@ -133,7 +150,8 @@ class LossOscillation(Rule):
         summary = (
             f"{series.name} swings by {curves.fmt(swing_)} from one point to the next (median, "
             f"{swing_ / magnitude:.0%} of its typical size {curves.fmt(magnitude)}), as much as or more than "
-            f"its whole decrease ({curves.fmt(start)} → {curves.fmt(end)}); {ups:.0%} of the steps go up: "
+            f"its {'decrease after the first descent' if judge_from else 'whole decrease'} "
+            f"({curves.fmt(start)} → {curves.fmt(end)}); {ups:.0%} of the steps go up: "
             "no steady trend."
         )
         values_ = {"median_change": swing_, "decrease": decrease, "magnitude": magnitude, "share_up": ups,
@@ -235,4 +253,5 @@ def _train_losses(run: RunData) -> list[Series]:
     return totals[:1] or list(losses.values())
 
 
+_EPOCH_MEANS = ("train/loss_epoch", "train/loss_eval")
 _TOTAL = re.compile(r"(?:^|[^a-z])(total|mean|sum|overall)(?:[^a-z]|$)")

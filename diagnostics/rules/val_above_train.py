@@ -59,6 +59,10 @@ class ValAboveTrain(Rule):
     shuffled_loss_margin: the same for a split known to be shuffled (a lucky draw of a few hundred
       validation samples is often 20-25% easier).
     persistence: share of the judged evaluations that must show the margin ("most of the run").
+    flat_drop: a training loss that fell by less than this share of its start has not learned;
+      both curves sit at the same level and a val loss a hair lower is the epoch mean lagging
+      half an epoch (fault-injected tiny-lr runs: 0.04% lower in every epoch).
+    flat_loss_margin: the loss margin such an unlearned run needs instead (2%).
 
     References:
     Kohavi, "A study of cross-validation and bootstrap" (1995); Keras FAQ, "Why is my training
@@ -82,6 +86,8 @@ class ValAboveTrain(Rule):
     loss_margin: float = 0.0
     shuffled_loss_margin: float = 0.4
     persistence: float = 0.7
+    flat_drop: float = 0.1
+    flat_loss_margin: float = 0.02
 
     def check(self, run: RunData) -> list[Finding]:
         hits = []
@@ -146,6 +152,8 @@ class ValAboveTrain(Rule):
         if len(x) < self.min_points:
             return None
         train = window_means(tx, ty, x) if windowed else np.interp(x, tx, ty)
+        if not higher and _barely_learned(ty, self.flat_drop):
+            metric_margin = max(metric_margin, self.flat_loss_margin)
         judged = x >= x[0] + self.judge_from * (x[-1] - x[0])
         # judge in error space: 0.999 vs 0.993 AUC is a seven-fold smaller error
         val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
@@ -214,3 +222,9 @@ def window_means(tx: np.ndarray, ty: np.ndarray, at: np.ndarray) -> np.ndarray:
     full = edges > starts
     out[full] = (sums[edges[full]] - sums[starts[full]]) / (edges[full] - starts[full])
     return out
+
+
+def _barely_learned(loss: np.ndarray, drop: float) -> bool:
+    """The training loss fell by less than ``drop`` of its starting level (an untrained run)."""
+    start = curves.level(loss, 0.05, end=False, min_n=1)
+    return start > 0 and (start - float(loss.min())) / start < drop
