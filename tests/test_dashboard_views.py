@@ -74,3 +74,18 @@ def test_report_has_the_findings_and_escapes_names() -> None:
     fig = curve_figure({"train/loss": (np.arange(5), -np.arange(5.0))})
     page = report_html(run, [finding], fig)
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "plotly" in page.lower()
+
+
+def test_compare_legend_keeps_a_sweep_value_and_tells_same_named_keys_apart() -> None:
+    from diagnostics.rundata import RunData
+    from traindoc.views.compare import labels, short_keys
+
+    assert short_keys(["data.name", "loss.name", "optim.lr"]) == {"data.name": "data.name",
+                                                                 "loss.name": "loss.name", "optim.lr": "lr"}
+    sweep = [RunData({}, {"optim.eps": eps}, {"run_id": i, "name": f"adam_eps_small sweep [optim.eps={eps:g}]"})
+             for i, eps in ((5, 0.1), (6, 1e-8))]
+    assert [label for label, _ in labels(sweep, ["optim.eps"]).values()] == [
+        "#5 adam_eps_small sweep [optim.eps=0.1]", "#6 adam_eps_small sweep [optim.eps=1e-08]"]
+    picked = [RunData({}, {"data.name": d, "loss.name": n}, {"run_id": i, "name": f"r{i}"})
+              for i, d, n in ((1, "moons", "cross_entropy"), (4, "digits", "mse"))]
+    assert labels(picked, ["data.name", "loss.name"])[4][0] == "#4 r4 · data.name=digits · loss.name=mse"
