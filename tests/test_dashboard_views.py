@@ -89,3 +89,12 @@ def test_compare_legend_keeps_a_sweep_value_and_tells_same_named_keys_apart() ->
     picked = [RunData({}, {"data.name": d, "loss.name": n}, {"run_id": i, "name": f"r{i}"})
               for i, d, n in ((1, "moons", "cross_entropy"), (4, "digits", "mse"))]
     assert labels(picked, ["data.name", "loss.name"])[4][0] == "#4 r4 · data.name=digits · loss.name=mse"
+
+
+def test_curve_legend_names_a_lone_curve_and_a_metric_that_is_only_nan() -> None:
+    steps = np.arange(20)
+    lone = curve_figure({"initial_phi_loss": (steps, steps / 20.0)})
+    assert lone.layout.showlegend is True and lone.data[0].name == "initial_phi_loss"
+    fig = curve_figure({"train/loss": (steps, steps / 20.0), "val/loss": (steps, np.full(20, np.nan))})
+    shown = [t.name for t in fig.data if t.showlegend is not False and t.x is not None and len(t.x)]
+    assert shown == ["train/loss", "val/loss (only NaN/inf)"]
