@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._manage import manage_selected
-from pages._shared import RUN_PAGE, db_path, get_store
+from pages._shared import RUN_PAGE, db_path, get_store, start_links
 from traindoc.views.overview import date_bounds, filter_choices, overview_table
 
 st.title(":material/monitor_heart: traindoc")
@@ -33,6 +33,8 @@ if not choices["status"]:
             language="bash")
     st.caption("`python -m runner presets` lists the presets; your own script can stream into the same "
                "database with `runner.start_run(...)` (see the README).")
+    st.markdown("Or, from here:")
+    start_links()
     st.stop()
 
 with st.container(border=True):
