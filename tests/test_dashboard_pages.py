@@ -123,7 +123,13 @@ def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkey
                                                 [(fixes[0].text, dict(fixes[0].config_patch))]),
                            start_scheduler=False)
     at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
-    assert not at.exception
+    assert not at.exception  # still queued: no second launch of the same fix, a link to follow it
+    busy = next(b for b in at.button if b.label.endswith("Apply LogSoftmax before NLLLoss"))
+    assert busy.label.startswith("Trying now") and busy.disabled
+    assert f"Trying in group #{group}: follow it" in [link.proto.label for link in at.get("page_link")]
+    for fix_run in store.runs(group_id=group).id:  # ended before logging a step: last_step stays None
+        store.finish(int(fix_run), "finished")
+    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
     labels = [b.label for b in at.button]
     assert "Try again: Apply LogSoftmax before NLLLoss" in labels
     assert "Try this fix: Apply CrossEntropyLoss to the raw logits" in labels
