@@ -170,3 +170,12 @@ def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, mon
     store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10, 30)])
     at.run()
     assert [m.value for m in at.metric if m.label == "Steps"] == ["30"]  # the header follows the run
+
+
+def test_register_with_empty_fields_asks_for_a_name_and_a_path(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path / "s.db", monkeypatch, "pages/launch.py")
+    next(b for b in at.button if b.label == "Register").click().run()
+    assert not at.exception
+    assert "name and the path" in _text(at) and "script name ''" not in _text(at)
+    assert not Store(tmp_path / "s.db").scripts()
