@@ -192,9 +192,11 @@ def curve_figure(
                 trace.update(mode="lines+markers", marker={"size": 5})
             fig.add_trace(trace, **at)
         tail_x, tail_y = _nan_tail(steps, values)
-        if tail_x.size:
-            fig.add_trace(go.Scatter(x=_xmap(x_map, tail_x), y=tail_y, mode="markers", name=f"{name} NaN/inf",
-                                     legendgroup=name, showlegend=False, hovertemplate="NaN/inf at %{x}",
+        if tail_x.size:  # a metric that is NaN/inf throughout has no line: its crosses carry its legend entry
+            no_line = not np.isfinite(values).any()
+            fig.add_trace(go.Scatter(x=_xmap(x_map, tail_x), y=tail_y, mode="markers",
+                                     name=f"{name} (only NaN/inf)" if no_line else f"{name} NaN/inf",
+                                     legendgroup=name, showlegend=no_line, hovertemplate="NaN/inf at %{x}",
                                      marker={"symbol": "x-thin", "size": 6, "color": "#7f7f7f",
                                              "line": {"width": 1, "color": "#7f7f7f"}}), **at)
         for j, mark in enumerate(non_finite_marks(steps, values)):  # alternate above/below: never overlap
@@ -210,6 +212,7 @@ def curve_figure(
         row = _draw_evidence(fig, finding, series, log_y=log_y, row=row, x_map=x_map, where=where, bottom=broken)
     fig.update_layout(
         height=max(460, 230 * rows), margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="x unified",
+        showlegend=True,  # plotly hides a lone curve's legend: then nothing on the chart says which metric it is
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         uirevision="keep",  # keep the user's zoom across live refreshes
     )

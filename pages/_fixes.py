@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -56,14 +57,18 @@ def fix_actions(store: Store, run: dict[str, Any]) -> Callable[[Finding], None]:
         if not patched:
             return
         tried = _tried(store, int(run["id"]), finding.rule)
+        busy = {g for g in set(tried.values()) if store.runs(group_id=g).status.isin(ACTIVE).any()}
         for i, (text, patch) in enumerate(patched):
-            again = text in tried
-            st.button(f"{'Try again' if again else 'Try this fix'}: {text}", key=f"try-{run['id']}-{finding.rule}-{i}",
-                      icon=":material/science:", width="stretch", help=f"Launch this run's config with {patch} "
-                      "and compare: the verdict appears below when it finishes.",
+            again, running = text in tried, tried.get(text) in busy
+            # while its runs are queued or running, "Try again" would only launch a duplicate
+            verb = "Trying now" if running else "Try again" if again else "Try this fix"
+            st.button(f"{verb}: {text}", key=f"try-{run['id']}-{finding.rule}-{i}", disabled=running,
+                      icon=":material/science:", width="stretch", help=f"Launch this run's config with "
+                      f"{json.dumps(patch)} and compare: the verdict appears below when it finishes.",
                       on_click=_launch, args=(store, run, finding, [(text, patch)]))
             if again:
-                st.page_link("pages/compare.py", label=f"Tried in group #{tried[text]}: see the result",
+                st.page_link("pages/compare.py", label=f"{'Trying' if running else 'Tried'} in group "
+                             f"#{tried[text]}: {'follow it' if running else 'see the result'}",
                              icon=":material/history:", query_params={"group": str(tried[text])})
         if len(patched) > 1:
             st.button(f"Try all {len(patched)} fixes", key=f"try-all-{run['id']}-{finding.rule}",

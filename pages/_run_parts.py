@@ -24,14 +24,15 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
     @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
     def _header() -> None:
         now = store.run(run_id)
-        cols = st.columns([1, 1, 1, 1, 1, 1], vertical_alignment="center")
-        cols[0].metric("Status", now["status"])
-        cols[1].metric("Device", now["device"] or "—")
-        cols[2].metric("Duration", duration(now) or "—")
-        cols[3].metric(*run_length(store, run_id))
-        cols[4].metric("Source", now["source"])
+        # a row that wraps, each metric as wide as its value: fixed columns cut "finished" to "fin…" at 1024 px
+        row = st.container(horizontal=True, gap="large", vertical_alignment="center")
+        row.metric("Status", now["status"], width="content")
+        row.metric("Device", now["device"] or "—", width="content")
+        row.metric("Duration", duration(now) or "—", width="content")
+        row.metric(*run_length(store, run_id), width="content")
+        row.metric("Source", now["source"], width="content")
         if now["status"] in ACTIVE:
-            cols[5].button("Cancel run", icon=":material/cancel:", key="run:cancel",
+            row.button("Cancel run", icon=":material/cancel:", key="run:cancel",
                            on_click=launcher.cancel, args=(store, run_id))
             done = float(now["progress"] or 0)
             st.progress(done, text=f"{now['status']} · {done:.0%} · step {now['last_step'] or 0:,}")
@@ -46,12 +47,12 @@ def chart_controls(run_id: int, names: list[str], found: list[Finding]) -> tuple
     if not names:
         return [], "auto", False, "step", False
     picked = st.multiselect("Metrics", names, default=default_metrics(names, found), key=f"metrics-{run_id}")
-    cols = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
-    axis = cols[0].segmented_control("x-axis", X_AXES, default="step", key="run:x") or "step"
-    smoothing = SMOOTHING[cols[1].selectbox("Smoothing", list(SMOOTHING), key="run:smoothing",
+    row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")  # wraps, never clips
+    axis = row.segmented_control("x-axis", X_AXES, default="step", key="run:x") or "step"
+    smoothing = SMOOTHING[row.selectbox("Smoothing", list(SMOOTHING), key="run:smoothing", width=240,
                                             help="auto smooths only dense curves (EMA over ~1/30 of the "
                                             "curve); sparse per-epoch curves are drawn as logged, with "
                                             "their points. The raw curve stays faint behind a smoothed one.")]
-    panels = cols[2].toggle("Panel per metric", value=False, key="run:panels")
-    log_y = cols[3].toggle("Log y", value=False, key="run:log")
+    panels = row.toggle("Panel per metric", value=False, key="run:panels")
+    log_y = row.toggle("Log y", value=False, key="run:log")
     return picked, smoothing, log_y, axis, panels

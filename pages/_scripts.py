@@ -24,14 +24,19 @@ def register_form(store: Store) -> None:
     with st.expander("Register a script", icon=":material/add:", expanded=not store.scripts()), \
             st.form("register-script", clear_on_submit=False):
         left, right = st.columns(2)
-        name = left.text_input("Name", placeholder="digits")
-        path = right.text_input("Script path", placeholder="examples/digits_mlp.py")
+        # "e.g.": a bare placeholder reads as a value already filled in, then Register fails on an empty name
+        name = left.text_input("Name", placeholder="e.g. digits")
+        path = right.text_input("Script path", placeholder="e.g. examples/digits_mlp.py")
         interpreter = left.text_input("Interpreter", placeholder=sys.executable,
                                       help="the executable that runs it; empty: this Python")
         cwd = right.text_input("Working folder", placeholder="the script's folder")
         config = st.text_area("Default config, one key=value per line", placeholder="optim.lr=0.001\ntrain.epochs=10",
                               help="What run.config returns when nothing is swept or patched.")
         if st.form_submit_button("Register", icon=":material/app_registration:"):
+            if not name.strip() or not path.strip():
+                st.error("Give the script a name and the path of its file, e.g. `digits` and "
+                         "`examples/digits_mlp.py`.")
+                return
             try:
                 defaults = scripts.parse_pairs({}, _lines(config))
                 scripts.register(store, name.strip(), path.strip(), interpreter.strip() or None, cwd.strip() or None,

@@ -58,6 +58,13 @@ def get_store() -> Store:
         raise  # unreachable: st.stop raises; keeps type checkers honest
 
 
+def start_links() -> None:
+    """Where an empty database sends a newcomer who has no terminal open: the pages that make runs."""
+    left, right, _ = st.columns([1, 1, 2])
+    left.page_link("pages/launch.py", label="Launch a preset or a sweep", icon=":material/rocket_launch:")
+    right.page_link("pages/upload.py", label="Upload a training log", icon=":material/upload:")
+
+
 def md(text: Any) -> str:
     """User text (run and metric names, error text) escaped so markdown shows it literally.
 

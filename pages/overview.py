@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._manage import manage_selected
-from pages._shared import RUN_PAGE, db_path, get_store
+from pages._shared import RUN_PAGE, db_path, get_store, start_links
 from traindoc.views.overview import date_bounds, filter_choices, overview_table
 
 st.title(":material/monitor_heart: traindoc")
@@ -33,6 +33,8 @@ if not choices["status"]:
             language="bash")
     st.caption("`python -m runner presets` lists the presets; your own script can stream into the same "
                "database with `runner.start_run(...)` (see the README).")
+    st.markdown("Or, from here:")
+    start_links()
     st.stop()
 
 with st.container(border=True):
@@ -62,8 +64,10 @@ picked = st.dataframe(
     key=f"runs_table:{view}", column_order=[c for c in table.columns if c not in hidden],
     column_config={
         "id": st.column_config.NumberColumn("id", width=40),
-        "name": st.column_config.TextColumn("name", width=220),
-        "worst finding": st.column_config.TextColumn("worst finding", width=260),
+        # wide enough at 1400 px for a sweep run's "[optim.eps=1e-08]" tail and a finding's title
+        "name": st.column_config.TextColumn("name", width=290),
+        "status": st.column_config.TextColumn("status", width=75),
+        "worst finding": st.column_config.TextColumn("worst finding", width=320),
         "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d %%"),
         "steps": st.column_config.NumberColumn("steps", format="%d"),
         "tags": st.column_config.ListColumn("tags"),
@@ -75,7 +79,9 @@ st.caption(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {len(runs
 rows = picked.selection.rows if picked else []
 manage_selected(store, [int(table.iloc[i]["id"]) for i in rows if i < len(table)])
 
-labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in table.itertuples()}
+# no status in the label: the browser keeps a picked option's old text when only its label changes,
+# so "(running)" stayed after the run had finished; the table above shows the live status
+labels = {int(r.id): f"#{r.id} {r.name}" for r in table.itertuples()}
 left, right = st.columns([3, 1], vertical_alignment="bottom")
 chosen = left.selectbox("Open a run", list(labels), format_func=labels.get, key="overview:open")
 right.page_link(RUN_PAGE, label=f"Open run #{chosen}", icon=":material/show_chart:",

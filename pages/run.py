@@ -8,7 +8,17 @@ from diagnostics.figures import curve_figure
 from pages._fixes import fix_actions, fix_results, fixes_active
 from pages._report import report_buttons
 from pages._run_parts import chart_controls, run_header
-from pages._shared import STATUS_ICONS, config_table, db_path, diagnose_run, finding_card, get_store, md, series
+from pages._shared import (
+    STATUS_ICONS,
+    config_table,
+    db_path,
+    diagnose_run,
+    finding_card,
+    get_store,
+    md,
+    series,
+    start_links,
+)
 from runner.store import ACTIVE
 from traindoc.views.charts import x_map
 from traindoc.views.overview import short
@@ -18,7 +28,9 @@ db = db_path()
 runs = store.runs()
 if runs.empty:
     st.title("Run")
-    st.info("No runs yet: start one with `python -m runner run --preset healthy`, then come back.")
+    st.info("No runs yet: start one with `python -m runner run --preset healthy` (or from the Launch page), "
+            "or upload a log, then come back.")
+    start_links()
     st.stop()
 
 labels = {int(r.id): f"#{r.id} {short(r.name, 60)} ({r.status})" for r in runs.itertuples()}

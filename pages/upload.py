@@ -94,7 +94,7 @@ if len(run_ids) > 1:  # after the diagnoses: the first thing to see is what is w
     with st.form("tag"):
         st.subheader("Compare these runs like a sweep")
         left, right = st.columns([1, 2])
-        param = left.text_input("Hyper-parameter that differs", value="optim.eps",
+        param = left.text_input("Hyper-parameter that differs", placeholder="e.g. optim.lr",
                                 help="A dotted config key; each run's value is stored in its config.")
         label = right.text_input("Comparison name", value="uploaded runs")
         table = pd.DataFrame({"run": [f"#{i} {store.run(i)['name']}" for i in run_ids],
@@ -103,6 +103,11 @@ if len(run_ids) > 1:  # after the diagnoses: the first thing to see is what is w
         if st.form_submit_button("Group as a comparison", icon=":material/compare_arrows:"):
             try:
                 group = tag_as_sweep(store, label, param, dict(zip(run_ids, edited["value"], strict=True)))
-                st.success(f"Grouped as comparison #{group}: open the Compare page to see them side by side.")
+                st.session_state["upload:group"] = (group, run_ids)
             except ValueError as exc:
                 st.error(md(exc))
+    group, grouped = st.session_state.get("upload:group", (None, []))
+    if group and grouped == run_ids:  # a link, not directions (a form cannot hold one); for these runs only
+        st.success(f"Grouped as comparison #{group}.")
+        st.page_link("pages/compare.py", label=f"Compare group #{group} side by side",
+                     icon=":material/compare_arrows:", query_params={"group": str(group)})

@@ -123,7 +123,13 @@ def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkey
                                                 [(fixes[0].text, dict(fixes[0].config_patch))]),
                            start_scheduler=False)
     at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
-    assert not at.exception
+    assert not at.exception  # still queued: no second launch of the same fix, a link to follow it
+    busy = next(b for b in at.button if b.label.endswith("Apply LogSoftmax before NLLLoss"))
+    assert busy.label.startswith("Trying now") and busy.disabled
+    assert f"Trying in group #{group}: follow it" in [link.proto.label for link in at.get("page_link")]
+    for fix_run in store.runs(group_id=group).id:  # ended before logging a step: last_step stays None
+        store.finish(int(fix_run), "finished")
+    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
     labels = [b.label for b in at.button]
     assert "Try again: Apply LogSoftmax before NLLLoss" in labels
     assert "Try this fix: Apply CrossEntropyLoss to the raw logits" in labels
@@ -164,3 +170,12 @@ def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, mon
     store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10, 30)])
     at.run()
     assert [m.value for m in at.metric if m.label == "Steps"] == ["30"]  # the header follows the run
+
+
+def test_register_with_empty_fields_asks_for_a_name_and_a_path(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(tmp_path / "s.db", monkeypatch, "pages/launch.py")
+    next(b for b in at.button if b.label == "Register").click().run()
+    assert not at.exception
+    assert "name and the path" in _text(at) and "script name ''" not in _text(at)
+    assert not Store(tmp_path / "s.db").scripts()

@@ -89,3 +89,27 @@ def test_the_overview_judges_a_live_run_once_per_window_and_an_ended_run_by_its_
     assert keys == [10, 10, 10, 40]  # new rows within a window reuse the diagnosis; the next window re-judges
     assert overview._judged_key("b.db", live, 50) == 50  # another database's run 7 is another run
     assert overview._judged_key("a.db", {"id": 7, "status": "finished"}, 60) == 60
+
+
+def test_compare_legend_keeps_a_sweep_value_and_tells_same_named_keys_apart() -> None:
+    from diagnostics.rundata import RunData
+    from traindoc.views.compare import labels, short_keys
+
+    assert short_keys(["data.name", "loss.name", "optim.lr"]) == {"data.name": "data.name",
+                                                                 "loss.name": "loss.name", "optim.lr": "lr"}
+    sweep = [RunData({}, {"optim.eps": eps}, {"run_id": i, "name": f"adam_eps_small sweep [optim.eps={eps:g}]"})
+             for i, eps in ((5, 0.1), (6, 1e-8))]
+    assert [label for label, _ in labels(sweep, ["optim.eps"]).values()] == [
+        "#5 adam_eps_small sweep [optim.eps=0.1]", "#6 adam_eps_small sweep [optim.eps=1e-08]"]
+    picked = [RunData({}, {"data.name": d, "loss.name": n}, {"run_id": i, "name": f"r{i}"})
+              for i, d, n in ((1, "moons", "cross_entropy"), (4, "digits", "mse"))]
+    assert labels(picked, ["data.name", "loss.name"])[4][0] == "#4 r4 · data.name=digits · loss.name=mse"
+
+
+def test_curve_legend_names_a_lone_curve_and_a_metric_that_is_only_nan() -> None:
+    steps = np.arange(20)
+    lone = curve_figure({"initial_phi_loss": (steps, steps / 20.0)})
+    assert lone.layout.showlegend is True and lone.data[0].name == "initial_phi_loss"
+    fig = curve_figure({"train/loss": (steps, steps / 20.0), "val/loss": (steps, np.full(20, np.nan))})
+    shown = [t.name for t in fig.data if t.showlegend is not False and t.x is not None and len(t.x)]
+    assert shown == ["train/loss", "val/loss (only NaN/inf)"]

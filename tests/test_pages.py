@@ -45,6 +45,12 @@ def test_overview_empty_db_says_what_to_do(tmp_path: Path, monkeypatch: pytest.M
     assert "python -m runner run --preset healthy" in at.main.code[0].value
     assert "python -m runner launch --preset overfitting" in at.main.code[0].value
     assert str((tmp_path / "empty.db").resolve()) in at.sidebar.code[0].value  # which DB is shown
+    assert _links(at) == {"launch", "upload"}  # no terminal needed to get started
+
+
+def _links(at: AppTest) -> set[str]:
+    """The pages the main area links to (page_link has no typed AppTest element)."""
+    return {e.proto.page for e in at.main.get("page_link")}
 
 
 def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,6 +105,7 @@ def test_run_page_unknown_id_says_so_and_shows_no_other_run(real_db: tuple[Path,
 def test_run_page_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _app(tmp_path / "empty.db", monkeypatch, "pages/run.py")
     assert not at.exception and "No runs yet" in at.info[0].value
+    assert _links(at) == {"launch", "upload"}
 
 
 def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from diagnostics.findings import Finding
@@ -94,5 +95,6 @@ def fix_verdicts(db: str, group_id: int, state: tuple[tuple[int, str, int | None
 def group_state(store: Store, group_id: int) -> tuple[tuple[int, str, int | None], ...]:
     """What a fix group's verdicts depend on, as a hashable cache key."""
     runs = store.runs(group_id=group_id, reconcile=False)
-    return tuple((int(r.id), str(r.status), None if r.last_step != r.last_step else int(r.last_step))
+    # pd.isna: a fix run that failed before logging has last_step None (not NaN) when it is alone in its group
+    return tuple((int(r.id), str(r.status), None if pd.isna(r.last_step) else int(r.last_step))
                  for r in runs.itertuples())

@@ -62,9 +62,24 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key → its shortest dotted tail no other key shares: ``data.name`` and ``loss.name``
+    stay apart in a legend (``name=moons · name=mse`` says nothing), ``optim.lr`` → ``lr``."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if not any(o != key and (o == tail or o.endswith("." + tail)) for o in keys):
+                break
+        out[key] = tail
+    return out
+
+
 def labels(runs: Sequence[RunData], keys: Sequence[str]) -> dict[int, tuple[str, str]]:
     """Run id → (legend label: ``#id name`` + the 1-3 keys where this run differs most; hover:
     every differing key with its full name)."""
+    tails = short_keys(keys)
     common = {k: Counter(repr(r.config.get(k)) for r in runs if r.config).most_common(1) for k in keys}
     out = {}
     for run in runs:
@@ -75,8 +90,8 @@ def labels(runs: Sequence[RunData], keys: Sequence[str]) -> dict[int, tuple[str,
         own_new = [k for k in own if k not in said]
         odd = [k for k in own_new if common[k] and repr(run.config.get(k)) != common[k][0][0]]
         shown = (odd + [k for k in own_new if k not in odd])[:LABEL_KEYS]
-        name = name if not said or len(full) <= 60 else short(full, 60)  # keep the part that says the value
-        label = " · ".join([f"#{rid} {name}", *(f"{k.split('.')[-1]}={_fmt(run.config[k])}" for k in shown)])
+        name = short(full, 60) if said else name  # a sweep name ends with its value: never cut that off at 28
+        label = " · ".join([f"#{rid} {name}", *(f"{tails[k]}={_fmt(run.config[k])}" for k in shown)])
         lines = [f"#{rid} {run.meta.get('name', '')}", *(f"{k}={_fmt(run.config[k])}" for k in own)]
         hover = "<br>".join(html.escape(line) for line in lines + ([] if run.config else ["(no config)"]))
         out[rid] = (label, hover)
