@@ -43,7 +43,7 @@ with st.container(border=True):
     status = top[1].multiselect("Status", choices["status"], key="f:status")
     source = top[2].multiselect("Source", choices["source"], key="f:source")
     tags = top[3].multiselect("Tag", choices["tag"], key="f:tag")
-    low = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    low = st.columns([3, 2, 4], vertical_alignment="bottom")  # the toggle takes the free 4th slot: no "Archi…"
     group_names = dict(choices["group"])
     groups = low[0].multiselect("Group", list(group_names), format_func=group_names.get, key="f:group")
     dates = low[1].date_input("Created", value=[], key="f:dates", help="one day, or a range")
