@@ -179,3 +179,4 @@ def test_register_with_empty_fields_asks_for_a_name_and_a_path(tmp_path: Path,
     assert not at.exception
     assert "name and the path" in _text(at) and "script name ''" not in _text(at)
     assert not Store(tmp_path / "s.db").scripts()
+
