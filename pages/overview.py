@@ -43,7 +43,7 @@ with st.container(border=True):
     status = top[1].multiselect("Status", choices["status"], key="f:status")
     source = top[2].multiselect("Source", choices["source"], key="f:source")
     tags = top[3].multiselect("Tag", choices["tag"], key="f:tag")
-    low = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
+    low = st.columns([3, 2, 4], vertical_alignment="bottom")  # the toggle takes the free 4th slot: no "Archi…"
     group_names = dict(choices["group"])
     groups = low[0].multiselect("Group", list(group_names), format_func=group_names.get, key="f:group")
     dates = low[1].date_input("Created", value=[], key="f:dates", help="one day, or a range")
@@ -79,10 +79,14 @@ st.caption(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {len(runs
 rows = picked.selection.rows if picked else []
 manage_selected(store, [int(table.iloc[i]["id"]) for i in rows if i < len(table)])
 
-# no status in the label: the browser keeps a picked option's old text when only its label changes,
-# so "(running)" stayed after the run had finished; the table above shows the live status
-labels = {int(r.id): f"#{r.id} {r.name}" for r in table.itertuples()}
+labels = {int(r.id): f"#{r.id} {r.name} ({r.status})" for r in table.itertuples()}
+# the browser keeps a picked option's old text when only its label changes ("(running)" stayed after the
+# run finished): a new key when a status changes redraws it, and the pick is carried over by hand
+ids = list(labels)
+last = st.session_state.get("overview:open-id")
 left, right = st.columns([3, 1], vertical_alignment="bottom")
-chosen = left.selectbox("Open a run", list(labels), format_func=labels.get, key="overview:open")
+chosen = left.selectbox("Open a run", ids, format_func=labels.get, index=ids.index(last) if last in ids else 0,
+                        key=f"overview:open:{abs(hash(tuple(table['status'])))}")
+st.session_state["overview:open-id"] = chosen
 right.page_link(RUN_PAGE, label=f"Open run #{chosen}", icon=":material/show_chart:",
                 query_params={"run": str(chosen)})

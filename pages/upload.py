@@ -43,9 +43,10 @@ for key, error in st.session_state.get("upload-errors", {}).items():
     if key in live:
         st.error(md(error), icon=":material/error:")
 run_ids = [run_id for key, ids in done.items() if key in live for run_id in ids]
-if not run_ids:
-    st.info("No uploaded runs yet. Drop a Lightning `metrics.csv`, a TensorBoard event file, a Keras log, a "
-            "`trainer_state.json`, a YOLO `results.csv`... or a zip of a whole log folder.")
+if not run_ids:  # after a failed upload "no uploaded runs yet" reads as if the drop did not register
+    st.info(("Nothing was imported from these files: see why above. Try" if live else "No uploaded runs yet. Drop")
+            + " a Lightning `metrics.csv`, a TensorBoard event file, a Keras log, a `trainer_state.json`, "
+            "a YOLO `results.csv`... or a zip of a whole log folder.")
     st.stop()
 
 for key, notes in st.session_state.get("upload-notes", {}).items():

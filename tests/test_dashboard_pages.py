@@ -179,3 +179,18 @@ def test_register_with_empty_fields_asks_for_a_name_and_a_path(tmp_path: Path,
     assert not at.exception
     assert "name and the path" in _text(at) and "script name ''" not in _text(at)
     assert not Store(tmp_path / "s.db").scripts()
+
+
+
+def test_open_a_run_label_follows_the_status_and_keeps_the_pick(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "o.db")
+    first = store.create_run("first", {}, status="finished")
+    live = store.create_run("live", {}, status="running")
+    at = _app(tmp_path / "o.db", monkeypatch)
+    box = next(s for s in at.selectbox if s.label == "Open a run")
+    box.select(first).run()
+    store.finish(live, "finished")
+    at.run()
+    box = next(s for s in at.selectbox if s.label == "Open a run")
+    assert box.options == [f"#{live} live (finished)", f"#{first} first (finished)"] and box.value == first

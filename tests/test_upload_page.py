@@ -61,12 +61,23 @@ def test_two_uploads_grouped_by_the_parameter_that_differs(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     at = _upload(_page(tmp_path / "t.db", monkeypatch), ("eps_big.csv", b"step,loss\n1,0.9\n2,0.8\n"),
                  ("eps_small.csv", b"step,loss\n1,0.9\n2,0.2\n"))
+    param = next(t for t in at.text_input if t.label.startswith("Hyper"))
+    assert param.value == ""  # no made-up key prefilled: the user names the one that differs
+    param.input("optim.eps")
     at.session_state["tag-values"] = {"edited_rows": {0: {"value": "0.1"}, 1: {"value": "1e-8"}},
                                       "added_rows": [], "deleted_rows": []}
     at.button[0].click().run()
     assert not at.exception and any("Grouped as comparison" in s.value for s in at.success)
     store = Store(tmp_path / "t.db")
     (group,) = store.groups()["id"].tolist()
+    links = [link.proto for link in at.get("page_link")]  # one click to the comparison, not directions
+    assert any(link.page == "compare" and link.query_string == f"group={group}" for link in links)
     configs = {r["name"]: store.run(int(r["id"]))["config"]["optim.eps"] for r in store.runs(group_id=group)
                .to_dict("records")}
     assert configs == {"eps_big": 0.1, "eps_small": 1e-8}
+
+
+def test_a_bad_file_alone_says_nothing_was_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _upload(_page(tmp_path / "t.db", monkeypatch), ("corrupt.csv", bytes(range(256)) * 8))
+    assert not at.exception and at.error[0].value.startswith("corrupt\\.csv")
+    assert "Nothing was imported from these files" in at.info[0].value  # not "No uploaded runs yet"
