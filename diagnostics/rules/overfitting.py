@@ -232,7 +232,7 @@ class Overfitting(Rule):
         limit = int(cfg(run, "data.train_limit", 0) or 0)
         fixes.append(
             Fix(
-                "Train on more data" + (f" (only {limit} samples are used)" if limit else ""),
+                f"Use all the training data (only {limit} samples are used now)" if limit else "Train on more data",
                 "more distinct examples are the surest cure for memorisation",
                 {"data.train_limit": 0} if limit else None,
             )
