@@ -61,7 +61,7 @@ SCENARIOS: tuple[tuple[str, str, dict[str, Any], tuple[str, ...]], ...] = (
 IMPLIES = {"overfitting": ("early_stop_point",)}
 # Pathologies a preset shows besides its own, measured on its runs (reported to the preset owner):
 # Adam at lr 0.1 on digits (lr_too_high) leaves 58-80% of the second ReLU layer dead in every seed.
-SIDE_EFFECTS = {"lr_too_high": ("dead_relu",)}
+SIDE_EFFECTS = {"lr_too_high": ("dead_relu", "loss_oscillation")}
 PER_STEP = ("train/loss", "lr", "grad_norm")
 KERAS = {
     "train/loss_epoch": "loss",

@@ -108,9 +108,7 @@ class Overfitting(Rule):
         # the end level is a median of k_end evaluations: its noise is the point noise / sqrt(k_end)
         if rise <= 0 or rise < max(needed, self.noise_k * noise / np.sqrt(k_end)):
             return []
-        # an evaluation within the noise of the smoothed best has not beaten it (a 20-point HF run
-        # whose val loss dips 0.02 under its smoothed best twice after it is still worse after it)
-        if np.mean(sign * y[b + 1 :] > best - (0.0 if short else noise)) < (1.0 if short else self.persistence):
+        if np.mean(sign * y[b + 1 :] > best) < (1.0 if short else self.persistence):
             return []
         train = self._train(run, name)
         if train is None:
