@@ -31,3 +31,16 @@ def u_curve(n: int, best: int, low: float = 0.5, rise: float = 0.004) -> np.ndar
     i = np.arange(n, dtype=float)
     fall = low + (2.0 - low) * np.exp(-i / max(best / 4, 1))
     return np.where(i <= best, fall, low + rise * (i - best) + (fall[best] - low))
+
+
+def fired(run, rule_id):  # noqa: ANN001, ANN201 - a RunData in, the rule's findings out
+    """What one rule says about ``run`` (nothing when it does not apply), bypassing the engine's ordering."""
+    from diagnostics.base import REGISTRY
+
+    rule = REGISTRY[rule_id]()
+    return rule.check(run) if rule.applies(run) else []
+
+
+def falling(n, start=2.0, end=0.05):  # noqa: ANN001, ANN201
+    """A geometric decay from ``start`` to ``end`` over ``n`` points: a loss that learns."""
+    return start * (end / start) ** (np.arange(n) / (n - 1))
