@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -121,3 +123,23 @@ def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = 30_000
             yield page
         finally:
             browser.close()
+
+
+def app_test(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> Any:
+    """The dashboard run once by AppTest on ``db``, optionally on ``page`` with URL ``query`` parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TRAINDOC_DB", str(db))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if page:
+        at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def page_text(at: Any) -> str:
+    """Everything the page says, in one string, for "does it tell the user X" checks."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success", "title",
+                                  "subheader", "code") for e in getattr(at, kind)]
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # undo md() escaping

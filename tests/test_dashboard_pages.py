@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
-from conftest_ui import ROOT
+from conftest_ui import app_test, page_text
 from streamlit.testing.v1 import AppTest
 
 from runner import plan
 from runner.store import Store
-
-APP = str(ROOT / "app.py")
-
-
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> AppTest:
-    monkeypatch.setenv("TRAINDOC_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=60)
-    if page:
-        at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def _text(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success", "title",
-                                  "subheader") for e in getattr(at, kind)]
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))
 
 
 def _queue_button(at: AppTest):  # noqa: ANN202 - an AppTest element
@@ -42,7 +23,7 @@ def test_launch_form_keeps_its_state_when_a_run_finishes_and_queue_disables_afte
     store = Store(db)
     real_submit = plan.submit
     monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
-    at = _app(db, monkeypatch, "pages/launch.py")
+    at = app_test(db, monkeypatch, "pages/launch.py")
     at.selectbox(key="launch:start").select("preset · healthy").run()
     at.text_input(key="preset · healthy:train.epochs").input("40").run()
     at.text_input(key="preset · healthy:group-name").input("my group").run()
@@ -66,12 +47,12 @@ def test_launch_form_keeps_its_state_when_a_run_finishes_and_queue_disables_afte
 
 def test_launch_invalid_value_names_it_instead_of_queue_0_runs(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(tmp_path / "l.db", monkeypatch, "pages/launch.py")
+    at = app_test(tmp_path / "l.db", monkeypatch, "pages/launch.py")
     at.selectbox(key="launch:start").select("preset · healthy").run()
     at.text_input(key="preset · healthy:optim.lr").input("abc").run()
     button = _queue_button(at)
     assert button.disabled and "0 runs" not in button.label and "optim.lr" in button.label
-    assert "optim.lr" in _text(at)
+    assert "optim.lr" in page_text(at)
 
 
 def _unrelated(db: Path) -> list[int]:
@@ -90,7 +71,7 @@ def _unrelated(db: Path) -> list[int]:
 
 def test_compare_of_unrelated_runs_stays_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = _unrelated(tmp_path / "c.db")
-    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", runs=",".join(map(str, ids)))
+    at = app_test(tmp_path / "c.db", monkeypatch, "pages/compare.py", runs=",".join(map(str, ids)))
     assert not at.exception
     assert at.selectbox[0].value == "train/loss"  # the one metric all three share, not val/auc
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
@@ -104,7 +85,7 @@ def test_compare_of_unrelated_runs_stays_readable(tmp_path: Path, monkeypatch: p
 
 def test_bad_group_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _unrelated(tmp_path / "c.db")
-    at = _app(tmp_path / "c.db", monkeypatch, "pages/compare.py", group="999")
+    at = app_test(tmp_path / "c.db", monkeypatch, "pages/compare.py", group="999")
     assert not at.exception and "no group with id 999" in at.error[0].value and not at.get("plotly_chart")
 
 
@@ -122,14 +103,14 @@ def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkey
     group, _ = plan.submit(store, plan.fix_plan(store.run(run_id), "negative_loss", "critical",
                                                 [(fixes[0].text, dict(fixes[0].config_patch))]),
                            start_scheduler=False)
-    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    at = app_test(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
     assert not at.exception  # still queued: no second launch of the same fix, a link to follow it
     busy = next(b for b in at.button if b.label.endswith("Apply LogSoftmax before NLLLoss"))
     assert busy.label.startswith("Trying now") and busy.disabled
     assert f"Trying in group #{group}: follow it" in [link.proto.label for link in at.get("page_link")]
     for fix_run in store.runs(group_id=group).id:  # ended before logging a step: last_step stays None
         store.finish(int(fix_run), "finished")
-    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    at = app_test(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
     labels = [b.label for b in at.button]
     assert "Try again: Apply LogSoftmax before NLLLoss" in labels
     assert "Try this fix: Apply CrossEntropyLoss to the raw logits" in labels
@@ -147,12 +128,12 @@ def test_overview_progress_in_whole_percent_and_scheduler_status_follows_the_que
     store.heartbeat(running, progress=0.2492)
     group = store.create_group("g ", spec={})
     store.create_run("waiting", {}, group_id=group)
-    at = _app(tmp_path / "o.db", monkeypatch)
+    at = app_test(tmp_path / "o.db", monkeypatch)
     assert not at.exception
     table = at.dataframe[0].value
     assert table.set_index("id").loc[running, "progress"] == 25
-    at = _app(tmp_path / "o.db", monkeypatch, "pages/launch.py")
-    assert "Scheduler: starting for 1 queued run…" in _text(at)
+    at = app_test(tmp_path / "o.db", monkeypatch, "pages/launch.py")
+    assert "Scheduler: starting for 1 queued run…" in page_text(at)
     assert "**Group #1 g**" in [p.proto.text for p in at.get("progress")][0]  # trailing space: no literal **
     links = [link.proto.label for link in at.get("page_link")]
     assert "Run #2" in links  # a queued run links to its run page
@@ -163,7 +144,7 @@ def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, mon
     run_id = store.create_run("live " * 40, {}, status="queued")
     store.mark_running(run_id)
     store.write_metrics([(run_id, s, None, "train/loss", 1.0, 0.0) for s in range(10)])
-    at = _app(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(run_id))
+    at = app_test(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(run_id))
     assert not at.exception
     assert at.button(key="run:cancel").label == "Cancel run"
     assert len(at.title[0].value) < 120 and "live live" in at.caption[0].value  # cut title, full name below
@@ -174,10 +155,10 @@ def test_live_run_page_has_a_cancel_button_and_a_live_header(tmp_path: Path, mon
 
 def test_register_with_empty_fields_asks_for_a_name_and_a_path(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(tmp_path / "s.db", monkeypatch, "pages/launch.py")
+    at = app_test(tmp_path / "s.db", monkeypatch, "pages/launch.py")
     next(b for b in at.button if b.label == "Register").click().run()
     assert not at.exception
-    assert "name and the path" in _text(at) and "script name ''" not in _text(at)
+    assert "name and the path" in page_text(at) and "script name ''" not in page_text(at)
     assert not Store(tmp_path / "s.db").scripts()
 
 
@@ -187,7 +168,7 @@ def test_open_a_run_label_follows_the_status_and_keeps_the_pick(tmp_path: Path,
     store = Store(tmp_path / "o.db")
     first = store.create_run("first", {}, status="finished")
     live = store.create_run("live", {}, status="running")
-    at = _app(tmp_path / "o.db", monkeypatch)
+    at = app_test(tmp_path / "o.db", monkeypatch)
     box = next(s for s in at.selectbox if s.label == "Open a run")
     box.select(first).run()
     store.finish(live, "finished")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, ROOT, real_db_in
+from conftest_ui import FAST_PRESET, app_test, page_text, real_db_in
 from streamlit.testing.v1 import AppTest
 
 from diagnostics.findings import Evidence, Finding, Fix
 from pages import _shared
 from runner.store import Store
-
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -21,25 +18,10 @@ def real_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, i
     return real_db_in(tmp_path_factory)
 
 
-def _app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> AppTest:
-    monkeypatch.setenv("TRAINDOC_DB", str(db))
-    at = AppTest.from_file(APP, default_timeout=30)
-    if page:
-        at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def _text(at: AppTest) -> str:
-    """Everything the page says, in one string, for "does it tell the user X" checks."""
-    parts = [e.value for kind in ("markdown", "caption", "info", "error", "warning", "success", "title",
-                                  "subheader", "code") for e in getattr(at, kind)]
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # undo md() escaping
 
 
 def test_overview_empty_db_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(tmp_path / "empty.db", monkeypatch)
+    at = app_test(tmp_path / "empty.db", monkeypatch)
     assert not at.exception
     assert "No runs yet" in at.info[0].value
     assert "python -m runner run --preset healthy" in at.main.code[0].value
@@ -55,7 +37,7 @@ def _links(at: AppTest) -> set[str]:
 
 def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = real_db
-    at = _app(db, monkeypatch)
+    at = app_test(db, monkeypatch)
     assert not at.exception
     table = at.dataframe[0].value
     assert table["name"].tolist() == [FAST_PRESET, "bad_lr"]
@@ -70,7 +52,7 @@ def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: 
 def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = real_db
-    at = _app(db, monkeypatch, "pages/run.py", run=str(ids[FAST_PRESET]))
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(ids[FAST_PRESET]))
     assert not at.exception
     assert FAST_PRESET.replace("_", "\\_") in at.title[0].value
     assert at.multiselect[0].value[:2] == ["train/loss", "val/loss"]
@@ -85,17 +67,17 @@ def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
 def test_run_page_failed_run_shows_its_error(real_db: tuple[Path, dict[str, int]],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = real_db
-    at = _app(db, monkeypatch, "pages/run.py", run=str(ids["bad_lr"]))
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(ids["bad_lr"]))
     assert not at.exception
     assert "This run failed" in at.error[0].value
-    assert "optim.lr=-1.0: allowed range is" in _text(at)
-    assert "logged no metrics" in _text(at)
+    assert "optim.lr=-1.0: allowed range is" in page_text(at)
+    assert "logged no metrics" in page_text(at)
 
 
 def test_run_page_unknown_id_says_so_and_shows_no_other_run(real_db: tuple[Path, dict[str, int]],
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     db, _ = real_db
-    at = _app(db, monkeypatch, "pages/run.py", run="999")
+    at = app_test(db, monkeypatch, "pages/run.py", run="999")
     assert not at.exception
     assert "no run with id 999" in at.error[0].value
     assert at.title[0].value == "Run not found" and not at.get("plotly_chart")
@@ -103,7 +85,7 @@ def test_run_page_unknown_id_says_so_and_shows_no_other_run(real_db: tuple[Path,
 
 
 def test_run_page_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = _app(tmp_path / "empty.db", monkeypatch, "pages/run.py")
+    at = app_test(tmp_path / "empty.db", monkeypatch, "pages/run.py")
     assert not at.exception and "No runs yet" in at.info[0].value
     assert _links(at) == {"launch", "upload"}
 
@@ -122,9 +104,9 @@ def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.Mo
         fixes=(Fix("Use LogSoftmax", "NLLLoss expects log-probabilities", {"model.head": "log_softmax"}),),
     )
     monkeypatch.setattr(_shared, "diagnose_run", lambda *a: ([finding], None))
-    at = _app(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
+    at = app_test(tmp_path / "f.db", monkeypatch, "pages/run.py", run=str(run_id))
     assert not at.exception
-    text = _text(at)
+    text = page_text(at)
     assert "Loss below zero: Softmax fed to NLLLoss" in text and "critical" in text
     assert "Use LogSoftmax" in text and "NLLLoss expects log-probabilities" in text
     assert '{"model.head": "log_softmax"}' in [c.value for c in at.code]
@@ -134,13 +116,13 @@ def test_run_page_draws_findings_as_cards(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_catalog_page_renders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    at = _app(tmp_path / "c.db", monkeypatch, "pages/catalog.py")
+    at = app_test(tmp_path / "c.db", monkeypatch, "pages/catalog.py")
     assert not at.exception
     assert "Rule catalog" in at.title[0].value
     labels = [e.label for e in at.expander]
     assert any("`overfitting`" in label for label in labels)
     assert any("`negative_loss`" in label for label in labels)
-    assert "What it detects" in _text(at) and "Suggested fix" in _text(at)
+    assert "What it detects" in page_text(at) and "Suggested fix" in page_text(at)
     at.text_input[0].input("nllloss").run()  # the search narrows the list to the rule that names it
     assert [e.label for e in at.expander] == [label for label in labels if "`negative_loss`" in label]
 
@@ -179,7 +161,7 @@ def test_db_path_flag_beats_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_unreadable_db_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "notes.db"
     bad.write_text("this is not a database " * 100)
-    at = _app(bad, monkeypatch)
+    at = app_test(bad, monkeypatch)
     assert not at.exception
     assert "Cannot open the database" in at.error[0].value and "TRAINDOC_DB=" in at.error[0].value
 
