@@ -157,8 +157,11 @@ def role(name: str) -> Role:
 
 
 # The metric a run is judged by, in order of preference: the one the user cares about
-# (a ranking score), then accuracy, then the validation loss.
+# (a ranking score), then accuracy, then the validation loss. Everyone that picks "the score"
+# (verdicts, sweep table, sensitivity rules, compare page, the overview's key metric) reads it here.
 SCORE_PREFERENCE: tuple[str, ...] = ("val/auc", "val/acc", "val/loss")
+# The validation curves to find a best on: the loss first (the smoothest), then the scores.
+VAL_CURVES: tuple[str, ...] = ("val/loss", *(n for n in SCORE_PREFERENCE if n != "val/loss"))
 
 
 def higher_is_better(name: str) -> bool:
@@ -217,3 +220,87 @@ def score_monitor(
         if all(name in s for s in sets):
             return Monitor(name)
     return None
+
+
+# --- the training-loss family -------------------------------------------------------------
+# One declaration, finest first: the per-iteration loss (train mode, weights moving), the mean of
+# an epoch's batch losses (train mode, what the optimizer saw), and the training set re-evaluated
+# in eval mode at the epoch end (same weights and mode as val/loss).
+STEP_LOSS = "train/loss"
+EPOCH_LOSS = "train/loss_epoch"
+EVAL_LOSS = "train/loss_eval"
+TRAIN_LOSSES: tuple[str, ...] = (STEP_LOSS, EPOCH_LOSS, EVAL_LOSS)
+VAL_LOSS = "val/loss"
+LOSS_NAMES: tuple[str, ...] = (*TRAIN_LOSSES, VAL_LOSS)
+
+
+def reads_as_train_loss(name: str) -> bool:
+    """Whether a (foreign) name reads as a training loss: a loss, not a validation one, and not a
+    Lightning ``_step`` duplicate of an epoch curve (``train/loss_critic``, ``mean_loss``)."""
+    r = role(name)
+    return r.kind == "loss" and r.split != "val" and not name.endswith("_step")
+
+
+def train_losses(use: str) -> tuple[str, ...]:
+    """The training-loss names in the order ``use`` needs; the orders differ on purpose.
+
+    ``"step"``: finest first (the per-iteration curve, else an epoch-level one) — the curve shape.
+    ``"beside_val"``: eval-mode first, then the epoch mean, then per step — the one to set against
+    ``val/loss`` (same mode, same weights: dropout and batch norm do not open a false gap).
+    ``"epoch"``: the epoch-level ones, eval-mode first (the same comparison, epoch-level only).
+    ``"optimizer"``: the epoch-level ones, epoch mean first — what the optimizer saw while it
+    stepped; its swings are the optimizer's, an eval-mode pass at the end smooths them away.
+    """
+    orders = {
+        "step": TRAIN_LOSSES,
+        "beside_val": (EVAL_LOSS, EPOCH_LOSS, STEP_LOSS),
+        "epoch": (EVAL_LOSS, EPOCH_LOSS),
+        "optimizer": (EPOCH_LOSS, EVAL_LOSS),
+    }
+    if use not in orders:
+        raise ValueError(f"use must be one of {sorted(orders)}, not {use!r}")
+    return orders[use]
+
+
+# --- train <-> validation partners --------------------------------------------------------
+_VAL_WORDS = ("val", "valid", "validation", "eval", "test")
+_PREFIX = re.compile(rf"^(?P<split>train|training|{_ALT(_VAL_WORDS)})(?P<sep>[_/.\-])(?P<rest>.+)$", re.I)
+_SUFFIX = re.compile(rf"^(?P<rest>.+?)(?P<sep>[_/.\-])(?P<split>train|training|{_ALT(_VAL_WORDS)})$", re.I)
+
+
+def partners(name: str) -> tuple[str, ...]:
+    """The train↔validation counterparts of ``name`` (canonical or foreign), the closest first.
+
+    ``val/loss`` → the training losses beside it (``train_losses("beside_val")``); ``train/acc`` ↔
+    ``val/acc``; ``train/loss_epoch`` → ``val/loss``; Keras ``loss`` ↔ ``val_loss``; ``Loss/train``
+    ↔ ``Loss/val``. Empty for names with no split partner (``lr``, ``epoch``).
+    """
+    key = name.strip()
+    if key == VAL_LOSS:
+        return train_losses("beside_val")
+    if key in TRAIN_LOSSES:
+        return (VAL_LOSS,)
+    if key.startswith("val/"):
+        return (f"train/{key[4:]}", f"train/{key[4:]}_epoch")
+    if key.startswith("train/"):
+        return (f"val/{key[6:].removesuffix('_epoch').removesuffix('_step')}",)
+    for pattern, build in ((_PREFIX, lambda s, sep, r: f"{s}{sep}{r}"), (_SUFFIX, lambda s, sep, r: f"{r}{sep}{s}")):
+        match = pattern.match(key)
+        if match:
+            split, sep, rest = match.group("split"), match.group("sep"), match.group("rest")
+            if split.lower() in ("train", "training"):
+                return tuple(build(v, sep, rest) for v in ("val", "valid", "validation", "eval", "test"))
+            train = (build("train", sep, rest), build("training", sep, rest))
+            return (rest, *train) if pattern is _PREFIX else train
+    if role(key).kind in ("loss", "metric") and role(key).better:  # Keras' bare train name: loss, accuracy
+        return (f"val_{key}", f"val/{key}", f"eval_{key}")
+    return ()
+
+
+def partner(name: str, available: Collection[str] | None = None) -> str | None:
+    """The train↔validation counterpart of ``name``: the first of ``partners`` in ``available``
+    (or the closest one when ``available`` is None); None when there is none."""
+    found = partners(name)
+    if available is None:
+        return found[0] if found else None
+    return next((p for p in found if p in available), None)

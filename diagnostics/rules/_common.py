@@ -13,20 +13,24 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.bounds import clamp
 from diagnostics.rundata import RunData, Series
+from traindoc.vocabulary import reads_as_train_loss, train_losses
 
-LOSS_NAMES = ("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss")
-EPOCH_TRAIN_LOSS = ("train/loss_eval", "train/loss_epoch")
 ADAM_FAMILY = ("adam", "adamw")
 
 
 def step_loss(run: RunData) -> Series | None:
     """The per-iteration training loss, or the epoch-level one when that is all there is."""
-    return run.first("train/loss", "train/loss_epoch", "train/loss_eval")
+    return run.first(*train_losses("step"))
 
 
 def epoch_loss(run: RunData) -> Series | None:
     """The epoch-level training loss (eval-mode first: comparable with val/loss)."""
-    return run.first(*EPOCH_TRAIN_LOSS)
+    return run.first(*train_losses("epoch"))
+
+
+def other_train_losses(run: RunData, skip: set[str] | frozenset[str] = frozenset()) -> dict[str, Series]:
+    """Series outside the canonical family whose name reads as a training loss (``train/loss_critic``)."""
+    return {n: s for n, s in run.series.items() if n not in skip and reads_as_train_loss(n)}
 
 
 def loss_trend(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:

@@ -10,9 +10,9 @@ import pandas as pd
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import LOSS_NAMES, cfg, scaled_lr
+from diagnostics.rules._common import cfg, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import role
+from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
 
 @register
@@ -103,7 +103,7 @@ class Divergence(Rule):
                 if found:
                     return found
         # the total training loss when the log has one; its components (a PPO value loss) swing on their own
-        train = [s for s in losses if s.name in LOSS_NAMES and s.name != "val/loss"] or \
+        train = [s for s in losses if s.name in LOSS_NAMES and s.name != VAL_LOSS] or \
             [s for s in losses if s.name not in LOSS_NAMES]
         for series in train:
             found = self._blowup(run, series)
@@ -247,9 +247,5 @@ class Divergence(Rule):
 def _losses(run: RunData) -> list[Series]:
     """The canonical losses first, then any other series whose name reads as a loss (not a metric)."""
     out = [s for s in (run.get(n) for n in LOSS_NAMES) if s is not None]
-    seen = {s.name for s in out}
-    for name in run.names:
-        r = role(name)
-        if name not in seen and r.kind == "loss" and r.split != "val" and not name.endswith("_step"):
-            out.append(run.series[name])
-    return out
+    others = other_train_losses(run, skip={s.name for s in out})
+    return out + [others[n] for n in sorted(others)]

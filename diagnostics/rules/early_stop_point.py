@@ -10,6 +10,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import VAL_CURVES, Monitor
 
 
 @register
@@ -45,7 +46,7 @@ class EarlyStopPoint(Rule):
     order = 150
     title = "Best validation was reached early"
     severity = "info"
-    requires = (("val/loss", "val/acc", "val/auc"),)
+    requires = (VAL_CURVES,)
     explained_by = ("divergence", "lr_too_high")
 
     min_points: int = 8
@@ -54,8 +55,8 @@ class EarlyStopPoint(Rule):
     noise_k: float = 2.0
 
     def check(self, run: RunData) -> list[Finding]:
-        name = next(n for n in ("val/loss", "val/auc", "val/acc") if run.get(n) is not None)
-        sign = 1.0 if name == "val/loss" else -1.0
+        name = next(n for n in VAL_CURVES if run.get(n) is not None)
+        sign = Monitor(name).signed(-1.0)  # a curve to minimise: the loss as it is, a score negated
         x, y = curves.reduce(*run.get(name).finite())
         n = len(y)
         if n < self.min_points:

@@ -10,8 +10,9 @@ import pandas as pd
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import LOSS_NAMES, scaled_lr
+from diagnostics.rules._common import scaled_lr
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import LOSS_NAMES
 
 
 @register

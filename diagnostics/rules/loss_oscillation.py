@@ -10,9 +10,9 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, clamp, scaled_lr
+from diagnostics.rules._common import cfg, clamp, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import role
+from traindoc.vocabulary import STEP_LOSS, train_losses
 
 
 def swing(
@@ -241,17 +241,16 @@ class LossOscillation(Rule):
 
 def _train_losses(run: RunData) -> list[Series]:
     """The epoch-level training loss, else every series whose name reads as a training loss."""
-    canonical = [s for s in (run.get(n) for n in ("train/loss_epoch", "train/loss_eval")) if s is not None]
+    canonical = [s for s in (run.get(n) for n in train_losses("optimizer")) if s is not None]
     if canonical:
         return canonical[:1]
-    if run.get("train/loss") is not None:
-        return [run.get("train/loss")]
-    losses = {n: s for n, s in run.series.items()
-              if role(n).kind == "loss" and role(n).split != "val" and not n.endswith("_step") and len(s)}
+    if run.get(STEP_LOSS) is not None:
+        return [run.get(STEP_LOSS)]
+    losses = {n: s for n, s in other_train_losses(run).items() if len(s)}
     # a logged total (mean_loss, total_loss) is the loss; its components swing on their own
     totals = [s for n, s in losses.items() if _TOTAL.search(n.lower())]
     return totals[:1] or list(losses.values())
 
 
-_EPOCH_MEANS = ("train/loss_epoch", "train/loss_eval")
+_EPOCH_MEANS = train_losses("optimizer")  # epoch-first: the swings the optimizer saw
 _TOTAL = re.compile(r"(?:^|[^a-z])(total|mean|sum|overall)(?:[^a-z]|$)")

@@ -9,8 +9,9 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import LOSS_NAMES, cfg
+from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData, Series
+from traindoc.vocabulary import LOSS_NAMES
 
 NON_NEGATIVE = ("cross_entropy", "nll", "bce", "mse", "mae", "l1", "hinge", "kl", "focal", "huber")
 LIKELIHOOD = (

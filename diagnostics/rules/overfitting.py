@@ -12,8 +12,9 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, epoch_loss, share, step_loss
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner
 
-METRICS = ("val/auc", "val/acc")  # higher is better; used when no val/loss is logged
+METRICS = VAL_CURVES[1:]  # the scores (direction from the vocabulary); used when no val/loss is logged
 
 
 @register
@@ -63,7 +64,7 @@ class Overfitting(Rule):
     order = 120
     title = "Overfitting"
     severity = "warning"
-    requires = (("val/loss", "val/acc", "val/auc"),)
+    requires = (VAL_CURVES,)
 
     min_points: int = 8
     min_after: float = 0.2
@@ -76,11 +77,11 @@ class Overfitting(Rule):
     short_min_rise: float = 0.15
 
     def check(self, run: RunData) -> list[Finding]:
-        if run.get("val/loss") is not None:
-            return self._judge(run, "val/loss", lower_better=True)
+        if run.get(VAL_LOSS) is not None:
+            return self._judge(run, VAL_LOSS, lower_better=not Monitor(VAL_LOSS).higher_is_better)
         for name in METRICS:
-            if run.get(name) is not None and run.get(name.replace("val/", "train/")) is not None:
-                return self._judge(run, name, lower_better=False)
+            if run.get(name) is not None and run.get(partner(name)) is not None:
+                return self._judge(run, name, lower_better=not Monitor(name).higher_is_better)
         return []
 
     def _judge(self, run: RunData, name: str, lower_better: bool) -> list[Finding]:
@@ -136,8 +137,8 @@ class Overfitting(Rule):
     def _train(self, run: RunData, name: str) -> tuple[np.ndarray, np.ndarray] | None:
         series = (
             (epoch_loss(run) or step_loss(run))
-            if name == "val/loss"
-            else run.get(name.replace("val/", "train/"))
+            if name == VAL_LOSS
+            else run.get(partner(name))
         )
         if series is None:
             return None
@@ -166,7 +167,7 @@ class Overfitting(Rule):
         rel = lost / max(abs(best_v), 1e-12)
         after = len(x) - 1 - b
         what = "rose" if sign > 0 else "fell"
-        tname = "train loss" if name == "val/loss" else name.replace("val/", "train/")
+        tname = "train loss" if name == VAL_LOSS else partner(name)
         summary = (
             f"{name} was best at {curves.fmt(best_v)} at {run.when(best_step)}, then {what} to "
             f"{curves.fmt(end_v)} by {run.when(last_step)} ({'+' if sign > 0 else '-'}{rel:.0%}) while "

@@ -11,13 +11,12 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import SCORE_PREFERENCE, VAL_LOSS, Monitor, partner, partners
 
 # (val, train candidates, higher is better), strongest evidence first
-PAIRS = (
-    ("val/auc", ("train/auc",), True),
-    ("val/acc", ("train/acc",), True),
-    ("val/loss", ("train/loss_eval", "train/loss_epoch", "train/loss"), False),
-)
+# (the score order; the val loss beside its eval-mode training loss first, see train_losses)
+PAIRS = tuple((name, partners(name) if name == VAL_LOSS else (partner(name),), Monitor(name).higher_is_better)
+              for name in SCORE_PREFERENCE)
 
 
 @register
