@@ -9,6 +9,7 @@ from runner.lifecycle import RunLifecycle, train_run
 from runner.store import Store
 from runner.store.liveness import VERDICT
 from runner.train import ProgressCallback
+from traindoc.statuses import ACTIVE
 
 
 def execute(store: Store, run_id: int, progress: ProgressCallback | None = None) -> str:
@@ -26,7 +27,7 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
         RunLifecycle(store, run_id).fail(f"bad config: the stored row is not JSON: {exc}")
         return "failed"
     judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
-    if run["status"] not in ("queued", "running", "stalled") and not judged:
+    if run["status"] not in ACTIVE and not judged:
         return run["status"]  # cancelled before it started
     if run["source"] == "script":  # a registered user script: it runs as a child (runner/scripts.py)
         from runner.scripts import execute_script

@@ -13,6 +13,7 @@ from pathlib import Path
 from runner import procs
 from runner.store import Store
 from runner.store.liveness import VERDICT
+from traindoc.statuses import STARTED
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,7 @@ def cancel(store: Store, run_id: int) -> str:
     if run["meta"].get("executor") == "ray":
         return store.run(run_id)["status"]  # its pid is the scheduler's; the task stops at its next heartbeat
     judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
-    if (run["status"] in ("running", "stalled") or judged) and run["host"] == socket.gethostname() \
+    if (run["status"] in STARTED or judged) and run["host"] == socket.gethostname() \
             and run["pid"] != run["meta"].get("scheduler_pid") and procs.alive(run["pid"], run["pid_started"]):
         with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
             os.kill(run["pid"], signal.SIGTERM)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.store import Store
+from traindoc.statuses import ACTIVE
 
 
 def why_not_reproducible(store: Store, run: Mapping[str, Any]) -> str | None:
@@ -78,7 +79,7 @@ def tag_after(store: Store, before_id: int, after_id: int, rule: str, severity: 
     if before_id == after_id:
         raise ValueError("pick the run trained after the change, not the run itself")
     after = store.run(after_id)
-    if after["status"] in ("queued", "running", "stalled"):
+    if after["status"] in ACTIVE:
         raise ValueError(f"run #{after_id} is still {after['status']}: tag it when it has ended")
     group_id = store.create_group(f"fix #{before_id}: {rule} (your re-run #{after_id})", kind="fix",
                                   spec={"rule": rule, "severity": severity, "tagged": True,

@@ -23,6 +23,7 @@ from typing import Any
 
 from runner.stop_on import check_stop_on, requested
 from runner.store import Store
+from traindoc.statuses import ACTIVE
 
 DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagnosis only follows a new batch
 
@@ -66,7 +67,7 @@ class LiveDoctor:
         from traindoc.handoff import load_run
 
         run = self.store.run(self.run_id)
-        if run["status"] not in ("queued", "running", "stalled"):
+        if run["status"] not in ACTIVE:
             return True  # it ended meanwhile: nothing left to watch
         if run["last_step"] is None or run["last_step"] == self._seen_step:
             return False  # nothing new since the last diagnosis

@@ -12,20 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from runner.store.base import (
-    ACTIVE,
     BUSY_TIMEOUT_MS,
     DEFAULT_DB,
     HEARTBEAT_SECONDS,
     SCHEDULER_STALE_SECONDS,
     SOURCES,
     STALE_AFTER_SECONDS,
-    STATUSES,
     ImportedRunRows,
     MetricRow,
     StoreError,
     resolve_db_path,
 )
 from runner.store.schema import MIGRATIONS
+from traindoc.statuses import ACTIVE, STATUSES  # re-exported: the run statuses live in the leaf
 
 if TYPE_CHECKING:
     from runner.store.core import Store

@@ -14,8 +14,6 @@ from typing import Any
 from runner.store.schema import MIGRATIONS
 
 DEFAULT_DB = "traindoc.db"
-STATUSES = ("queued", "running", "stalled", "finished", "failed", "crashed", "cancelled", "stopped")
-ACTIVE = ("queued", "running", "stalled")  # alive or about to be: not finished
 SOURCES = ("runner", "upload", "api", "script")
 # A live writer beats every HEARTBEAT_SECONDS; twenty missed beats means it is gone.
 HEARTBEAT_SECONDS = 2.0

@@ -13,7 +13,6 @@ import pandas as pd
 from runner import rollup
 from runner.store.base import (
     SOURCES,
-    STATUSES,
     MetricRow,
     StoreBase,
     row_dict,
@@ -24,6 +23,7 @@ from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 from runner.store.scripts import ScriptsMixin
+from traindoc.statuses import STATUSES
 
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from runner import procs
-from runner.store.base import ACTIVE, STALE_AFTER_SECONDS, STATUSES
+from runner.store.base import STALE_AFTER_SECONDS
+from traindoc.statuses import ACTIVE, STATUSES
 
 # The prefix of every error a reconcile writes: such a verdict is a guess and may be revised.
 VERDICT = "runner stopped without finishing"

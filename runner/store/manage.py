@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from runner.store.base import ACTIVE
+from traindoc.statuses import ACTIVE
 
 MAX_NAME = 200
 MAX_TAG = 40
