@@ -11,10 +11,11 @@ import pytest
 from diagnostics.figures import auto_smoothing, curve_figure
 from diagnostics.findings import Evidence, Finding, Fix
 from runner.store import Store
-from traindoc.views.charts import default_metrics, partner
+from traindoc.views.charts import default_metrics
 from traindoc.views.overview import length_caption, run_length, short
 from traindoc.views.report import report_html, report_markdown
 from traindoc.views.uploads import folder_name, name_uploaded
+from traindoc.vocabulary import partner
 
 
 def test_auto_smoothing_leaves_sparse_curves_alone_and_draws_their_points() -> None:
@@ -113,3 +114,22 @@ def test_curve_legend_names_a_lone_curve_and_a_metric_that_is_only_nan() -> None
     fig = curve_figure({"train/loss": (steps, steps / 20.0), "val/loss": (steps, np.full(20, np.nan))})
     shown = [t.name for t in fig.data if t.showlegend is not False and t.x is not None and len(t.x)]
     assert shown == ["train/loss", "val/loss (only NaN/inf)"]
+
+
+def test_the_key_metric_is_the_score_with_its_direction(tmp_path: Path) -> None:
+    """The overview's key metric picks the score as compare and verdicts do (val AUC/acc before val loss)."""
+    from traindoc.views.cache import key_metric
+
+    store = Store(tmp_path / "k.db")
+    scored = store.create_run("scored")
+    store.write_metrics([(scored, i, None, n, v, 0.0) for i in range(5)
+                         for n, v in (("val/loss", 1.0 - i / 10), ("val/acc", [0.5, 0.9, 0.7, 0.6, 0.6][i]))])
+    nan_end = store.create_run("nan end")
+    store.write_metrics([(nan_end, i, None, "val/loss", float("nan") if i == 4 else 1.0, 0.0) for i in range(5)])
+    train_only = store.create_run("train only")
+    store.write_metrics([(train_only, i, None, "train/loss", 2.0 - i / 10, 0.0) for i in range(5)])
+    db = str(tmp_path / "k.db")
+    assert key_metric(db, scored, 4) == "val/acc best 0.9"
+    assert key_metric(db, nan_end, 4) == "val/loss last NaN"
+    assert key_metric(db, train_only, 4) == "train/loss last 1.6"
+    assert key_metric(db, store.create_run("empty"), None) == ""

@@ -24,6 +24,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "runner": (("diagnostics", "pages", "app", "streamlit"), ()),
     "traindoc/vocabulary.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
     "traindoc/configs.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
+    "traindoc/statuses.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
 }
 
 
@@ -74,6 +75,11 @@ def test_the_rule_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
         "diagnostics/rules/probe.py:4 imports runner.config"]
 
 
+def test_the_statuses_leaf_imports_nothing() -> None:
+    """The run statuses are plain data: the store, the launcher and the pages may all import them."""
+    assert [m for _, m in imported_modules(ROOT / "traindoc" / "statuses.py")] == ["__future__"]
+
+
 def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
     """Which of ``watch`` are in sys.modules after running ``statement`` in a fresh interpreter."""
     code = f"import sys, json\n{statement}\nprint(json.dumps([m for m in {list(watch)!r} if m in sys.modules]))"
@@ -85,8 +91,8 @@ def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
 HEAVY = ("torch", "streamlit", "plotly", "scipy", "sklearn")
 
 
-@pytest.mark.parametrize("module", ["runner", "diagnostics", "traindoc.vocabulary", "runner.importers",
-                                    "runner.store", "runner.config"])
+@pytest.mark.parametrize("module", ["runner", "diagnostics", "traindoc.vocabulary", "traindoc.statuses",
+                                    "runner.importers", "runner.store", "runner.config"])
 def test_importing_a_package_does_not_load_torch_or_the_dashboard(module: str) -> None:
     assert loaded_after(f"import {module}", HEAVY) == []
 

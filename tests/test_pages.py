@@ -42,7 +42,7 @@ def test_overview_lists_runs(real_db: tuple[Path, dict[str, int]], monkeypatch: 
     table = at.dataframe[0].value
     assert table["name"].tolist() == [FAST_PRESET, "bad_lr"]
     assert table["status"].tolist() == ["finished", "failed"]
-    assert table["key metric"].iloc[0].startswith("val/loss last -0.")  # softmax+NLL: negative loss
+    assert table["key metric"].iloc[0].startswith("val/acc best 0.")  # the score (val acc before val loss)
     assert table["device"].iloc[0] == "cpu" and table["steps"].iloc[0] > 0
     assert table["worst finding"].iloc[0].startswith("CRITICAL: ")  # negative_loss, from the engine
     finished = f"#{ids[FAST_PRESET]} {FAST_PRESET} (finished)"

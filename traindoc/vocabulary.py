@@ -268,16 +268,17 @@ _PREFIX = re.compile(rf"^(?P<split>train|training|{_ALT(_VAL_WORDS)})(?P<sep>[_/
 _SUFFIX = re.compile(rf"^(?P<rest>.+?)(?P<sep>[_/.\-])(?P<split>train|training|{_ALT(_VAL_WORDS)})$", re.I)
 
 
-def partners(name: str) -> tuple[str, ...]:
+def partners(name: str, use: str = "beside_val") -> tuple[str, ...]:
     """The train↔validation counterparts of ``name`` (canonical or foreign), the closest first.
 
-    ``val/loss`` → the training losses beside it (``train_losses("beside_val")``); ``train/acc`` ↔
+    ``val/loss`` → the training losses in ``train_losses(use)`` order (``"beside_val"``: the one to
+    compare against, eval-mode first; a chart passes ``"step"``: the finest curve); ``train/acc`` ↔
     ``val/acc``; ``train/loss_epoch`` → ``val/loss``; Keras ``loss`` ↔ ``val_loss``; ``Loss/train``
     ↔ ``Loss/val``. Empty for names with no split partner (``lr``, ``epoch``).
     """
     key = name.strip()
     if key == VAL_LOSS:
-        return train_losses("beside_val")
+        return train_losses(use)
     if key in TRAIN_LOSSES:
         return (VAL_LOSS,)
     if key.startswith("val/"):
@@ -297,10 +298,10 @@ def partners(name: str) -> tuple[str, ...]:
     return ()
 
 
-def partner(name: str, available: Collection[str] | None = None) -> str | None:
+def partner(name: str, available: Collection[str] | None = None, use: str = "beside_val") -> str | None:
     """The train↔validation counterpart of ``name``: the first of ``partners`` in ``available``
     (or the closest one when ``available`` is None); None when there is none."""
-    found = partners(name)
+    found = partners(name, use)
     if available is None:
         return found[0] if found else None
     return next((p for p in found if p in available), None)

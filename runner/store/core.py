@@ -146,7 +146,8 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
         return rollup.points(rows)
 
     def metric_names(self, run_id: int) -> list[str]:
-        rows = self.conn.execute("SELECT name FROM metric_stats WHERE run_id=? ORDER BY name", (run_id,)).fetchall()
+        """The names a run logged; a damaged file is a ``StoreError`` (the overview's key metric asks first)."""
+        rows = self._read("SELECT name FROM metric_stats WHERE run_id=? ORDER BY name", (run_id,))
         return [r[0] for r in rows]
 
     def run_extent(self, run_id: int) -> tuple[int, int, int, int] | None:

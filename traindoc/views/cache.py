@@ -11,6 +11,7 @@ import streamlit as st
 
 from diagnostics.findings import Finding
 from runner.store import Store, StoreError
+from traindoc.vocabulary import STEP_LOSS, Monitor, score_monitor
 
 Series = tuple[np.ndarray, np.ndarray]
 
@@ -63,23 +64,26 @@ def run_data(db: str, run_id: int, last_step: int | None) -> Any:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def key_metric(db: str, run_id: int, last_step: int | None) -> str:
-    """The one number that says how a run went: last val/loss, else best val/acc or AUC, else last train/loss.
+    """The one number that says how a run went: the score (``score_monitor``: val AUC, else val
+    accuracy, else val loss, the same pick as compare and verdicts), else the training loss.
 
-    A loss that ended NaN says so ("val/loss last NaN") instead of falling back to another metric.
+    A score to maximise shows its best; a loss shows its last value, so a loss that ended NaN
+    says so ("val/loss last NaN") instead of falling back to another metric.
     """
     store = store_for(db)
-    wanted = (("val/loss", "last"), ("val/acc", "best"), ("val/auc", "best"), ("train/loss", "last"))
-    for name, pick in wanted:
-        try:
-            _, values = store.metric_series(run_id, name)
-        except StoreError:  # a damaged page of the file: this run's cell says so, the overview stays
-            return "unreadable (damaged database)"
-        if not values.size:
-            continue
-        finite = values[np.isfinite(values)]
-        value = values[-1] if pick == "last" else (finite.max() if finite.size else float("nan"))
-        return f"{name} {pick} {value:.4g}".replace("nan", "NaN")
-    return ""
+    try:
+        names = store.metric_names(run_id)
+        monitor = score_monitor(names) or (Monitor(STEP_LOSS) if STEP_LOSS in names else None)
+        if monitor is None:
+            return ""
+        _, values = store.metric_series(run_id, monitor.name)
+    except StoreError:  # a damaged page of the file: this run's cell says so, the overview stays
+        return "unreadable (damaged database)"
+    if not values.size:
+        return ""
+    pick = "best" if monitor.higher_is_better else "last"
+    value = monitor.best(values) if pick == "best" else values[-1]
+    return f"{monitor.name} {pick} {value:.4g}".replace("nan", "NaN")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -7,9 +7,10 @@ import numpy as np
 
 from diagnostics.findings import Finding
 from traindoc.views.cache import epochs_and_times
+from traindoc.vocabulary import STEP_LOSS, VAL_LOSS, partner
 
 X_AXES = ("step", "epoch", "wall time")
-DEFAULT_METRICS = ("train/loss", "val/loss")
+DEFAULT_METRICS = (STEP_LOSS, VAL_LOSS)
 
 
 def x_map(db: str, run_id: int, last_step: int | None, names: tuple[str, ...],
@@ -33,19 +34,6 @@ def x_map(db: str, run_id: int, last_step: int | None, names: tuple[str, ...],
     return (steps, xs), "epoch"
 
 
-def partner(name: str, names: list[str]) -> str | None:
-    """The other half of a train/val pair (``val/loss`` ↔ ``train/loss`` or ``train/loss_epoch``)."""
-    if name.startswith("val/"):
-        base = "train/" + name[4:]
-        candidates = (base, base + "_epoch")
-    elif name.startswith("train/"):
-        base = "val/" + name[6:].removesuffix("_epoch").removesuffix("_step")
-        candidates = (base,)
-    else:
-        return None
-    return next((c for c in candidates if c in names), None)
-
-
 def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
     """train/loss + val/loss, plus each finding's metrics with their train/val partner, so a finding's
     evidence is on the chart beside what it is judged against."""
@@ -55,5 +43,6 @@ def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
     if not picked:
         picked = [next((n for n in names if n.endswith("loss")), names[0] if names else "")]
     # e.g. a Keras log: val/loss alone would hide the train loss (train/loss_epoch) it is judged against
-    paired = [m for name in picked if name for m in (name, partner(name, names)) if m]
+    # the val loss beside the finest training curve (use="step"), as the chart draws shapes
+    paired = [m for name in picked if name for m in (name, partner(name, names, use="step")) if m]
     return list(dict.fromkeys(paired))[:4] or names[:1]

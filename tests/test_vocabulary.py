@@ -1,0 +1,78 @@
+"""The leaf vocabulary: train/val partners, the training-loss family's orders, the score's direction,
+the run statuses. Every rule, view and runner module reads these, so they are pinned here."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner import store
+from traindoc import statuses
+from traindoc.vocabulary import (
+    LOSS_NAMES,
+    SCORE_PREFERENCE,
+    TRAIN_LOSSES,
+    VAL_CURVES,
+    Monitor,
+    partner,
+    partners,
+    reads_as_train_loss,
+    score_monitor,
+    train_losses,
+)
+
+
+@pytest.mark.parametrize(("train", "val"), [
+    ("train/loss_epoch", "val/loss"), ("train/acc", "val/acc"), ("train/auc", "val/auc"),
+    ("loss", "val_loss"), ("accuracy", "val_accuracy"), ("Loss/train", "Loss/val"), ("train_loss", "val_loss"),
+])
+def test_partner_pairs_canonical_and_foreign_names(train: str, val: str) -> None:
+    assert partner(train) == val
+    assert train in partners(val)
+
+
+def test_the_val_loss_partner_depends_on_the_use_and_on_what_was_logged() -> None:
+    keras = ["train/acc", "train/loss_epoch", "val/acc", "val/loss"]
+    assert partner("val/loss", keras) == "train/loss_epoch"
+    both = ["train/loss", "train/loss_eval", "val/loss"]
+    assert partner("val/loss", both) == "train/loss_eval"  # compared in the same (eval) mode
+    assert partner("val/loss", both, use="step") == "train/loss"  # a chart shows the finest curve
+    assert partner("train/acc_step", ["val/acc"]) == "val/acc"
+    assert partner("lr") is None and partner("epoch") is None and partner("grad_norm") is None
+    assert partner("val/acc", ["train/loss"]) is None
+
+
+def test_the_loss_family_is_declared_once_with_one_order_per_use() -> None:
+    assert TRAIN_LOSSES == ("train/loss", "train/loss_epoch", "train/loss_eval")
+    assert LOSS_NAMES == ("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss")
+    assert train_losses("step") == TRAIN_LOSSES
+    assert train_losses("beside_val") == ("train/loss_eval", "train/loss_epoch", "train/loss")
+    assert train_losses("epoch") == ("train/loss_eval", "train/loss_epoch")
+    assert train_losses("optimizer") == ("train/loss_epoch", "train/loss_eval")
+    for use in ("step", "beside_val", "epoch", "optimizer"):
+        assert set(train_losses(use)) <= set(TRAIN_LOSSES)
+    with pytest.raises(ValueError, match="use must be"):
+        train_losses("fastest")
+
+
+def test_which_names_read_as_a_training_loss() -> None:
+    assert reads_as_train_loss("train/loss_critic") and reads_as_train_loss("mean_loss")
+    assert not reads_as_train_loss("val/loss") and not reads_as_train_loss("train/loss_step")
+    assert not reads_as_train_loss("train/acc")
+
+
+def test_the_score_and_its_direction() -> None:
+    assert SCORE_PREFERENCE == ("val/auc", "val/acc", "val/loss")
+    assert VAL_CURVES == ("val/loss", "val/auc", "val/acc")  # a best is found on the loss first
+    assert score_monitor({"val/loss", "val/acc"}) == Monitor("val/acc", "max")
+    assert score_monitor([{"val/loss", "val/auc"}, {"val/loss"}]) == Monitor("val/loss", "min")
+    assert score_monitor({"train/loss"}) is None
+    acc, loss = Monitor("val/acc"), Monitor("val/loss")
+    assert acc.higher_is_better and not loss.higher_is_better
+    assert acc.best([0.2, float("nan"), 0.9, 0.5]) == 0.9 and loss.best([0.2, 0.1, 0.5]) == 0.1
+    assert acc.signed(0.1) == 0.1 and loss.signed(0.1) == -0.1
+
+
+def test_the_run_statuses_live_in_the_leaf_and_the_store_reexports_them() -> None:
+    assert store.STATUSES is statuses.STATUSES and store.ACTIVE is statuses.ACTIVE
+    assert set(statuses.ACTIVE) <= set(statuses.STATUSES)
+    assert statuses.STARTED == ("running", "stalled")
