@@ -12,6 +12,7 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import ADAM_FAMILY, cfg, loss_trend, lr_of, scaled_lr, step_loss
 from diagnostics.rules.loss_oscillation import swing
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import TRAIN_LOSSES
 
 
 @register
@@ -53,7 +54,7 @@ class LrTooHigh(Rule):
     order = 60
     title = "Learning rate too high"
     severity = "warning"
-    requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
+    requires = (TRAIN_LOSSES,)
     explained_by = ("divergence",)
 
     min_points: int = 8

@@ -9,6 +9,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import loss_trend, lr_of, scaled_lr
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import TRAIN_LOSSES
 
 
 @register
@@ -47,7 +48,7 @@ class LrTooLow(Rule):
     order = 90
     title = "Learning rate too low"
     severity = "warning"
-    requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
+    requires = (TRAIN_LOSSES,)
     explained_by = ("epsilon_sensitivity",)
 
     min_points: int = 8

@@ -76,7 +76,7 @@ class NegativeLoss(Rule):
     order = 20
     title = "Negative loss"
     severity = "critical"
-    requires = (("train/loss", "train/loss_epoch", "train/loss_eval", "val/loss"),)
+    requires = (LOSS_NAMES,)
 
     tolerance: float = 1e-6
     min_negative: float = 0.05

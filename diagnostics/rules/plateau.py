@@ -11,6 +11,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, loss_trend, step_loss
 from diagnostics.rundata import RunData
+from traindoc.vocabulary import TRAIN_LOSSES
 
 
 @register
@@ -58,7 +59,7 @@ class Plateau(Rule):
     order = 130
     title = "Loss plateau"
     severity = "info"
-    requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
+    requires = (TRAIN_LOSSES,)
     explained_by = ("underfitting", "divergence", "lr_too_high", "vanishing_gradients", "loss_oscillation")
 
     min_points: int = 10

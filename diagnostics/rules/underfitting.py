@@ -13,7 +13,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, scaled_lr
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import role
+from traindoc.vocabulary import TRAIN_LOSSES, role
 
 _RETURN = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an RL score: unbounded, higher is better
 
@@ -72,7 +72,7 @@ class Underfitting(Rule):
     order = 140
     title = "Underfitting: the training set is not fitted"
     severity = "warning"
-    requires = (("train/loss", "train/loss_epoch", "train/loss_eval"),)
+    requires = (TRAIN_LOSSES,)
     explained_by = (
         "divergence",
         "vanishing_gradients",

@@ -73,8 +73,8 @@ class ValAboveTrain(Rule):
     title = "Validation better than training"
     severity = "warning"
     requires = (
-        ("val/auc", "val/acc", "val/loss"),
-        ("train/auc", "train/acc", "train/loss_eval", "train/loss_epoch", "train/loss"),
+        SCORE_PREFERENCE,
+        tuple(name for _, train_names, _ in PAIRS for name in train_names),
     )
 
     min_points: int = 5
