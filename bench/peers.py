@@ -96,7 +96,9 @@ MAPPINGS: dict[str, dict[str, str]] = {
         "loss_spike": "divergence",  # train loss > 10x its local median: the label's ">= ~10x blow-up"
     },
     "trainspotter": {
-        "overfitting": "overfitting",  # eval loss trends up after its best (OLS p < 0.1, >= 1 % rise)
+        # eval loss trends up after its best (OLS p < 0.1, >= 1 % rise); trainspotter itself
+        # downgrades it to info where it overlaps a divergence or error-level spike finding
+        "overfitting": "overfitting",
         "plateau": "underfitting",  # flat train-loss window; info only: never fires
         "spikes:train": "loss_oscillation",  # train-loss points at robust z > 6 over a rolling median: swings
         "divergence": "divergence",  # NaN/inf, or the tail of train/eval loss grows >= 1.5x its minimum
