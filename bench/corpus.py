@@ -6,8 +6,7 @@
 63 files); this module loads score.py as a module (its label → rule mapping, ``truth``,
 ``prf``, what counts as fired and as a false alarm) and diagnoses every file in this
 process instead, in a few seconds, with the same reading path as the CLI
-(``diagnostics.cli.load_all``). The floor test and ``bench/peers.py`` use it; nothing of
-score.py is copied here.
+(``diagnostics.cli.load_all``). The floor test uses it; nothing of score.py is copied here.
 """
 
 from __future__ import annotations
