@@ -177,3 +177,11 @@ def test_json_history_of_per_epoch_batch_lists_is_read_per_step() -> None:
 def test_a_one_line_record_with_a_short_list_is_still_a_record() -> None:
     (run,) = read_upload("r.json", b'{"epoch": 1, "loss": 0.5, "tags": [1]}')
     assert run.format == "jsonl"
+
+
+def test_a_step_count_in_the_header_does_not_hide_the_epoch_lines() -> None:
+    """``Total steps: 600`` names no metric: the log does not count steps, its epoch lines are the run."""
+    text = "Total steps: 600\n" + "".join(f"Epoch {e}/200, Train Loss: {1 / e:.3f}, Val Loss: {1.1 / e:.3f}\n"
+                                         for e in range(1, 4))
+    curves = _curves("train.log", text.encode())
+    assert curves["val/loss"] == [1.1, 0.55, 0.367]

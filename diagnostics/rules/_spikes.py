@@ -59,8 +59,8 @@ def find_spikes(y: np.ndarray, window: int, z_min: float, ratio_min: float, hist
     # sudden: a spike starts with a jump of ``ratio_min``× from the point before (or continues a spike);
     # a loss that climbs steadily away from its trailing median is a rise, not a spike
     abrupt = np.r_[False, np.diff(logs) > np.log(ratio_min)]
-    hit = np.zeros(len(y), dtype=bool)
-    for i in np.flatnonzero(high):
-        hit[i] = abrupt[i] or hit[i - 1]
-    index = np.flatnonzero(hit)
+    idx = np.arange(len(y))
+    last_jump = np.maximum.accumulate(np.where(abrupt & high, idx, -1))
+    block_start = np.maximum.accumulate(np.where(high, -1, idx))  # the last point that was not high
+    index = np.flatnonzero(high & (last_jump > block_start))  # a jump opened this run of high points
     return Spikes(index, np.exp(resid[index]), np.exp(level), spread)
