@@ -185,3 +185,12 @@ def test_a_step_count_in_the_header_does_not_hide_the_epoch_lines() -> None:
                                          for e in range(1, 4))
     curves = _curves("train.log", text.encode())
     assert curves["val/loss"] == [1.1, 0.55, 0.367]
+
+
+def test_a_console_log_opening_with_a_bracketed_tag_is_not_json() -> None:
+    text = "[INFO] epoch 1 loss: 0.50 val_loss: 0.61\n[INFO] epoch 2 loss: 0.40 val_loss: 0.55\n"
+    (run,) = read_upload("train.log", text.encode())
+    assert run.format == "console"
+    assert _curves("train.log", text.encode())["val/loss"] == [0.61, 0.55]
+    with pytest.raises(ValueError, match="JSON"):
+        read_upload("broken.json", b'[{"epoch": 1, "loss": 0.5},\n')  # a JSON array stays JSON, errors and all

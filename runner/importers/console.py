@@ -41,6 +41,7 @@ _KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?
                  + NUM + r")\s*\]?(?P<pct>%)?(?![\w.:/%])")
 PERCENT = 100.0  # ``Val Acc: 52.00%`` is the fraction 0.52, the scale the accuracy rules read
 _RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
+_TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a JSON array never has a word there
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
 _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
 # a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
@@ -64,9 +65,10 @@ def strip_rank(line: str) -> str:
     return _RANK.sub("", line, count=1)
 
 
-def has_rank_prefix(body: str) -> bool:
-    """Whether a text starts like a Lightning DDP console log (``[rank: 0] ...``), not a JSON array."""
-    return bool(_RANK.match(body))
+def opens_with_tag(body: str) -> bool:
+    """Whether a text starts like a console log with a bracketed tag (``[rank: 0] Epoch 3``, ``[INFO] ...``,
+    ``[TRAIN]epoch 1``), not a JSON array: text follows the closing bracket on the first line."""
+    return bool(_RANK.match(body) or _TAG.match(body))
 
 
 def _kv_pairs(text: str) -> list[tuple[str, float]]:
