@@ -194,3 +194,13 @@ def test_a_console_log_opening_with_a_bracketed_tag_is_not_json() -> None:
     assert _curves("train.log", text.encode())["val/loss"] == [0.61, 0.55]
     with pytest.raises(ValueError, match="JSON"):
         read_upload("broken.json", b'[{"epoch": 1, "loss": 0.5},\n')  # a JSON array stays JSON, errors and all
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("train_losses", "train/loss_epoch"), ("val_losses", "val/loss"), ("train_accuracies", "train/acc"),
+    ("val_accs", "val/acc"), ("train_acc_history", "train/acc"), ("lr_history", "lr"), ("my_history", "my_history"),
+])
+def test_plural_and_history_keys_reach_the_canonical_names(name: str, expected: str) -> None:
+    from traindoc.vocabulary import canonical
+
+    assert canonical(name, epoch_level=True) == expected

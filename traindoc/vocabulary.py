@@ -81,8 +81,9 @@ def canonical(name: str, epoch_level: bool) -> str:
     """The canonical name for ``name``; ``epoch_level`` says whether the log is one row per epoch."""
     key = name.strip()
     low = key.lower()
-    if _singular(low) != low and canonical(_singular(low), epoch_level) != _singular(low):
-        return canonical(_singular(low), epoch_level)
+    singular = _singular(low)
+    if singular != low and (singular in _FIXED or canonical(singular, epoch_level) != singular):
+        return canonical(singular, epoch_level)  # a plural or ``_history`` key of a known name
     if low in _FIXED:
         return _FIXED[low]
     if low in _TRAIN_LOSS:
