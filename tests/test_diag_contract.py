@@ -58,8 +58,10 @@ DEGENERATE = {
 CATALOG_IDS = {
     "overfitting", "underfitting", "loss_oscillation", "negative_loss", "val_above_train", "epsilon_sensitivity",
     "divergence", "vanishing_gradients", "exploding_gradients", "dead_relu", "lr_too_high", "lr_too_low",
-    "plateau", "missing_warmup", "early_stop_point",
+    "plateau", "missing_warmup", "early_stop_point", "loss_spikes",
 }
+# Rules added after the design's catalog was written (it is read-only here): issue 17's loss_spikes.
+BEYOND_DESIGN = {"loss_spikes"}
 
 
 def test_registered_ids_are_exactly_the_catalog_ids():
@@ -68,7 +70,7 @@ def test_registered_ids_are_exactly_the_catalog_ids():
         text = RULES_MD.read_text().split("## Cross-run comparisons")[0]
         documented = {i for line in text.splitlines() if line.startswith("| `")
                       for i in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
-        assert documented == CATALOG_IDS
+        assert documented == CATALOG_IDS - BEYOND_DESIGN
 
 
 @pytest.mark.parametrize("case", list(DEGENERATE), ids=list(DEGENERATE))

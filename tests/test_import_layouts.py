@@ -127,3 +127,80 @@ def test_lightning_csvlogger_short_overfitting_run_written_by_lightning(tmp_path
     assert {"train/loss", "train/loss_epoch", "val/loss"} <= set(rd.names)
     rules = {f.rule: f for f in diagnose(rd)}
     assert "overfitting" in rules and "likely overfitting" in rules["overfitting"].summary
+
+
+# --- issue 17: the two console layouts and plural JSON histories ---
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures_import"
+
+
+def _fixture_curves(rel: str) -> tuple[object, dict[str, tuple[list[float], list[float]]]]:
+    (run,) = read_upload(rel.rsplit("/", 1)[-1], (FIXTURES / rel).read_bytes())
+    rd = from_imported(run)
+    return run, {n: (rd.series[n].steps.tolist(), rd.series[n].values.tolist()) for n in rd.names}
+
+
+def test_lightning_console_with_rank_prefix_is_a_console_log_not_json() -> None:
+    run, curves = _fixture_curves("console/lightning_rank.log")
+    assert (run.format, run.meta["console_style"]) == ("console", "tqdm")
+    assert "v_num" not in run.mapping  # the logger version shown on the bar is not a metric
+    # a validation value is read once per epoch (the bar repeats it on every redraw of the next one)
+    assert curves["val/loss"] == ([50, 100, 150, 200], [0.8, 0.66, 0.57, 0.52])
+    assert curves["val/acc"][1] == [0.61, 0.72, 0.79, 0.83]
+    assert curves["train/loss"] == ([20, 40, 50, 70, 90, 100, 120, 140, 150, 170, 190, 200],
+                                    [0.92, 0.91, 0.91, 0.73, 0.72, 0.72, 0.59, 0.58, 0.58, 0.5, 0.49, 0.49])
+
+
+def test_epoch_lines_of_titled_pairs_with_percentages_and_a_settings_header() -> None:
+    run, curves = _fixture_curves("console/epoch_pairs.log")
+    assert run.axis == "epoch"
+    assert curves["train/loss_epoch"] == ([1, 2, 3], [1.0591, 0.8123, 0.6402])
+    assert curves["val/loss"][1] == [1.1, 0.93, 0.85]
+    assert curves["val/acc"][1] == pytest.approx([0.52, 0.61, 0.66])  # "52.00%" is the fraction
+    assert curves["train/acc"][1] == pytest.approx([0.41, 0.55, 0.66])
+    assert "lr" not in curves and any("settings" in n for n in run.warnings)
+
+
+def test_json_history_with_plural_keys_and_settings_beside_the_lists() -> None:
+    run, curves = _fixture_curves("generic/history_plural.json")
+    assert set(curves) == {"train/loss_epoch", "val/loss", "train/acc", "val/acc"}
+    assert curves["val/loss"][1] == [1.3, 1.0, 0.9, 0.88]
+    assert run.config["optim.lr"] == 0.001 and run.config["best_val_acc"] == 0.64
+
+
+def test_json_history_of_per_epoch_batch_lists_is_read_per_step() -> None:
+    run, curves = _fixture_curves("generic/history_batches.json")
+    assert run.axis == "step"
+    assert curves["train/loss"] == (list(range(1, 10)), [1.2, 1.1, 1.0, 0.9, 0.85, 0.8, 0.7, 0.68, 0.66])
+    assert curves["val/loss"] == ([3, 6, 9], [1.05, 0.86, 0.75])
+
+
+def test_a_one_line_record_with_a_short_list_is_still_a_record() -> None:
+    (run,) = read_upload("r.json", b'{"epoch": 1, "loss": 0.5, "tags": [1]}')
+    assert run.format == "jsonl"
+
+
+def test_a_step_count_in_the_header_does_not_hide_the_epoch_lines() -> None:
+    """``Total steps: 600`` names no metric: the log does not count steps, its epoch lines are the run."""
+    text = "Total steps: 600\n" + "".join(f"Epoch {e}/200, Train Loss: {1 / e:.3f}, Val Loss: {1.1 / e:.3f}\n"
+                                         for e in range(1, 4))
+    curves = _curves("train.log", text.encode())
+    assert curves["val/loss"] == [1.1, 0.55, 0.367]
+
+
+def test_a_console_log_opening_with_a_bracketed_tag_is_not_json() -> None:
+    text = "[INFO] epoch 1 loss: 0.50 val_loss: 0.61\n[INFO] epoch 2 loss: 0.40 val_loss: 0.55\n"
+    (run,) = read_upload("train.log", text.encode())
+    assert run.format == "console"
+    assert _curves("train.log", text.encode())["val/loss"] == [0.61, 0.55]
+    with pytest.raises(ValueError, match="JSON"):
+        read_upload("broken.json", b'[{"epoch": 1, "loss": 0.5},\n')  # a JSON array stays JSON, errors and all
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("train_losses", "train/loss_epoch"), ("val_losses", "val/loss"), ("train_accuracies", "train/acc"),
+    ("val_accs", "val/acc"), ("train_acc_history", "train/acc"), ("lr_history", "lr"), ("my_history", "my_history"),
+])
+def test_plural_and_history_keys_reach_the_canonical_names(name: str, expected: str) -> None:
+    from traindoc.vocabulary import canonical
+
+    assert canonical(name, epoch_level=True) == expected

@@ -62,10 +62,28 @@ _SPLIT_KIND = re.compile(
 _KIND_SPLIT = re.compile(rf"^(?P<kind>{_ALT(_KIND)}){_SEP}(?P<split>{_ALT(_SPLIT)})$")
 
 
+# --- Plural history keys (issue 17): ``train_losses``, ``val_accs``, ``train_acc_history`` ---
+# Hand-written JSON histories name each list by its plural or add a ``_history`` suffix; read
+# as their singular they reach the same canonical name (``val_losses`` → ``val_loss`` → val/loss).
+_PLURAL_KINDS = {"losses": "loss", "accs": "acc", "accuracies": "accuracy", "aucs": "auc"}
+_LIST_SUFFIX = re.compile(r"[_/.\-](?:history|hist|list|values)$")
+
+
+def _singular(low: str) -> str:
+    """``train_losses`` → ``train_loss``, ``val_acc_history`` → ``val_acc``; other names unchanged."""
+    low = _LIST_SUFFIX.sub("", low)
+    head, sep, last = low.rpartition("_") if "_" in low else ("", "", low)
+    return f"{head}{sep}{_PLURAL_KINDS.get(last, last)}"
+# --- end of plural history keys ---
+
+
 def canonical(name: str, epoch_level: bool) -> str:
     """The canonical name for ``name``; ``epoch_level`` says whether the log is one row per epoch."""
     key = name.strip()
     low = key.lower()
+    singular = _singular(low)
+    if singular != low and (singular in _FIXED or canonical(singular, epoch_level) != singular):
+        return canonical(singular, epoch_level)  # a plural or ``_history`` key of a known name
     if low in _FIXED:
         return _FIXED[low]
     if low in _TRAIN_LOSS:

@@ -19,8 +19,17 @@ from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
 @dataclass(frozen=True)
 class Divergence(Rule):
     """What it detects:
-    A loss that became NaN or infinite, or a (positive) loss whose smoothed end level is
-    far above its starting level.
+    A loss that became NaN or infinite (training or validation, any loss the log names),
+    a (positive) loss whose smoothed end level is far above its starting level, a sudden
+    blow-up that does not recover, or repeated spikes of orders of magnitude. A metric
+    (accuracy, AUC...) that goes NaN/inf is reported as info: the run need not have
+    diverged, but the number is broken.
+
+    Who owns what: NaN/inf in a loss is this rule's alone. Spikes are ``loss_spikes``'
+    (how many, the worst, a clipping value); the spikes of ``spike_orders`` orders of
+    magnitude or more, at least ``min_blowup_spikes`` of them, are also this rule's: the
+    loss numerically blew up (the label: a loss blowing up by 10x or more) even when the
+    epoch means merely look high. A one-off spike that recovers is not divergence.
 
     Why it matters:
     Once the loss is NaN every weight it touches is NaN: the rest of the run is wasted.
@@ -35,7 +44,9 @@ class Divergence(Rule):
     reads as a training loss is judged, not only the canonical ones. A series that is NaN
     from its very first value was never computed (YOLO's val losses in some exports): a
     reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
-    beside finite metrics, still is: it blew up inside that epoch).
+    beside finite metrics, still is: it blew up inside that epoch). A validation loss that is
+    NaN/inf in its first evaluations and finite later was computed, and broke: it is
+    reported (warning while it recovered, critical when it ends non-finite).
 
     Parameters:
     rise_factor: end level over start level that counts as diverged (finite case).
@@ -60,6 +71,10 @@ class Divergence(Rule):
     min_scale: the running minimum must be at least this share of the curve's first value:
       a loss that fell to ~1e-4 (an identity term of a CycleGAN) jumping x80 to 0.01 has not
       blown up (corpus txt_0001, labelled false).
+    spike_orders: orders of magnitude above its running level (``loss_spikes``' statistic,
+      with that rule's default parameters) at which a spike is a blow-up.
+    min_blowup_spikes: spikes of ``spike_orders`` needed: one overflowing batch is a spike, a
+      loss that keeps overflowing has diverged.
     On the corpus: 3 of 3 divergence positives, no false alarm (63 files).
 
     References:
@@ -81,6 +96,8 @@ class Divergence(Rule):
     min_scale: float = 0.01
     fell_to: float = 0.5
     quiet: float = 0.3
+    spike_orders: float = 3.0
+    min_blowup_spikes: int = 2
 
     def applies(self, run: RunData) -> bool:
         return bool(_losses(run))
@@ -88,14 +105,16 @@ class Divergence(Rule):
     def check(self, run: RunData) -> list[Finding]:
         losses = _losses(run)
         alive = any(np.isfinite(s.values).any() for s in run.series.values())
-        for series in losses:
+        for series in [*losses, *_val_losses(run, losses)]:
             if np.isfinite(series.values).all():
                 continue
-            # NaN from the first value counts only for a training loss while something else was
-            # logged (a run that blew up within its first epoch); a validation loss that is NaN
-            # from its first value was never computed (YOLO exports), and an all-NaN file is broken
-            never_computed = series.name == "val/loss" or role(series.name).split == "val"
-            if np.isfinite(series.values[0]) or (alive and not never_computed):
+            # NaN from the first value counts for a training loss while something else was
+            # logged (a run that blew up within its first epoch), and for a validation loss that
+            # is finite later; a validation loss that is never finite was never computed (YOLO
+            # exports), and an all-NaN file is broken
+            is_val = series.name == "val/loss" or role(series.name).split == "val"
+            computed = np.isfinite(series.values).any() if is_val else alive
+            if np.isfinite(series.values[0]) or computed:
                 return [self._non_finite(run, series)]
         for series in losses:
             if series.name in LOSS_NAMES:
@@ -109,6 +128,53 @@ class Divergence(Rule):
             found = self._blowup(run, series)
             if found:
                 return found
+        for series in train:
+            found = self._spiked(run, series)
+            if found:
+                return found
+        return self._metric_non_finite(run)
+
+    def _spiked(self, run: RunData, series: Series) -> list[Finding]:
+        """Repeated spikes of orders of magnitude over the running level (``loss_spikes``' statistic)."""
+        from diagnostics.rules.loss_spikes import LossSpikes  # one statistic, one home
+
+        x, y = series.finite()
+        spikes = LossSpikes().spikes(y)
+        big = spikes.index[spikes.ratio >= 10 ** self.spike_orders]
+        if big.size < self.min_blowup_spikes:
+            return []
+        w = int(big[int(np.argmax(y[big] / spikes.level[big]))])
+        level, orders = float(spikes.level[w]), float(np.log10(y[w] / spikes.level[w]))
+        summary = (f"{series.name} blew up {big.size}× ({big.size / len(y):.0%} of its logged points) to "
+                   f"about {orders:.0f} orders of magnitude above its running level (worst {curves.fmt(float(y[w]))} "
+                   f"at {run.when(float(x[w]))}, from {curves.fmt(level)}): the loss overflows even where its "
+                   "averages merely look high.")
+        values = {"blowup_spikes": int(big.size), "first_step": float(x[big[0]]), "worst_step": float(x[w]),
+                  "worst_value": float(y[w]), "running_level": level, "orders": orders}
+        marks = ({"kind": "vline", "step": float(x[big[0]]), "label": "first blow-up"},
+                 {"kind": "hline", "value": level, "label": "running level"})
+        return [self.finding(summary, Evidence(series.name, int(x[big[0]]), int(x[-1]), values, marks),
+                             self._fixes(run), title=f"Loss blew up {big.size}× by orders of magnitude")]
+
+    def _metric_non_finite(self, run: RunData) -> list[Finding]:
+        """A metric with a direction (accuracy, AUC...) that went NaN/inf after being finite, or finite later."""
+        for name in run.names:
+            r = role(name)
+            values = run.series[name].values
+            if r.kind != "metric" or not r.better or np.isfinite(values).all() or not np.isfinite(values).any():
+                continue
+            series = run.series[name]
+            bad = int(np.argmax(~np.isfinite(values)))
+            step = float(series.steps[bad])
+            summary = (f"{name} is NaN/inf at {run.when(step)} ({int((~np.isfinite(values)).sum())} of "
+                       f"{len(values)} values): a metric, not a loss, so the run need not have diverged, but that "
+                       "number is broken (an empty evaluation set, a division by zero, a class never predicted).")
+            values_ = {"first_bad_step": step, "non_finite": int((~np.isfinite(values)).sum()), "points": len(values)}
+            marks = ({"kind": "vline", "step": step, "label": "first NaN/inf"},)
+            fix = Fix("Check the metric's computation on that evaluation",
+                      "an empty batch or a zero denominator gives NaN; guard it or skip the evaluation")
+            return [self.finding(summary, Evidence(name, int(step), int(series.steps[-1]), values_, marks), (fix,),
+                                 severity="info", title=f"{name} became NaN/inf")]
         return []
 
     def _blowup(self, run: RunData, series: Series) -> list[Finding]:
@@ -155,9 +221,11 @@ class Divergence(Rule):
         if len(before):
             moved = "rising" if before[-1] > before[0] else "falling" if before[-1] < before[0] else "staying"
             tail = f" after {moved} from {curves.fmt(before[0])} to {curves.fmt(before[-1])}"
+        recovered = bool(np.isfinite(series.values[-1]))
         summary = (
             f"{series.name} became {kind} at {run.when(step)}{tail}; "
-            f"{share:.0%} of the values from there on are NaN/inf."
+            f"{share:.0%} of the values from there on are NaN/inf"
+            + (f" (finite again at the end, {curves.fmt(float(series.values[-1]))})." if recovered else ".")
         )
         values = {
             "first_bad_step": step,
@@ -176,11 +244,13 @@ class Divergence(Rule):
                     "label": "last finite value",
                 },
             )
+        is_val = series.name == "val/loss" or role(series.name).split == "val"
         return self.finding(
             summary,
             Evidence(series.name, int(step), int(series.steps[-1]), values, marks),
             self._fixes(run),
-            title=f"Loss became {kind} at {run.when(step)}",
+            severity="warning" if is_val and recovered else None,
+            title=f"{'Validation loss' if is_val else 'Loss'} became {kind} at {run.when(step)}",
         )
 
     def _rise(self, run: RunData, series: Series) -> list[Finding]:
@@ -249,3 +319,9 @@ def _losses(run: RunData) -> list[Series]:
     out = [s for s in (run.get(n) for n in LOSS_NAMES) if s is not None]
     others = other_train_losses(run, skip={s.name for s in out})
     return out + [others[n] for n in sorted(others)]
+
+
+def _val_losses(run: RunData, seen: list[Series]) -> list[Series]:
+    """Validation losses of any name not judged yet (``val/box_loss``): only their NaN/inf is this rule's."""
+    names = {s.name for s in seen}
+    return [run.series[n] for n in run.names if n not in names and role(n).kind == "loss" and role(n).split == "val"]

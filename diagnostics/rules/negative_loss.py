@@ -42,17 +42,27 @@ LIKELIHOOD = (
 )
 # a run that logs these is reinforcement learning: its total loss includes a policy-gradient term
 RL_MARKERS = ("reward", "return", "episode", "rollout/")
+SOFTMAX_NLL_FLOOR = -1.0  # -p(correct) cannot go below -1: a loss beyond it is unbounded below (a likelihood)
+HEADING = -0.5  # -p(correct) past -0.5: the model is right on most examples, the curve heads to -1
 
 
 @register
 @dataclass(frozen=True)
 class NegativeLoss(Rule):
     """What it detects:
-    A cross-entropy, NLL, BCE or MSE loss below zero. Values in [-1, 0] heading to -1
-    (or a config with a softmax head and NLLLoss) are the classic nn.Softmax + nn.NLLLoss
-    bug: the loss is -p(correct). A log-likelihood-type loss (Gaussian NLL, ELBO), known
-    from the config, the run's loss type or the metric's name, may be negative
-    legitimately: that is reported as info.
+    A cross-entropy, NLL, BCE or MSE loss below zero, told apart by the shape of the curve,
+    not by the metric's name. Values bounded in [-1, 0] and heading to -1 (or a config
+    with a softmax head and NLLLoss) are the classic nn.Softmax + nn.NLLLoss bug: the loss
+    is -p(correct), which can never be positive nor below -1. A loss that is unbounded
+    below (it goes under -1) or that was positive before it went negative cannot be
+    -p(correct): it has the shape of a log-likelihood (Gaussian NLL with a learned
+    variance, a normalizing flow, an ELBO on continuous data), which may be negative
+    legitimately: that is reported as info. So is a loss declared a likelihood in the
+    config or the run's loss type. A loss declared non-negative (config ``loss.name`` mse,
+    cross_entropy...) below zero is critical whatever its shape. A curve in [-1, 0] that
+    does not head to -1 is ambiguous: a warning (info when the metric's name says it is an
+    objective that may be negative). In a reinforcement-learning run (it logs rewards or
+    episodes) the total loss holds a policy-gradient surrogate, negative by construction: info.
 
     Why it matters:
     NLLLoss expects log-probabilities; fed probabilities it optimises -p(correct),
@@ -101,11 +111,14 @@ class NegativeLoss(Rule):
         first = float(x[int(np.argmax(negative))])
         low = int(np.argmin(y))
         end = curves.level(y, 0.1, end=True, min_n=1)
-        in_unit = bool(y.min() >= -1 - 1e-6 and y.max() <= self.tolerance)
+        in_unit = bool(y.min() >= SOFTMAX_NLL_FLOOR - self.tolerance and y.max() <= self.tolerance)
         softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
-        heading = end <= -0.5 or end < curves.level(y, 0.1, end=False)
-        kind = _loss_kind(run, series)
+        heading = end <= HEADING or end < curves.level(y, 0.1, end=False)
+        declared = _declared(run)
+        shape = "softmax_nll" if in_unit and heading else "bounded" if in_unit else "unbounded"
+        kind = declared or _loss_kind(run, series)
         values = {
+            "shape": shape,
             "first_negative_step": first,
             "min_value": float(y[low]),
             "final_value": end,
@@ -124,7 +137,10 @@ class NegativeLoss(Rule):
             },
         )
         evidence = Evidence(series.name, int(first), int(x[-1]), values, marks)
-        if kind == "likelihood" and not softmax_cfg:
+        rl = declared != "non-negative" and any(m in n.lower() for n in run.names for m in RL_MARKERS)
+        legitimate = declared == "likelihood" or rl or (shape == "unbounded" and declared != "non-negative") or (
+            shape == "bounded" and kind == "likelihood")
+        if legitimate and not softmax_cfg:
             return self.finding(
                 f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}); for a "
                 "log-likelihood-type loss (Gaussian NLL, ELBO, a flow), a policy-gradient or Wasserstein-critic "
@@ -134,7 +150,7 @@ class NegativeLoss(Rule):
                 severity="info",
                 title="Negative loss (legitimate for a likelihood loss)",
             )
-        if softmax_cfg or (in_unit and heading and kind != "likelihood"):
+        if softmax_cfg or shape == "softmax_nll":
             why = (
                 "the config feeds a softmax head into NLLLoss"
                 if softmax_cfg
@@ -175,6 +191,14 @@ class NegativeLoss(Rule):
         )
         severity = "critical" if kind == "non-negative" else "warning"
         return self.finding(summary, evidence, fixes, severity=severity)
+
+
+def _declared(run: RunData) -> str:
+    """'likelihood' or 'non-negative' when the config or the run's loss type says so, else ''."""
+    declared = str(cfg(run, "loss.name", "") or run.meta.get("loss_type", "") or "").lower()
+    if any(token in declared for token in LIKELIHOOD):
+        return "likelihood"
+    return "non-negative" if declared in NON_NEGATIVE else ""
 
 
 def _loss_kind(run: RunData, series: Series) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._chance import at_chance
 from diagnostics.rules._common import cfg, epoch_loss, share, step_loss
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner
@@ -24,6 +25,7 @@ class Overfitting(Rule):
     The validation loss (or accuracy/AUC when no loss is logged) reaches its best, then
     worsens for a sustained stretch while the training loss keeps falling, so the
     train-validation gap widens. Reports the best (onset) epoch and how much was lost since.
+    Also its extreme: a val accuracy flat at chance while training fits (``rules/_chance.py``).
 
     Why it matters:
     Past the onset the model memorises the training set; every further epoch costs
@@ -77,6 +79,9 @@ class Overfitting(Rule):
     short_min_rise: float = 0.15
 
     def check(self, run: RunData) -> list[Finding]:
+        return self._by_best_point(run) or at_chance(self, run)  # issue 17: val acc at chance (rules/_chance.py)
+
+    def _by_best_point(self, run: RunData) -> list[Finding]:
         if run.get(VAL_LOSS) is not None:
             return self._judge(run, VAL_LOSS, lower_better=not Monitor(VAL_LOSS).higher_is_better)
         for name in METRICS:

@@ -11,7 +11,11 @@ is split on both and ANSI colours are dropped before matching.
 * tqdm: ``Epoch 3: 45%|████▌ | 45/100 [00:10<00:12, 4.5it/s, loss=0.412]``; bars are chained
   into one global step.
 * key=value / key: value: any line with numbers after names; ``step``/``iter`` or ``epoch``
-  give the x-axis, else the line order does.
+  give the x-axis, else the line order does (``Epoch 1/200, Train Loss: 1.05, Val Acc: 52.0%``:
+  multi-word keys become ``Train_Loss``, a percentage is read as a fraction).
+
+Lightning under DDP prefixes every line with the process rank (``[rank: 0] Epoch 3: 100%|...``);
+the prefix is dropped before any style is decided (``strip_rank``).
 """
 
 from __future__ import annotations
@@ -30,10 +34,14 @@ _KERAS_LINE = re.compile(r"\d+/\d+ .*?(?: - |\s)(?:\w+: " + NUM + ")")
 _KERAS_PAIR = re.compile(r"(?:^|\s-\s|\s)([A-Za-z_][\w/]*): \[?(" + NUM + r")\]?")
 _BRACKET = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)?\s*"
                       r"\[(?P<mode>TRAIN|VALID|VAL|EVAL|TEST)\]\s*(?P<rest>.*)", re.IGNORECASE)
-_TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*?,\s*"
-                   r"[\d.?]+\s*(?:it/s|s/it)(?P<post>[^\]]*)\]")
+# the rate (``9.8it/s``) is optional: a bar saved at its last redraw may show only the times
+_TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\],]*"
+                   r"(?:,\s*[\d.?]+\s*(?:it/s|s/it))?(?P<post>[^\]]*)\]")
 _KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
-                 + NUM + r")\s*\]?(?![\w.:/%])")
+                 + NUM + r")\s*\]?(?P<pct>%)?(?![\w.:/%])")
+PERCENT = 100.0  # ``Val Acc: 52.00%`` is the fraction 0.52, the scale the accuracy rules read
+_RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
+_TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a JSON array never has a word there
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
 _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
 # a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
@@ -41,13 +49,31 @@ _LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|eval|evaluatio
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "evaluation": "val", "test": "val"}
 _STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "batch", "update", "steps")
+_BAR_FIELDS = {"v_num"}  # Lightning's bar shows the logger version: not a metric
+_VAL_KEY = re.compile(r"^(val|valid|validation|eval|test)[_/]", re.IGNORECASE)
 _VAL_MODES = {"valid": "val_", "val": "val_", "eval": "val_", "test": "val_"}
 
 
 def split_lines(text: str) -> list[str]:
     text = _ANSI.sub("", text)
     text = re.sub(r"\x08+", "\n", text)
-    return re.split(r"\r\n|\r|\n", text)
+    return [strip_rank(line) for line in re.split(r"\r\n|\r|\n", text)]
+
+
+def strip_rank(line: str) -> str:
+    """A line without Lightning's ``[rank: N]`` prefix (kept as it is when it has none)."""
+    return _RANK.sub("", line, count=1)
+
+
+def opens_with_tag(body: str) -> bool:
+    """Whether a text starts like a console log with a bracketed tag (``[rank: 0] Epoch 3``, ``[INFO] ...``,
+    ``[TRAIN]epoch 1``), not a JSON array: text follows the closing bracket on the first line."""
+    return bool(_RANK.match(body) or _TAG.match(body))
+
+
+def _kv_pairs(text: str) -> list[tuple[str, float]]:
+    """``(key, value)`` for each ``name: number`` / ``name=number`` pair; ``52%`` is read as 0.52."""
+    return [(key, float(val) / PERCENT if pct else float(val)) for key, val, pct in _KV.findall(text)]
 
 
 def style(lines: list[str]) -> str | None:
@@ -116,7 +142,7 @@ def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
         match = _BRACKET.match(line.strip())
         if not match:
             continue
-        pairs = {_name(k).lower(): float(v) for k, v in _KV.findall(match.group("rest"))}
+        pairs = {_name(k).lower(): v for k, v in _kv_pairs(match.group("rest"))}
         pairs.update({k.lower(): float(n) for k, n, _ in _PAIR_TOTAL.findall(match.group("rest"))})
         pairs.update({k.lower(): float(v) for k, v in re.findall(r"\b(epoch|iter|step)\s+(\d+)", match.group("rest"),
                                                                   re.IGNORECASE)})
@@ -140,7 +166,13 @@ def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
 
 
 def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
+    """Bars chained into one global step.
+
+    A Lightning bar repeats the last validation values on every redraw of the next epoch,
+    so a validation key is read once per bar, from its last redraw (where it is new).
+    """
     rows, offset, last_n, last_total, last_epoch = [], 0, -1, 0, None
+    val_rows: dict[int, list[tuple]] = {}  # bar offset → the validation rows of its latest redraw
     for number, line in enumerate(lines, 1):
         match = _TQDM.search(line)
         if not match or "=" not in (match.group("post") or ""):
@@ -149,9 +181,15 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
         if n < last_n or (epoch is not None and epoch != last_epoch and last_epoch is not None):
             offset += last_total  # a new bar (the next epoch) continues the global step
         last_n, last_total, last_epoch = n, total, epoch
+        latest = []
         for key, val in re.findall(r"([A-Za-z_][\w/]*)=\[?(" + NUM + ")", match.group("post")):
-            rows.append((offset + n, float(epoch) if epoch else None, key, float(val), None, number))
-    return _frame(rows), "step"
+            if key in _BAR_FIELDS:
+                continue
+            row = (offset + n, float(epoch) if epoch else None, key, float(val), None, number)
+            (latest if _VAL_KEY.match(key) else rows).append(row)
+        if latest:
+            val_rows[offset] = latest
+    return _frame(rows + [r for bar in val_rows.values() for r in bar]), "step"
 
 
 def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
@@ -162,12 +200,11 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
     summary per epoch. The restarting counter cannot be placed on one axis, so when such
     epoch summaries exist they are the run and the batch lines are left out (with a note).
     """
-    stepped = any(re.search(rf"\b(?:{'|'.join(_STEP_KEYS)})\s*[=:\[ ]\s*\d", x, re.IGNORECASE) for x in lines)
     parsed = []
     for number, line in enumerate(lines, 1):
         pairs, totals = {}, {}
-        for key, val in _KV.findall(line):
-            pairs[_name(key)] = float(val)
+        for key, val in _kv_pairs(line):
+            pairs[_name(key)] = val
         for key, n, total in _PAIR_TOTAL.findall(line):
             pairs.setdefault(key, float(n))
             totals[key.lower()] = int(total)
@@ -184,6 +221,13 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
     stepped_lines = [p for p in parsed if p[3] is not None]
     epoch_lines = [p for p in parsed if p[3] is None and p[4] is not None]
     notes = []
+    if epoch_lines and len(stepped_lines) < len(epoch_lines):
+        # a header such as ``batch: 64, lr: 0.1`` does not make every ``Epoch 1/200, Train Loss: ...`` prose
+        notes.append(f"{len(stepped_lines)} line(s) with a step or batch key beside {len(epoch_lines)} per-epoch "
+                     "lines were left out (settings, not the run)")
+        parsed = [p for p in parsed if p[3] is None]
+        stepped_lines = []
+    stepped = bool(stepped_lines)
     if stepped_lines and len({p[1][p[4]] for p in epoch_lines}) >= 2 and _restarts(stepped_lines):
         notes.append(f"{len(stepped_lines)} per-batch line(s) whose counter restarts each epoch were left out; "
                      f"the {len(epoch_lines)} per-epoch summary lines are the run")

@@ -3,8 +3,9 @@
 Order: empty → TensorBoard (a TFRecord header with a valid checksum) → compressed or
 binary (refused) → text: one JSON document (HF ``log_history``, Keras history), JSON
 lines (MMEngine markers, else generic), a table (Ultralytics, Lightning, Keras CSVLogger,
-generic CSV/TSV by their headers) → a console log. Returns the format and what was
-already parsed (text or JSON), so nothing is decoded twice.
+generic CSV/TSV by their headers) → a console log (also when it opens with a bracketed
+tag: Lightning's ``[rank: 0]`` prefix, ``[INFO]``, ``[TRAIN]``). Returns the format and what was already parsed (text or
+JSON), so nothing is decoded twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.importers import hf, keras, mmengine
+from runner.importers import console, hf, keras, mmengine
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.sidecar import load_json
 from runner.importers.tabular import json_lines, sniff_sep
@@ -49,7 +50,7 @@ def detect(entry: Entry, limits: Limits) -> Detected:
     body = text.lstrip("\ufeff \t\r\n")
     if not body:
         raise ImportFailed(src, "holds only whitespace")
-    if body[0] in "{[":
+    if body[0] in "{[" and not console.opens_with_tag(body):  # ``[rank: 0] Epoch 3: ...`` is text
         return _json(entry, text, body, limits)
     if _is_table(body) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
         return Detected(_table_format(entry, body), text)

@@ -3,6 +3,12 @@
 Both are one row per epoch, so the step *is* the epoch and a bare ``loss`` is the epoch
 mean (``train/loss_epoch``). A History dump is ``json.dump(history.history)`` (metric →
 list of per-epoch values), or an object with ``history`` and ``params`` (params → config).
+
+Hand-written PyTorch histories share the shape (``{"train_losses": [...], "val_accs": [...]}``,
+the plural keys are in ``traindoc.vocabulary``) and often carry scalars beside the lists
+(``"best_acc": 0.93, "lr": 0.001``): those go to the config, the lists are the series. A
+list of lists is one list of batch values per epoch: it is read per step, and the
+per-epoch lists are placed at the last step of their epoch.
 """
 
 from __future__ import annotations
@@ -23,29 +29,77 @@ def read_csv(source: str, text: str, limits: Limits) -> Parsed:
 
 
 def is_history(doc: Any) -> bool:
-    """A mapping of metric → list of numbers (or one with a ``history`` mapping like that)."""
+    """A mapping of metric → list of numbers (or one with a ``history`` mapping like that).
+
+    Scalars and strings beside the lists are allowed (settings) when one list holds at
+    least two values: a one-line record with a short list stays a JSON-lines record.
+    """
     hist = doc.get("history", doc) if isinstance(doc, Mapping) else None
     if not isinstance(hist, Mapping) or not hist:
         return False
     lists = [v for v in hist.values() if isinstance(v, list)]
-    return len(lists) == len(hist) and any(v and all(_number(x) for x in v) for v in lists)
+    if len(lists) == len(hist):
+        return any(v and (all(_number(x) for x in v) or _batches(v)) for v in lists)
+    series = [v for v in lists if len(v) >= 2 and (all(_number(x) for x in v) or _batches(v))]
+    return bool(series) and len(series) == len(lists) and all(_setting(v) for v in hist.values()
+                                                              if not isinstance(v, list))
 
 
 def _number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) or x is None
 
 
+def _batches(values: list) -> bool:
+    """A list of per-epoch lists of numbers (each epoch's batch values)."""
+    return bool(values) and all(isinstance(v, list) and all(_number(x) for x in v) for v in values)
+
+
+def _setting(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | Mapping) or value is None
+
+
 def read_history(source: str, doc: Mapping[str, Any], limits: Limits) -> Parsed:
     hist = doc.get("history", doc)
     epochs = doc.get("epoch") if isinstance(doc.get("epoch"), list) else None
-    parts = []
-    for name, values in hist.items():
-        if not isinstance(values, list) or not all(_number(v) for v in values):
+    lists = {name: v for name, v in hist.items() if isinstance(v, list)}
+    for name, values in lists.items():
+        if not (all(_number(v) for v in values) or _batches(values)):
             raise ImportFailed(source, f"history entry {name!r} is not a list of numbers")
+    nested = [v for v in lists.values() if _batches(v)]
+    if nested:
+        return _per_step(lists, nested[0], _config(doc, hist))
+    parts = []
+    for name, values in lists.items():
         steps = epochs[: len(values)] if epochs and len(epochs) >= len(values) else list(range(len(values)))
-        vals = np.array([np.nan if v is None else v for v in values], dtype=float)
-        parts.append(pd.DataFrame({"step": steps, "epoch": steps, "name": name, "value": vals,
+        parts.append(pd.DataFrame({"step": steps, "epoch": steps, "name": name, "value": _floats(values),
                                    "line": np.arange(1, len(values) + 1)}))
-    params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
-    return Parsed(pd.concat(parts, ignore_index=True), axis="epoch", config=with_aliases(flatten(params)),
+    return Parsed(pd.concat(parts, ignore_index=True), axis="epoch", config=_config(doc, hist),
                   where="history index")
+
+
+def _floats(values: list) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _config(doc: Mapping[str, Any], hist: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` (Keras) and the scalar settings beside the lists, as dotted keys."""
+    params = doc.get("params") if isinstance(doc.get("params"), Mapping) else {}
+    settings = {k: v for k, v in hist.items() if not isinstance(v, list) and k != "params"}
+    return with_aliases(flatten({**settings, **params}))
+
+
+def _per_step(lists: Mapping[str, list], template: list[list], config: dict[str, Any]) -> Parsed:
+    """Per-epoch batch lists read per step; a flat list of one value per epoch sits at its epoch's last step."""
+    ends = np.cumsum([len(batch) for batch in template])  # the last step of each epoch (1-based)
+    parts = []
+    for name, values in lists.items():
+        if _batches(values):
+            epoch = np.concatenate([np.full(len(b), e, dtype=float) for e, b in enumerate(values)] or [[]])
+            vals = _floats([x for batch in values for x in batch])
+            steps = np.arange(1, len(vals) + 1)
+        else:
+            vals = _floats(values)[: len(ends)]
+            steps, epoch = ends[: len(vals)], np.arange(len(vals), dtype=float)
+        parts.append(pd.DataFrame({"step": steps, "epoch": epoch, "name": name, "value": vals,
+                                   "line": np.arange(1, len(vals) + 1)}))
+    return Parsed(pd.concat(parts, ignore_index=True), axis="step", config=config, where="history index")

@@ -1,0 +1,146 @@
+"""Literal curves for the detectors issue 17's populations need: loss spikes, NaN/inf in any loss or
+metric, a negative loss told by its shape, val accuracy at chance while training fits. Each fires on
+its shape and stays quiet on the healthy look-alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from diagnostics.rundata import RunData
+from tests.diag_curves import falling, fired, make_run
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _overflowing(seed: int = 0, n: int = 300) -> np.ndarray:
+    """A step loss near 130 that jumps to 1e9-1e14 on a third of its steps."""
+    rng = np.random.default_rng(seed)
+    y = 130 * (1 + rng.normal(0, 0.05, n))
+    hit = rng.choice(np.arange(10, n), n // 3, replace=False)
+    y[hit] = 10 ** rng.uniform(9, 14, hit.size)
+    return y
+
+
+def test_spikes_of_orders_of_magnitude_are_loss_spikes_and_divergence():
+    run = make_run(**{"train/loss": _overflowing()})
+    [spikes] = fired(run, "loss_spikes")
+    values = spikes.evidence.values
+    assert 80 <= values["spikes"] <= 100 and values["worst_ratio"] > 1e6
+    assert 100 < values["running_level"] < 160
+    assert spikes.fixes[0].config_patch == {"train.clip_grad": 1.0}  # no grad_norm logged: the default
+    [div] = fired(run, "divergence")
+    assert div.severity == "critical" and div.evidence.values["orders"] > 6
+
+
+def test_a_few_tenfold_spikes_suggest_clipping_from_the_logged_grad_norm():
+    rng = np.random.default_rng(1)
+    loss = falling(400, 2.0, 0.3) * np.exp(rng.normal(0, 0.05, 400))
+    grad = 0.5 * np.exp(rng.normal(0, 0.05, 400))
+    for step in (120, 250, 330):
+        loss[step] *= 10
+        grad[step - 1] *= 40  # the gradient spikes one step before the loss does
+    [f] = fired(make_run(**{"train/loss": loss, "grad_norm": grad}), "loss_spikes")
+    assert f.evidence.values["spikes"] == 3 and f.evidence.values["worst_step"] in (121, 251, 331)
+    assert f.evidence.values["grad_spikes_leading"] == 3
+    assert f.fixes[0].config_patch == {"train.clip_grad": 1.0}  # nice(2 × median 0.5)
+    assert fired(make_run(**{"train/loss": loss, "grad_norm": grad}), "divergence") == []  # 10x and back
+
+
+def test_grad_norm_spikes_before_any_loss_spike_are_an_early_warning():
+    rng = np.random.default_rng(2)
+    grad = 0.5 * np.exp(rng.normal(0, 0.1, 500))
+    grad[[100, 300, 301]] *= 50
+    [f] = fired(make_run(**{"train/loss": falling(500), "grad_norm": grad}), "loss_spikes")
+    assert (f.severity, f.evidence.metric, f.evidence.values["grad_spikes"]) == ("info", "grad_norm", 3)
+
+
+def test_healthy_noisy_step_loss_has_no_spikes():
+    rng = np.random.default_rng(3)
+    for sigma in (0.05, 0.2, 0.4):  # minibatch noise up to ±40 % in log terms
+        loss = falling(2000, 2.0, 0.3) * np.exp(rng.normal(0, sigma, 2000))
+        run = make_run(**{"train/loss": loss})
+        assert fired(run, "loss_spikes") == [] and fired(run, "divergence") == []
+
+
+def test_a_steady_climb_is_a_rise_not_spikes():
+    loss = np.concatenate([np.linspace(2.0, 0.5, 100), np.geomspace(0.5, 500, 60)])
+    assert fired(make_run(**{"train/loss": loss}), "loss_spikes") == []
+    assert [f.rule for f in fired(make_run(**{"train/loss": loss}), "divergence")] == ["divergence"]
+
+
+def test_inf_and_nan_in_the_first_validation_epochs_are_reported_with_the_first_step():
+    val = [INF, NAN, *np.linspace(2.0, 1.0, 18)]
+    run = make_run(**{"train/loss_epoch": np.linspace(2.2, 0.8, 20), "val/loss": val})
+    [f] = fired(run, "divergence")
+    assert (f.severity, f.evidence.metric, f.evidence.values["first_bad_step"]) == ("warning", "val/loss", 1.0)
+    assert "finite again at the end" in f.summary
+
+
+def test_a_validation_loss_of_any_name_going_nan_for_good_is_critical():
+    val = [*np.linspace(3.0, 2.0, 12), *[NAN] * 8]
+    run = make_run(**{"train/box_loss": np.linspace(3.0, 1.0, 20), "val/box_loss": val})
+    [f] = fired(run, "divergence")
+    assert (f.severity, f.evidence.metric, f.evidence.values["first_bad_step"]) == ("critical", "val/box_loss", 13)
+
+
+def test_a_nan_metric_is_info_not_a_divergence():
+    acc = [0.5, NAN, *np.linspace(0.6, 0.9, 18)]
+    run = make_run(**{"train/loss_epoch": np.linspace(2.0, 0.5, 20), "val/acc": acc})
+    [f] = fired(run, "divergence")
+    assert (f.severity, f.evidence.metric, f.evidence.values["first_bad_step"]) == ("info", "val/acc", 2.0)
+
+
+def test_a_finite_validation_bump_is_neither_spikes_nor_divergence():
+    val = np.linspace(2.0, 1.0, 30)
+    val[12:15] += [0.3, 0.5, 0.2]
+    run = make_run(**{"train/loss_epoch": np.linspace(2.2, 0.8, 30), "val/loss": val})
+    assert fired(run, "divergence") == [] and fired(run, "loss_spikes") == []
+
+
+def test_a_likelihood_loss_unbounded_below_or_crossing_zero_is_legitimate_by_its_shape():
+    t = np.arange(60)
+    crossing = 0.9 - 1.5 * (1 - np.exp(-t / 10))  # a Gaussian NLL with a learned variance: 0.9 -> -0.6
+    below = 1.0 - 3.0 * (1 - np.exp(-t / 10))  # a flow's NLL: 1 -> -2, beyond -1
+    for loss in (crossing, below):
+        [f] = fired(make_run(**{"train/loss": loss}), "negative_loss")
+        assert f.severity == "info" and f.evidence.values["shape"] == "unbounded"
+    softmax = -0.1 - 0.85 * (1 - np.exp(-t / 10))  # -p(correct): in [-1, 0], heading to -1
+    [f] = fired(make_run(**{"train/loss": softmax}), "negative_loss")
+    assert (f.severity, f.evidence.values["shape"]) == ("critical", "softmax_nll")
+
+
+def test_a_softmax_shaped_loss_named_like_a_likelihood_is_still_flagged():
+    """The shape decides, not the name: -p(correct) logged as ``flow_nll`` is still the Softmax + NLLLoss bug."""
+    t = np.arange(60)
+    values = -0.1 - 0.85 * (1 - np.exp(-t / 10))
+    frame = pd.DataFrame({"step": t + 1, "name": "flow_nll", "value": values})
+    run = RunData.from_frame(frame, mapping={"flow_nll": "train/loss"})
+    [f] = fired(run, "negative_loss")
+    assert (f.severity, f.evidence.values["original_name"]) == ("critical", "flow_nll")
+
+
+def test_val_accuracy_at_chance_while_train_accuracy_climbs_is_overfitting():
+    rng = np.random.default_rng(4)
+    n = 30
+    train = np.linspace(0.3, 0.98, n)
+    [f] = fired(make_run(**{"train/acc": train, "val/acc": 0.1 + rng.normal(0, 0.008, n)}), "overfitting")
+    assert f.evidence.values["chance_classes"] == 10 and "at chance" in f.title
+    [f] = fired(make_run(**{"train/acc": train, "val/acc": np.full(n, 0.73)}), "overfitting")
+    assert f.evidence.values["chance_classes"] is None  # one class predicted: the majority rate
+
+
+def test_val_accuracy_at_chance_while_the_train_loss_falls_is_overfitting():
+    rng = np.random.default_rng(5)
+    run = make_run(**{"train/loss_epoch": falling(25), "val/acc": 0.5 + rng.normal(0, 0.01, 25)})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.values["chance_classes"] == 2 and f.evidence.values["train_metric"] == "train/loss_epoch"
+
+
+def test_val_accuracy_that_learns_or_a_run_that_learns_nothing_is_not_at_chance_overfitting():
+    n = 30
+    learns = make_run(**{"train/acc": np.linspace(0.3, 0.98, n), "val/acc": np.linspace(0.3, 0.9, n)})
+    nothing = make_run(**{"train/acc": np.full(n, 0.1), "val/acc": np.full(n, 0.1)})
+    high = make_run(**{"train/acc": np.linspace(0.85, 0.99, n), "val/acc": np.full(n, 0.97)})
+    for run in (learns, nothing, high):
+        assert fired(run, "overfitting") == []
