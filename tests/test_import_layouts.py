@@ -204,3 +204,46 @@ def test_plural_and_history_keys_reach_the_canonical_names(name: str, expected: 
     from traindoc.vocabulary import canonical
 
     assert canonical(name, epoch_level=True) == expected
+
+
+def test_a_json_list_of_values_is_one_series_named_by_its_file() -> None:
+    """``json.dump(losses)``: nothing inside names the series, the file name does."""
+    (run,) = read_upload("losses.json", b"[1.17, 0.78, 0.79, null, 0.70]")
+    assert run.format == "values"
+    assert _curves("losses.json", b"[1.17, 0.78, 0.79, null, 0.70]")["train/loss"][:3] == [1.17, 0.78, 0.79]
+
+
+@pytest.mark.parametrize("text", [b"0.69\n0.68\n0.67\r\n0.66\n", b"0.69, 0.68, 0.67, 0.66", b"0.69 0.68\t0.67 0.66\n"])
+def test_text_of_bare_values_one_per_line_or_on_one_line(text: bytes) -> None:
+    (run,) = read_upload("train_loss.txt", text)
+    assert run.format == "values"
+    assert _curves("train_loss.txt", text)["train/loss"] == [0.69, 0.68, 0.67, 0.66]
+
+
+def test_rows_of_values_are_several_series_none_guessed_as_the_training_loss() -> None:
+    text = b"0.76 0.56 0.38 0.60\n1.10 1.30 1.20 0.90\n"
+    (run,) = read_upload("losses.txt", text)
+    curves = _curves("losses.txt", text)
+    assert curves["losses_1"] == [0.76, 0.56, 0.38, 0.6] and curves["losses_2"] == [1.1, 1.3, 1.2, 0.9]
+    assert "train/loss" not in curves and any("which is which" in w for w in run.warnings)
+
+
+def test_prose_with_a_number_is_still_a_console_log_and_says_why_it_has_no_values() -> None:
+    with pytest.raises(ValueError, match="no metric values"):
+        read_upload("notes.txt", b"trained for 3 epochs\nit went well\n")
+
+
+def test_a_summary_object_with_one_list_of_epoch_records() -> None:
+    doc = {"seed": 42, "config": {"lr": 3e-4}, "history": [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "epoch_time_sec": 27.9} for e in range(1, 5)]}
+    (run,) = read_upload("results.json", json.dumps(doc).encode())
+    assert run.format == "jsonl"
+    assert _curves("results.json", json.dumps(doc).encode())["val/loss"][:2] == [1.1, 0.55]
+
+
+def test_csv_cells_printed_as_tensors_are_their_numbers() -> None:
+    text = (b'losses_g,losses_d\r\n"tensor(10.5290, grad_fn=<BinaryCrossEntropyBackward0>)","tensor(0.0009)"\r\n'
+            b'"tensor(9.9135, grad_fn=<BinaryCrossEntropyBackward0>)","tensor(nan)"\r\n')
+    curves = _curves("losses.csv", text)
+    assert curves["losses_g"] == [10.529, 9.9135]
+    assert curves["losses_d"][0] == 0.0009

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.importers import console, hf, keras, mmengine
+from runner.importers import bare, console, hf, keras, mmengine
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.sidecar import load_json
 from runner.importers.tabular import json_lines, sniff_sep
@@ -23,7 +23,7 @@ from runner.importers.text import decode, looks_binary
 
 SUPPORTED = ("TensorBoard event files, Lightning metrics.csv, Keras CSVLogger/History JSON, HF trainer_state.json, "
              "Ultralytics results.csv, MMEngine JSON lines, CSV/TSV/JSON lines with a step or epoch column, "
-             "console logs")
+             "console logs, bare lists of values named by their file")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         return _json(entry, text, body, limits)
     if _is_table(body) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
         return Detected(_table_format(entry, body), text)
+    if bare.looks_like(body):  # np.savetxt / one value per line: the file name names the series
+        return Detected("values", text)
     return Detected("console", text)
 
 
@@ -67,12 +69,29 @@ def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
         return Detected("hf_trainer_state", doc)
     if keras.is_history(doc):
         return Detected("keras_history", doc)
+    nested = _nested_records(doc)
+    if nested is not None:  # a summary object holding the per-epoch records
+        return Detected("jsonl", list(enumerate(nested, 1)))
     if isinstance(doc, dict) and len(lines) == 1 and _one_object(lines[0]):
         return Detected("jsonl", [(1, doc)])
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
         return Detected("jsonl", list(enumerate(doc, 1)))  # a list of per-epoch records: JSON lines in one array
+    if bare.is_value_list(doc):  # json.dump(losses)
+        return Detected("values", doc)
     raise ImportFailed(entry.path, "JSON without a 'log_history' list (HF trainer_state.json), a Keras history "
                                    "(metric → list of values) or a list of records; nothing to import")
+
+
+def _nested_records(doc: Any) -> list[dict] | None:
+    """The one list of per-epoch records inside a summary object (``{"config": {...}, "history": [{...}]}``)."""
+    if not isinstance(doc, dict):
+        return None
+    lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
+    if len(lists) != 1:
+        return None  # none, or several (which one is the curve is not written)
+    records = lists[0]
+    numeric = sum(any(isinstance(x, int | float) and not isinstance(x, bool) for x in r.values()) for r in records)
+    return records if numeric == len(records) else None
 
 
 def _one_object(line: str) -> bool:

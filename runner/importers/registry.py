@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runner.importers import console, hf, keras, lightning, mmengine, sidecar, tabular, tensorboard, ultralytics
+from runner.importers import bare, console, hf, keras, lightning, mmengine, sidecar, tabular, tensorboard, ultralytics
 from runner.importers.base import Entry, ImportedRun, ImportFailed, Limits, Parsed
 from runner.importers.detect import detect
 from runner.importers.text import decode_note
@@ -45,6 +45,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("csv", "CSV with a step or epoch column", "a comma-separated header and rows", tabular.read_csv),
     Format("tsv", "TSV with a step or epoch column", "a tab-separated header and rows", tabular.read_csv),
     Format("jsonl", "JSON lines with a step or epoch field", "one JSON object per line", None),
+    Format("values", "A bare list of values (json.dump(losses), np.savetxt)",
+           "numbers only; the file name names the series", bare.read),
     Format("console", "Console log (Keras fit, tqdm, [TRAIN]/[VALID], key=value)", "text with name: number pairs",
            console.read),
 ]}

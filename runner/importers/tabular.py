@@ -24,6 +24,8 @@ INDEX_COLUMNS = ("unnamed: 0", "")  # pandas ``DataFrame.to_csv()`` writes the r
 EPOCH_COLUMNS = ("epoch", "epochs")
 WALL_COLUMNS = ("wall_time", "wall time", "walltime", "timestamp", "time", "datetime")
 _NON_FINITE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+# ``print(loss)`` of a torch/numpy scalar written into a CSV cell: the number is the first argument
+_WRAPPED = r"^\s*(?:tensor|array|np\.float\d*|float\d*)\(\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)"
 
 
 def read_table(source: str, text: str, sep: str) -> pd.DataFrame:
@@ -60,6 +62,11 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
         values = pd.to_numeric(raw, errors="coerce")
         logged = values.notna()
         odd = raw.notna() & ~logged  # only these cells need a look at their text (nan, inf, junk)
+        if odd.any():  # a number printed as its tensor: ``tensor(0.52, grad_fn=<...>)``
+            unwrapped = pd.to_numeric(raw[odd].astype(str).str.extract(_WRAPPED, expand=False), errors="coerce")
+            values = values.where(~odd, unwrapped.reindex(raw.index))
+            logged = values.notna()
+            odd = raw.notna() & ~logged
         if odd.any():
             logged |= odd & raw[odd].astype(str).str.strip().str.lower().isin(_NON_FINITE).reindex(raw.index,
                                                                                                    fill_value=False)
