@@ -1,0 +1,211 @@
+"""The Ray executor on a real two-node Ray cluster on this host (head + one worker node).
+
+Why a real cluster and not ``ray.init()`` in-process: what broke before (a store proxy the
+lifecycle could not use, runs that never left the head, a lost node) only shows with a
+second raylet. One cluster serves the module; it is stopped, by the pids of its processes,
+even when a test fails. The fault test kills the worker node, so it runs last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from runner import plan  # noqa: E402 - after the skip: nothing to test without Ray
+from runner.presets import PRESETS  # noqa: E402
+from runner.store import ACTIVE, Store  # noqa: E402
+
+RAY = str(Path(sys.executable).with_name("ray"))
+START_TIMEOUT = 240.0  # a loaded two-core box starts a node in ~5-60 s
+RUN_TIMEOUT = 300.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _node_ports() -> list[str]:
+    """Explicit ports for the per-node services whose defaults are fixed (two nodes on one host)."""
+    return ["--dashboard-agent-listen-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
+            "--runtime-env-agent-port", str(_free_port())]
+
+
+@dataclass
+class Cluster:
+    address: str
+    head: subprocess.Popen
+    worker: subprocess.Popen
+    temp: Path
+
+    def alive(self) -> list[dict[str, Any]]:
+        return [n for n in ray.nodes() if n["Alive"]]
+
+    def worker_node_id(self) -> str:
+        return next(n["NodeID"] for n in self.alive() if "node:__internal_head__" not in n["Resources"])
+
+    @staticmethod
+    def kill_node(proc: subprocess.Popen) -> list[int]:
+        """SIGKILL every process of a node: ``ray start --block`` leads a session its raylet,
+        agents and workers share (workers have their own process group, not their own session)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.getsid(int(entry)) == proc.pid:
+                        pids.append(int(entry))
+                except OSError:
+                    continue
+        for pid in pids:
+            with contextlib.suppress(OSError):  # gone meanwhile
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        return pids
+
+
+def _wait(what: str, ok: Any, timeout: float, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = ok()
+        except Exception:  # noqa: BLE001 - not up yet
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
+def _connect(address: str) -> bool:
+    ray.init(address=address, log_to_driver=False)
+    return True
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """A head (1 CPU) and a worker node (1 CPU) on this host, ready when ``ray.nodes()`` shows both."""
+    temp = Path(tempfile.mkdtemp(prefix="tdray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--disable-usage-stats", "--block"]
+    logs = []
+    procs: list[subprocess.Popen] = []
+
+    def start(args: list[str], name: str) -> subprocess.Popen:
+        log = open(temp / f"{name}.log", "w")  # noqa: SIM115 - closed in teardown
+        logs.append(log)
+        proc = subprocess.Popen([RAY, "start", *args, *common, *_node_ports()], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    try:
+        head = start(["--head", "--port", str(port), "--temp-dir", str(temp / "t"), "--include-dashboard", "false",
+                      "--ray-client-server-port", str(_free_port()), "--dashboard-port", str(_free_port())], "head")
+        _wait("the head node", lambda: _connect(address), START_TIMEOUT, every=1.0)
+        worker = start(["--address", address], "worker")
+        c = Cluster(address, head, worker, temp)
+        _wait("the worker node", lambda: len(c.alive()) == 2, START_TIMEOUT)
+        yield c
+    finally:
+        ray.shutdown()
+        for proc in reversed(procs):
+            Cluster.kill_node(proc)
+        for log in logs:
+            log.close()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAINDOC_SCHEDULER_IDLE", "0.5")
+
+
+def _finish(store: Store, group_id: int, timeout: float = RUN_TIMEOUT) -> list[dict[str, Any]]:
+    """Every run of the group once none is active."""
+    _wait("the sweep to end", lambda: not store.runs(group_id=group_id).status.isin(ACTIVE).any(), timeout)
+    return [store.run(int(i)) for i in store.runs(group_id=group_id).id]
+
+
+def _config(preset: str, **overrides: Any) -> dict[str, Any]:
+    return PRESETS[preset].config(overrides).to_flat()
+
+
+def test_a_sweep_spreads_over_both_nodes_and_every_row_reaches_the_store(cluster: Cluster, tmp_path: Path) -> None:
+    """Each run trains on its own node (one CPU each), records it, and its rows all reach the head's file;
+    the live doctor, asked at launch, watches from the head and stops the diverging run."""
+    store = Store(tmp_path / "ray.db")
+    sweep = plan.Plan("lr", _config("divergence", **{"train.epochs": 400}), executor="ray",
+                      address=cluster.address, extra_spec={"stop_on": ["divergence"]},
+                      variants=(("lr 5", {"optim.lr": 5.0}), ("lr 0.05", {"optim.lr": 0.05, "train.epochs": 3})))
+    group_id, (diverging, healthy) = plan.submit(store, sweep)
+    _finish(store, group_id)
+    # the doctor ends a run before its worker has left the loop; the worker's count follows
+    _wait("the workers' row counts", lambda: all("rows_logged" in store.run(i)["meta"] for i in (diverging, healthy)),
+          RUN_TIMEOUT)
+    runs = {i: store.run(i) for i in (diverging, healthy)}
+
+    assert runs[healthy]["status"] == "finished", runs[healthy]["error"]
+    assert runs[diverging]["status"] == "stopped", runs[diverging]["error"]
+    assert runs[diverging]["meta"]["stopped_by"]["rule"] == "divergence"
+    nodes = {n["NodeID"] for n in cluster.alive()}
+    assert {r["meta"]["ray_node_id"] for r in runs.values()} == nodes  # one run on each node
+    for run in runs.values():
+        meta = run["meta"]
+        assert meta["executor"] == "ray" and meta["ray_host"] == socket.gethostname()
+        assert meta["ray_worker_pid"] != meta["scheduler_pid"]
+        stored = len(store.metrics(run["id"]))
+        assert stored > 0 and meta["rows_logged"] == meta["rows_written"] == stored  # logged = stored
+    assert runs[healthy]["progress"] == 1.0
+    assert store.metric_series(healthy, "val/loss")[0].size == 3  # one per epoch
+    # the stop reached the worker's loop: it left long before its 400 epochs
+    assert runs[diverging]["last_step"] < 400 * 10
+
+
+def test_a_node_lost_mid_run_crashes_its_run_and_the_sweep_goes_on(cluster: Cluster, tmp_path: Path) -> None:
+    """Kill the worker node while it trains: its run ends ``crashed`` with Ray's reason and keeps its rows;
+    the head's run and the run still queued finish under the same scheduler."""
+    store = Store(tmp_path / "ray.db")
+    worker_node = cluster.worker_node_id()
+    long = {"train.epochs": 400}
+    sweep = plan.Plan("fault", _config("adam_eps_small"), executor="ray", address=cluster.address,
+                      variants=(("a", long), ("b", long), ("c", {"train.epochs": 2})))
+    group_id, ids = plan.submit(store, sweep)
+
+    def training_on_worker() -> int | None:
+        for run_id in ids[:2]:
+            run = store.run(run_id)
+            if run["meta"].get("ray_node_id") == worker_node and (run["last_step"] or 0) > 0:
+                return run_id
+        return None
+
+    lost = _wait("a run training on the worker node", training_on_worker, RUN_TIMEOUT)
+    killed = Cluster.kill_node(cluster.worker)
+    assert killed
+    runs = {r["id"]: r for r in _finish(store, group_id)}
+
+    crashed = runs.pop(lost)
+    assert crashed["status"] == "crashed", (crashed["status"], crashed["error"])
+    assert "node" in crashed["error"] and "Ray" in crashed["error"]
+    assert len(store.metrics(lost)) > 0  # what reached the store before the node died stays
+    for run in runs.values():  # the head's run, and the one queued behind them
+        assert run["status"] == "finished", run["error"]
+        assert run["meta"]["ray_node_id"] != worker_node
+        assert run["meta"]["scheduler_pid"] == crashed["meta"]["scheduler_pid"]  # one scheduler throughout
