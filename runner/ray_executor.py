@@ -5,12 +5,19 @@ workers elsewhere cannot open it. So one actor, pinned to the scheduler's node, 
 ``Store`` and is the only writer for Ray runs. On a worker the unchanged training loop
 logs into the usual :class:`MetricSink`, whose store is a thin proxy: each batch the
 sink would have written in one transaction becomes one actor call (Ray's own
-transport: no home-made protocol). The heartbeat's answer carries the run's status,
-so a cancel in the UI stops the remote loop within a heartbeat.
+transport: no home-made protocol). The worker's writer thread waits for each call, and
+the sink's queue is bounded, so a slow head slows the loop (back-pressure) instead of
+piling batches up in memory. The heartbeat's answer carries the run's status, so a
+cancel in the UI, or a stop by the live doctor (which reads the file, so it runs in the
+actor), reaches the remote loop within a heartbeat.
+
+Each run records where it ran (``ray_node_id``, ``ray_host``, ``ray_node_ip``,
+``ray_worker_pid`` in its meta). A task is never retried: when its node dies the run
+ends ``crashed`` with Ray's reason, keeping the rows already stored.
 
 Optional extra: ``pip install -r requirements-ray.txt``. Workers need the same Python
-packages (torch, scikit-learn, ...); the ``runner`` package itself is shipped with the
-job through ``runtime_env={"py_modules": [...]}``.
+packages (torch, scikit-learn, ...); traindoc's own packages are shipped with the job
+through ``runtime_env={"py_modules": [...]}``.
 """
 
 from __future__ import annotations
@@ -69,6 +76,9 @@ class StoreWriter:
         self.store.update_meta(run_id, **fields)
 
     def finish(self, run_id: int, status: str, error: str | None) -> bool:
+        """The worker's verdict; the rows this actor received for the run go in its meta first (a
+        third count beside the worker's logged/acknowledged and the rows stored)."""
+        self.store.update_meta(run_id, rows_received=self.rows.pop(run_id, 0))
         return self.store.finish(run_id, status, error=error)
 
     def watch(self, run_id: int) -> bool:
@@ -84,9 +94,6 @@ class StoreWriter:
         doctor = self.doctors.pop(run_id, None)
         if doctor is not None:
             doctor.close()
-
-    def received(self, run_id: int) -> int:
-        return self.rows.get(run_id, 0)
 
 
 class _ActorStore:
