@@ -101,7 +101,9 @@ def _connect(address: str) -> bool:
 def cluster() -> Iterator[Cluster]:
     """A head (1 CPU) and a worker node (1 CPU) on this host, ready when ``ray.nodes()`` shows both."""
     temp = Path(tempfile.mkdtemp(prefix="tdray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    # a dead node is declared after 3 missed health checks of 1 s (Ray's default: 5 of 3 s)
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_health_check_period_ms": "1000",
+           "RAY_health_check_failure_threshold": "3"}
     port = _free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--disable-usage-stats", "--block"]
@@ -185,7 +187,7 @@ def test_a_node_lost_mid_run_crashes_its_run_and_the_sweep_goes_on(cluster: Clus
     the head's run and the run still queued finish under the same scheduler."""
     store = Store(tmp_path / "ray.db")
     worker_node = cluster.worker_node_id()
-    long = {"train.epochs": 400}
+    long = {"train.epochs": 150}  # ~1800 steps: seconds, well past the first stored batch
     sweep = plan.Plan("fault", _config("adam_eps_small"), executor="ray", address=cluster.address,
                       variants=(("a", long), ("b", long), ("c", {"train.epochs": 2})))
     group_id, ids = plan.submit(store, sweep)
@@ -193,7 +195,8 @@ def test_a_node_lost_mid_run_crashes_its_run_and_the_sweep_goes_on(cluster: Clus
     def training_on_worker() -> int | None:
         for run_id in ids[:2]:
             run = store.run(run_id)
-            if run["meta"].get("ray_node_id") == worker_node and (run["last_step"] or 0) > 0:
+            if run["meta"].get("ray_node_id") == worker_node and run["status"] == "running" \
+                    and (run["last_step"] or 0) > 0:
                 return run_id
         return None
 
