@@ -64,24 +64,35 @@ class Cluster:
     def kill_node(proc: subprocess.Popen) -> list[int]:
         """SIGKILL every process of a node: ``ray start --block`` leads a session its raylet,
         agents and workers share (workers have their own process group, not their own session)."""
-        pids = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    if os.getsid(int(entry)) == proc.pid:
-                        pids.append(int(entry))
-                except OSError:
-                    continue
-        for pid in pids:
-            with contextlib.suppress(OSError):  # gone meanwhile
-                os.kill(pid, signal.SIGKILL)
+        pids = _pids(lambda pid: os.getsid(pid) == proc.pid)
+        _kill(pids)
         proc.wait(timeout=30)
         return pids
 
 
-def _wait(what: str, ok: Any, timeout: float, every: float = 0.5) -> Any:
+def _pids(match: Any) -> list[int]:
+    """This host's processes for which ``match(pid)`` holds (ours only: by session or command line)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+                if match(int(entry)):
+                    found.append(int(entry))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            os.kill(pid, signal.SIGKILL)
+
+
+def _wait(what: str, ok: Any, timeout: float, every: float = 0.5, nodes: tuple[subprocess.Popen, ...] = ()) -> Any:
+    """Poll ``ok()`` until it is truthy; fail at once when a node's ``ray start`` has exited."""
     deadline = time.monotonic() + timeout
     while True:
+        for node in nodes:
+            assert node.poll() is None, f"ray start exited ({node.returncode}) while waiting for {what}: {node.args}"
         try:
             value = ok()
         except Exception:  # noqa: BLE001 - not up yet
@@ -121,15 +132,18 @@ def cluster() -> Iterator[Cluster]:
     try:
         head = start(["--head", "--port", str(port), "--temp-dir", str(temp / "t"), "--include-dashboard", "false",
                       "--ray-client-server-port", str(_free_port()), "--dashboard-port", str(_free_port())], "head")
-        _wait("the head node", lambda: _connect(address), START_TIMEOUT, every=1.0)
+        _wait("the head node", lambda: _connect(address), START_TIMEOUT, every=1.0, nodes=(head,))
         worker = start(["--address", address], "worker")
         c = Cluster(address, head, worker, temp)
-        _wait("the worker node", lambda: len(c.alive()) == 2, START_TIMEOUT)
+        _wait("the worker node", lambda: len(c.alive()) == 2, START_TIMEOUT, nodes=(head, worker))
         yield c
     finally:
         ray.shutdown()
         for proc in reversed(procs):
             Cluster.kill_node(proc)
+        # anything of this cluster's left outside the two sessions (found by its temp dir); never
+        # `ray stop`, which would stop every Ray cluster on the host, other users' included
+        _kill(_pids(lambda pid: str(temp).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()))
         for log in logs:
             log.close()
         shutil.rmtree(temp, ignore_errors=True)
@@ -183,33 +197,38 @@ def test_a_sweep_spreads_over_both_nodes_and_every_row_reaches_the_store(cluster
 
 
 def test_a_node_lost_mid_run_crashes_its_run_and_the_sweep_goes_on(cluster: Cluster, tmp_path: Path) -> None:
-    """Kill the worker node while it trains: its run ends ``crashed`` with Ray's reason and keeps its rows;
-    the head's run and the run still queued finish under the same scheduler."""
+    """Kill the worker node while a run trains there: the run ends ``crashed`` with Ray's reason and keeps
+    its rows; the next run of the sweep trains on the head under the same scheduler and finishes.
+
+    Placement is made certain, not left to timing: a sleeping task holds the head's CPU until the kill,
+    so the sweep's first run (one at a time) can only go to the worker node, and it is far too long to
+    end by itself first."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     store = Store(tmp_path / "ray.db")
     worker_node = cluster.worker_node_id()
-    long = {"train.epochs": 150}  # ~1800 steps: seconds, well past the first stored batch
-    sweep = plan.Plan("fault", _config("adam_eps_small"), executor="ray", address=cluster.address,
-                      variants=(("a", long), ("b", long), ("c", {"train.epochs": 2})))
-    group_id, ids = plan.submit(store, sweep)
+    head_node = next(n["NodeID"] for n in cluster.alive() if n["NodeID"] != worker_node)
+    def sleep(seconds: float) -> None:  # local: Ray ships it by value, no test module on the workers
+        time.sleep(seconds)
 
-    def training_on_worker() -> int | None:
-        for run_id in ids[:2]:
-            run = store.run(run_id)
-            if run["meta"].get("ray_node_id") == worker_node and run["status"] == "running" \
-                    and (run["last_step"] or 0) > 0:
-                return run_id
-        return None
-
-    lost = _wait("a run training on the worker node", training_on_worker, RUN_TIMEOUT)
-    killed = Cluster.kill_node(cluster.worker)
-    assert killed
+    hold = ray.remote(sleep).options(num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(
+        head_node, soft=False)).remote(RUN_TIMEOUT)
+    _wait("the head's CPU to be held", lambda: ray.available_resources().get("CPU", 0) == 1, START_TIMEOUT)
+    sweep = plan.Plan("fault", _config("adam_eps_small"), executor="ray", address=cluster.address, concurrency=1,
+                      variants=(("long", {"train.epochs": 5000}), ("after", {"train.epochs": 2})))
+    group_id, (long, after) = plan.submit(store, sweep)
+    _wait("the long run to store rows on the worker node",
+          lambda: store.run(long)["status"] == "running" and (store.run(long)["last_step"] or 0) > 0, RUN_TIMEOUT)
+    assert store.run(long)["meta"]["ray_node_id"] == worker_node
+    assert Cluster.kill_node(cluster.worker)
+    ray.cancel(hold, force=True)  # the head's CPU is free for the rest of the sweep
     runs = {r["id"]: r for r in _finish(store, group_id)}
 
-    crashed = runs.pop(lost)
+    crashed = runs[long]
     assert crashed["status"] == "crashed", (crashed["status"], crashed["error"])
-    assert "node" in crashed["error"] and "Ray" in crashed["error"]
-    assert len(store.metrics(lost)) > 0  # what reached the store before the node died stays
-    for run in runs.values():  # the head's run, and the one queued behind them
-        assert run["status"] == "finished", run["error"]
-        assert run["meta"]["ray_node_id"] != worker_node
-        assert run["meta"]["scheduler_pid"] == crashed["meta"]["scheduler_pid"]  # one scheduler throughout
+    assert "NodeDiedError" in crashed["error"] and worker_node in crashed["error"]  # Ray's reason, kept
+    assert len(store.metrics(long)) > 0  # what reached the store before the node died stays
+    assert runs[after]["status"] == "finished", runs[after]["error"]
+    assert runs[after]["meta"]["ray_node_id"] == head_node
+    assert runs[after]["meta"]["scheduler_pid"] == crashed["meta"]["scheduler_pid"]  # one scheduler throughout
+    assert len(store.metrics(after)) == runs[after]["meta"]["rows_logged"] > 0
