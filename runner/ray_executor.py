@@ -56,6 +56,8 @@ class StoreWriter:
     """
 
     def __init__(self, db: str) -> None:
+        if not Path(db).exists():  # a client elsewhere (ray://): a new empty file here would swallow the rows
+            raise FileNotFoundError(f"{db} is not on the node this actor runs on: run traindoc on the head node")
         self.store = Store(db)
         self.rows: dict[int, int] = {}  # rows received per run: what the workers handed over
         self.doctors: dict[int, Any] = {}
