@@ -31,6 +31,9 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
         row.metric("Duration", duration(now) or "—", width="content")
         row.metric(*run_length(store, run_id), width="content")
         row.metric("Source", now["source"], width="content")
+        if now["meta"].get("ray_node_id"):  # a Ray run: which node of the cluster trained it
+            row.metric("Node", f"{now['meta'].get('ray_host', '?')} · {now['meta']['ray_node_id'][:8]}",
+                       width="content", help=f"Ray node {now['meta']['ray_node_id']}")
         if now["status"] in ACTIVE:
             row.button("Cancel run", icon=":material/cancel:", key="run:cancel",
                            on_click=launcher.cancel, args=(store, run_id))

@@ -43,7 +43,8 @@ executor = cols[2].selectbox("Executor", EXECUTORS, key="launch:executor",
                              help="local: background processes on this machine; ray: tasks on a Ray cluster "
                              "(pip install -r requirements-ray.txt)")
 address = cols[3].text_input("Ray address", "", disabled=executor != "ray", key="launch:address",
-                             help="e.g. ray://head:10001; empty starts a local Ray instance")
+                             help="the head's address, e.g. 10.0.0.1:6379 (traindoc must run on the head node, "
+                             "where the database is); empty starts a local Ray instance")
 name = st.text_input("Group name", value=str(key) if kind != "run" else f"from run {key}",
                      key=f"{start}:group-name")
 stop = st.toggle("Stop a run on a critical finding", help=f"The live doctor ends it `stopped` when one of "

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner import boot
 
@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from runner.train import ProgressCallback
 
 Verdict = tuple[str, "str | None"]
+
+
+class Watcher(Protocol):
+    """What watches a training run from beside it (the live doctor): it may ask the loop to stop."""
+
+    @property
+    def stop_requested(self) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def describe_error(exc: BaseException) -> str:
@@ -75,7 +84,8 @@ class RunLifecycle:
                 if exc is None:
                     status, error = "failed", f"could not write metrics: {close_exc}"
             else:  # what the writer acknowledged: a reader can check that none of it went missing
-                self.store.update_meta(self.run_id, rows_written=self.sink.rows_written)
+                self.store.update_meta(self.run_id, rows_logged=self.sink.rows_logged,
+                                       rows_written=self.sink.rows_written)
         self.store.finish(self.run_id, status, error=error)
         return status, error
 
@@ -89,12 +99,23 @@ def parse_config(config: Any) -> Any:
     return from_flat(dict(config))
 
 
+def live_doctor(store: Any, run_id: int) -> Watcher | None:
+    """The default watcher: the live doctor, beside the store in this process (composes store + diagnostics)."""
+    from traindoc import live_doctor as doctor  # loaded only when a run trains
+
+    return doctor.for_run(store, run_id)
+
+
 def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
-              progress: ProgressCallback | None = None, pid: int | None = None) -> Verdict:
-    """Train one run from its stored config to its verdict; the body of every trained run."""
+              progress: ProgressCallback | None = None, pid: int | None = None,
+              watch: Callable[[Any, int], Watcher | None] = live_doctor) -> Verdict:
+    """Train one run from its stored config to its verdict; the body of every trained run.
+
+    ``watch`` is handed in by the entry point: where the store is a file here, the live doctor
+    reads it in this process; a Ray task (whose store is a proxy) watches from the head instead.
+    """
     from runner.config import ConfigError
     from runner.train import resolve_device, train  # torch, sklearn
-    from traindoc import live_doctor  # composes store + diagnostics; loaded only here
 
     life = RunLifecycle(store, run_id)
     try:
@@ -105,7 +126,7 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     sink = life.start(device_label(device), pid=pid, on_cancel=cancel.set)
     if sink is None:
         return "cancelled", None
-    doctor = live_doctor.for_run(store, run_id)  # the launch form's "stop on a critical finding"
+    doctor = watch(store, run_id)  # the launch form's "stop on a critical finding"
     try:
         outcome = train(cfg, sink, should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested),
                         progress=progress)

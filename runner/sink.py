@@ -49,6 +49,7 @@ class MetricSink:
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self.progress: float | None = None
+        self.rows_logged = 0  # rows handed to the writer; rows_written is what the store acknowledged
         self.rows_written = 0
         self.transactions = 0
         self._keys: list[tuple[int, float | None, str, float]] = []
@@ -105,6 +106,7 @@ class MetricSink:
             else:
                 tensor = stacked
         batch = _Batch(self._keys, self._floats, tensor, ready)
+        self.rows_logged += len(self._keys)
         self._keys, self._floats, self._tensors = [], [], []
         self._put(batch)
 

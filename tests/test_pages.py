@@ -171,3 +171,18 @@ def test_every_run_status_has_an_icon() -> None:
     from runner.store import STATUSES
 
     assert set(STATUS_ICONS) == set(STATUSES)
+
+
+def test_run_page_header_names_the_ray_node_a_run_trained_on(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "r.db")
+    node = "9b94e7069cf1e2b91575521bcd19bfc2024ceab7403758d7aefebd54"
+    run_id = store.create_run("on ray", {}, status="running", meta={"executor": "ray", "ray_node_id": node,
+                                                                    "ray_host": "worker-3"})
+    store.finish(run_id, "finished")
+    local = store.create_run("local", {}, status="finished")
+    at = app_test(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Node"] == "worker-3 · 9b94e706"
+    at = app_test(tmp_path / "r.db", monkeypatch, "pages/run.py", run=str(local))
+    assert "Node" not in {m.label for m in at.metric}  # a local run has no node to name
