@@ -260,3 +260,27 @@ def test_negative_by_design_loss_is_info():
     y = np.linspace(-11.0, -16.5, 40)
     [f] = [f for f in diagnose(make_run(**{"train/loss_epoch": y})) if f.rule == "negative_loss"]
     assert f.severity == "info"
+
+
+def _rebound(n: int = 60, low_at: int = 20, factor: float = 8.0) -> np.ndarray:
+    """A loss that falls to 0.1 by ``low_at`` and then climbs steadily to ``factor`` times that low."""
+    fall = falling(low_at + 1, 2.0, 0.1)
+    climb = 0.1 * factor ** (np.arange(1, n - low_at) / (n - low_at - 1))
+    return np.concatenate([fall, climb])
+
+
+def test_a_loss_that_converged_then_climbs_back_far_above_its_low_is_divergence():
+    (found,) = fired(make_run(**{"train/loss": _rebound()}), "divergence")
+    assert "climbed back" in found.title and found.evidence.values["ratio"] >= 5
+
+
+def test_a_warm_restart_that_doubles_the_loss_then_falls_again_is_not_divergence():
+    cycle = falling(30, 2.0, 0.1)
+    restart = np.concatenate([cycle, 0.1 + cycle[::-1][:5] * 0.1, falling(25, 0.3, 0.05)])
+    assert not fired(make_run(**{"train/loss": restart}), "divergence")
+
+
+def test_an_rl_loss_that_grows_with_the_returns_is_not_a_rebound():
+    n = 60
+    run = make_run(**{"train/loss": _rebound(n), "rollout/ep_rew_mean": np.linspace(-5, 50, n)})
+    assert not [f for f in fired(run, "divergence") if "climbed back" in f.title]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,15 @@ def train_curve(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
         return "", np.empty(0), np.empty(0)
     x, y = curves.reduce(*s.finite())
     return s.name, x, y
+
+
+_RL_SCORE = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an episode return: unbounded, higher is better
+
+
+def reinforcement(run: RunData) -> bool:
+    """A reinforcement-learning run (it logs an episode return or reward): its losses are not
+    stationary (a value loss grows with the returns), so a rise is no verdict on its own."""
+    return any(_RL_SCORE.search(name.lower()) for name in run.names)
 
 
 def cfg(run: RunData, key: str, default: Any = None) -> Any:

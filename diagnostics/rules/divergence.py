@@ -10,9 +10,12 @@ import pandas as pd
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, other_train_losses, scaled_lr
+from diagnostics.rules._common import cfg, other_train_losses, reinforcement, scaled_lr
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
+
+REBOUND_SMOOTHING = 0.05  # a light smoothing: the low is a level, not one lucky batch
+REBOUND_EDGE = 0.1  # start and end levels: medians of the first and last tenth of the curve
 
 
 @register
@@ -75,6 +78,13 @@ class Divergence(Rule):
       with that rule's default parameters) at which a spike is a blow-up.
     min_blowup_spikes: spikes of ``spike_orders`` needed: one overflowing batch is a spike, a
       loss that keeps overflowing has diverged.
+    rebound_factor: a training loss that had fallen (to ``fell_to`` of its start or lower) and
+      climbs back, without any abrupt jump, to an end level this many times its smoothed low
+      has diverged (the slow runaway of a too-high lr or a broken schedule). Not judged in an
+      RL run (it logs a return or reward), whose losses grow with the returns. Calibrated with
+      bench/calibrate.py.
+    rebound_share: ... and this share of the points after the low's last-third mark sit above
+      half that factor: the climb is sustained, not one excursion at the very end.
     On the corpus: 3 of 3 divergence positives, no false alarm (63 files).
 
     References:
@@ -98,6 +108,8 @@ class Divergence(Rule):
     quiet: float = 0.3
     spike_orders: float = 3.0
     min_blowup_spikes: int = 2
+    rebound_factor: float = 5.0
+    rebound_share: float = 0.6
 
     def applies(self, run: RunData) -> bool:
         return bool(_losses(run))
@@ -119,6 +131,11 @@ class Divergence(Rule):
         for series in losses:
             if series.name in LOSS_NAMES:
                 found = self._rise(run, series)
+                if found:
+                    return found
+        for series in losses:
+            if series.name in LOSS_NAMES and series.name != VAL_LOSS:
+                found = self._rebound(run, series)
                 if found:
                     return found
         # the total training loss when the log has one; its components (a PPO value loss) swing on their own
@@ -276,6 +293,31 @@ class Divergence(Rule):
                 summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks), self._fixes(run)
             )
         ]
+
+    def _rebound(self, run: RunData, series: Series) -> list[Finding]:
+        """A training loss that fell, then climbed back far above its low and stayed there."""
+        x, y = curves.reduce(*series.finite())
+        if len(y) < self.min_points or y.min() <= 0 or reinforcement(run):
+            return []
+        sy = curves.smooth(y, curves.window(len(y), REBOUND_SMOOTHING))
+        low_at = int(np.argmin(sy))
+        low, start = float(sy[low_at]), curves.level(y, REBOUND_EDGE, end=False)
+        end = curves.level(y, REBOUND_EDGE, end=True, min_n=2)
+        if low > self.fell_to * start or low < self.min_scale * start or end < self.rebound_factor * low:
+            return []
+        tail = y[low_at + (len(y) - low_at) * 2 // 3:]  # the last third of the climb
+        if not len(tail) or np.mean(tail > self.rebound_factor / 2 * low) < self.rebound_share:
+            return []
+        peak = float(y[low_at:].max())
+        summary = (f"{series.name} fell from {curves.fmt(start)} to a low of {curves.fmt(low)} at "
+                   f"{run.when(float(x[low_at]))}, then climbed back to {curves.fmt(end)} by {run.when(float(x[-1]))} "
+                   f"({end / low:.0f}× the low, peak {curves.fmt(peak)}): the run diverged after it had converged.")
+        values = {"start_level": start, "low": low, "low_step": float(x[low_at]), "end_level": end,
+                  "ratio": end / low, "peak": peak}
+        marks = ({"kind": "point", "step": float(x[low_at]), "value": low, "label": "lowest"},
+                 {"kind": "span", "start": float(x[low_at]), "end": float(x[-1]), "label": "climbing back"})
+        return [self.finding(summary, Evidence(series.name, int(x[low_at]), int(x[-1]), values, marks),
+                             self._fixes(run), title=f"Loss climbed back {end / low:.0f}× above its low")]
 
     def _fixes(self, run: RunData) -> list[Fix]:
         fixes = [
