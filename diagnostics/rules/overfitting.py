@@ -86,8 +86,8 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 2.0
-    shift_k: float = 3.0
+    noise_k: float = 1.25
+    shift_k: float = 2.25
     overfit_ratio: float = 0.1
 
     def applies(self, run: RunData) -> bool:
