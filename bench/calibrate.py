@@ -282,9 +282,9 @@ def table(title: str, now: Score, before: Score | None) -> str:
 # rule id → its operating parameters, each (name, candidate values in increasing order): the field
 # that compares the rule's statistic with its threshold. Each is swept with the others at their defaults.
 SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
-    # z of the post-best rise against the point noise: with a Mann-Kendall trend, and for a step up alone
+    # z of the post-best rise against the point noise: with a trend or sign test, and alone
     "overfitting": (("noise_k", (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)),
-                    ("shift_k", (1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0))),
+                    ("jump_k", (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0))),
     # the relative fall of the training loss below which it has not fitted
     "underfitting": (("max_drop", (0.02, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)),),
     # per-step window swing over the loss scale; epoch-level median step change over the loss magnitude

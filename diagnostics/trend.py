@@ -56,7 +56,16 @@ MAD_TO_SD = 1.4826  # a median absolute deviation times this estimates a normal 
 
 
 def diff_noise(y: np.ndarray) -> float:
-    """The point noise from successive differences (MAD / sqrt 2): a trend or one level shift barely moves it."""
+    """The point noise from successive differences (their MAD about the median step, / sqrt 2): a steady
+    trend shifts every difference alike and one level shift moves a single one, so neither counts."""
     if len(y) < 2:
         return 0.0
-    return float(MAD_TO_SD * np.median(np.abs(np.diff(y))) / math.sqrt(2.0))
+    d = np.diff(y)
+    return float(MAD_TO_SD * np.median(np.abs(d - np.median(d))) / math.sqrt(2.0))
+
+
+def sign_test_p(above: int, n: int) -> float:
+    """One-sided sign test: the chance of ``above`` or more of ``n`` fair coin flips landing heads."""
+    if n <= 0:
+        return 1.0
+    return float(sum(math.comb(n, k) for k in range(max(above, 0), n + 1)) / 2.0**n)

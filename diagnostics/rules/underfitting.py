@@ -157,6 +157,7 @@ class Underfitting(Rule):
             f"training loss went from {curves.fmt(start)} to {curves.fmt(end)} "
             f"({drop:.0%} lower) by {run.when(last)}"
         ]
+        k = k if at_chance else None  # a loss that merely ends near some ln K is not at chance
         if k is not None:
             parts.append(
                 f"it sits at ln {k} = {math.log(k):.3g}, the loss of a uniform guess over {k} classes"
