@@ -14,8 +14,9 @@ name, fixed before any tuning):
   README). Its test part is the headline: nothing was tuned on it.
 - ``population``: the generated runs, trained for real and written by the real libraries.
 
-Operating points are chosen on ``calib`` only: for each rule, its operating parameter is
-swept, and the value with the best F1 whose alarm rate on healthy runs stays within
+Operating points are chosen on ``calib`` only (each set's, then every set's together: the pooled
+sweep is the one the defaults follow): for each rule, its operating parameters are swept, and
+the value with the best F1 whose alarm rate on healthy runs stays within
 ``MAX_HEALTHY_ALARMS`` is printed beside the rule's current default. The test split is
 scored once, with the rules as they are, and with the rules of ``--baseline`` (run from a
 ``git archive`` of that commit in a subprocess, the same files, the same labels).
@@ -423,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
             calib = [i for i in every if i.split == "calib"]
             print(sweep_report(calib, read_runs(calib)))
             print()
+    pooled = [i for every in sets.values() for i in every if i.split == "calib"]
+    if args.sweep and len([s for s in sets.values() if s]) > 1:
+        # the operating points: chosen on every set's calib part together (real and generated runs)
+        print(sweep_report(pooled, read_runs(pooled)).replace("calib split", "calib split of every set", 1))
+        print()
     print(f"({time.perf_counter() - started:.1f} s)")
     return 0
 

@@ -91,7 +91,7 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 1.25
+    noise_k: float = 1.0
     shift_k: float = 1.0
     jump_k: float = 3.5
     overfit_ratio: float = 0.1
