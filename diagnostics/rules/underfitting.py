@@ -56,7 +56,9 @@ class Underfitting(Rule):
 
     Parameters:
     min_points: points of the training-loss curve needed before judging.
-    max_drop: the loss counts as barely falling when it fell less than this share of its start.
+    max_drop: the loss counts as barely falling when it fell less than this share of its start; a
+      loss that fell more but stops short of fitted with validation just as good (no gap) is a
+      plateau at a mediocre level: reported at info, a hint of high bias, not a verdict.
     chance_tol: relative distance from ln K that counts as "at chance".
     chance_acc_margin: train accuracy within this of 1/K counts as chance.
     fitted_loss: an end loss below this is considered fitted whatever the drop.
@@ -71,9 +73,6 @@ class Underfitting(Rule):
       error fell by this share (or an unbounded score such as an RL return that more than
       doubled) shows the model learns: a barely-falling loss then has a large constant floor
       (a ranking loss), not underfitting.
-    bias_max_drop: with train accuracy short of fitted and validation just as good (no gap), a loss
-      that fell less than this is high bias (a warning); one that fell more, a plateau at a
-      mediocre level after a large fall, is reported at info: a hint, not a verdict.
     min_drop: a loss that fell at least this share, levelled off, and has no accuracy logged (a
       pretrained model converging looks the same) is reported at info; one that never moved is not.
 
@@ -108,7 +107,6 @@ class Underfitting(Rule):
     still_falling: float = 0.3
     chance_max_drop: float = 0.25
     learning_gain: float = 0.3
-    bias_max_drop: float = 0.2
     min_drop: float = 0.02
 
     def check(self, run: RunData) -> list[Finding]:
@@ -185,7 +183,7 @@ class Underfitting(Rule):
         summary = "; ".join(parts) + "."
         # a plateau at a mediocre level after a large decrease (no gap, the loss fell well) is a
         # weak sign of high bias: a hint, not a verdict
-        weak = drop >= self.bias_max_drop and not at_chance
+        weak = drop >= self.max_drop and not at_chance
         # a small fall that levelled off early, with no accuracy to show the model stuck: a
         # converging fine-tune of a pretrained model looks the same; a hint, not a verdict
         converged = (not weak and not at_chance and acc_seen is None and drop >= self.min_drop
