@@ -98,7 +98,7 @@ class Underfitting(Rule):
     )
 
     min_points: int = 5
-    max_drop: float = 0.1
+    max_drop: float = 0.12
     chance_tol: float = 0.03
     chance_acc_margin: float = 0.05
     fitted_loss: float = 0.1
