@@ -4,6 +4,7 @@
     python bench/calibrate.py --sweep               # + per-rule precision/recall curves on the calib split
     python bench/calibrate.py --baseline REF        # the git commit whose rules are "today's" (default below)
     python bench/calibrate.py --population DIR      # the generated runs (bench/population.py's cache)
+    python bench/fault_index.py --out DIR           # today's fault-injected logs as such a DIR (index.jsonl)
 
 Three labelled sets, each split once by ``bench/splits.split_of`` (a seeded hash of the file
 name, fixed before any tuning):
