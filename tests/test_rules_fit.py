@@ -266,6 +266,7 @@ def test_multi_loss_overfitting_names_the_val_loss_that_rises():
     assert f.evidence.metric == "val/box_loss"
     assert f.evidence.values["train_metric"] == "train/box_loss"
     assert 0.1 < f.evidence.values["lost_relative"] < 0.2
+    assert f.evidence.values["slope_after_best"] == pytest.approx(0.15 / 70, rel=0.2)  # +15 % over 70 epochs
 
 
 def test_noisy_plateau_is_not_overfitting_short_or_long():

@@ -168,7 +168,7 @@ class Overfitting(Rule):
         return [
             self._finding(
                 run, name, train_series.name, x, y, shown, sign, float(s[shown]), float(end), train_best,
-                train_end, gap_best, gap_end
+                train_end, gap_best, gap_end, trend.theil_sen_slope(x[b:], y[b:])
             )
         ]
 
@@ -187,6 +187,7 @@ class Overfitting(Rule):
         train_end: float,
         gap_best: float,
         gap_end: float,
+        slope: float,
     ) -> Finding:
         best_step, last_step = float(x[b]), float(x[-1])
         best_v, end_v = sign * best, sign * end
@@ -216,6 +217,7 @@ class Overfitting(Rule):
             "train_final": te,
             "gap_at_best": abs(gap_best),
             "gap_final": abs(gap_end),
+            "slope_after_best": slope,  # Theil-Sen: per step, robust to the swings
             "original_name": run.original(name),
             "train_metric": tname,
         }
