@@ -4,6 +4,7 @@
     python bench/calibrate.py --sweep               # + per-rule precision/recall curves on the calib split
     python bench/calibrate.py --baseline REF        # the git commit whose rules are "today's" (default below)
     python bench/calibrate.py --population DIR      # the generated runs (bench/population.py's cache)
+    python bench/fault_index.py --out DIR           # today's fault-injected logs as such a DIR (index.jsonl)
 
 Three labelled sets, each split once by ``bench/splits.split_of`` (a seeded hash of the file
 name, fixed before any tuning):
@@ -14,8 +15,9 @@ name, fixed before any tuning):
   README). Its test part is the headline: nothing was tuned on it.
 - ``population``: the generated runs, trained for real and written by the real libraries.
 
-Operating points are chosen on ``calib`` only: for each rule, its operating parameter is
-swept, and the value with the best F1 whose alarm rate on healthy runs stays within
+Operating points are chosen on ``calib`` only (each set's, then every set's together: the pooled
+sweep is the one the defaults follow): for each rule, its operating parameters are swept, and
+the value with the best F1 whose alarm rate on healthy runs stays within
 ``MAX_HEALTHY_ALARMS`` is printed beside the rule's current default. The test split is
 scored once, with the rules as they are, and with the rules of ``--baseline`` (run from a
 ``git archive`` of that commit in a subprocess, the same files, the same labels).
@@ -279,13 +281,20 @@ def table(title: str, now: Score, before: Score | None) -> str:
 
 # ------------------------------------------------------------------------------ operating points
 
-# rule id → (the parameter that sets its operating point, candidate values in increasing order)
-SWEEPS: dict[str, tuple[str, tuple[float, ...]]] = {
-    "overfitting": ("min_rise", (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)),
-    "underfitting": ("max_drop", (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)),
-    "loss_oscillation": ("threshold", (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8)),
-    "divergence": ("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),
-    "val_above_train": ("persistence", (0.5, 0.6, 0.7, 0.8, 0.9)),
+# rule id → its operating parameters, each (name, candidate values in increasing order): the field
+# that compares the rule's statistic with its threshold. Each is swept with the others at their defaults.
+SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
+    # z of the post-best rise against the point noise: with a trend or sign test, and alone
+    "overfitting": (("noise_k", (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)),
+                    ("jump_k", (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0))),
+    # the relative fall of the training loss below which it has not fitted
+    "underfitting": (("max_drop", (0.02, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)),),
+    # per-step window swing over the loss scale; epoch-level median step change over the loss magnitude
+    "loss_oscillation": (("threshold", (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8)),
+                         ("min_swing", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3))),
+    "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),),
+    # the share of evaluations where validation beats training
+    "val_above_train": (("persistence", (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)),),
 }
 
 
@@ -360,19 +369,20 @@ def sweep_report(items: Sequence[Item], runs: dict[str, list[Any] | str]) -> str
 
     lines = [f"== operating points on the calib split ({len(items)} files; healthy-alarm budget "
              f"{MAX_HEALTHY_ALARMS:.0%})"]
-    for rule_id, (param, values) in SWEEPS.items():
+    for rule_id, params in SWEEPS.items():
         cls = REGISTRY.get(rule_id)
-        if cls is None or param not in {f.name for f in fields(cls)}:
-            lines.append(f"{rule_id}: no parameter {param!r} to sweep")
-            continue
-        default = next(f.default for f in fields(cls) if f.name == param)
-        points = sweep(rule_id, param, values, items, runs)
-        best = choose(points)
-        lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
-        for pt in points:
-            mark = "*" if best and pt.value == best.value else " "
-            lines.append(f"  {mark} {pt.value:<8g} P {fmt(pt.p)} R {fmt(pt.r)} F1 {fmt(pt.f1)} "
-                         f"healthy alarms {fmt(pt.alarm)}")
+        for param, values in params:
+            if cls is None or param not in {f.name for f in fields(cls)}:
+                lines.append(f"{rule_id}: no parameter {param!r} to sweep")
+                continue
+            default = next(f.default for f in fields(cls) if f.name == param)
+            points = sweep(rule_id, param, values, items, runs)
+            best = choose(points)
+            lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
+            for pt in points:
+                mark = "*" if best and pt.value == best.value else " "
+                lines.append(f"  {mark} {pt.value:<8g} P {fmt(pt.p)} R {fmt(pt.r)} F1 {fmt(pt.f1)} "
+                             f"healthy alarms {fmt(pt.alarm)}")
     return "\n".join(lines)
 
 
@@ -415,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
             calib = [i for i in every if i.split == "calib"]
             print(sweep_report(calib, read_runs(calib)))
             print()
+    pooled = [i for every in sets.values() for i in every if i.split == "calib"]
+    if args.sweep and len([s for s in sets.values() if s]) > 1:
+        # the operating points: chosen on every set's calib part together (real and generated runs)
+        print(sweep_report(pooled, read_runs(pooled)).replace("calib split", "calib split of every set", 1))
+        print()
     print(f"({time.perf_counter() - started:.1f} s)")
     return 0
 

@@ -107,8 +107,9 @@ def test_every_config_patch_is_valid_for_the_runner(diagnosed, scenarios):
 
 
 def test_lr_too_low_scenario(scenarios):
-    assert "lr_too_low" in rules_of(scenarios["lr_low_adam"][1])
-    assert "underfitting" not in rules_of(scenarios["lr_low_adam"][1])
+    rules = rules_of(scenarios["lr_low_adam"][1])
+    # the loss barely fell: underfitting by its numbers, and lr_too_low beside it names the cause
+    assert {"lr_too_low", "underfitting"} <= rules
 
 
 def test_missing_warmup_scenario_and_its_fix(scenarios):

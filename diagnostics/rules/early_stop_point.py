@@ -12,6 +12,11 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import VAL_CURVES, Monitor
 
+SMOOTH_SHARE = 0.06  # light smoothing (6% of the run): the best moves less than under overfitting's 10%
+END_SHARE, END_POINTS = 0.1, 2  # the end level: the median of the last tenth, at least two points
+MIN_WASTED_POINTS = 2  # fewer evaluations after the best are no stretch to speak of
+PATIENCE = 5  # the patience the fix proposes: a few evaluations past the best
+
 
 @register
 @dataclass(frozen=True)
@@ -61,17 +66,17 @@ class EarlyStopPoint(Rule):
         n = len(y)
         if n < self.min_points:
             return []
-        sy = curves.smooth(sign * y, curves.window(n, 0.06))
+        sy = curves.smooth(sign * y, curves.window(n, SMOOTH_SHARE))
         b = int(np.argmin(sy))
         wasted = n - 1 - b
-        if wasted < max(2, self.min_wasted * n) or self._stopped_by_patience(run, wasted):
+        if wasted < max(MIN_WASTED_POINTS, self.min_wasted * n) or self._stopped_by_patience(run, wasted):
             return []
-        end = curves.level(sign * y, 0.1, end=True, min_n=2)
+        end = curves.level(sign * y, END_SHARE, end=True, min_n=END_POINTS)
         gap = end - sy[b]
         needed = self.min_worse * abs(sy[b]) if sign > 0 else self.min_worse
         if gap <= 0 or gap < max(needed, self.noise_k * curves.robust_noise(sign * y, sy)):
             return []
-        b = curves.refine_min(sign * y, b, curves.window(n, 0.06))
+        b = curves.refine_min(sign * y, b, curves.window(n, SMOOTH_SHARE))
         wasted = n - 1 - b
         best_step, last = float(x[b]), float(x[-1])
         summary = (
@@ -95,7 +100,7 @@ class EarlyStopPoint(Rule):
             Fix(
                 f"Stop at {run.when(best_step)} next time (early stopping, restore best weights)",
                 f"{wasted} evaluations after the best did not improve {name}",
-                {"early_stopping.patience": 5, "early_stopping.monitor": name},
+                {"early_stopping.patience": PATIENCE, "early_stopping.monitor": name},
             )
         ]
         return [

@@ -14,9 +14,23 @@ from diagnostics.rules._common import cfg, clamp, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import STEP_LOSS, train_losses
 
+BINS_PER = 10  # points per window when the per-step curve is cut into windows ...
+MIN_BINS, MAX_BINS = 5, 400  # ... at least 5 windows (a trend), at most 400 (cost)
+MIN_BIN_POINTS = 3  # a window's standard deviation needs three points
+TREND_SHARE = 0.3  # the trend of the window means: smoothed over 30% of them (slow moves only)
+START_SHARE, START_POINTS = 0.05, 3  # the loss scale's starting level: the first twentieth, >= 3 points
+MIN_JUDGED = 3  # windows needed after judge_from
+LEVEL_SHARE, LEVEL_POINTS = 0.1, 2  # start and end levels of the second test: a tenth, >= 2 points
+# the fixes' patches
+LR_DOWN = 0.3  # smaller steps: about half a decade down
+DECAY_GAMMA = 0.96  # ExponentialLR per epoch: the lr halves in about 17 epochs
+SMALL_BATCH, BATCH_UP = 64, 4  # below 64 a batch's gradient is noisy; four times as many samples halve it
+WARMUP_STEPS = 100  # a short linear ramp (Goyal et al. 2017 use 5 epochs; 100 steps suit small runs)
+CLIP_NORM = 1.0  # the usual max gradient norm (transformers' default)
+
 
 def swing(
-    x: np.ndarray, y: np.ndarray, judge_from: float, bins_per: int = 10
+    x: np.ndarray, y: np.ndarray, judge_from: float, bins_per: int = BINS_PER
 ) -> tuple[float, float, float, np.ndarray, np.ndarray] | None:
     """Typical within-window standard deviation of the loss, relative to the loss scale.
 
@@ -25,16 +39,16 @@ def swing(
     (ratio, typical std, scale, window centres, window stds) over the judged part.
     """
     n = len(y)
-    bins = int(np.clip(n // bins_per, 5, 400))
-    if n < bins * 3:
+    bins = int(np.clip(n // bins_per, MIN_BINS, MAX_BINS))
+    if n < bins * MIN_BIN_POINTS:
         return None
     centre, mean, std = curves.binned(x, y, bins)
-    trend = curves.smooth(mean, curves.window(bins, 0.3))
-    scale = max(abs(curves.level(y, 0.05, end=False, min_n=3)), float(np.ptp(trend)))
+    trend = curves.smooth(mean, curves.window(bins, TREND_SHARE))
+    scale = max(abs(curves.level(y, START_SHARE, end=False, min_n=START_POINTS)), float(np.ptp(trend)))
     if scale <= 0:
         return None
     judged = centre >= x[0] + judge_from * (x[-1] - x[0])
-    if judged.sum() < 3:
+    if judged.sum() < MIN_JUDGED:
         return None
     typical = float(np.median(std[judged]))
     return typical / scale, typical, scale, centre[judged], std[judged]
@@ -70,21 +84,23 @@ class LossOscillation(Rule):
 
     Real logs are often epoch-level or short (a Keras CSV, a PPO progress.csv, a WGAN's
     per-epoch losses), and the loss may be named anything (``train/loss_critic``). For those
-    a second test reads the corpus label literally: the typical consecutive change (median
+    a second test reads the oscillation label literally: the typical consecutive change (median
     |Δ|, robust to single spikes) is at least the overall decrease (start level minus end
     level, each the median of a tenth of the run) and at least ``min_swing`` of the loss's
     typical magnitude. A long per-step curve is first reduced to ``trend_bins`` bin means,
     so minibatch noise around a falling trend averages out and is not called oscillation.
-    min_swing: 10%: the corpus's oscillating files swing 30-300% of their level, the
-      healthy and underfitting ones 1-5% (pl_0007: +-0.03 on 2.2).
+    min_swing: the typical consecutive change must be at least this share of the loss's magnitude
+      (real oscillating logs swing 30-300% of their level; calibrated with bench/calibrate.py: the
+      best-F1 range on the calibration split is 3-10%, the requirement that the swing also match
+      the decrease keeps slowly drifting healthy curves out).
     trend_bins: bins a long curve is reduced to before the second test.
     min_points: points an epoch-level curve needs for the second test (20).
     An epoch mean (``train/loss_epoch``, ``train/loss_eval``) that fails the second test over
     the whole run is judged again after ``judge_from``: its first fast descent is not the
     trend that late swings compete with (a 25-epoch SGD run falling 1.1 → 0.28, then bouncing
     ±0.07 between 0.3 and 0.8). A per-step curve is not: its late swings are batch noise.
-    On the corpus: 5 of 6 oscillation positives, no false alarm (rl_0004's critic swings
-    40% row to row but its 100 bin means do not).
+    Thresholds calibrated with bench/calibrate.py (a critic loss that swings 40% row to row but
+    whose bin means do not is not called oscillation).
 
     References:
     Zhang et al., "AUTOTRAINER" (ICSE 2021), unstable training thresholds; Smith et al.,
@@ -102,7 +118,7 @@ class LossOscillation(Rule):
     judge_from: float = 0.3
     threshold: float = 0.2
     severe: float = 1.0
-    min_swing: float = 0.1
+    min_swing: float = 0.05
     min_points: int = 20
     trend_bins: int = 100
 
@@ -132,7 +148,7 @@ class LossOscillation(Rule):
         x, y = series.finite()
         if len(y) < self.min_points:
             return []
-        if len(y) > 2 * self.trend_bins:
+        if len(y) > 2 * self.trend_bins:  # twice: fewer points are not worth binning
             x, y, _ = curves.binned(x, y, self.trend_bins)
         if judge_from:
             later = x >= x[0] + judge_from * (x[-1] - x[0])
@@ -140,8 +156,8 @@ class LossOscillation(Rule):
             if len(y) < self.min_points * (1 - judge_from):
                 return []
         swing_ = float(np.median(np.abs(np.diff(y))))
-        start = curves.level(y, 0.1, end=False, min_n=2)
-        end = curves.level(y, 0.1, end=True, min_n=2)
+        start = curves.level(y, LEVEL_SHARE, end=False, min_n=LEVEL_POINTS)
+        end = curves.level(y, LEVEL_SHARE, end=True, min_n=LEVEL_POINTS)
         decrease = max(start - end, 0.0)
         magnitude = float(np.median(np.abs(y)))
         if magnitude <= 0 or swing_ < self.min_swing * magnitude or swing_ < decrease:
@@ -206,7 +222,7 @@ class LossOscillation(Rule):
             Fix(
                 "Lower the learning rate (×0.3)",
                 "smaller steps stop the optimizer bouncing across the valley",
-                scaled_lr(run, 0.3),
+                scaled_lr(run, LR_DOWN),
             )
         ]
         if cfg(run, "sched.name", "none") in ("none", "warmup", "noam"):
@@ -214,27 +230,27 @@ class LossOscillation(Rule):
                 Fix(
                     "Add learning-rate decay (ExponentialLR, gamma 0.96 per epoch)",
                     "a shrinking step settles the loss late in training, even with Adam",
-                    {"sched.name": "exponential", "sched.gamma": 0.96},
+                    {"sched.name": "exponential", "sched.gamma": DECAY_GAMMA},
                 )
             )
         batch = cfg(run, "train.batch_size")
-        if batch is None or int(batch) < 64:
+        if batch is None or int(batch) < SMALL_BATCH:
             fixes.append(
                 Fix(
                     "Use a larger mini-batch",
                     "tiny batches give noisy gradients and a jittery loss",
-                    {"train.batch_size": int(clamp("train.batch_size", int(batch) * 4))} if batch else None,
+                    {"train.batch_size": int(clamp("train.batch_size", int(batch) * BATCH_UP))} if batch else None,
                 )
             )
         fixes.append(
             Fix(
                 "Warm the learning rate up",
                 "a ramp avoids the largest early swings",
-                {"sched.name": "warmup", "sched.warmup_steps": 100},
+                {"sched.name": "warmup", "sched.warmup_steps": WARMUP_STEPS},
             )
         )
         fixes.append(
-            Fix("Clip gradients (max norm 1)", "caps the occasional huge step", {"train.clip_grad": 1.0})
+            Fix("Clip gradients (max norm 1)", "caps the occasional huge step", {"train.clip_grad": CLIP_NORM})
         )
         return fixes
 

@@ -11,6 +11,11 @@ from diagnostics.rules._common import loss_trend, lr_of, scaled_lr
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import TRAIN_LOSSES
 
+SMOOTH_SHARE = 0.1  # the trend: smoothed over a tenth of the run
+NOISE_K = 3.0  # the fall must exceed three robust standard deviations of the noise: a real fall
+MIN_THIRD = 3  # each third of the run that the slopes compare has at least three points
+LR_UP, LR_UP_SMALL = 10.0, 3.0  # the fixes: a decade up, or half a decade if that proves unstable
+
 
 @register
 @dataclass(frozen=True)
@@ -18,7 +23,9 @@ class LrTooLow(Rule):
     """What it detects:
     The training loss falls slowly and nearly linearly over the whole run: still going
     down at the end as fast as at the start (no sign of converging), yet only a small
-    share of its starting value lost. An lr below 1e-5 strengthens the verdict.
+    share of its starting value lost. An lr below 1e-5 strengthens the verdict. When the
+    loss is unfitted by its numbers, ``underfitting`` fires beside this finding, which names
+    the cause.
 
     Why it matters:
     Training spends its budget crawling; it would reach the same loss in a fraction of
@@ -63,14 +70,14 @@ class LrTooLow(Rule):
         n = len(y)
         if n < self.min_points:
             return []
-        sy = curves.smooth(y, curves.window(n, 0.1))
+        sy = curves.smooth(y, curves.window(n, SMOOTH_SHARE))
         start, end = float(sy[0]), float(sy[-1])
         if start <= 0:
             return []
         drop = (start - end) / start
-        if not self.min_drop <= drop < self.max_drop or start - end < 3 * curves.robust_noise(y, sy):
+        if not self.min_drop <= drop < self.max_drop or start - end < NOISE_K * curves.robust_noise(y, sy):
             return []
-        third = max(3, n // 3)
+        third = max(MIN_THIRD, n // 3)
         first, last = curves.slope(x[:third], sy[:third]), curves.slope(x[-third:], sy[-third:])
         if first >= 0 or last >= 0 or last / first < self.min_slope_ratio:
             return []
@@ -78,7 +85,7 @@ class LrTooLow(Rule):
         if r2 < self.min_r2:
             return []
         lr = lr_of(run)
-        lr_text = f" with lr {lr:g}" + (" (below 1e-5)" if lr < self.low_lr else "") if lr else ""
+        lr_text = f" with lr {lr:g}" + (f" (below {self.low_lr:g})" if lr < self.low_lr else "") if lr else ""
         summary = (
             f"{name} falls slowly and in a straight line{lr_text}: {curves.fmt(start)} → "
             f"{curves.fmt(end)} ({drop:.0%}) by {run.when(float(x[-1]))}, still falling as fast at the end "
@@ -100,12 +107,12 @@ class LrTooLow(Rule):
             Fix(
                 "Raise the learning rate (×10)",
                 "the loss is still falling at the same rate: steps are too small",
-                scaled_lr(run, 10.0),
+                scaled_lr(run, LR_UP),
             ),
             Fix(
                 "Raise the learning rate (×3)",
                 "a smaller jump if ×10 turns out unstable",
-                scaled_lr(run, 3.0),
+                scaled_lr(run, LR_UP_SMALL),
             ),
             Fix(
                 "Run a learning-rate range test", "sweep lr over a few decades and take the steepest descent"

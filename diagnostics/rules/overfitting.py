@@ -7,24 +7,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diagnostics import curves
+from diagnostics import curves, trend
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._chance import at_chance
 from diagnostics.rules._common import cfg, epoch_loss, share, step_loss
-from diagnostics.rundata import RunData
-from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner
+from diagnostics.rundata import RunData, Series
+from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
 
-METRICS = VAL_CURVES[1:]  # the scores (direction from the vocabulary); used when no val/loss is logged
-
-
+METRICS = VAL_CURVES[1:]  # the scores (direction from the vocabulary); used when no val loss is logged
+SMOOTH_SHARE = 0.1  # the smoothing window and the end level span a tenth of the run: a trend, not a point
+MIN_END_POINTS = 2  # the end level is a median of at least two evaluations (one is a single draw)
+MIN_TRAIN_POINTS = 3  # a training curve with fewer points has no trend to compare with
+BEST_NEIGHBOURS = 3  # a short run's best level: the best and the evaluation on each side
+TINY = 1e-12  # guards divisions by a best value or a training loss of zero
+# the fixes' patches
+PATIENCE = 5  # early stopping a few evaluations after the best (Keras/Lightning examples use 3-10)
+WD_START, WD_STEP, WD_MAX = 1e-4, 10.0, 1e-2  # L2 to add: the common default, a decade up, AdamW's usual top
+DROPOUT_LOW, DROPOUT_HIGH = 0.3, 0.5  # the usual range on fully connected layers (Srivastava et al. 2014)
+MIN_WIDTH, WIDTH_CUT, SMALL_WIDTH = 8, 4, 32  # a smaller model: a quarter of the width, never below 8; 32 is small
 @register
 @dataclass(frozen=True)
 class Overfitting(Rule):
     """What it detects:
-    The validation loss (or accuracy/AUC when no loss is logged) reaches its best, then
-    worsens for a sustained stretch while the training loss keeps falling, so the
-    train-validation gap widens. Reports the best (onset) epoch and how much was lost since.
+    A validation loss (or accuracy/AUC when no loss is logged) reaches its best, then
+    trends worse while its training partner keeps falling, so the train-validation gap
+    widens. Every validation loss with a training partner is judged (``val/box_loss``
+    beside ``train/box_loss`` in a multi-loss detector log), the summed ``val/loss`` first;
+    the first that overfits is reported with its best (onset) evaluation and the loss since.
     Also its extreme: a val accuracy flat at chance while training fits (``rules/_chance.py``).
 
     Why it matters:
@@ -36,30 +46,38 @@ class Overfitting(Rule):
     0.3-0.5 on fully connected layers; data augmentation (mirror, flip, random crop);
     more data; a smaller model.
 
-    Parameters:
-    min_points: evaluations needed before judging (short runs say nothing).
-    min_after: share of the evaluations that must come after the best.
-    min_rise: relative worsening of the smoothed val loss from its best.
-    min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
-    noise_k: the worsening must exceed this many robust standard deviations of the val noise.
-    persistence: share of post-best evaluations that must stay worse than the best.
-    overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
-    short_points: the fewest evaluations judged at all. Runs with ``short_points`` to
-      ``min_points - 1`` evaluations (HF runs evaluating every 1000 steps, 5-7 epoch Keras runs)
-      are judged by a stricter test: every evaluation after the best is worse, the last by at
-      least ``short_min_rise``, and the wording says the evidence is thin.
-    short_min_rise: 15%: "tens of percent" (corpus hf_0001 rises 31% over 4 evaluations; the
-      healthy short runs move less than 10% after their best).
+    The statistic: after the best evaluation, a one-sided Mann-Kendall trend test (Kendall's
+    tau of the values against their order, ``diagnostics.trend``) must find a rise with a
+    p-value at most ``max_p``, and the end level (the median of the last tenth) must lie above
+    the best level by ``min_rise`` and by ``noise_k`` standard errors (the point noise, from the
+    median absolute successive difference, over the square root of the points in each level);
+    a step up that stays there passes a one-sided sign test instead of the trend test, and a
+    rise of ``jump_k`` standard errors needs neither. A rise
+    through large swings then counts, a noisy plateau or a single bump does not.
+    Runs shorter than ``smooth_points`` are not smoothed before their best is found (a window
+    of a few points would move it). Thresholds calibrated with bench/calibrate.py.
 
-    Noise: the end level is the median of the last tenth of the evaluations, so the rise is
-    compared with the robust point noise (MAD around the smoothed curve) divided by the square
-    root of that count, the standard error of the level: a sustained rise through large
-    swings (corpus json_0001, +43% with +-30% swings) is then not mistaken for noise, while a
-    healthy val plateau (keras_0003, keras_0005, pl_0002, pl_0005) still is.
+    Parameters:
+    min_points: evaluations needed before judging.
+    min_after: share of the evaluations that must come after the best.
+    min_after_points: evaluations after the best the trend test needs (4: the smallest count
+      whose perfectly rising order reaches p < 0.05).
+    smooth_points: runs with at least this many evaluations are smoothed before the best is found.
+    max_p: the one-sided Mann-Kendall p-value of the post-best curve must be at most this, or
+      else the sign-test p-value of its points lying ``shift_k`` point noises above the best.
+    shift_k: how far above the best level (in point noises) a later evaluation must lie to count
+      in the sign test (a step up that then stays has no trend within the stretch).
+    jump_k: a rise of this many standard errors counts without either test (a few evaluations far
+      above the best: too few for a test to reach ``max_p``). Within the calibration split's
+      best-F1 range (2.5-4), 3.5 keeps noisy plateaus (tests/test_rules_fit.py) within 3% alarms.
+    min_rise: relative worsening of the end level of a val loss from its best.
+    min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
+    noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
+    overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
 
     References:
     SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
-    Keras EarlyStopping(restore_best_weights=True).
+    Mann (1945), Kendall (1975): the Mann-Kendall trend test; Keras EarlyStopping(restore_best_weights=True).
     """
 
     id = "overfitting"
@@ -68,92 +86,102 @@ class Overfitting(Rule):
     severity = "warning"
     requires = (VAL_CURVES,)
 
-    min_points: int = 8
+    min_points: int = 5
     min_after: float = 0.2
+    min_after_points: int = 4
+    smooth_points: int = 20
+    max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 2.0
-    persistence: float = 0.75
+    noise_k: float = 1.0
+    shift_k: float = 1.0
+    jump_k: float = 3.5
     overfit_ratio: float = 0.1
-    short_points: int = 4
-    short_min_rise: float = 0.15
+
+    def applies(self, run: RunData) -> bool:
+        """A canonical validation curve, or any validation loss with a training partner (multi-loss logs)."""
+        return super().applies(run) or bool(_loss_pairs(run))
 
     def check(self, run: RunData) -> list[Finding]:
-        return self._by_best_point(run) or at_chance(self, run)  # issue 17: val acc at chance (rules/_chance.py)
+        return self._by_best_point(run) or at_chance(self, run)  # val acc at chance: rules/_chance.py
 
     def _by_best_point(self, run: RunData) -> list[Finding]:
-        if run.get(VAL_LOSS) is not None:
-            return self._judge(run, VAL_LOSS, lower_better=not Monitor(VAL_LOSS).higher_is_better)
+        pairs = _loss_pairs(run)
+        for name, train in pairs:
+            found = self._judge(run, name, train, lower_better=True)
+            if found:
+                return found
+        if pairs:
+            return []
         for name in METRICS:
-            if run.get(name) is not None and run.get(partner(name)) is not None:
-                return self._judge(run, name, lower_better=not Monitor(name).higher_is_better)
+            train = run.get(partner(name) or "")
+            if run.get(name) is not None and train is not None:
+                return self._judge(run, name, train, lower_better=not Monitor(name).higher_is_better)
         return []
 
-    def _judge(self, run: RunData, name: str, lower_better: bool) -> list[Finding]:
+    def _judge(self, run: RunData, name: str, train_series: Series, lower_better: bool) -> list[Finding]:
         x, y = curves.reduce(*run.get(name).finite())
         n = len(y)
-        if n < self.short_points:
+        if n < self.min_points:
             return []
         sign = 1.0 if lower_better else -1.0
-        short = n < self.min_points
-        # a short run is not smoothed (a 3-point window would move its best); it must instead
-        # worsen at every evaluation after the best and by tens of percent
-        sy = sign * y if short else curves.smooth(sign * y, curves.window(n, 0.1))
+        s = sign * y
+        smoothed = n >= self.smooth_points
+        sy = curves.smooth(s, curves.window(n, SMOOTH_SHARE)) if smoothed else s
         b = int(np.argmin(sy))
         after = n - 1 - b
-        if after < (2 if short else max(3, share(n, self.min_after))):
+        if after < max(self.min_after_points, share(n, self.min_after)):
             return []
-        best = sy[b]
-        k_end = 1 if short else max(2, int(round(0.1 * n)))
-        end = float(sign * y[-1]) if short else curves.level(sign * y, 0.1, end=True, min_n=2)
+        # the best level: the smoothed minimum, or in a short run the median of the best and its
+        # neighbours (a raw minimum of noisy points sits a noise below the level they share)
+        k_best = curves.window(n, SMOOTH_SHARE) if smoothed else BEST_NEIGHBOURS
+        best = float(sy[b]) if smoothed else float(np.median(s[max(0, b - 1) : b + 2]))
+        k_end = max(MIN_END_POINTS, int(np.ceil(SMOOTH_SHARE * n)))
+        end = curves.level(s, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
         rise = end - best
-        noise = curves.robust_noise(sign * y, sy if not short else curves.smooth(sign * y, 3))
-        needed = self.min_rise * max(abs(best), 1e-12) if lower_better else self.min_metric_drop
-        if short:
-            needed = self.short_min_rise * max(abs(best), 1e-12) if lower_better else 2 * self.min_metric_drop
-        # the end level is a median of k_end evaluations: its noise is the point noise / sqrt(k_end)
-        if rise <= 0 or rise < max(needed, self.noise_k * noise / np.sqrt(k_end)):
+        needed = self.min_rise * max(abs(best), TINY) if lower_better else self.min_metric_drop
+        if rise <= 0 or rise < needed:
             return []
-        if np.mean(sign * y[b + 1 :] > best) < (1.0 if short else self.persistence):
+        # z: the rise over the standard error of the difference of the two levels, from the point
+        # noise (MAD of successive differences / sqrt 2: blind to the trend and to a level shift)
+        noise = trend.diff_noise(s)
+        z = rise / max(noise * np.sqrt(1 / k_end + 1 / k_best), TINY)
+        if z < self.noise_k:
             return []
-        train = self._train(run, name)
-        if train is None:
+        # a trend after the best (Mann-Kendall), or a step up that stays: most later evaluations more
+        # than a noise above the best (a sign test; on a noisy plateau the best is a low draw and only
+        # about half of the later points clear it by a noise)
+        post = s[b + 1 :]
+        above = int(np.sum(post > best + self.shift_k * noise))
+        if (trend.mann_kendall_p(post) > self.max_p and trend.sign_test_p(above, len(post)) > self.max_p
+                and z < self.jump_k):
             return []
-        tx, ty = train
-        st = curves.smooth(sign * ty, curves.window(len(ty), 0.1))
+        tx, ty = curves.reduce(*train_series.finite())
+        if len(ty) < MIN_TRAIN_POINTS:
+            return []
+        st = curves.smooth(sign * ty, curves.window(len(ty), SMOOTH_SHARE))
         train_best = float(np.interp(x[b], tx, st))
-        train_end = curves.level(sign * ty, 0.1, end=True, min_n=2)
+        train_end = curves.level(sign * ty, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
         if train_end >= train_best:  # training stalled or worsened too: not memorisation
             return []
         gap_best, gap_end = best - train_best, end - train_end
         if gap_end <= gap_best:
             return []
-        if lower_better and gap_end < self.overfit_ratio * max(abs(train_end), 1e-12):
+        if lower_better and gap_end < self.overfit_ratio * max(abs(train_end), TINY):
             return []
-        shown = curves.refine_min(sign * y, b, curves.window(n, 0.1))
+        shown = curves.refine_min(s, b, curves.window(n, SMOOTH_SHARE)) if smoothed else b
         return [
             self._finding(
-                run, name, x, y, shown, sign, float(sign * y[shown]), float(end), train_best, train_end,
-                gap_best, gap_end
+                run, name, train_series.name, x, y, shown, sign, float(s[shown]), float(end), train_best,
+                train_end, gap_best, gap_end, trend.theil_sen_slope(x[b:], y[b:])
             )
         ]
-
-
-    def _train(self, run: RunData, name: str) -> tuple[np.ndarray, np.ndarray] | None:
-        series = (
-            (epoch_loss(run) or step_loss(run))
-            if name == VAL_LOSS
-            else run.get(partner(name))
-        )
-        if series is None:
-            return None
-        tx, ty = curves.reduce(*series.finite())
-        return (tx, ty) if len(ty) >= 3 else None
 
     def _finding(
         self,
         run: RunData,
         name: str,
+        tname: str,
         x: np.ndarray,
         y: np.ndarray,
         b: int,
@@ -164,24 +192,24 @@ class Overfitting(Rule):
         train_end: float,
         gap_best: float,
         gap_end: float,
+        slope: float,
     ) -> Finding:
         best_step, last_step = float(x[b]), float(x[-1])
         best_v, end_v = sign * best, sign * end
         tb, te = sign * train_best, sign * train_end
         lost = abs(end_v - best_v)
-        rel = lost / max(abs(best_v), 1e-12)
+        rel = lost / max(abs(best_v), TINY)
         after = len(x) - 1 - b
         what = "rose" if sign > 0 else "fell"
-        tname = "train loss" if name == VAL_LOSS else partner(name)
         summary = (
             f"{name} was best at {curves.fmt(best_v)} at {run.when(best_step)}, then {what} to "
             f"{curves.fmt(end_v)} by {run.when(last_step)} ({'+' if sign > 0 else '-'}{rel:.0%}) while "
             f"{tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
             f"from {curves.fmt(abs(gap_best))} to {curves.fmt(abs(gap_end))}."
         )
-        if len(x) < self.min_points:
-            summary += (f" Only {len(x)} evaluations, each worse than the best: likely overfitting, but the "
-                        "evidence is thin; evaluate more often to confirm.")
+        if len(x) < self.smooth_points:
+            summary += (f" Only {len(x)} evaluations: likely overfitting, but the evidence is thin; "
+                        "evaluate more often to confirm.")
         values = {
             "best_step": best_step,
             "best_epoch": run.epoch_at(best_step),
@@ -194,7 +222,9 @@ class Overfitting(Rule):
             "train_final": te,
             "gap_at_best": abs(gap_best),
             "gap_final": abs(gap_end),
+            "slope_after_best": slope,  # Theil-Sen: per step, robust to the swings
             "original_name": run.original(name),
+            "train_metric": tname,
         }
         marks = (
             {"kind": "vline", "step": best_step, "label": f"best {name} ({run.when(best_step)})"},
@@ -213,7 +243,7 @@ class Overfitting(Rule):
             Fix(
                 f"Stop at {run.when(best_step)} and restore the best weights (early stopping)",
                 f"the {after} evaluations after the best only made validation worse",
-                {"early_stopping.patience": 5, "early_stopping.monitor": monitor},
+                {"early_stopping.patience": PATIENCE, "early_stopping.monitor": monitor},
             )
         ]
         wd = float(cfg(run, "optim.weight_decay", 0.0) or 0.0)
@@ -221,16 +251,16 @@ class Overfitting(Rule):
             Fix(
                 "Add weight decay (L2)",
                 "penalising large weights limits memorisation",
-                {"optim.weight_decay": 1e-4 if wd <= 0 else min(wd * 10, 1e-2)},
+                {"optim.weight_decay": WD_START if wd <= 0 else min(wd * WD_STEP, WD_MAX)},
             )
         )
         dropout = float(cfg(run, "model.dropout", 0.0) or 0.0)
-        if dropout < 0.5:
+        if dropout < DROPOUT_HIGH:
             fixes.append(
                 Fix(
                     "Add dropout (0.3-0.5 on fully connected layers)",
                     "dropping units at random keeps the net from relying on single features",
-                    {"model.dropout": 0.3 if dropout < 0.3 else 0.5},
+                    {"model.dropout": DROPOUT_LOW if dropout < DROPOUT_LOW else DROPOUT_HIGH},
                 )
             )
         limit = int(cfg(run, "data.train_limit", 0) or 0)
@@ -249,10 +279,28 @@ class Overfitting(Rule):
             Fix(
                 "Use a smaller model",
                 "fewer parameters have less room to memorise",
-                {"model.width": max(8, width // 4)} if width > 32 else None,
+                {"model.width": max(MIN_WIDTH, width // WIDTH_CUT)} if width > SMALL_WIDTH else None,
             )
         )
         return fixes
+
+
+def _loss_pairs(run: RunData) -> list[tuple[str, Series]]:
+    """Every validation loss with a training partner, ``val/loss`` (beside its eval-mode training loss) first."""
+    pairs: list[tuple[str, Series]] = []
+    if run.get(VAL_LOSS) is not None:
+        train = epoch_loss(run) or step_loss(run)
+        if train is not None:
+            pairs.append((VAL_LOSS, train))
+    names = set(run.names)
+    for name in sorted(names - {VAL_LOSS}):
+        r = role(name)
+        if r.split != "val" or r.kind != "loss":
+            continue
+        other = partner(name, names)
+        if other is not None and other != VAL_LOSS and run.get(other) is not None:
+            pairs.append((name, run.get(other)))
+    return pairs
 
 
 # What the inputs are, from the config's data set name or the metric names: the augmentation
