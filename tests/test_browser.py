@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, browser_page, real_db_in, serve
-from playwright.sync_api import expect
+from conftest_browser import browser_page, expect
+from conftest_ui import FAST_PRESET, real_db_in, serve
 
 from runner.store import Store
 

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest_ui import browser_page, serve
-from playwright.sync_api import Page, expect
+from conftest_browser import Page, browser_page, expect
+from conftest_ui import serve
 
 from runner.store import Store
 
