@@ -16,10 +16,12 @@ pytest.importorskip("playwright.sync_api", reason="the browser tests drive chrom
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-__all__ = ["Page", "browser_page", "expect", "settled"]
+__all__ = ["WAIT_MS", "Page", "browser_page", "expect", "settled"]
 
-# A busy 2-core CI machine needs more than playwright's 5 s for a first script run (torch import).
-expect.set_options(timeout=30_000)
+# A busy 2-core CI machine (load 15+) needs far more than playwright's 5 s for a first script
+# run (torch import); waits end as soon as the page is ready, so a generous bound costs nothing.
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,7 +35,7 @@ _SETTLED = """() => {
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = 30_000) -> Iterator[Page]:
+def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = WAIT_MS) -> Iterator[Page]:
     """A page in Debian's chromium (no browser downloads), closed on the way out."""
     assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
     with sync_playwright() as p:
@@ -46,6 +48,6 @@ def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = 30_000
             browser.close()
 
 
-def settled(page: Page, timeout_ms: int = 60_000) -> None:
+def settled(page: Page, timeout_ms: int = WAIT_MS) -> None:
     """Wait on the page's own state (script not running, every Plotly chart drawn), not a fixed time."""
     page.wait_for_function(_SETTLED, timeout=timeout_ms)
