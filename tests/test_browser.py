@@ -16,6 +16,8 @@ from conftest_ui import FAST_PRESET, real_db_in, serve
 
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:

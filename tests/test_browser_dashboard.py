@@ -13,6 +13,8 @@ from conftest_ui import serve
 
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 
 def _runs(store: Store) -> list[int]:
     base = {f"model.k{i}": i for i in range(30)}

@@ -14,6 +14,8 @@ import pytest
 from conftest_browser import Page, browser_page, expect, settled
 from conftest_ui import FAST_PRESET, make_db, serve
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 SHOTS = os.environ.get("TRAINDOC_SHOTS")
 
 

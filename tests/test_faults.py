@@ -63,6 +63,7 @@ def test_a_lock_released_during_the_backoff_is_a_success(db_path: Path) -> None:
     assert store.run(run_id)["name"] == "eventually"
 
 
+@pytest.mark.slow
 def test_disk_full_fails_the_run_clearly_keeps_earlier_rows_and_the_file_intact(db_path: Path) -> None:
     setup = Store(db_path)
     cfg = PRESETS["healthy"].config({"train.epochs": 200})
