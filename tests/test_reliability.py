@@ -272,6 +272,7 @@ def test_a_failing_writer_fails_the_next_log_instead_of_blocking(store: Store) -
     assert "No space left on device" in str(outcome[0])
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_an_api_run_and_its_script_exits(db_path: Path) -> None:
     script = (
         "import runner, sys, time\n"
@@ -300,6 +301,7 @@ def test_json_meta_story_is_valid_json(store: Store, sleeper: subprocess.Popen) 
     assert procs.alive(sleeper.pid, store.run(run_id)["pid_started"])
 
 
+@pytest.mark.slow
 def test_a_preset_still_trains_to_finished_through_the_one_lifecycle(store: Store) -> None:
     run_id = store.create_run("tiny", PRESETS["healthy"].config({"train.epochs": 1}).to_flat())
     assert execute(store, run_id) == "finished"
@@ -320,6 +322,7 @@ def test_a_database_deleted_or_replaced_under_a_run_fails_it_loudly(db_path: Pat
         store.write_metrics([(run_id, 1, None, "train/loss", 1.0, 0.0)])
 
 
+@pytest.mark.slow
 def test_a_training_run_whose_database_vanishes_exits_with_the_error(db_path: Path) -> None:
     script = (
         "import sys, threading, os\n"
