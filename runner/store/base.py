@@ -33,6 +33,10 @@ class StoreError(RuntimeError):
     """A store operation that failed after retries; the message says what and why."""
 
 
+class StoreGone(StoreError):
+    """The database file was deleted or replaced under an open store: nothing more can go into it."""
+
+
 _HINTS = {
     "disk is full": "free disk space (nothing was written by this transaction; the file is intact)",
     "readonly": "the file or its folder is read-only; fix its permissions or pass another --db",
@@ -144,8 +148,13 @@ class StoreBase:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
         return conn
 
+    def set_thread_busy_timeout(self, ms: int) -> None:
+        """This thread's connection waits at most ``ms`` for a lock (a writer that must come back soon)."""
+        self._local.busy_ms = int(ms)
+        self.conn.execute(f"PRAGMA busy_timeout={int(ms)}")
+
     def _configure(self, conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        conn.execute(f"PRAGMA busy_timeout={getattr(self._local, 'busy_ms', int(self.busy_timeout_ms))}")
         if not self.read_only:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
@@ -162,8 +171,8 @@ class StoreBase:
             stat = None
         if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
             what = "deleted" if stat is None else "replaced by another file"
-            raise StoreError(f"{self.path}: write refused: the database file was {what} while this process had"
-                             " it open; nothing more is written — restore the file or start again with a new --db")
+            raise StoreGone(f"{self.path}: write refused: the database file was {what} while this process had"
+                            " it open — restore the file or start again with a new --db")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
