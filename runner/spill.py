@@ -59,7 +59,7 @@ class SpillFile:
         self.header = {"kind": "run", "db": str(self.db_path), "pid": os.getpid(), **header}
         self.path: Path | None = None
         self.rows = 0  # rows in the file that were not written back by this process
-        self._fh: IO[str] | None = None
+        self._fd: int | None = None
 
     def candidates(self) -> list[Path]:
         """Where the file would go: beside the database, else the cache folder."""
@@ -72,28 +72,47 @@ class SpillFile:
         """The file, or where it will be, for the one line the user reads."""
         return str(self.path or self.candidates()[0])
 
-    def _open(self) -> IO[str]:
-        if self._fh is not None:
-            return self._fh
+    def _open(self) -> int:
+        if self._fd is not None:
+            return self._fd
         errors = []
         for path in self.candidates():
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run's life
+                if path.parent == spill_dir():  # the cache folder may be made; the database's folder never is
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             except OSError as exc:
                 errors.append(f"{path}: {exc.strerror or exc}")
                 continue
-            fcntl.flock(fh, fcntl.LOCK_EX)  # ours alone until close: recovery skips a locked file
-            fh.write(json.dumps(self.header, default=str) + "\n")
-            fh.flush()
-            self._fh, self.path = fh, path
-            return fh
+            fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone until close: recovery skips a locked file
+            self._fd, self.path = fd, path
+            try:
+                self._write_line(self.header)
+            except OSError:
+                self.close()
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise
+            return fd
         raise OSError("no place to spill metric rows: " + "; ".join(errors))
 
+    def _write_line(self, record: dict[str, Any]) -> None:
+        """One whole line or nothing: a write cut short (a full disk) is cut back off the file."""
+        data = (json.dumps(record, default=str) + "\n").encode()
+        fd = self._fd
+        size = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(28, "No space left on device (short write)")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+
     def append(self, record: dict[str, Any]) -> None:
-        fh = self._open()
-        fh.write(json.dumps(record, default=str) + "\n")
-        fh.flush()
+        self._open()
+        self._write_line(record)
 
     def write_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append metric rows ``(run_id, step, epoch, name, value, wall_time)``; the run id is the header's."""
@@ -123,10 +142,10 @@ class SpillFile:
         self.rows = 0
 
     def close(self) -> None:
-        if self._fh is not None:
+        if self._fd is not None:
             with contextlib.suppress(OSError):
-                self._fh.close()  # closing releases the flock
-        self._fh, self.path = None, None
+                os.close(self._fd)  # closing releases the flock
+        self._fd, self.path = None, None
 
 
 @dataclass
@@ -143,8 +162,8 @@ def _records(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
     for line in lines:
         try:
             yield json.loads(line)
-        except ValueError:  # a line cut short by a crash: what came before it is kept
-            return
+        except ValueError:  # a line cut short by a crash: the others are kept
+            continue
 
 
 def read_spill(path: Path | IO[str]) -> Spilled:

@@ -4,13 +4,25 @@ counts: every step runs, and rows stored + rows spilled = rows logged."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from runner.store import Store
+import traindoc
+from runner.sink import StoreFaultWarning
+from runner.spill import read_spill, spill_files
+from runner.store import Store, StoreError
 from runner.store.schema import MIGRATIONS
 
 # 2 processes: the race was 1 to 6 in 80 opens; 8 processes meet it more often per round.
@@ -50,3 +62,221 @@ def test_processes_opening_one_fresh_store_at_the_same_instant_all_succeed(tmp_p
             assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == processes
         finally:
             conn.close()
+
+
+# -- a training loop under store faults ---------------------------------------------------------
+STEPS = 300  # a loop of a few hundred steps, one row per step
+FAULT_AT = 100  # the step at which the fault strikes, after the rows before it are stored
+FLUSH_EVERY = 25  # the loop hands its rows to the writer this often, so writes happen mid-run
+LOCK_SECONDS = 3.0  # another process holds the write lock this long
+STORED_WITHIN = 20.0  # generous bound for rows handed to the writer to be in the store (a loaded box)
+ROOT = Path(__file__).resolve().parent.parent
+
+Event = Callable[[traindoc.Run], None]  # what strikes at a step, given the live run
+
+
+@dataclass
+class Trained:
+    steps_run: int
+    run_id: int | None
+    warnings: list[str]
+
+
+def _stored_rows(db: Path) -> int:
+    """Metric rows in the file, whatever run holds them (0 when there is no file)."""
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _spilled_rows(db: Path) -> int:
+    return sum(len(read_spill(path).rows) for path in spill_files(db))
+
+
+def _wait_stored(run: traindoc.Run, rows: int) -> None:
+    sink = run._inner._sink  # noqa: SLF001 - the test waits for what the writer acknowledged
+    deadline = time.monotonic() + STORED_WITHIN
+    while sink.rows_written < rows and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sink.rows_written >= rows
+
+
+def _train(db: Path, events: dict[int, Event], strict: bool | None = None) -> Trained:
+    """Log every step of a loop; ``events[step]()`` strikes after the rows before it are stored."""
+    ran, run_id = 0, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with traindoc.start_run("loop", db=db, strict=strict) as run:
+            run_id = run.id
+            for step in range(STEPS):
+                run.log({"train/loss": 1.0 / (step + 1)}, step=step)
+                ran += 1
+                if step % FLUSH_EVERY == 0:
+                    run.flush()
+                if step in events:
+                    if run.id is not None and step == FAULT_AT:
+                        _wait_stored(run, step + 1)
+                    events[step](run)
+    return Trained(ran, run_id, [str(w.message) for w in caught if issubclass(w.category, StoreFaultWarning)])
+
+
+def _remove(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def _recovered_run(db: Path) -> dict:
+    """Open the database again (which puts spilled rows back) and return the run that holds the loop's rows."""
+    store = Store(db)
+    assert spill_files(db) == []
+    (done,) = store.recovered
+    return store.run(done["run_id"]) | {"rows": store.metric_series(done["run_id"], "train/loss")[0].size}
+
+
+def test_a_database_deleted_mid_run_stops_nothing_and_every_row_comes_back(db_path: Path) -> None:
+    trained = _train(db_path, {FAULT_AT: lambda _run: _remove(db_path)})
+    assert trained.steps_run == STEPS
+    assert _stored_rows(db_path) + _spilled_rows(db_path) == STEPS  # the old file's rows were salvaged
+    (line,) = trained.warnings
+    assert "the database file was deleted" in line and str(spill_files(db_path)[0]) in line
+    run = _recovered_run(db_path)
+    assert run["rows"] == STEPS and run["status"] == "finished"
+    assert "deleted" in run["meta"]["store_gaps"][0]["reason"]
+
+
+def test_a_database_replaced_mid_run_keeps_the_new_file_and_the_rows(db_path: Path) -> None:
+    def replace(_run: traindoc.Run) -> None:
+        _remove(db_path)
+        Store(db_path).create_run("a new file")
+
+    trained = _train(db_path, {FAULT_AT: replace})
+    assert trained.steps_run == STEPS and len(trained.warnings) == 1
+    assert _stored_rows(db_path) + _spilled_rows(db_path) == STEPS
+    run = _recovered_run(db_path)
+    assert run["rows"] == STEPS and run["id"] != 1 and run["meta"]["original_run_id"] == 1
+    assert Store(db_path).run(1)["name"] == "a new file"
+
+
+def test_a_runs_folder_deleted_mid_run_spills_to_the_cache_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRAINDOC_SPILL_DIR", str(cache))
+    db = tmp_path / "runs" / "traindoc.db"
+    trained = _train(db, {FAULT_AT: lambda _run: shutil.rmtree(db.parent)})
+    assert trained.steps_run == STEPS and not db.parent.exists()
+    assert [p.parent for p in spill_files(db)] == [cache] and _spilled_rows(db) == STEPS
+    assert _recovered_run(db)["rows"] == STEPS
+
+
+def test_a_folder_made_read_only_mid_run_stops_nothing(db_path: Path) -> None:
+    """As root, permissions do not bite: then this only proves the count; as a user SQLite keeps writing
+    through the files it has open, and a spill file that cannot go beside the database goes to the cache."""
+    def read_only(_run: traindoc.Run) -> None:
+        db_path.chmod(0o444)
+        db_path.parent.chmod(0o555)
+
+    try:
+        trained = _train(db_path, {FAULT_AT: read_only})
+    finally:
+        db_path.parent.chmod(0o755)
+        db_path.chmod(0o644)
+    assert trained.steps_run == STEPS
+    assert _stored_rows(db_path) + _spilled_rows(db_path) == STEPS
+
+
+def test_a_write_lock_held_by_another_process_never_blocks_log(db_path: Path) -> None:
+    Store(db_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time\n"
+         "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+         "conn.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+         "time.sleep(float(sys.argv[2])); conn.execute('COMMIT')\n", str(db_path), str(LOCK_SECONDS)],
+        stdout=subprocess.PIPE, text=True)
+    still_locked: list[bool] = []
+
+    def lock(_run: traindoc.Run) -> None:
+        assert holder.stdout.readline().strip() == "locked"
+
+    try:
+        trained = _train(db_path, {FAULT_AT: lock, STEPS - 1: lambda _run: still_locked.append(holder.poll() is None)})
+    finally:
+        holder.wait(timeout=60)
+    assert trained.steps_run == STEPS
+    assert still_locked == [True]  # the 200 steps after the lock, flushes included, all ran while it was held
+    assert _stored_rows(db_path) == STEPS and spill_files(db_path) == []  # written once the lock went
+
+
+def test_a_store_that_cannot_open_gives_a_run_from_the_spill_file(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not sqlite" * 100)
+    trained = _train(db_path, {})
+    assert trained.steps_run == STEPS and trained.run_id is None
+    (line,) = trained.warnings
+    assert "cannot start the run" in line and "file is not a database" in line
+    assert _spilled_rows(db_path) == STEPS
+    db_path.unlink()
+    run = _recovered_run(db_path)
+    assert (run["rows"], run["status"], run["name"]) == (STEPS, "finished", "loop")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs: a full disk for real. Needs root and mount."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs a small tmpfs: mount needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mount -t tmpfs failed: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+DISK_BYTES = 2 * 1024 * 1024
+FREED_AT = 250  # the step at which the disk is given space again
+
+
+def test_a_full_disk_stops_nothing_and_the_rows_land_once_space_is_freed(small_disk: Path) -> None:
+    db = small_disk / "traindoc.db"
+    filler = small_disk / "filler"
+
+    def fill(_run: traindoc.Run) -> None:
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+
+    def free(run: traindoc.Run) -> None:
+        sink = run._inner._sink  # noqa: SLF001 - wait until the writer met the full disk, then free it
+        deadline = time.monotonic() + STORED_WITHIN
+        while sink.fault is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        filler.unlink()
+
+    trained = _train(db, {FAULT_AT: fill, FREED_AT: free})
+    assert trained.steps_run == STEPS
+    assert _stored_rows(db) + _spilled_rows(db) == STEPS
+    assert _stored_rows(db) == STEPS  # space came back before the end: everything went in
+    (line,) = trained.warnings
+    assert "database or disk is full" in line
+    assert "database or disk is full" in Store(db).run(1)["meta"]["store_gaps"][0]["reason"]
+
+
+# -- strict mode ------------------------------------------------------------------------------------
+def test_strict_mode_raises_on_a_deleted_database(db_path: Path) -> None:
+    with pytest.raises((StoreError, RuntimeError), match="the database file was deleted"):
+        _train(db_path, {FAULT_AT: lambda _run: _remove(db_path)}, strict=True)
+
+
+def test_the_strict_environment_variable_raises_too(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRAINDOC_STRICT", "1")
+    db_path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="file is not a database"):
+        _train(db_path, {})
