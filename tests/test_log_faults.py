@@ -280,3 +280,83 @@ def test_the_strict_environment_variable_raises_too(db_path: Path, monkeypatch: 
     db_path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="file is not a database"):
         _train(db_path, {})
+
+
+# -- the same through the Lightning integration ------------------------------------------------------
+LIGHTNING_BATCH = 8  # 256 samples: 32 steps an epoch, so max_steps=STEPS spans ten epochs
+
+
+def _lightning_fit(db: Path, fault: Event) -> tuple[int, int]:
+    """A tiny Lightning fit of STEPS steps logging every step; ``fault`` strikes at step FAULT_AT.
+    Returns (steps run, rows the logger logged)."""
+    pl = pytest.importorskip("lightning.pytorch")
+    import torch
+
+    from traindoc.lightning import TraindocLogger
+
+    x = torch.randn(256, 8, generator=torch.Generator().manual_seed(0))
+    y = x.sum(dim=1, keepdim=True)
+
+    class Regression(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch, _idx):  # noqa: ANN001, ANN201
+            loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):  # noqa: ANN201
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    class Strike(pl.Callback):
+        steps = 0
+
+        def on_train_batch_end(self, trainer, *_args) -> None:  # noqa: ANN001
+            Strike.steps += 1
+            if trainer.global_step == FAULT_AT:
+                run = logger.run
+                run.flush()
+                _wait_stored(run, 1)
+                fault(run)
+
+    logger = TraindocLogger("lightning-faults", db=db)
+    trainer = pl.Trainer(max_steps=STEPS, logger=logger, callbacks=[Strike()], accelerator="cpu",
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         log_every_n_steps=1)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=LIGHTNING_BATCH)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StoreFaultWarning)
+        trainer.fit(Regression(), loader)
+    return Strike.steps, logger.run._inner._sink.rows_logged  # noqa: SLF001
+
+
+@pytest.mark.parametrize("fault", ["deleted", "locked"])
+def test_lightning_fits_through_store_faults_and_keeps_every_row(db_path: Path, fault: str) -> None:
+    holder = None
+    if fault == "locked":
+        Store(db_path)  # the lock needs a file to lock
+
+        def strike(_run: traindoc.Run) -> None:
+            nonlocal holder
+            holder = subprocess.Popen(
+                [sys.executable, "-c", "import sqlite3, sys, time\n"
+                 "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                 "conn.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+                 "time.sleep(float(sys.argv[2])); conn.execute('COMMIT')\n", str(db_path), str(LOCK_SECONDS)],
+                stdout=subprocess.PIPE, text=True)
+            assert holder.stdout.readline().strip() == "locked"
+    else:
+        def strike(_run: traindoc.Run) -> None:
+            _remove(db_path)
+
+    try:
+        steps, logged = _lightning_fit(db_path, strike)
+    finally:
+        if holder is not None:
+            holder.wait(timeout=60)
+    assert steps == STEPS
+    assert _stored_rows(db_path) + _spilled_rows(db_path) == logged >= STEPS
+    Store(db_path)  # the next open puts spilled rows back
+    assert _stored_rows(db_path) == logged
