@@ -24,6 +24,7 @@ from runner.sink import StoreFaultWarning
 from runner.spill import read_spill, spill_files
 from runner.store import Store, StoreError
 from runner.store.schema import MIGRATIONS
+from traindoc.views.overview import store_gap_lines
 
 # 2 processes: the race was 1 to 6 in 80 opens; 8 processes meet it more often per round.
 OPEN_ROUNDS = {2: 120, 8: 40}
@@ -146,6 +147,8 @@ def test_a_database_deleted_mid_run_stops_nothing_and_every_row_comes_back(db_pa
     run = _recovered_run(db_path)
     assert run["rows"] == STEPS and run["status"] == "finished"
     assert "deleted" in run["meta"]["store_gaps"][0]["reason"]
+    (shown,) = store_gap_lines(run["meta"])  # what the run page says
+    assert shown.startswith(f"steps 0–{STEPS - 1}, {STEPS} rows were recovered from") and "deleted" in shown
 
 
 def test_a_database_replaced_mid_run_keeps_the_new_file_and_the_rows(db_path: Path) -> None:
@@ -360,3 +363,15 @@ def test_lightning_fits_through_store_faults_and_keeps_every_row(db_path: Path, 
     assert _stored_rows(db_path) + _spilled_rows(db_path) == logged >= STEPS
     Store(db_path)  # the next open puts spilled rows back
     assert _stored_rows(db_path) == logged
+
+
+def test_the_run_page_shows_the_gap_and_its_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest_ui import app_test, page_text
+
+    db = tmp_path / "gaps.db"
+    trained = _train(db, {FAULT_AT: lambda _run: _remove(db)})
+    run_id = _recovered_run(db)["id"]
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception and trained.steps_run == STEPS
+    assert f"Steps 0–{STEPS - 1}, {STEPS} rows were recovered from" in page_text(at)
+    assert "the database file was deleted" in page_text(at)
