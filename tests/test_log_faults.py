@@ -375,3 +375,24 @@ def test_the_run_page_shows_the_gap_and_its_reason(tmp_path: Path, monkeypatch: 
     assert not at.exception and trained.steps_run == STEPS
     assert f"Steps 0–{STEPS - 1}, {STEPS} rows were recovered from" in page_text(at)
     assert "the database file was deleted" in page_text(at)
+
+
+def test_the_session_every_integration_shares_rides_out_a_deleted_database(db_path: Path) -> None:
+    """Lightning, HF Trainer and Keras callbacks all open, log, update the config and close through it."""
+    from traindoc._integration import Session
+
+    session = Session("callbacks", db_path, ())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        session.open({"optim.lr": 0.1})
+        for step in range(STEPS):
+            session.log({"loss": 1.0 / (step + 1)}, step=step)
+            if step == FAULT_AT:
+                session.run.flush()
+                _wait_stored(session.run, 1)
+                _remove(db_path)
+                session.open({"train.batch_size": 32})  # later hyper-parameters: a config write that fails
+        session.close()
+    assert any(issubclass(w.category, StoreFaultWarning) for w in caught)
+    assert _stored_rows(db_path) + _spilled_rows(db_path) == STEPS
+    assert _recovered_run(db_path)["rows"] == STEPS
