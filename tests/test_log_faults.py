@@ -396,3 +396,17 @@ def test_the_session_every_integration_shares_rides_out_a_deleted_database(db_pa
     assert any(issubclass(w.category, StoreFaultWarning) for w in caught)
     assert _stored_rows(db_path) + _spilled_rows(db_path) == STEPS
     assert _recovered_run(db_path)["rows"] == STEPS
+
+
+def test_recover_spill_puts_rows_back_and_says_so(db_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from runner import cli
+
+    db_path.write_bytes(b"this is not sqlite" * 100)
+    _train(db_path, {})
+    db_path.unlink()
+    assert cli.main(["--db", str(db_path), "recover-spill"]) == 0
+    out = capsys.readouterr().out
+    assert f"run 1: {STEPS} rows put back as a new run" in out and "spill-" in out
+    assert cli.main(["--db", str(db_path), "recover-spill"]) == 0
+    assert "no spilled rows" in capsys.readouterr().out
+    assert _stored_rows(db_path) == STEPS
