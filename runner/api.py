@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runner.lifecycle import RunLifecycle, Verdict, describe_error
-from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning
+from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
 from runner.spill import SpillFile
 from runner.store import Store, resolve_db_path
 
@@ -112,15 +112,16 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
     spills everything (the next open of the database makes the run from the file)."""
     from runner.scripts import attach_or_create
 
+    header: dict[str, Any] = {"run_id": None, "name": name, "config": dict(config or {}), "created_at": time.time()}
     try:
         store, run_id = attach_or_create(name, config, db, group_id)
         stored = store.run(run_id)
+        # from here a spill file names this run: recovery puts the rows into it if it is still there
         header = {"run_id": run_id, "name": stored["name"], "config": stored["config"],
                   "created_at": stored["created_at"]}
         life = RunLifecycle(store, run_id)
         sink = life.start("user script", spill=SpillFile(store.path, header))
     except STORE_FAULTS as exc:
-        header = {"run_id": None, "name": name, "config": dict(config or {}), "created_at": time.time()}
         sink = MetricSink(None, None, spill=SpillFile(resolve_db_path(db), header))
         sink.fault = f"cannot start the run: {exc}"
         try:
@@ -128,8 +129,9 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
         except OSError as spill_exc:
             sink.fault += f"; cannot spill either: {spill_exc}"
         warnings.warn(StoreFaultWarning(
-            f"traindoc: {sink.fault} — training goes on; its rows go to {sink.spill.where()} and become a run"
-            f" at the next open of {resolve_db_path(db).name} (or `python -m runner recover-spill`)"), stacklevel=4)
+            f"traindoc: {sink.fault} — training goes on; its rows go to {sink.spill.where()} and go back into"
+            f" {resolve_db_path(db).name} at its next open (or `python -m runner recover-spill`)"),
+            stacklevel=user_stacklevel())
         sink._warned = True  # noqa: SLF001 - this was the one warning
         return None, None, None, sink
     if sink is None:

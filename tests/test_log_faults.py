@@ -410,3 +410,18 @@ def test_recover_spill_puts_rows_back_and_says_so(db_path: Path, capsys: pytest.
     assert cli.main(["--db", str(db_path), "recover-spill"]) == 0
     assert "no spilled rows" in capsys.readouterr().out
     assert _stored_rows(db_path) == STEPS
+
+
+def test_a_run_created_but_not_started_gets_its_rows_and_its_end(db_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.store import core
+
+    def refuse(*_args: object, **_kwargs: object) -> bool:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(core.Store, "mark_running", refuse)
+    trained = _train(db_path, {})
+    monkeypatch.undo()
+    assert trained.steps_run == STEPS and "cannot start the run: database is locked" in trained.warnings[0]
+    run = _recovered_run(db_path)
+    assert (run["id"], run["rows"], run["status"]) == (1, STEPS, "finished")  # the run it created, not a new one
