@@ -78,27 +78,54 @@ class SpillFile:
         errors = []
         for path in self.candidates():
             try:
-                if path.parent == spill_dir():  # the cache folder may be made; the database's folder never is
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                self._start(path)
             except OSError as exc:
                 errors.append(f"{path}: {exc.strerror or exc}")
                 continue
-            fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone until close: recovery skips a locked file
-            self._fd, self.path = fd, path
-            try:
-                self._write_line(self.header)
-            except OSError:
-                self.close()
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                raise
-            return fd
+            return self._fd
         raise OSError("no place to spill metric rows: " + "; ".join(errors))
 
+    def _start(self, path: Path, content: bytes = b"") -> None:
+        """Create ``path``, lock it, and write the header (or ``content``, a file moved here) in full."""
+        if path.parent == spill_dir():  # the cache folder may be made; the database's folder never is
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # ours alone until close: recovery skips a locked file
+        self._fd, self.path = fd, path
+        try:
+            if content:
+                self._write_bytes(content)
+            else:
+                self._write_line(self.header)
+        except OSError:
+            self.close()
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+
+    def _move_to_cache(self) -> bool:
+        """The disk beside the database is full: the file (all of it) moves to the cache folder."""
+        old = self.path
+        if old is None or old.parent == spill_dir():
+            return False
+        content = old.read_bytes()
+        previous_fd = self._fd
+        self._fd = None
+        try:
+            self._start(self.candidates()[1], content)
+        except OSError:
+            self._fd, self.path = previous_fd, old
+            return False
+        os.close(previous_fd)
+        with contextlib.suppress(OSError):
+            old.unlink()
+        return True
+
     def _write_line(self, record: dict[str, Any]) -> None:
-        """One whole line or nothing: a write cut short (a full disk) is cut back off the file."""
-        data = (json.dumps(record, default=str) + "\n").encode()
+        self._write_bytes((json.dumps(record, default=str) + "\n").encode())
+
+    def _write_bytes(self, data: bytes) -> None:
+        """Whole lines or nothing: a write cut short (a full disk) is cut back off the file."""
         fd = self._fd
         size = os.fstat(fd).st_size
         try:
@@ -112,7 +139,12 @@ class SpillFile:
 
     def append(self, record: dict[str, Any]) -> None:
         self._open()
-        self._write_line(record)
+        try:
+            self._write_line(record)
+        except OSError:
+            if not self._move_to_cache():
+                raise
+            self._write_line(record)
 
     def write_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Append metric rows ``(run_id, step, epoch, name, value, wall_time)``; the run id is the header's."""

@@ -425,3 +425,24 @@ def test_a_run_created_but_not_started_gets_its_rows_and_its_end(db_path: Path,
     assert trained.steps_run == STEPS and "cannot start the run: database is locked" in trained.warnings[0]
     run = _recovered_run(db_path)
     assert (run["id"], run["rows"], run["status"]) == (1, STEPS, "finished")  # the run it created, not a new one
+
+
+def test_a_disk_full_to_the_end_spills_to_the_cache_folder(small_disk: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("TRAINDOC_SPILL_DIR", str(cache))
+    db = small_disk / "traindoc.db"
+    filler = small_disk / "filler"
+
+    def fill(_run: traindoc.Run) -> None:
+        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+                fh.flush()
+
+    trained = _train(db, {FAULT_AT: fill})
+    assert trained.steps_run == STEPS
+    assert _stored_rows(db) + _spilled_rows(db) == STEPS
+    assert {p.parent for p in spill_files(db)} == {cache}  # nothing fits beside the database
+    filler.unlink()  # space freed: the next open puts the rows back into the run
+    assert _recovered_run(db)["rows"] == STEPS and _stored_rows(db) == STEPS
