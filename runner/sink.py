@@ -198,6 +198,10 @@ class MetricSink:
         else:
             self.spill.close()
         self._warn_once()
+        if self._pending_rows:  # neither the store nor any folder took them: the one loss, said out loud
+            warnings.warn(StoreFaultWarning(
+                f"traindoc: {self._pending_rows:,} rows of run {self.run_id} could be kept nowhere (the store and"
+                f" every spill folder refused them: {self.fault}); they are lost"), stacklevel=user_stacklevel())
 
     def _warn_once(self) -> None:
         """One line, on the training thread: what failed and where the rows are."""
