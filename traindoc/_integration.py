@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from traindoc.vocabulary import canonical
@@ -65,8 +66,10 @@ class Session:
     """A ``traindoc.start_run`` driven by a framework's begin/log/end callbacks."""
 
     def __init__(self, name: str, db: str | os.PathLike | None, stop_on: Iterable[str] | str,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None, strict: bool | None = None) -> None:
+        """``strict`` (default: ``TRAINDOC_STRICT``) lets store faults raise into the framework's loop."""
         self.name = name
+        self.strict = strict
         self.db = db
         self.stop_on = stop_on
         self.config: dict[str, Any] = dict(config or {})
@@ -81,12 +84,27 @@ class Session:
         if config:
             self.config.update(config)
         if self.run is None:
-            self._cm = start_run(self.name, self.config, db=self.db, stop_on=self.stop_on, raise_on_stop=False)
+            self._cm = start_run(self.name, self.config, db=self.db, stop_on=self.stop_on, raise_on_stop=False,
+                                 strict=self.strict)
             self.run = self._cm.__enter__()
-        elif config:
-            stored = self.run.store.run(self.run.id)["config"]
-            self.run.store.set_run_config(self.run.id, {**stored, **dict(config)})
+        elif config and self.run.store is not None:
+            with self._tolerated():
+                stored = self.run.store.run(self.run.id)["config"]
+                self.run.store.set_run_config(self.run.id, {**stored, **dict(config)})
         return self.run
+
+    @contextmanager
+    def _tolerated(self) -> Iterator[None]:
+        """A store fault in a bookkeeping write (config, names) is a warning, not the end of the fit."""
+        from runner.api import strict_mode
+        from runner.sink import STORE_FAULTS, StoreFaultWarning
+
+        try:
+            yield
+        except STORE_FAULTS as exc:
+            if strict_mode(self.strict):
+                raise
+            warnings.warn(StoreFaultWarning(f"traindoc: run {self.run.id}: {exc} — training goes on"), stacklevel=4)
 
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None,
             epoch_level: bool = False, skip: Iterable[str] = ()) -> None:
@@ -113,8 +131,9 @@ class Session:
         if self._cm is None:
             return
         cm, self._cm = self._cm, None
-        if self.names:
-            self.run.store.update_meta(self.run.id, original_names=self.names)
+        if self.names and self.run.store is not None:
+            with self._tolerated():
+                self.run.store.update_meta(self.run.id, original_names=self.names)
         if error is None:
             cm.__exit__(None, None, None)
         else:

@@ -28,8 +28,9 @@ class TraindocCallback(TrainerCallback):
     """A ``TrainerCallback`` whose run is a traindoc run (source ``api``)."""
 
     def __init__(self, name: str = "hf-trainer", db: str | os.PathLike | None = None,
-                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None) -> None:
-        self._session = Session(name, db, stop_on, config)
+                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
+                 strict: bool | None = None) -> None:
+        self._session = Session(name, db, stop_on, config, strict)
 
     @property
     def run(self) -> Any:

@@ -28,9 +28,9 @@ class TraindocCallback(keras.callbacks.Callback):
 
     def __init__(self, name: str = "keras", db: str | os.PathLike | None = None,
                  stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, strict: bool | None = None) -> None:
         super().__init__()
-        self._session = Session(name, db, stop_on, config)
+        self._session = Session(name, db, stop_on, config, strict)
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._epoch_start = 0  # steps before this epoch: Keras numbers batches from 0 in each epoch

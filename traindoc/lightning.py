@@ -25,9 +25,10 @@ class TraindocLogger(Logger):
     """A Lightning logger whose run is a traindoc run (source ``api``)."""
 
     def __init__(self, name: str = "lightning", db: str | os.PathLike | None = None,
-                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None) -> None:
+                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
+                 strict: bool | None = None) -> None:
         super().__init__()
-        self._session = Session(name, db, stop_on, config)
+        self._session = Session(name, db, stop_on, config, strict)
 
     @property
     def name(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from runner import api
 from runner.scripts import ENV_RUN_ID
+from runner.sink import STORE_FAULTS
 from runner.stop_on import check_stop_on, requested
 from traindoc.live_doctor import DEFAULT_INTERVAL, LiveDoctor
 
@@ -63,20 +64,30 @@ class Run:
 @contextmanager
 def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db: str | os.PathLike | None = None,
               group_id: int | None = None, stop_on: Iterable[str] | str = (), raise_on_stop: bool = True,
-              doctor_interval: float = DEFAULT_INTERVAL) -> Iterator[Run]:
+              doctor_interval: float = DEFAULT_INTERVAL, strict: bool | None = None) -> Iterator[Run]:
     """Start (or, inside a script traindoc launched, join) a run; finish or fail it on the way out.
 
     ``stop_on=("divergence",)`` watches the run and stops it on that critical finding: the run
     ends ``stopped`` with the finding in its meta, the next ``run.log`` raises ``RunStopped`` and
     the block is left quietly (``raise_on_stop=False`` leaves it to you: check
     ``run.stop_requested``). A launched script also inherits the launch form's stop toggle.
+
+    No fault of the store stops the block: it is one warning and the rows are kept (README,
+    "Reliability"); ``strict=True`` (or ``TRAINDOC_STRICT=1``) raises instead.
     """
     stop_on = check_stop_on(stop_on)
     launched = bool(os.environ.get(ENV_RUN_ID))
-    with api.start_run(name, config, db=db, group_id=group_id) as inner:
-        stored = inner.store.run(inner.id)
-        stop_on = stop_on or requested(inner.store, stored)
-        doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) if stop_on else None
+    strict = api.strict_mode(strict)
+    with api.start_run(name, config, db=db, group_id=group_id, strict=strict) as inner:
+        stored, doctor = {"config": dict(config or {})}, None
+        try:
+            if inner.store is not None:
+                stored = inner.store.run(inner.id)
+                stop_on = stop_on or requested(inner.store, stored)
+                doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) if stop_on else None
+        except STORE_FAULTS:
+            if strict:
+                raise  # else: no doctor for this run; its rows are kept all the same
         restore = _cancel_on_sigterm() if launched else None
         try:
             yield Run(inner, stored["config"], doctor, raise_on_stop)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,9 +15,11 @@ import pandas as pd
 
 from runner import rollup
 from runner.store.base import (
+    BUSY_TIMEOUT_MS,
     SOURCES,
     MetricRow,
     StoreBase,
+    StoreError,
     row_dict,
 )
 from runner.store.imports import ImportsMixin
@@ -36,6 +41,37 @@ WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
 
 class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
+
+    def __init__(self, db: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 pragmas: dict[str, Any] | None = None, recover_spills: bool = True) -> None:
+        """Open (create, migrate) the file; rows a logging run spilled beside it while it could not be
+        written go back in now (``runner.spill``), unless ``recover_spills=False``."""
+        super().__init__(db, busy_timeout_ms, pragmas)
+        self.recovered: list[dict[str, Any]] = []
+        if recover_spills and not self.read_only:
+            from runner import spill
+
+            if spill.spill_files(self.path):
+                try:
+                    self.recovered = spill.recover(self)
+                except (StoreError, OSError, ValueError, KeyError) as exc:  # the open itself succeeded
+                    warnings.warn(f"traindoc: spilled rows for {self.path} not recovered yet: {exc}", stacklevel=2)
+
+    def salvage(self, run_id: int) -> tuple[dict[str, Any] | None, list[MetricRow]]:
+        """A run and its rows, read through this thread's open connection: after the file was deleted or
+        replaced that connection still reads the old file, so what it held can be spilled, not lost."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return None, []
+        try:
+            cur = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+            row = cur.fetchone()
+            run = None if row is None else row_dict(cur, row, ("config", "meta"))
+            rows = conn.execute("SELECT run_id, step, epoch, name, value, wall_time FROM metrics WHERE run_id=?"
+                                " ORDER BY rowid", (run_id,)).fetchall()
+        except sqlite3.DatabaseError:
+            return None, []
+        return run, rows
 
     # -- groups and runs ---------------------------------------------------
     def create_group(self, name: str, kind: str = "sweep", spec: dict | None = None,
