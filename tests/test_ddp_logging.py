@@ -31,6 +31,8 @@ import torch.distributed as dist
 
 import traindoc
 
+pytestmark = pytest.mark.slow  # torchrun with two ranks
+
 dist.init_process_group("gloo")
 torch.manual_seed(0)
 model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(8, 1))

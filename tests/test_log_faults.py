@@ -26,6 +26,8 @@ from runner.store import Store, StoreError
 from runner.store.schema import MIGRATIONS
 from traindoc.views.overview import store_gap_lines
 
+pytestmark = pytest.mark.slow  # a few hundred logged steps per store fault, in subprocesses
+
 # 2 processes: the race was 1 to 6 in 80 opens; 8 processes meet it more often per round.
 OPEN_ROUNDS = {2: 120, 8: 40}
 

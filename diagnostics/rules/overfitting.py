@@ -68,12 +68,17 @@ class Overfitting(Rule):
     shift_k: how far above the best level (in point noises) a later evaluation must lie to count
       in the sign test (a step up that then stays has no trend within the stretch).
     jump_k: a rise of this many standard errors counts without either test (a few evaluations far
-      above the best: too few for a test to reach ``max_p``). Within the calibration split's
-      best-F1 range (2.5-4), 3.5 keeps noisy plateaus (tests/test_rules_fit.py) within 3% alarms.
+      above the best: too few for a test to reach ``max_p``).
     min_rise: relative worsening of the end level of a val loss from its best.
     min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
     noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
     overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
+    few_after_points: with fewer evaluations after the best than the trend test needs, at least
+      this many, each worse than the best...
+    few_min_rise: ... by this share of the best val loss ("tens of percent" in short fine-tunes)...
+    few_metric_drop: ... or, for an accuracy/AUC, by this much absolute, and by
+    few_noise_k: ... this many point noises of the curve up to the best (a noisy plateau's later
+      evaluations clear a lucky low by less).
 
     References:
     SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
@@ -93,10 +98,14 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 1.0
+    noise_k: float = 1.25
     shift_k: float = 1.0
-    jump_k: float = 3.5
+    jump_k: float = 4.0
     overfit_ratio: float = 0.1
+    few_after_points: int = 2
+    few_min_rise: float = 0.1
+    few_metric_drop: float = 0.04
+    few_noise_k: float = 2.0
 
     def applies(self, run: RunData) -> bool:
         """A canonical validation curve, or any validation loss with a training partner (multi-loss logs)."""
@@ -131,7 +140,7 @@ class Overfitting(Rule):
         b = int(np.argmin(sy))
         after = n - 1 - b
         if after < max(self.min_after_points, share(n, self.min_after)):
-            return []
+            return self._few_after(run, name, train_series, x, y, b, sign, lower_better)
         # the best level: the smoothed minimum, or in a short run the median of the best and its
         # neighbours (a raw minimum of noisy points sits a noise below the level they share)
         k_best = curves.window(n, SMOOTH_SHARE) if smoothed else BEST_NEIGHBOURS
@@ -156,6 +165,32 @@ class Overfitting(Rule):
         if (trend.mann_kendall_p(post) > self.max_p and trend.sign_test_p(above, len(post)) > self.max_p
                 and z < self.jump_k):
             return []
+        return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, smoothed)
+
+    def _few_after(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
+                   sign: float, lower_better: bool) -> list[Finding]:
+        """Too few evaluations after the best for a trend test: every one of them clearly worse instead.
+
+        A run stopped a few evaluations after its best (a 10-epoch fine-tune, early stopping with a
+        short patience) has no room for a test; ``few_after_points`` or more evaluations, each worse
+        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it.
+        """
+        s = sign * y
+        post = s[b + 1 :]
+        if len(post) < self.few_after_points:
+            return []
+        # the best's level (with its neighbours): on a noisy plateau the raw best is a lucky draw
+        best = float(np.median(s[max(0, b - 1) : b + 2]))
+        margin = self.few_min_rise * max(abs(best), TINY) if lower_better else self.few_metric_drop
+        if not np.all(post >= best + max(margin, self.few_noise_k * trend.diff_noise(s[: b + 1]))):
+            return []
+        end = float(np.median(post[-MIN_END_POINTS:]))
+        return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, False)
+
+    def _memorised(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
+                   sign: float, best: float, end: float, lower_better: bool, smoothed: bool) -> list[Finding]:
+        """The training partner kept improving past the best and the gap widened: memorisation."""
+        s, n = sign * y, len(y)
         tx, ty = curves.reduce(*train_series.finite())
         if len(ty) < MIN_TRAIN_POINTS:
             return []
