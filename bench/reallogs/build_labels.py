@@ -5,8 +5,10 @@
 Rater 1 (who collected the file) wrote ``manifest_*.json``; rater 2 labelled the same files
 blind (``ratings/rater2_*.json``), from the file and the corpus label guide alone; every file
 where they disagreed was settled from its numbers by a third reader (``ratings/adjudicated.json``).
-A file whose copy did not check out byte for byte against its repository
-(``ratings/verified.json``, when present: status other than exact or eol_only) is left out.
+Every copy was checked against its repository (``ratings/verified.json``): ``exact`` when the
+bytes at the recorded commit match; ``index_reread`` when no snapshot of the repository could be
+had and a second read of the indexed text matched instead (``index_reread_eol``: matched once the
+line ends the index does not keep are set aside; the numbers are the same). A copy that differs is left out.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 LABELS = ("overfitting", "underfitting", "oscillation", "negative_loss", "val_better_than_train", "divergence",
           "healthy")
-TRUSTED_COPIES = {"exact", "eol_only"}
+TRUSTED_COPIES = {"exact", "eol_only", "index_reread", "index_reread_eol"}
 
 
 def _by_file(paths: list[Path]) -> dict[str, dict]:
