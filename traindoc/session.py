@@ -40,6 +40,11 @@ class Run:
         self._raise_on_stop = raise_on_stop
 
     @property
+    def leads(self) -> bool:
+        """This process holds the run: a lone process or rank 0 (another rank only attaches to it)."""
+        return isinstance(self._inner, api.Run)
+
+    @property
     def stop_requested(self) -> bool:
         """True once the doctor stopped the run: the loop (or an integration) should leave."""
         return self.doctor is not None and self.doctor.stop_requested
