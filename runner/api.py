@@ -113,15 +113,16 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
 
     try:
         store, run_id = attach_or_create(name, config, db, group_id, **(lead.create_args() if lead else {}))
-    finally:
+    except BaseException:
         if lead is not None:
-            lead.share(None)  # no-op once shared; else the others learn that no run was made
+            lead.share(None)  # the others learn that no run was made
+        raise
+    if lead is not None:
+        lead.started(store, run_id, strict=True)
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:
         raise RuntimeError(f"run {run_id} ended before it started")
-    if lead is not None:
-        lead.started(store, run_id, strict=True)
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:

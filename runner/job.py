@@ -207,11 +207,21 @@ def _find(ranks: Ranks, db: str | os.PathLike | None) -> tuple[Store | None, int
                             " (TORCHELASTIC_RUN_ID, SLURM_JOB_ID, MASTER_ADDR/MASTER_PORT)")
     store = Store(db)
     deadline = time.monotonic() + JOIN_WAIT
-    while (run_id := store.job_run(key)) is None:
+    while (run_id := _joinable(store, key, ranks.rank)) is None:
         if time.monotonic() >= deadline:
             return None, None, f"no run of job {key} appeared within {JOIN_WAIT:.0f} s"
         time.sleep(POLL_SECONDS)
     return store, run_id, ""
+
+
+def _joinable(store: Store, key: str, rank: int) -> int | None:
+    """The job's active run, unless this rank already left it: a script with two ``start_run`` blocks
+    in a row must not find the first run again while rank 0 still waits for the exit marks."""
+    run_id = store.job_run(key)
+    if run_id is None:
+        return None
+    mark = (store.run(run_id)["meta"].get("ranks") or {}).get(str(rank)) or {}
+    return None if mark.get("status", "running") != "running" else run_id
 
 
 @contextmanager
