@@ -436,7 +436,7 @@ def test_a_disk_full_to_the_end_spills_to_the_cache_folder(small_disk: Path, tmp
     filler = small_disk / "filler"
 
     def fill(_run: traindoc.Run) -> None:
-        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+        with open(filler, "wb", buffering=0) as fh, contextlib.suppress(OSError):  # see the test above
             while True:
                 fh.write(b"\0" * 65536)
                 fh.flush()
