@@ -73,7 +73,8 @@ class Lead:
 
     def __init__(self, ranks: Ranks, rank_zero_only: bool = False) -> None:
         """``rank_zero_only``: the other ranks never call ``start_run`` (a Lightning logger), so nothing
-        is shared with them and nobody is waited for; the meta still says how many ranks ran."""
+        is shared with them and nobody is waited for (without it, a process group's broadcast
+        would wait for them); the meta still says how many ranks ran."""
         self.ranks = ranks
         self.rank_zero_only = rank_zero_only
         self.key = None if rank_zero_only else ranks_mod.job_key()
@@ -122,14 +123,25 @@ class Lead:
                 raise
             _warn(f"traindoc: run {run_id}: the other ranks' ends could not be read ({exc})")
             return None
-        if pending:
-            return "crashed", f"{OTHER_RANK}{', '.join(map(str, pending))} did not leave the block within {wait:.0f} s"
+        stuck = [r for r in pending if str(r) in marks]
+        absent = [r for r in pending if str(r) not in marks]
+        if absent:  # never attached: likely only rank 0 calls start_run; their fate is not this run's
+            self._absent(store, run_id, absent, wait)
+        if stuck:
+            return "crashed", f"{OTHER_RANK}{', '.join(map(str, stuck))} did not leave the block within {wait:.0f} s"
         for wanted in ("failed", "cancelled"):
             for r in others:
-                mark = marks[str(r)]
+                mark = marks.get(str(r)) or {}
                 if mark.get("status") == wanted:
                     return wanted, f"{OTHER_RANK}{r}: {mark.get('error')}"
         return None
+
+    def _absent(self, store: Store, run_id: int, absent: list[int], wait: float) -> None:
+        """Ranks that never attached: noted in the meta (``absent_ranks``) and said once."""
+        with suppress(*STORE_FAULTS):
+            store.update_meta(run_id, absent_ranks=absent)
+        _warn(f"traindoc: run {run_id}: rank {', '.join(map(str, absent))} never attached to the job's run"
+              f" (waited {wait:.0f} s); when only rank 0 calls start_run, pass rank_zero_only=True")
 
     def left(self, store: Store, run_id: int, verdict: Verdict) -> None:
         """Rank 0's own exit mark (bookkeeping: a fault here changes nothing)."""

@@ -85,12 +85,13 @@ def test_a_job_key_is_unique_and_a_later_job_takes_it_over(tmp_path: Path) -> No
 
 # -- two ranks played by two threads -------------------------------------------------
 def _job(db: Path, bodies: dict[int, object], **log_kw: bool) -> dict[int, BaseException | None]:
-    """Run ``bodies[rank](run)`` inside ``api.start_run`` on one thread per rank; what each raised."""
+    """Run ``bodies[rank](run)`` inside ``api.start_run`` on one thread per rank (a job of two ranks);
+    what each raised."""
     raised: dict[int, BaseException | None] = {}
 
     def rank(r: int) -> None:
         try:
-            with api.start_run("job", db=db, ranks=Ranks(r, len(bodies))) as run:
+            with api.start_run("job", db=db, ranks=Ranks(r, 2)) as run:
                 for step in range(5):
                     run.log({"train/loss": 1.0 / (step + 1)}, step=step, **log_kw)
                 bodies[r](run)
@@ -162,6 +163,21 @@ def test_a_rank_that_never_leaves_ends_the_run_crashed(tmp_path: Path, job_env: 
     run, _counts = _one_run(tmp_path / "t.db")
     assert raised == {0: None, 1: None}
     assert run["status"] == "crashed" and run["error"] == "rank 1 did not leave the block within 1 s"
+
+
+def test_ranks_that_never_attach_are_noted_not_a_crash(tmp_path: Path, job_env: None) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raised = _job(tmp_path / "t.db", {0: _nothing})  # rank 0 of 2 alone: an `if rank == 0:` script
+    run, counts = _one_run(tmp_path / "t.db")
+    assert raised == {0: None} and run["status"] == "finished" and counts == {"train/loss": 5}
+    assert run["meta"]["absent_ranks"] == [1] and run["meta"]["world_size"] == 2
+    assert any("rank_zero_only=True" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with api.start_run("alone", db=tmp_path / "t.db", ranks=Ranks(0, 2), rank_zero_only=True):
+            pass
+    assert not [w for w in caught if "never attached" in str(w.message)]  # said, so nobody is awaited
 
 
 def test_a_rank_without_a_job_makes_no_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
