@@ -24,7 +24,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from runner import job
+from runner.job import FollowerRun
 from runner.lifecycle import RunLifecycle, Verdict, describe_error
+from runner.ranks import Ranks
 from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
 from runner.spill import SpillFile
 from runner.store import Store, resolve_db_path
@@ -50,7 +53,9 @@ class Run:
         self.id = run_id
         self._sink = sink
 
-    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
+        """Buffer metrics. ``all_ranks`` matters on the other ranks of a many-process job (``runner.job``):
+        here, rank 0 (or a lone process), the names are the run's own curves."""
         self._sink.log(metrics, step=step, epoch=epoch)
 
     def set_progress(self, fraction: float) -> None:
@@ -63,35 +68,57 @@ class Run:
 
 @contextmanager
 def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
-              group_id: int | None = None, strict: bool | None = None) -> Iterator[Run]:
+              group_id: int | None = None, strict: bool | None = None, *, ranks: Ranks | None = None,
+              rank_zero_only: bool = False) -> Iterator[Run | FollowerRun]:
     """Create a run (source ``api``), yield it, and finish or fail it on the way out.
 
     A script that traindoc launched (``TRAINDOC_RUN_ID``) joins its queued run instead. By default a
     fault of the store is a warning and the rows are kept (see the module); in strict mode a metric
     write that fails surfaces at the next ``log`` as an exception, which fails the run like any
     other, and one that fails at the last flush fails it and is raised here.
+
+    Under a launcher of many processes (``ranks``, default: the environment, ``runner.ranks``) the
+    job has one run: rank 0 creates it and the other ranks attach (``runner.job``); with an
+    initialised process group this is a collective (call it on every rank). ``rank_zero_only``:
+    only rank 0 ever calls it (a Lightning logger); nothing is handed over or awaited.
     """
+    ranks = job.current(ranks)
+    if ranks.many and not ranks.is_zero:
+        if rank_zero_only:  # never meant to run here: a silent run that logs nothing
+            yield FollowerRun(None, None, ranks)
+            return
+        with job.follow(ranks, db, strict_mode(strict)) as follower:
+            yield follower
+        return
+    lead = job.Lead(ranks, rank_zero_only) if ranks.many else None
     if strict_mode(strict):
-        with _strict_run(name, config, db, group_id) as run:
+        with _strict_run(name, config, db, group_id, lead) as run:
             yield run
         return
-    store, run_id, life, sink = _open_tolerant(name, config, db, group_id)
+    store, run_id, life, sink = _open_tolerant(name, config, db, group_id, lead)
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:
-        _end_tolerant(life, sink, exc)
+        _end_tolerant(life, sink, exc, lead)
         raise
-    status, error = _end_tolerant(life, sink)
-    if status == "failed":
+    status, error = _end_tolerant(life, sink, lead=lead)
+    if status == "failed" and not (error or "").startswith(job.OTHER_RANK):
         raise RuntimeError(f"run {run_id} failed: {error}")
 
 
 @contextmanager
 def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
-                group_id: int | None) -> Iterator[Run]:
+                group_id: int | None, lead: job.Lead | None) -> Iterator[Run]:
     from runner.scripts import attach_or_create
 
-    store, run_id = attach_or_create(name, config, db, group_id)
+    try:
+        store, run_id = attach_or_create(name, config, db, group_id, **(lead.create_args() if lead else {}))
+    except BaseException:
+        if lead is not None:
+            lead.share(None)  # the others learn that no run was made
+        raise
+    if lead is not None:
+        lead.started(store, run_id, strict=True)
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:
@@ -99,22 +126,35 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:
-        life.end(exc)
+        verdict = life.end(exc)
+        if lead is not None:
+            lead.left(store, run_id, verdict)
         raise
-    status, error = life.end()
-    if status == "failed":
+    others = lead.await_others(store, run_id, strict=True) if lead is not None else None
+    status, error = life.end(verdict=others)
+    if lead is not None:
+        lead.left(store, run_id, RunLifecycle.verdict() if others else (status, error))
+    if status == "failed" and not (error or "").startswith(job.OTHER_RANK):
         raise RuntimeError(f"run {run_id} failed: {error}")
 
 
 def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
-                   group_id: int | None) -> tuple[Store | None, int | None, RunLifecycle | None, MetricSink]:
+                   group_id: int | None, lead: job.Lead | None = None,
+                   ) -> tuple[Store | None, int | None, RunLifecycle | None, MetricSink]:
     """The run and its sink with a spill file; a store that cannot even start a run gives a sink that
     spills everything (the next open of the database makes the run from the file)."""
     from runner.scripts import attach_or_create
 
     header: dict[str, Any] = {"run_id": None, "name": name, "config": dict(config or {}), "created_at": time.time()}
     try:
-        store, run_id = attach_or_create(name, config, db, group_id)
+        try:
+            store, run_id = attach_or_create(name, config, db, group_id, **(lead.create_args() if lead else {}))
+        except BaseException:
+            if lead is not None:
+                lead.share(None)  # the others learn that no run was made, and log nothing
+            raise
+        if lead is not None:
+            lead.started(store, run_id, strict=False)
         stored = store.run(run_id)
         # from here a spill file names this run: recovery puts the rows into it if it is still there
         header = {"run_id": run_id, "name": stored["name"], "config": stored["config"],
@@ -139,15 +179,21 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
     return store, run_id, life, sink
 
 
-def _end_tolerant(life: RunLifecycle | None, sink: MetricSink, exc: BaseException | None = None) -> Verdict:
-    """Close the sink and record the verdict; a verdict the store cannot take goes to the spill file."""
+def _end_tolerant(life: RunLifecycle | None, sink: MetricSink, exc: BaseException | None = None,
+                  lead: job.Lead | None = None) -> Verdict:
+    """Close the sink and record the verdict (with ``lead``, after the other ranks left: theirs when one
+    failed); a verdict the store cannot take goes to the spill file."""
     if life is None:
         sink.close()
         verdict = RunLifecycle.verdict(exc)
         sink.release(verdict)
         return verdict
     try:
-        verdict = life.end(exc)
+        others = lead.await_others(life.store, life.run_id, strict=False) if lead is not None and exc is None \
+            else None
+        verdict = life.end(exc, verdict=others)
+        if lead is not None:
+            lead.left(life.store, life.run_id, RunLifecycle.verdict(exc) if others else verdict)
     except STORE_FAULTS as fault:
         verdict = RunLifecycle.verdict(exc)
         sink.fault = sink.fault or f"cannot record the run's end: {fault}"

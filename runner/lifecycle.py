@@ -80,9 +80,11 @@ class RunLifecycle:
             return "cancelled", "cancelled by user"
         return "finished", None
 
-    def end(self, exc: BaseException | None = None, cancelled: bool = False) -> Verdict:
-        """Close the sink, then record the verdict: the exception's, a cancel's, or finished."""
-        status, error = self.verdict(exc, cancelled)
+    def end(self, exc: BaseException | None = None, cancelled: bool = False,
+            verdict: Verdict | None = None) -> Verdict:
+        """Close the sink, then record the verdict: the exception's, a cancel's, ``verdict`` (another
+        rank's end, ``runner.job``), or finished."""
+        status, error = verdict or self.verdict(exc, cancelled)
         if self.sink is not None:
             try:
                 self.sink.close()

@@ -165,7 +165,6 @@ class MetricSink:
             else:
                 tensor = stacked
         batch = _Batch(self._keys, self._floats, tensor, ready)
-        self.rows_logged += len(self._keys)
         self._keys, self._floats, self._tensors = [], [], []
         self._put(batch)
 

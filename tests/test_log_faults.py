@@ -253,7 +253,8 @@ def test_a_full_disk_stops_nothing_and_the_rows_land_once_space_is_freed(small_d
     filler = small_disk / "filler"
 
     def fill(_run: traindoc.Run) -> None:
-        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+        # unbuffered: a write cut short by the full disk leaves nothing behind for close() to fail on
+        with open(filler, "wb", buffering=0) as fh, contextlib.suppress(OSError):
             while True:
                 fh.write(b"\0" * 65536)
                 fh.flush()
@@ -437,7 +438,7 @@ def test_a_disk_full_to_the_end_spills_to_the_cache_folder(small_disk: Path, tmp
     filler = small_disk / "filler"
 
     def fill(_run: traindoc.Run) -> None:
-        with open(filler, "wb") as fh, contextlib.suppress(OSError):
+        with open(filler, "wb", buffering=0) as fh, contextlib.suppress(OSError):  # see the test above
             while True:
                 fh.write(b"\0" * 65536)
                 fh.flush()

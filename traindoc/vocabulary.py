@@ -140,7 +140,8 @@ def map_names(counts: Mapping[str, int], *, axis: str = "step", epochs: int = 0,
 
 @dataclass(frozen=True)
 class Role:
-    """What a metric is: ``split`` train/val/other, ``kind`` loss/metric/lr/grad/system, ``better`` lower/higher/''."""
+    """What a metric is: ``split`` train/val/other, ``kind`` loss/metric/lr/grad/system/rank (one rank's
+    series, ``RANK_SEP``), ``better`` lower/higher/''."""
 
     split: str
     kind: str
@@ -154,8 +155,29 @@ _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "t
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
+# One rank's series in a many-process run: ``train/loss@1`` is rank 1's training loss (rank 0's is
+# the plain name, the run's curve). Its role has kind ``rank`` (no direction), so no rule reads it as
+# the run's loss or score; the charts still show it.
+RANK_SEP = "@"
+_PER_RANK = re.compile(rf"^(?P<base>.+){RANK_SEP}(?P<rank>\d+)$")
+
+
+def rank_name(name: str, rank: int) -> str:
+    """The stored name of ``rank``'s series of ``name`` (``train/loss@1``)."""
+    return f"{name}{RANK_SEP}{int(rank)}"
+
+
+def per_rank(name: str) -> tuple[str, int] | None:
+    """``(base name, rank)`` of a per-rank series, None for a run's own series."""
+    match = _PER_RANK.match(name.strip())
+    return None if match is None else (match.group("base"), int(match.group("rank")))
+
+
 def role(name: str) -> Role:
     """The role of a (canonical or foreign) name, from its tokens; unknown parts stay empty or ``other``."""
+    ranked = per_rank(name)
+    if ranked is not None:
+        return Role(role(ranked[0]).split, "rank", "")
     low = name.strip().lower()
     tokens = _TOKEN.findall(low.replace("map50", "map"))
     split = next((_SPLIT[t] for t in tokens if t in _SPLIT), "other")

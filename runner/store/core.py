@@ -28,7 +28,7 @@ from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 from runner.store.scripts import ScriptsMixin
-from traindoc.statuses import STATUSES
+from traindoc.statuses import ACTIVE, STATUSES
 
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
@@ -83,17 +83,31 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
 
     def create_run(self, name: str, config: dict[str, Any] | None = None, *, source: str = "runner",
                    status: str = "queued", group_id: int | None = None, parent_id: int | None = None,
-                   meta: dict[str, Any] | None = None) -> int:
+                   meta: dict[str, Any] | None = None, job_key: str | None = None) -> int:
+        """A new run; with ``job_key`` (a many-process job, ``runner.ranks``) the run takes the key over
+        from any older run that held it, in the same transaction, so the other ranks find this one."""
         if status not in STATUSES:
             raise ValueError(f"status {status!r} not in {STATUSES}")
         if source not in SOURCES:
             raise ValueError(f"source {source!r} not in {SOURCES}")
-        return self._write(
-            "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
-             json.dumps(meta or {}, default=str), time.time()),
-        ).lastrowid
+
+        def body(conn: sqlite3.Connection) -> int:
+            if job_key is not None:
+                conn.execute("UPDATE runs SET job_key=NULL WHERE job_key=?", (job_key,))
+            return conn.execute(
+                "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at, job_key)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
+                 json.dumps(meta or {}, default=str), time.time(), job_key),
+            ).lastrowid
+
+        return self._transaction(body)
+
+    def job_run(self, job_key: str) -> int | None:
+        """The active run of a many-process job, by its key (None until rank 0 created it)."""
+        row = self.conn.execute(f"SELECT id FROM runs WHERE job_key=? AND status IN ({','.join('?' * len(ACTIVE))})",
+                                (job_key, *ACTIVE)).fetchone()
+        return None if row is None else int(row[0])
 
     # -- metrics -----------------------------------------------------------
     def write_metrics(self, rows: Sequence[MetricRow]) -> int:
