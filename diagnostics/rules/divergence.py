@@ -109,7 +109,7 @@ class Divergence(Rule):
     quiet: float = 0.3
     spike_orders: float = 3.0
     min_blowup_spikes: int = 2
-    rebound_factor: float = 5.0
+    rebound_factor: float = 4.0
     rebound_share: float = 0.6
 
     def applies(self, run: RunData) -> bool:

@@ -102,7 +102,7 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 1.25
+    noise_k: float = 2.0
     shift_k: float = 1.0
     jump_k: float = 4.0
     overfit_ratio: float = 0.1
@@ -158,7 +158,7 @@ class Overfitting(Rule):
             return []
         # z: the rise over the standard error of the difference of the two levels, from the point
         # noise (MAD of successive differences / sqrt 2: blind to the trend and to a level shift)
-        noise = trend.diff_noise(s)
+        noise = trend.diff_noise(s[b:])  # the judged stretch's own: a steep descent before it is no noise
         z = rise / max(noise * np.sqrt(1 / k_end + 1 / k_best), TINY)
         if z < self.noise_k:
             return []

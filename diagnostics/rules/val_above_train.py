@@ -87,7 +87,7 @@ class ValAboveTrain(Rule):
     metric_floor: float = 0.003
     loss_margin: float = 0.0
     shuffled_loss_margin: float = 0.4
-    persistence: float = 0.8
+    persistence: float = 0.7
     flat_drop: float = 0.1
     flat_loss_margin: float = 0.02
 
