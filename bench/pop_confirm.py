@@ -43,6 +43,7 @@ VBT_GAP = (0.0, 0.05, 0.2)
 HEALTHY_FALL = 0.5  # a healthy train loss ends below half its start (above the floor)
 HEALTHY_BEST_FROM = 0.6  # ... its val best comes late
 HEALTHY_END_OVER_BEST = 1.1  # ... and val ends within 10 % of it
+HEALTHY_PLATEAU = 1.05  # or val has levelled off: an early best the end is within 5 % of (no rise)
 
 
 @dataclass
@@ -148,7 +149,8 @@ def healthy(tr: np.ndarray, va: np.ndarray) -> str | None:
     best = int(np.argmin(va))
     if tr[-1] >= HEALTHY_FALL * tr[0]:
         return f"train only {tr[0]:.3g} -> {tr[-1]:.3g}"
-    if best < HEALTHY_BEST_FROM * (len(va) - 1) or va[-1] > HEALTHY_END_OVER_BEST * va[best]:
+    late = best >= HEALTHY_BEST_FROM * (len(va) - 1) and va[-1] <= HEALTHY_END_OVER_BEST * va[best]
+    if not late and va[-1] > HEALTHY_PLATEAU * va[best]:
         return f"val best at {best}/{len(va)}, end/best {va[-1] / va[best]:.2f}"
     return None
 

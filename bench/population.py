@@ -129,6 +129,7 @@ def make(spec: RunSpec, out: Path, check_read: bool = True) -> dict[str, Any]:
         "strength": ("mild", "clear", "severe")[spec.strength] if spec.label else "", "negative_kind": negative,
         "group": spec.group, "twin_of": spec.twin_of, "names": written.names, "notes": v.notes,
         "train_seconds": round(trained, 3), "spec": spec.meta(),
+        "curves": {"train": written.train, "val": written.val, "steps": written.steps},  # to re-judge without training
     }
     if check_read and v.dropped is None:
         rec["read"] = read_back([tmp / p for p in written.paths])
@@ -160,7 +161,7 @@ def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any
             if rec is None:
                 continue
             if rec.get("kept"):
-                idx.write(json.dumps({k: v for k, v in rec.items() if k != "spec"}) + "\n")
+                idx.write(json.dumps({k: v for k, v in rec.items() if k not in ("spec", "curves")}) + "\n")
                 kept += 1
             else:
                 dr.write(json.dumps({k: rec.get(k) for k in ("id", "fault", "intended", "family", "writer",
