@@ -12,7 +12,8 @@ a run whose numbers do not show its fault is relabelled or dropped and listed in
 ``dropped.jsonl``, never scored wrongly. Each kept run gets one line of ``index.jsonl`` (paths
 relative to the cache folder, labels as in ../shared/corpus/labels.json, severity, metadata,
 and the ``split`` of bench/splits.py) and records whether traindoc's reader reads the curves
-back. Runs already written are skipped, so an interrupted population resumes.
+back. Runs already written are skipped, so an interrupted population resumes; ``--rejudge`` labels
+the cached runs again from the curves their records keep, without training.
 """
 
 from __future__ import annotations
@@ -131,13 +132,25 @@ def make(spec: RunSpec, out: Path, check_read: bool = True) -> dict[str, Any]:
         "train_seconds": round(trained, 3), "spec": spec.meta(),
         "curves": {"train": written.train, "val": written.val, "steps": written.steps},  # to re-judge without training
     }
-    if check_read and v.dropped is None:
+    if check_read:  # dropped runs too: a re-judged run may be kept later
         rec["read"] = read_back([tmp / p for p in written.paths])
     rec["seconds"] = round(time.perf_counter() - started, 3)
     (tmp / RECORD).write_text(json.dumps(rec), encoding="utf-8")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
     return rec
+
+
+def rejudge(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record's labels judged again from the curves it wrote (after bench/pop_confirm.py changed)."""
+    from bench.pop_confirm import judge
+
+    if "curves" not in rec or "spec" not in rec:
+        return rec
+    s, c = rec["spec"], rec["curves"]
+    v = judge(s["family"], s["label"], s["softmax_nll"], c["train"], c["val"], c["steps"] or None)
+    return {**rec, "kept": v.dropped is None, "dropped": v.dropped, "labels": v.labels, "severity": v.severity,
+            "notes": v.notes}
 
 
 def _safe_make(spec: RunSpec, out: Path, check_read: bool) -> dict[str, Any]:
@@ -170,7 +183,9 @@ def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any
     return kept, dropped
 
 
-def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, log=print) -> dict[str, dict[str, Any]]:
+def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, log=print,
+        again: bool = False) -> dict[str, dict[str, Any]]:
+    """Make every run of ``todo`` not yet under ``out`` (``again``: re-judge the cached ones), then write the index."""
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
@@ -180,6 +195,9 @@ def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, l
         path = out / "runs" / s.id / RECORD
         if path.is_file():
             records[s.id] = json.loads(path.read_text(encoding="utf-8"))
+            if again:
+                records[s.id] = rejudge(records[s.id])
+                path.write_text(json.dumps(records[s.id]), encoding="utf-8")
         else:
             pending.append(s)
     log(f"{len(records)} runs cached, {len(pending)} to make under {out}")
@@ -216,11 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subset", choices=["tests"], default=None, help="the seeded ~100-run subset")
     ap.add_argument("--only", nargs="*", default=None, help="just these run ids")
     ap.add_argument("--no-read", action="store_true", help="skip reading each run back through traindoc's reader")
+    ap.add_argument("--rejudge", action="store_true", help="label cached runs again from their written curves")
     args = ap.parse_args(argv)
     todo = specs(args.n, args.subset)
     if args.only:
         todo = [s for s in todo if s.id in set(args.only)]
-    run(todo, args.out, args.workers, not args.no_read, log=lambda *a, **k: print(*a, **k))
+    run(todo, args.out, args.workers, not args.no_read, log=lambda *a, **k: print(*a, **k), again=args.rejudge)
     return 0
 
 

@@ -87,3 +87,11 @@ def test_cached_runs_are_not_made_again(population):
     out, todo, records = population
     again = run(todo[:2], out, workers=1, log=lambda *a, **k: None)
     assert again == {s.id: records[s.id] for s in todo[:2]}
+
+
+def test_rejudging_the_written_curves_gives_the_same_labels(population):
+    out, todo, records = population
+    again = run(todo, out, workers=1, log=lambda *a, **k: None, again=True)
+    for s in todo:
+        for key in ("kept", "labels", "severity", "notes"):
+            assert again[s.id].get(key) == records[s.id].get(key), (s.id, key)
