@@ -26,6 +26,16 @@ def shown(rec: dict[str, Any]) -> list[str]:
     return [k for k, v in rec["labels"].items() if v]
 
 
+TRAIN = ("train/loss", "train/loss_epoch")
+
+
+def complete(rec: dict[str, Any]) -> bool:
+    """Whether the reader found the val loss at every evaluation and a train loss at least as often."""
+    series = rec["read"].get("series", {})
+    n = rec["n_evals"]
+    return series.get("val/loss") == n and any(series.get(t, 0) >= n for t in TRAIN)
+
+
 def table(rows: dict[str, Counter], cols: list[str], title: str) -> str:
     head = f"| {title} | " + " | ".join(cols) + " | all |"
     out = [head, "|---" * (len(cols) + 2) + "|"]
@@ -44,12 +54,16 @@ def report(out: Path) -> str:
     by: dict[str, dict[str, Counter]] = {"family": defaultdict(Counter), "writer": defaultdict(Counter),
                                          "severity": defaultdict(Counter), "split": defaultdict(Counter)}
     unread: Counter = Counter()
+    partial: Counter = Counter()  # read, but the val or train loss curve is missing or short
     for r in index:
         for k in shown(r):
             for dim in by:
                 by[dim][r[dim] or "-"][k] += 1
-        if not r.get("read", {}).get("ok", True):
+        read = r.get("read", {})
+        if not read.get("ok", True):
             unread[r["writer"]] += 1
+        elif read and not complete(r):
+            partial[r["writer"]] += 1
     secs = [r.get("seconds", 0) for r in index]
     lines = [f"{len(index)} runs kept, {len(dropped)} dropped; {sum(secs) / len(secs):.2f} s per kept run "
              f"(train + write + read back); legitimate negative losses: "
@@ -62,6 +76,8 @@ def report(out: Path) -> str:
     drops = Counter(d.get("fault") for d in dropped)
     lines.append("dropped by fault: " + ", ".join(f"{k} {v}" for k, v in drops.most_common()))
     lines.append("not read back by traindoc's reader: " + (", ".join(f"{k} {v}" for k, v in unread.items()) or "none"))
+    lines.append("read, but a labelled curve missing or short: "
+                 + (", ".join(f"{k} {v}" for k, v in partial.items()) or "none"))
     return "\n".join(lines)
 
 
