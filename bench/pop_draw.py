@@ -54,6 +54,8 @@ FAULTS: dict[str, list[tuple[str, float]]] = {
 }
 LABEL_WEIGHT = {"overfitting": 0.2, "underfitting": 0.18, "oscillation": 0.15, "divergence": 0.19,
                 "val_better_than_train": 0.16, "negative_loss": 0.12}
+EVAL_CAP = {"charlm": 120, "cnn": 200}  # evaluations cost these families most: their longest runs stop here
+WIDTH_CAP = {"charlm": 64, "cnn": 128}  # wider costs seconds per run: these families' "wide" stops here
 CLASSIFIER_ONLY = {"noisy_labels", "random_labels", "softmax_nll", "train_noise"}
 
 
@@ -102,6 +104,8 @@ def group(g: int) -> list[RunSpec]:
                    train_n=HEALTHY_TRAIN_N,
                    seed=rng.randrange(2 ** 31), group=f"g{g:05d}")
     faulty = MECHANISMS[fault](replace(base, fault=fault, label=label, strength=strength), strength, rng)
+    if family in WIDTH_CAP:
+        faulty = replace(faulty, width=min(faulty.width, WIDTH_CAP[family]))
     twin = base
     if fault in ("bad_batches",):
         twin = replace(twin, cadence=faulty.cadence)
@@ -123,7 +127,8 @@ def _pace(s: RunSpec, full: bool = False) -> RunSpec:
         most = max(MIN_EVALS, budget // per_epoch)
         least = most if full else max(MIN_EVALS, most // 2)
         return replace(s, every=per_epoch, n_evals=min(most, max(least, s.n_evals)))
-    return replace(s, every=max(1, budget // s.n_evals))
+    n = min(s.n_evals, budget, EVAL_CAP.get(s.family, MAX_EVALS))  # a step at least per evaluation
+    return replace(s, every=max(1, budget // n), n_evals=n)
 
 
 def _lr(s: RunSpec, factor: float) -> float:

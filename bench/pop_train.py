@@ -24,6 +24,9 @@ STEP_DROP = 0.3  # the step schedule's factor at 1/3 and 2/3 of the run
 COSINE_FLOOR = 0.05  # cosine schedules end at this share of the peak learning rate
 WARMUP_SHARE = 0.1  # share of the run spent warming up
 FOCAL_GAMMA = 2.0  # the focal loss logged as a third loss term by multi-loss writers
+PROB_FLOOR = 1e-12  # the focal loss's log of a probability that underflowed to 0
+FULL_VAL_EVALS = 50  # up to this many evaluations use the whole val set; more share its cost
+MIN_VAL = 100  # ... but never evaluate on fewer examples than this
 
 
 @dataclass
@@ -64,8 +67,9 @@ def lr_factor(spec: RunSpec, t: int, total: int) -> float:
     return f * spec.lr_growth ** u
 
 
-def _losses(spec: RunSpec, data: Data, out: Any, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training objective and the auxiliary terms (accuracy, two extra losses) as floats."""
+def _losses(spec: RunSpec, data: Data, out: Any, y: torch.Tensor,
+            extra: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training objective and the auxiliary terms (accuracy; ``extra``: two more losses) as floats."""
     if not data.classes:
         mean, var = out
         loss = F.gaussian_nll_loss(mean, y, var)
@@ -76,11 +80,12 @@ def _losses(spec: RunSpec, data: Data, out: Any, y: torch.Tensor) -> tuple[torch
     # Softmax + NLLLoss is the bug: NLLLoss wants log-probabilities, so the loss is -p(correct)
     loss = F.nll_loss(F.softmax(out, dim=1), y) if spec.softmax_nll else F.cross_entropy(out, y)
     with torch.no_grad():
-        p = F.softmax(out.float(), dim=1)
-        pc = p.gather(1, y[:, None]).squeeze(1).clamp_min(1e-12)
-        aux = {"acc": (out.argmax(1) == y).float().mean().item(),
-               "brier": ((p - F.one_hot(y, p.shape[1])) ** 2).sum(1).mean().item(),
-               "focal": (-(1 - pc) ** FOCAL_GAMMA * pc.log()).mean().item()}
+        aux = {"acc": (out.argmax(1) == y).float().mean().item()}
+        if extra:
+            p = F.softmax(out.float(), dim=1)
+            pc = p.gather(1, y[:, None]).squeeze(1).clamp_min(PROB_FLOOR)
+            aux.update(brier=((p - F.one_hot(y, p.shape[1])) ** 2).sum(1).mean().item(),
+                       focal=(-(1 - pc) ** FOCAL_GAMMA * pc.log()).mean().item())
     return loss, aux
 
 
@@ -97,6 +102,8 @@ def train(spec: RunSpec) -> History:
     """Train ``spec`` and return what was logged."""
     torch.manual_seed(spec.seed)
     data = load(spec.family, spec.train_n, spec.seed, spec.label_noise, spec.random_labels, spec.easy_val)
+    take = max(MIN_VAL, len(data.yv) * FULL_VAL_EVALS // max(FULL_VAL_EVALS, spec.n_evals))
+    data.xv, data.yv = data.xv[:take], data.yv[:take]  # long runs evaluate on the val set's first part
     model = build(spec.family, spec.width, spec.dropout)
     if spec.freeze:
         _freeze(spec, model)
@@ -124,7 +131,7 @@ def train(spec: RunSpec) -> History:
             out = outputs(spec.family, model, x)
             if spec.spike_prob and torch.rand((), generator=gen).item() < spec.spike_prob:
                 out, y = _corrupt(data, out, y, spec.spike_scale, gen)
-            loss, aux = _losses(spec, data, out, y)
+            loss, aux = _losses(spec, data, out, y, extra=spec.writer == "ultralytics")
             opt.zero_grad()
             loss.backward()
             if spec.clip:
