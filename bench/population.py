@@ -184,7 +184,7 @@ def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any
 
 
 def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, log=print,
-        again: bool = False) -> dict[str, dict[str, Any]]:
+        again: bool = False, make_new: bool = True) -> dict[str, dict[str, Any]]:
     """Make every run of ``todo`` not yet under ``out`` (``again``: re-judge the cached ones), then write the index."""
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {}
@@ -200,6 +200,8 @@ def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, l
                 path.write_text(json.dumps(records[s.id]), encoding="utf-8")
         else:
             pending.append(s)
+    if not make_new:
+        todo, pending = [s for s in todo if s.id in records], []
     log(f"{len(records)} runs cached, {len(pending)} to make under {out}")
 
     def progress(rec: dict[str, Any]) -> None:
@@ -235,11 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="just these run ids")
     ap.add_argument("--no-read", action="store_true", help="skip reading each run back through traindoc's reader")
     ap.add_argument("--rejudge", action="store_true", help="label cached runs again from their written curves")
+    ap.add_argument("--cached-only", action="store_true", help="make nothing new: index the runs already written")
     args = ap.parse_args(argv)
     todo = specs(args.n, args.subset)
     if args.only:
         todo = [s for s in todo if s.id in set(args.only)]
-    run(todo, args.out, args.workers, not args.no_read, log=lambda *a, **k: print(*a, **k), again=args.rejudge)
+    run(todo, args.out, args.workers, not args.no_read, log=lambda *a, **k: print(*a, **k), again=args.rejudge,
+        make_new=not args.cached_only)
     return 0
 
 
