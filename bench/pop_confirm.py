@@ -36,7 +36,7 @@ OSC_AMP = (0.05, 0.1, 0.25)
 # divergence: a per-step or per-evaluation loss this many times its running level
 SPIKE_RATIO = (10.0, 1e3, 1e6)
 SPIKE_WINDOW = 10  # the running level is the median of this many preceding points
-SPIKE_FLOOR = 0.05  # ... and never below this share of the first loss (near-zero losses make any ratio big)
+SPIKE_FLOOR = 0.05  # ... and never below this share of the opening level (near-zero losses make any ratio big)
 # val better than train: share of the second half with val below train, and the mean relative gap
 VBT_SHARE = 0.8
 VBT_GAP = (0.0, 0.05, 0.2)
@@ -86,9 +86,10 @@ def _shift(family: str, xs: list[float]) -> np.ndarray:
 
 def spike_ratio(xs: np.ndarray) -> float:
     """The largest point over the median of the ``SPIKE_WINDOW`` points before it (floored), 0 if too short."""
-    if len(xs) < 4 or not np.isfinite(xs).all() or xs[0] <= 0:
+    opening = float(np.median(xs[:SPIKE_WINDOW])) if len(xs) else 0.0  # robust to a first point that spiked
+    if len(xs) < 4 or not np.isfinite(xs).all() or opening <= 0:
         return 0.0
-    level_floor = SPIKE_FLOOR * xs[0]
+    level_floor = SPIKE_FLOOR * opening
     worst = 0.0
     for i in range(1, len(xs)):
         level = max(float(np.median(xs[max(0, i - SPIKE_WINDOW):i])), level_floor)

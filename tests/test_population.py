@@ -95,3 +95,32 @@ def test_rejudging_the_written_curves_gives_the_same_labels(population):
     for s in todo:
         for key in ("kept", "labels", "severity", "notes"):
             assert again[s.id].get(key) == records[s.id].get(key), (s.id, key)
+
+
+def test_labels_come_from_the_numbers():
+    """The labeller on hand-made curves: each shape gets its label, a twin-like curve stays healthy."""
+    import numpy as np
+
+    from bench.pop_confirm import judge
+
+    t = np.linspace(0, 1, 30)
+    falling = list(2.3 * np.exp(-4 * t) + 0.05)
+    healthy = judge("mlp", None, False, falling, [x + 0.05 for x in falling])
+    assert healthy.labels["healthy"] and healthy.dropped is None
+    val_u = list(0.5 + 2 * (t - 0.3) ** 2)  # best at 30 %, ends far above it
+    assert judge("mlp", "overfitting", False, falling, val_u).labels["overfitting"]
+    flat = list(2.3 - 0.02 * t)  # a few per cent in a straight line
+    under = judge("mlp", "underfitting", False, flat, flat)
+    assert under.labels["underfitting"] and under.severity == "severe"
+    spiky = falling.copy()
+    spiky[20] = 100.0  # about 1,500 times its running level
+    assert judge("mlp", "divergence", False, spiky, falling).severity == "clear"
+    spiky[20] = 1e6
+    assert judge("mlp", "divergence", False, spiky, falling).severity == "severe"
+    nan_val = judge("mlp", "divergence", False, falling, [float("nan")] * 3 + falling[3:])
+    assert nan_val.labels["divergence"]
+    neg = judge("mlp", "negative_loss", True, list(-0.1 - 0.8 * t), list(-0.1 - 0.75 * t))
+    assert neg.labels["negative_loss"] and not neg.labels["healthy"]
+    legit = judge("gaussnll", None, False, [x - 1.3 for x in falling], [x - 1.25 for x in falling])
+    assert legit.labels["healthy"], legit.dropped  # a likelihood below zero is no fault
+    assert judge("mlp", "overfitting", False, falling, [x + 0.05 for x in falling]).dropped  # not shown: not kept
