@@ -113,7 +113,7 @@ def test_labels_come_from_the_numbers():
     under = judge("mlp", "underfitting", False, flat, flat)
     assert under.labels["underfitting"] and under.severity == "severe"
     spiky = falling.copy()
-    spiky[20] = 100.0  # about 1,500 times its running level
+    spiky[20] = 1000.0  # about 3,000 times its running level (0.3)
     assert judge("mlp", "divergence", False, spiky, falling).severity == "clear"
     spiky[20] = 1e6
     assert judge("mlp", "divergence", False, spiky, falling).severity == "severe"
