@@ -29,11 +29,11 @@ def shown(rec: dict[str, Any]) -> list[str]:
 TRAIN = ("train/loss", "train/loss_epoch")
 
 
-def complete(rec: dict[str, Any]) -> bool:
-    """Whether the reader found the val loss at every evaluation and a train loss at least as often."""
+def complete(rec: dict[str, Any], out: Path) -> bool:
+    """Whether the reader found every written val loss and at least as many train losses as were written."""
     series = rec["read"].get("series", {})
-    n = rec["n_evals"]
-    return series.get("val/loss") == n and any(series.get(t, 0) >= n for t in TRAIN)
+    curves = json.loads((out / "runs" / rec["id"] / "record.json").read_text(encoding="utf-8"))["curves"]
+    return series.get("val/loss") == len(curves["val"]) and any(series.get(t, 0) >= len(curves["train"]) for t in TRAIN)
 
 
 def table(rows: dict[str, Counter], cols: list[str], title: str) -> str:
@@ -62,7 +62,7 @@ def report(out: Path) -> str:
         read = r.get("read", {})
         if not read.get("ok", True):
             unread[r["writer"]] += 1
-        elif read and not complete(r):
+        elif read and not complete(r, out):
             partial[r["writer"]] += 1
     secs = [r.get("seconds", 0) for r in index]
     lines = [f"{len(index)} runs kept, {len(dropped)} dropped; {sum(secs) / len(secs):.2f} s per kept run "
