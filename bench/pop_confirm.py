@@ -30,12 +30,14 @@ OVERFIT_BEST_BY = 0.8  # ... with the best val at most this far through the run
 OVERFIT_TRAIN_FALL = 0.7  # ... while train ends below this share of its start
 # underfitting: train ends above this share of its start (mild, clear, severe) and near chance
 UNDERFIT_LEFT = (0.85, 0.92, 0.98)
+UNDERFIT_NEVER = 0.7  # ... and never went below this share of its end: a loss that fell and came back learned
 # oscillation: direction changes per step of the last two thirds, and typical relative step size
 OSC_TURNS = 0.4
 OSC_AMP = (0.05, 0.1, 0.25)
 # divergence: a per-step or per-evaluation loss this many times its running level
 SPIKE_RATIO = (10.0, 1e3, 1e6)
 SPIKE_WINDOW = 10  # the running level is the median of this many preceding points
+RISE_SMOOTH = 5  # the climb back from the best is measured on a running median of this many points
 SPIKE_FLOOR = 0.05  # ... and never below this share of the opening level (near-zero losses make any ratio big)
 # val better than train: share of the second half with val below train, and the mean relative gap
 VBT_SHARE = 0.8
@@ -111,7 +113,7 @@ def overfitting(tr: np.ndarray, va: np.ndarray) -> str | None:
 
 
 def underfitting(tr: np.ndarray, family: str) -> str | None:
-    if tr[-1] < CHANCE_SHARE * chance(family) or tr[0] <= 0:
+    if tr[-1] < CHANCE_SHARE * chance(family) or tr[0] <= 0 or np.min(tr) < UNDERFIT_NEVER * tr[-1]:
         return None
     return _grade(tr[-1] / tr[0], UNDERFIT_LEFT)
 
@@ -126,13 +128,25 @@ def oscillation(tr: np.ndarray) -> str | None:
     return _grade(amp, OSC_AMP) if turns >= OSC_TURNS else None
 
 
+def rise_ratio(xs: np.ndarray) -> float:
+    """How far a smoothed loss climbs back above its best (floored like ``spike_ratio``), 0 if too short."""
+    if len(xs) < RISE_SMOOTH + 2 or not np.isfinite(xs).all():
+        return 0.0
+    smooth = np.array([np.median(xs[i:i + RISE_SMOOTH]) for i in range(len(xs) - RISE_SMOOTH + 1)])
+    opening = float(smooth[0])
+    if opening <= 0:
+        return 0.0
+    best = int(np.argmin(smooth))
+    return float(np.max(smooth[best:]) / max(float(smooth[best]), SPIKE_FLOOR * opening))
+
+
 def divergence(raw_tr: np.ndarray, raw_va: np.ndarray, steps: np.ndarray, tr: np.ndarray) -> str | None:
     """Non-finite anywhere (severe in train, clear in val only), or a loss far above its run's level."""
     if not np.isfinite(raw_tr).all() or (len(steps) and not np.isfinite(steps).all()):
         return "severe"
     if not np.isfinite(raw_va).all():
         return "clear"
-    return _grade(max(spike_ratio(steps), spike_ratio(tr)), SPIKE_RATIO)
+    return _grade(max(spike_ratio(steps), spike_ratio(tr), rise_ratio(tr)), SPIKE_RATIO)
 
 
 def val_better(tr: np.ndarray, va: np.ndarray) -> str | None:
