@@ -1,7 +1,7 @@
 """A labelled population of really trained runs, written by the real writer libraries, to calibrate on.
 
     python bench/population.py --n 2000 --out bench/.population --workers 2
-    python bench/population.py --subset tests --out DIR       # the seeded ~100-run subset
+    python bench/population.py --subset tests                # the seeded ~100-run subset (index-tests.jsonl)
 
 Each run is drawn (bench/pop_draw.py: family, fault and strength, writer, optimizer, schedule,
 cadence, length, with a healthy twin per faulty run), trained in a plain torch loop
@@ -164,11 +164,16 @@ def _safe_make(spec: RunSpec, out: Path, check_read: bool) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------- driver
 
-def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any]]) -> tuple[int, int]:
-    """index.jsonl (kept runs) and dropped.jsonl (the rest, with why), in population order."""
+def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any]],
+                suffix: str = "") -> tuple[int, int]:
+    """index.jsonl (kept runs) and dropped.jsonl (the rest, with why), in population order.
+
+    A subset writes ``index-<suffix>.jsonl`` beside the full index, which it leaves alone.
+    """
     kept = dropped = 0
-    with open(out / "index.jsonl", "w", encoding="utf-8") as idx, \
-            open(out / "dropped.jsonl", "w", encoding="utf-8") as dr:
+    tail = f"-{suffix}" if suffix else ""
+    with open(out / f"index{tail}.jsonl", "w", encoding="utf-8") as idx, \
+            open(out / f"dropped{tail}.jsonl", "w", encoding="utf-8") as dr:
         for s in todo:
             rec = records.get(s.id)
             if rec is None:
@@ -184,7 +189,7 @@ def write_index(out: Path, todo: list[RunSpec], records: dict[str, dict[str, Any
 
 
 def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, log=print,
-        again: bool = False, make_new: bool = True) -> dict[str, dict[str, Any]]:
+        again: bool = False, make_new: bool = True, suffix: str = "") -> dict[str, dict[str, Any]]:
     """Make every run of ``todo`` not yet under ``out`` (``again``: re-judge the cached ones), then write the index."""
     out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict[str, Any]] = {}
@@ -214,7 +219,7 @@ def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, l
         log(f"[{len(records)}/{len(todo)}] {rec['id']:24s} {rec.get('writer', ''):15s} {what} "
             f"{rec.get('seconds', 0):.1f}s  ({rate:.2f} s/run, ETA {eta / 60:.1f} min)", flush=True)
         if fresh % 25 == 0:
-            write_index(out, todo, records)
+            write_index(out, todo, records, suffix)
 
     if workers <= 1:
         for s in pending:
@@ -223,7 +228,7 @@ def run(todo: list[RunSpec], out: Path, workers: int, check_read: bool = True, l
         with ProcessPoolExecutor(workers) as pool:
             for fut in as_completed([pool.submit(_safe_make, s, out, check_read) for s in pending]):
                 progress(fut.result())
-    kept, dropped = write_index(out, todo, records)
+    kept, dropped = write_index(out, todo, records, suffix)
     log(f"done: {kept} kept, {dropped} dropped, {fresh} made in {time.perf_counter() - started:.0f} s")
     return records
 
@@ -243,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         todo = [s for s in todo if s.id in set(args.only)]
     run(todo, args.out, args.workers, not args.no_read, log=lambda *a, **k: print(*a, **k), again=args.rejudge,
-        make_new=not args.cached_only)
+        make_new=not args.cached_only, suffix=args.subset or "")
     return 0
 
 
