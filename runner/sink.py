@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from runner.store import HEARTBEAT_SECONDS, Store
+from runner.sysmetrics import SystemSampler
 
 
 @dataclass
@@ -49,6 +50,7 @@ class MetricSink:
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self.progress: float | None = None
+        self.system: SystemSampler | None = None  # set by a loop that wants system rows
         self.rows_logged = 0  # rows handed to the writer; rows_written is what the store acknowledged
         self.rows_written = 0
         self.transactions = 0
@@ -88,7 +90,15 @@ class MetricSink:
             keys.append((step, epoch, name, now))
             floats.append(value)
         if len(self._keys) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+            if self.system is not None:
+                self._sample_system(step, epoch, now)
             self.flush()
+
+    def _sample_system(self, step: int, epoch: float | None, now: float) -> None:
+        """System rows at ``step``, timed by the monotonic clock (the wall clock may jump)."""
+        for name, value in self.system.sample(step, time.monotonic()).items():
+            self._keys.append((step, epoch, name, now))
+            self._floats.append(value)
 
     def flush(self) -> None:
         """Hand the buffer to the writer thread without waiting for the device."""
