@@ -58,7 +58,8 @@ _FIXED: dict[str, str] = {
 # throughput), Lightning ThroughputMonitor's ``train|samples_per_sec``, MMEngine's ``data_time``
 # (seconds waiting for data per iteration) and ``memory`` (MB, ``torch.cuda.max_memory_allocated``
 # since the last log line: a peak). A bare ``time`` is left alone: per-iteration seconds in
-# MMEngine, cumulative seconds in Ultralytics' results.csv and Lightning's ``train|time``.
+# MMEngine, cumulative seconds in Ultralytics' results.csv and Lightning's ``train|time``; the
+# MMEngine importer names its own (``Parsed.names``).
 STEP_TIME = "sys/step_time"  # seconds of wall time per optimizer step
 SAMPLES_PER_SEC = "sys/samples_per_sec"
 DATA_TIME = "sys/data_time"
