@@ -286,13 +286,15 @@ def table(title: str, now: Score, before: Score | None) -> str:
 SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
     # z of the post-best rise against the point noise: with a trend or sign test, and alone
     "overfitting": (("noise_k", (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)),
-                    ("jump_k", (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0))),
+                    ("jump_k", (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)),
+                    ("few_min_rise", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3))),
     # the relative fall of the training loss below which it has not fitted
     "underfitting": (("max_drop", (0.02, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)),),
     # per-step window swing over the loss scale; epoch-level median step change over the loss magnitude
     "loss_oscillation": (("threshold", (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8)),
                          ("min_swing", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3))),
-    "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),),
+    "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),
+                   ("rebound_factor", (3.0, 4.0, 5.0, 6.0, 8.0, 10.0))),
     # the share of evaluations where validation beats training
     "val_above_train": (("persistence", (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)),),
 }
@@ -347,7 +349,7 @@ def _safe(check: Callable[[Any], list[Any]], run: Any) -> list[Any]:
         return []
 
 
-F1_TIE = 0.005  # F1s closer than this are a plateau, not a ranking
+F1_TIE = 0.02  # F1s closer than this are a plateau, not a ranking: one file flipping moves the calib F1 this much
 
 
 def choose(points: Sequence[Point]) -> Point | None:

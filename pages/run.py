@@ -21,7 +21,7 @@ from pages._shared import (
 )
 from runner.store import ACTIVE
 from traindoc.views.charts import system_metrics, x_map
-from traindoc.views.overview import short
+from traindoc.views.overview import short, store_gap_lines
 
 store = get_store()
 db = db_path()
@@ -69,6 +69,8 @@ if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped
         st.error(f"This run {run['status']}. The error it recorded is below: fix the config (or the "
                  "script) and launch it again.")
     st.code(run["error"], language=None, wrap_lines=True)
+for line in store_gap_lines(run["meta"]):  # a store fault the logging API rode out (README, "Reliability")
+    st.warning(md(line[0].upper() + line[1:]), icon=":material/sync_problem:")
 
 names = store.metric_names(run_id)
 if not names:

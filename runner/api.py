@@ -7,31 +7,55 @@
 
 Leaving the block finishes the run; an exception marks it failed (with the error
 text) and is re-raised; metrics logged before the error are kept.
+
+No fault of the store stops or stalls the loop: a store that cannot be opened, locked, full,
+read-only, deleted or replaced is one ``StoreFaultWarning``; the rows wait in memory, then in a
+spill file beside the database (``runner.spill``), and go back in when the store answers, or at
+its next open (``python -m runner recover-spill``). ``strict=True`` or ``TRAINDOC_STRICT=1``
+raises instead, for tests and CI gates.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from runner.lifecycle import RunLifecycle, describe_error
-from runner.sink import MetricSink
-from runner.store import Store
+from runner import job
+from runner.job import FollowerRun
+from runner.lifecycle import RunLifecycle, Verdict, describe_error
+from runner.ranks import Ranks
+from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
+from runner.spill import SpillFile
+from runner.store import Store, resolve_db_path
 
-__all__ = ["Run", "describe_error", "start_run"]
+__all__ = ["STRICT_ENV", "Run", "StoreFaultWarning", "describe_error", "start_run", "strict_mode"]
+
+STRICT_ENV = "TRAINDOC_STRICT"
+
+
+def strict_mode(strict: bool | None = None) -> bool:
+    """``strict`` when given, else ``TRAINDOC_STRICT`` (1/true/yes/on): store faults raise."""
+    if strict is not None:
+        return bool(strict)
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class Run:
     """A live run: ``log`` buffers metrics, the sink writes them in batches off-thread."""
 
-    def __init__(self, store: Store, run_id: int, sink: MetricSink) -> None:
+    def __init__(self, store: Store | None, run_id: int | None, sink: MetricSink) -> None:
+        """``store`` and ``run_id`` are None when the store could not be opened: rows go to the spill file."""
         self.store = store
         self.id = run_id
         self._sink = sink
 
-    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
+        """Buffer metrics. ``all_ranks`` matters on the other ranks of a many-process job (``runner.job``):
+        here, rank 0 (or a lone process), the names are the run's own curves."""
         self._sink.log(metrics, step=step, epoch=epoch)
 
     def set_progress(self, fraction: float) -> None:
@@ -44,16 +68,57 @@ class Run:
 
 @contextmanager
 def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
-              group_id: int | None = None) -> Iterator[Run]:
+              group_id: int | None = None, strict: bool | None = None, *, ranks: Ranks | None = None,
+              rank_zero_only: bool = False) -> Iterator[Run | FollowerRun]:
     """Create a run (source ``api``), yield it, and finish or fail it on the way out.
 
-    A script that traindoc launched (``TRAINDOC_RUN_ID``) joins its queued run instead. A metric
-    write that fails (a full disk) surfaces at the next ``log`` as an exception, which fails the
-    run like any other; one that fails at the last flush fails it and is raised here.
+    A script that traindoc launched (``TRAINDOC_RUN_ID``) joins its queued run instead. By default a
+    fault of the store is a warning and the rows are kept (see the module); in strict mode a metric
+    write that fails surfaces at the next ``log`` as an exception, which fails the run like any
+    other, and one that fails at the last flush fails it and is raised here.
+
+    Under a launcher of many processes (``ranks``, default: the environment, ``runner.ranks``) the
+    job has one run: rank 0 creates it and the other ranks attach (``runner.job``); with an
+    initialised process group this is a collective (call it on every rank). ``rank_zero_only``:
+    only rank 0 ever calls it (a Lightning logger); nothing is handed over or awaited.
     """
+    ranks = job.current(ranks)
+    if ranks.many and not ranks.is_zero:
+        if rank_zero_only:  # never meant to run here: a silent run that logs nothing
+            yield FollowerRun(None, None, ranks)
+            return
+        with job.follow(ranks, db, strict_mode(strict)) as follower:
+            yield follower
+        return
+    lead = job.Lead(ranks, rank_zero_only) if ranks.many else None
+    if strict_mode(strict):
+        with _strict_run(name, config, db, group_id, lead) as run:
+            yield run
+        return
+    store, run_id, life, sink = _open_tolerant(name, config, db, group_id, lead)
+    try:
+        yield Run(store, run_id, sink)
+    except BaseException as exc:
+        _end_tolerant(life, sink, exc, lead)
+        raise
+    status, error = _end_tolerant(life, sink, lead=lead)
+    if status == "failed" and not (error or "").startswith(job.OTHER_RANK):
+        raise RuntimeError(f"run {run_id} failed: {error}")
+
+
+@contextmanager
+def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
+                group_id: int | None, lead: job.Lead | None) -> Iterator[Run]:
     from runner.scripts import attach_or_create
 
-    store, run_id = attach_or_create(name, config, db, group_id)
+    try:
+        store, run_id = attach_or_create(name, config, db, group_id, **(lead.create_args() if lead else {}))
+    except BaseException:
+        if lead is not None:
+            lead.share(None)  # the others learn that no run was made
+        raise
+    if lead is not None:
+        lead.started(store, run_id, strict=True)
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:
@@ -61,8 +126,78 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:
-        life.end(exc)
+        verdict = life.end(exc)
+        if lead is not None:
+            lead.left(store, run_id, verdict)
         raise
-    status, error = life.end()
-    if status == "failed":
+    others = lead.await_others(store, run_id, strict=True) if lead is not None else None
+    status, error = life.end(verdict=others)
+    if lead is not None:
+        lead.left(store, run_id, RunLifecycle.verdict() if others else (status, error))
+    if status == "failed" and not (error or "").startswith(job.OTHER_RANK):
         raise RuntimeError(f"run {run_id} failed: {error}")
+
+
+def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
+                   group_id: int | None, lead: job.Lead | None = None,
+                   ) -> tuple[Store | None, int | None, RunLifecycle | None, MetricSink]:
+    """The run and its sink with a spill file; a store that cannot even start a run gives a sink that
+    spills everything (the next open of the database makes the run from the file)."""
+    from runner.scripts import attach_or_create
+
+    header: dict[str, Any] = {"run_id": None, "name": name, "config": dict(config or {}), "created_at": time.time()}
+    try:
+        try:
+            store, run_id = attach_or_create(name, config, db, group_id, **(lead.create_args() if lead else {}))
+        except BaseException:
+            if lead is not None:
+                lead.share(None)  # the others learn that no run was made, and log nothing
+            raise
+        if lead is not None:
+            lead.started(store, run_id, strict=False)
+        stored = store.run(run_id)
+        # from here a spill file names this run: recovery puts the rows into it if it is still there
+        header = {"run_id": run_id, "name": stored["name"], "config": stored["config"],
+                  "created_at": stored["created_at"]}
+        life = RunLifecycle(store, run_id)
+        sink = life.start("user script", spill=SpillFile(store.path, header))
+    except STORE_FAULTS as exc:
+        sink = MetricSink(None, None, spill=SpillFile(resolve_db_path(db), header))
+        sink.fault = f"cannot start the run: {exc}"
+        try:
+            sink.spill.fault(sink.fault)  # the file exists from now on: where the warning says the rows are
+        except OSError as spill_exc:
+            sink.fault += f"; cannot spill either: {spill_exc}"
+        warnings.warn(StoreFaultWarning(
+            f"traindoc: {sink.fault} — training goes on; its rows go to {sink.spill.where()} and go back into"
+            f" {resolve_db_path(db).name} at its next open (or `python -m runner recover-spill`)"),
+            stacklevel=user_stacklevel())
+        sink._warned = True  # noqa: SLF001 - this was the one warning
+        return None, None, None, sink
+    if sink is None:
+        raise RuntimeError(f"run {run_id} ended before it started")
+    return store, run_id, life, sink
+
+
+def _end_tolerant(life: RunLifecycle | None, sink: MetricSink, exc: BaseException | None = None,
+                  lead: job.Lead | None = None) -> Verdict:
+    """Close the sink and record the verdict (with ``lead``, after the other ranks left: theirs when one
+    failed); a verdict the store cannot take goes to the spill file."""
+    if life is None:
+        sink.close()
+        verdict = RunLifecycle.verdict(exc)
+        sink.release(verdict)
+        return verdict
+    try:
+        others = lead.await_others(life.store, life.run_id, strict=False) if lead is not None and exc is None \
+            else None
+        verdict = life.end(exc, verdict=others)
+        if lead is not None:
+            lead.left(life.store, life.run_id, RunLifecycle.verdict(exc) if others else verdict)
+    except STORE_FAULTS as fault:
+        verdict = RunLifecycle.verdict(exc)
+        sink.fault = sink.fault or f"cannot record the run's end: {fault}"
+        sink.release(verdict)
+        return verdict
+    sink.release(None if sink.fault_free and not sink.rows_spilled else verdict)
+    return verdict

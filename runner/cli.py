@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     cancel = add("cancel", help="cancel a queued or running run (its metrics are kept)")
     cancel.add_argument("run_id", type=int)
 
+    add("recover-spill", help="put rows a logging run spilled (store locked, full, deleted) back into --db")
     hidden = add("_exec")  # the body of a background run
     hidden.add_argument("run_id", type=int)
     scripts_cli.add_parser(add)  # `script add/list/remove/launch/sweep`: registered user scripts
@@ -230,9 +231,24 @@ def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_recover_spill(store: Store, args: argparse.Namespace) -> int:
+    """Opening the store already recovers; this says what came back (and what is still held by a live run)."""
+    from runner import spill
+
+    for done in store.recovered:
+        where = "into its run" if done["same_run"] else "as a new run (its database was deleted or replaced)"
+        print(f"run {done['run_id']}: {done['rows']} rows put back {where} from {terminal(done['file'])}")
+    left = spill.spill_files(store.path)
+    for path in left:
+        print(f"still in use by a live process: {terminal(str(path))}")
+    if not store.recovered and not left:
+        print(f"no spilled rows for {terminal(str(store.path))}")
+    return 0
+
+
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
             "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
-            "rename": _cmd_rename, "_exec": _cmd_exec,
+            "rename": _cmd_rename, "recover-spill": _cmd_recover_spill, "_exec": _cmd_exec,
             "_scheduler": _cmd_scheduler, "script": scripts_cli.command}
 
 

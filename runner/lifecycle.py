@@ -52,13 +52,15 @@ class RunLifecycle:
         self.run_id = run_id
         self.sink: MetricSink | None = None
 
-    def start(self, device: str, pid: int | None = None, on_cancel: Any = None) -> MetricSink | None:
-        """Mark the run running and open its sink; None when it already ended (cancelled meanwhile)."""
+    def start(self, device: str, pid: int | None = None, on_cancel: Any = None,
+              spill: Any = None) -> MetricSink | None:
+        """Mark the run running and open its sink (with ``spill``, a ``runner.spill.SpillFile``, the
+        sink keeps rows the store refuses); None when the run already ended (cancelled meanwhile)."""
         from runner.sink import MetricSink  # torch
 
         if not self.store.mark_running(self.run_id, device=device, pid=pid):
             return None
-        self.sink = MetricSink(self.store, self.run_id, on_cancel=on_cancel)
+        self.sink = MetricSink(self.store, self.run_id, on_cancel=on_cancel, spill=spill)
         boot.stop_beating()  # the sink's writer beats from here on
         return self.sink
 
@@ -67,16 +69,22 @@ class RunLifecycle:
         self.store.finish(self.run_id, "failed", error=error)
         return "failed", error
 
-    def end(self, exc: BaseException | None = None, cancelled: bool = False) -> Verdict:
-        """Close the sink, then record the verdict: the exception's, a cancel's, or finished."""
+    @staticmethod
+    def verdict(exc: BaseException | None = None, cancelled: bool = False) -> Verdict:
+        """The exception's verdict, a cancel's, or finished."""
         if isinstance(exc, KeyboardInterrupt):
-            status, error = "cancelled", describe_error(exc)
-        elif exc is not None:
-            status, error = "failed", describe_error(exc)
-        elif cancelled:
-            status, error = "cancelled", "cancelled by user"
-        else:
-            status, error = "finished", None
+            return "cancelled", describe_error(exc)
+        if exc is not None:
+            return "failed", describe_error(exc)
+        if cancelled:
+            return "cancelled", "cancelled by user"
+        return "finished", None
+
+    def end(self, exc: BaseException | None = None, cancelled: bool = False,
+            verdict: Verdict | None = None) -> Verdict:
+        """Close the sink, then record the verdict: the exception's, a cancel's, ``verdict`` (another
+        rank's end, ``runner.job``), or finished."""
+        status, error = verdict or self.verdict(exc, cancelled)
         if self.sink is not None:
             try:
                 self.sink.close()

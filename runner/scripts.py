@@ -242,16 +242,21 @@ def _log_tail(store: Store, run_id: int) -> str:
 
 # -- inside the script: attach to the queued run ----------------------------
 def attach_or_create(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
-                     group_id: int | None) -> tuple[Store, int]:
+                     group_id: int | None, job_key: str | None = None,
+                     meta: Mapping[str, Any] | None = None) -> tuple[Store, int]:
     """The run a ``start_run`` call writes to: the queued run traindoc launched this script for
     (``TRAINDOC_RUN_ID``, read once), else a new ``api`` run. The queued values win over the
-    script's own defaults, and the stored config becomes their union."""
+    script's own defaults, and the stored config becomes their union. ``job_key`` and ``meta``:
+    a many-process job's (``runner.job``), put on the run either way."""
     run_id = os.environ.pop(ENV_RUN_ID, None)
     if run_id:
         store = Store(os.environ.get(ENV_DB) or db)
         run = store.run(int(run_id))
         if run["status"] in ACTIVE:
             store.set_run_config(int(run_id), {**dict(config or {}), **run["config"]})
+            if meta:
+                store.update_meta(int(run_id), **meta)
             return store, int(run_id)
     store = Store(db)
-    return store, store.create_run(name, dict(config or {}), source="api", group_id=group_id)
+    return store, store.create_run(name, dict(config or {}), source="api", group_id=group_id,
+                                   meta=dict(meta or {}) or None, job_key=job_key)

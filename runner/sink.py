@@ -8,23 +8,73 @@ pinned host memory asynchronously, with a CUDA event recorded; a writer thread w
 on the event, turns the batch into rows and inserts them in one transaction. The
 training thread never synchronises with the device for logging.
 
+System signals ride on the same cadence: when ``system`` is set (a ``SystemSampler``), each
+flush that ``log`` triggers adds step time, throughput, RSS and CUDA memory rows at the last
+logged step, from a clock and host-side counters (``runner/sysmetrics.py``): no sync. An
+explicit ``flush``/``close`` adds none: time spent after the last step is not a step.
+
 A writer that fails (a full disk, a vanished file) keeps draining the queue, so the training
 thread never blocks on it: the error is raised at the next ``log``, ``flush`` or ``close``.
+
+With a ``spill`` file (the logging API's default; strict mode has none) no fault of the store
+reaches the training thread: rows that cannot be written wait in memory (bounded), then in the
+spill file, and are written back in order when the store answers again; a database deleted or
+replaced under the run sends everything, including what the old file held, to the spill file,
+from which the next open of that database puts them back (``runner.spill``). ``log`` never waits
+on the writer then; the first fault is one warning on the training thread.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import queue
+import sqlite3
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from runner.store import HEARTBEAT_SECONDS, Store
+from runner.spill import SpillFile
+from runner.store import HEARTBEAT_SECONDS, Store, StoreError, StoreGone
 from runner.sysmetrics import SystemSampler
+
+# Frames in these folders (and contextlib's, which runs a with-block's exit) are ours, not the user's.
+OUR_FOLDERS = tuple(str(Path(__file__).resolve().parent.parent / name) + "/" for name in ("runner", "traindoc"))
+# What a store can throw at a writer: its own errors, SQLite's, the file system's.
+STORE_FAULTS = (StoreError, sqlite3.Error, OSError)
+# Rows held in memory while the store refuses them, before they go to the spill file (~20 MB).
+MAX_PENDING_ROWS = 200_000
+# While rows wait, the writer tries the store again this often (seconds).
+RETRY_SECONDS = 0.5
+# A spilling writer waits this long for a lock per try, so it comes back to its queue soon.
+SPILL_BUSY_TIMEOUT_MS = 1000
+
+
+def short_reason(message: str, db: Any) -> str:
+    """A store error without its file name (the line names it once) and without advice for a stopped run."""
+    message = message.split(" — ", 1)[0]
+    prefix = f"{db}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def user_stacklevel() -> int:
+    """The ``warnings.warn`` stack level of the first frame outside traindoc's packages: the user's line."""
+    frame, level = sys._getframe(1), 1  # noqa: SLF001 - the standard way to walk the caller's stack
+    while frame is not None and (frame.f_code.co_filename.startswith(OUR_FOLDERS)
+                                 or frame.f_code.co_filename == contextlib.__file__):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+class StoreFaultWarning(UserWarning):
+    """The store could not take a run's rows; training goes on and the rows are kept (once per run)."""
 
 
 @dataclass
@@ -40,11 +90,22 @@ class _Batch:
 class MetricSink:
     """Batched, threaded writer of one run's metrics into the store."""
 
-    def __init__(self, store: Store, run_id: int, flush_every: int = 2048,
+    def __init__(self, store: Store | None, run_id: int | None, flush_every: int = 2048,
                  flush_seconds: float = 1.0, on_cancel: Callable[[], None] | None = None,
-                 max_batches: int = 64) -> None:
-        """``on_cancel`` is called when a heartbeat's answer says the run was cancelled."""
+                 max_batches: int = 64, spill: SpillFile | None = None) -> None:
+        """``on_cancel`` is called when a heartbeat's answer says the run was cancelled. With ``spill``
+        the store's faults never reach the caller; ``store=None`` (it could not even be opened) sends
+        every row to the spill file."""
         self.store = store
+        self.spill = spill
+        self.rows_logged = 0
+        self.fault: str | None = None  # the first fault of the store, for the one warning
+        self._warned = False
+        self._gone = store is None  # deleted/replaced (or never opened): nothing more goes into it
+        self._pending: collections.deque[list[tuple]] = collections.deque()
+        self._pending_rows = 0
+        self._replayed = 0  # rows of the spill file this writer already wrote back
+        self._streak: dict[str, Any] | None = None  # the fault under way: reason, since, rows held
         self.on_cancel = on_cancel
         self.run_id = run_id
         self.flush_every = flush_every
@@ -60,16 +121,18 @@ class MetricSink:
         self._last_flush = time.monotonic()
         # Bounded: if the disk cannot keep up, log() waits at a flush (backpressure) instead of
         # buffering without limit; 64 batches of 2048 rows is ~10 MB at most.
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=max_batches)
+        # With a spill file the queue is unbounded: the writer turns a stuck store into memory, then file.
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=0 if spill else max_batches)
         self._error: BaseException | None = None
-        self._writer = threading.Thread(target=self._write_loop, name=f"traindoc-sink-{run_id}",
-                                        daemon=True)
+        loop = self._spill_loop if spill is not None else self._write_loop
+        self._writer = threading.Thread(target=loop, name=f"traindoc-sink-{run_id}", daemon=True)
         self._writer.start()
 
     # -- training thread ---------------------------------------------------
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
         """Buffer ``metrics`` for ``step``; floats, ints and (device) tensors are accepted."""
         self._raise_if_failed()
+        self._warn_once()
         now = time.time()
         step = int(step)
         keys, floats = self._keys, self._floats
@@ -89,6 +152,7 @@ class MetricSink:
                 value = float(value)
             keys.append((step, epoch, name, now))
             floats.append(value)
+            self.rows_logged += 1
         if len(self._keys) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             if self.system is not None:
                 self._sample_system(step, epoch, now)
@@ -99,6 +163,7 @@ class MetricSink:
         for name, value in self.system.sample(step, time.monotonic()).items():
             self._keys.append((step, epoch, name, now))
             self._floats.append(value)
+            self.rows_logged += 1
 
     def flush(self) -> None:
         """Hand the buffer to the writer thread without waiting for the device."""
@@ -116,21 +181,63 @@ class MetricSink:
             else:
                 tensor = stacked
         batch = _Batch(self._keys, self._floats, tensor, ready)
-        self.rows_logged += len(self._keys)
         self._keys, self._floats, self._tensors = [], [], []
         self._put(batch)
 
     def close(self) -> None:
-        """Flush everything and wait until it is in the database; re-raise a writer error."""
+        """Flush everything and wait until it is in the database (or, with a spill file, in the store or the
+        file); re-raise a writer error."""
         try:
             self.flush()
         finally:
             self._put(None, check=False)
             self._writer.join()
         self._raise_if_failed()
+        self._warn_once()
+
+    @property
+    def rows_spilled(self) -> int:
+        """Rows in the spill file, not (yet) in the store."""
+        return 0 if self.spill is None else self.spill.rows
+
+    def release(self, end: tuple[str, str | None] | None = None) -> None:
+        """After close: record the run's ``(status, error)`` in the spill file when the store could not
+        take it, then let the file go (removed when it holds nothing)."""
+        if self.spill is None:
+            return
+        try:
+            if end is not None:
+                self.spill.end(*end)
+        except OSError as exc:
+            self.fault = self.fault or str(exc)
+        if self.spill.rows == 0 and end is None and self.spill.path is not None and not self._gone:
+            self.spill.discard()
+        else:
+            self.spill.close()
+        self._warn_once()
+        if self._pending_rows:  # neither the store nor any folder took them: the one loss, said out loud
+            warnings.warn(StoreFaultWarning(
+                f"traindoc: {self._pending_rows:,} rows of run {self.run_id} could be kept nowhere (the store and"
+                f" every spill folder refused them: {self.fault}); they are lost"), stacklevel=user_stacklevel())
+
+    def _warn_once(self) -> None:
+        """One line, on the training thread: what failed and where the rows are."""
+        if self.fault is None or self._warned or self.spill is None:
+            return
+        self._warned = True
+        db = self.spill.db_path
+        run = f"run {self.run_id}" if self.run_id is not None else "a run"
+        warnings.warn(StoreFaultWarning(
+            f"traindoc: {run} cannot write to {db} ({short_reason(self.fault, db)}); training goes on, its rows"
+            f" are kept in memory, then in {self.spill.where()}, and go back into the store when it answers"
+            " again or at its next open (`python -m runner recover-spill`)"), stacklevel=user_stacklevel())
+
 
     def _put(self, item: _Batch | None, check: bool = True) -> None:
         """Hand over, waiting while the writer is busy (backpressure) but never on a dead writer."""
+        if self.spill is not None and self._writer.is_alive():  # unbounded: never waits
+            self._queue.put_nowait(item)
+            return
         while True:
             if check:
                 self._raise_if_failed()
@@ -182,14 +289,118 @@ class MetricSink:
         if self.store.heartbeat(self.run_id, self.progress) == "cancelled" and self.on_cancel is not None:
             self.on_cancel()
 
-    def _write(self, batch: _Batch) -> None:
+    def _rows(self, batch: _Batch) -> list[tuple]:
         if batch.ready is not None:
             batch.ready.synchronize()
         values = iter(batch.tensor.tolist() if batch.tensor is not None else ())
-        rows = [
+        return [
             (self.run_id, step, epoch, name, next(values) if value is None else value, wall)
             for (step, epoch, name, wall), value in zip(batch.keys, batch.floats, strict=True)
         ]
+
+    def _write(self, batch: _Batch) -> None:
+        self._store_rows(self._rows(batch))
+
+    def _store_rows(self, rows: list[tuple]) -> None:
         self.store.write_metrics(rows)
         self.rows_written += len(rows)
         self.transactions += 1
+
+    # -- writer thread, with a spill file ---------------------------------------
+    def _spill_loop(self) -> None:
+        """Like ``_write_loop``, but a fault of the store holds rows back instead of ending the writer."""
+        if self.store is not None:
+            try:
+                self.store.set_thread_busy_timeout(SPILL_BUSY_TIMEOUT_MS)
+            except STORE_FAULTS as exc:
+                self._on_fault(exc)
+        last_beat = 0.0
+        while True:
+            waiting = bool(self._pending or self.spill.rows) and not self._gone
+            try:
+                batch = self._queue.get(timeout=RETRY_SECONDS if waiting else HEARTBEAT_SECONDS)
+            except queue.Empty:
+                batch = _Batch([], [], None, None)
+            if batch is not None and batch.keys:
+                rows = self._rows(batch)
+                self._pending.append(rows)
+                self._pending_rows += len(rows)
+            self._settle(final=batch is None)
+            if batch is None:
+                return
+            if not self._gone and self.fault_free and time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                with contextlib.suppress(*STORE_FAULTS):  # a missed beat: the next write tells if the store is back
+                    self._beat()
+                last_beat = time.monotonic()
+
+    @property
+    def fault_free(self) -> bool:
+        """No fault under way: nothing held back."""
+        return self._streak is None
+
+    def _settle(self, final: bool) -> None:
+        """Write what is held back, oldest first (the spill file, then memory); on a fault keep it."""
+        if self._gone:
+            self._spill_pending()
+            return
+        try:
+            if self.spill.rows:
+                rows = self.spill.read_rows()
+                for start in range(self._replayed, len(rows), MAX_PENDING_ROWS):
+                    chunk = rows[start:start + MAX_PENDING_ROWS]
+                    self._store_rows([(self.run_id, *row) for row in chunk])
+                    self._replayed += len(chunk)
+                self.spill.discard()
+                self._replayed = 0
+            while self._pending:
+                self._store_rows(self._pending[0])
+                self._pending_rows -= len(self._pending.popleft())
+            if self._streak is not None:
+                self._note_gap()
+        except StoreGone as exc:
+            self._on_fault(exc)
+            self._gone = True
+            self._salvage()
+            self._spill_pending()
+        except STORE_FAULTS as exc:
+            self._on_fault(exc)
+            if final or self._pending_rows > MAX_PENDING_ROWS:
+                self._spill_pending()
+
+    def _on_fault(self, exc: BaseException) -> None:
+        text = str(exc) or type(exc).__name__
+        self.fault = self.fault or text
+        if self._streak is None:
+            self._streak = {"reason": text, "since": time.time(), "rows": self._pending_rows, "spilled": False}
+
+    def _spill_pending(self) -> None:
+        """Memory → spill file (append-only); kept in memory when no folder at all takes the file."""
+        try:
+            if self._pending and self._streak is not None and not self._streak["spilled"]:
+                self.spill.fault(self._streak["reason"])
+                self._streak["spilled"] = True
+            while self._pending:
+                self.spill.write_rows(self._pending[0])
+                self._pending_rows -= len(self._pending.popleft())
+        except OSError as exc:
+            self.fault = self.fault or f"cannot spill: {exc}"
+
+    def _salvage(self) -> None:
+        """The file went away under us: what it held of this run goes to the spill file too."""
+        if self.store is None or self.run_id is None:
+            return
+        _run, rows = self.store.salvage(self.run_id)
+        if rows:
+            self._pending.appendleft(list(rows))
+            self._pending_rows += len(rows)
+            self.rows_written -= len(rows)  # no longer stored anywhere that still exists
+
+    def _note_gap(self) -> None:
+        """The store answers again: the run's meta says when it did not, why, and how many rows waited."""
+        streak, self._streak = self._streak, None
+        gap = {**streak, "until": time.time()}
+        try:
+            gaps = list(self.store.run(self.run_id)["meta"].get("store_gaps") or [])
+            self.store.update_meta(self.run_id, store_gaps=[*gaps, gap])
+        except (*STORE_FAULTS, KeyError):
+            pass  # the note is best effort; the rows are what matters

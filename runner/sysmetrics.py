@@ -22,10 +22,10 @@ from traindoc.vocabulary import (
     CUDA_RESERVED_MB,
     CUDA_TOTAL_MB,
     RAM_TOTAL_MB,
-    RANK_SEP,
     RSS_MB,
     SAMPLES_PER_SEC,
     STEP_TIME,
+    rank_name,
 )
 
 MB = 1024 * 1024
@@ -52,7 +52,7 @@ def ram_total_mb() -> float | None:
 
 @dataclass
 class SystemSampler:
-    """Turns (step, time) at each flush into system rows; ``rank`` suffixes the names (``@rank``).
+    """Turns (step, time) at each flush into system rows; a ``rank`` above 0 suffixes the names (``@rank``).
 
     ``samples_per_step`` (the batch size) gives throughput; ``cuda_device`` (an index or a
     ``torch.device``) adds the allocator's counters. The first sample sets the reference and
@@ -65,7 +65,7 @@ class SystemSampler:
     _last: tuple[int, float] | None = field(default=None, init=False)
 
     def _name(self, name: str) -> str:
-        return name if self.rank is None else f"{name}{RANK_SEP}{self.rank}"
+        return name if not self.rank else rank_name(name, self.rank)  # rank 0's is the run's own series
 
     def sample(self, step: int, now: float) -> dict[str, float]:
         """The system rows for ``step`` reached at monotonic time ``now``."""

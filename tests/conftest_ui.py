@@ -1,8 +1,9 @@
 """Fixtures shared by the dashboard tests: databases holding real (small) runs.
 
-Imported by tests/test_pages.py and tests/test_browser.py (not a conftest.py: the
-lead owns that). Runs come from the runner's own presets, trained in-process, so the
-pages are tested on exactly what a user's database holds.
+Imported by the AppTest page tests and, through tests/conftest_browser.py, by the
+browser tests (not a conftest.py: the lead owns that). Nothing here imports playwright,
+so AppTest-only files collect without it. Runs come from the runner's own presets,
+trained in-process, so the pages are tested on exactly what a user's database holds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
 
 from runner.execute import execute
 from runner.presets import PRESETS
@@ -58,14 +58,6 @@ def real_db_in(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
         ids = make_db(path)
         (folder / "ready").write_text(json.dumps(ids))
     return path, json.loads((folder / "ready").read_text())
-
-
-# A busy 2-core CI machine needs more than playwright's 5 s for a first script run (torch import).
-expect.set_options(timeout=30_000)
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _free_port() -> int:
@@ -109,20 +101,6 @@ def serve(db: Path, **env_extra: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = 30_000) -> Iterator[Page]:
-    """A page in Debian's chromium (no browser downloads), closed on the way out."""
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(timeout_ms)
-            yield page
-        finally:
-            browser.close()
 
 
 def app_test(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str) -> Any:

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, browser_page, real_db_in, serve
-from playwright.sync_api import expect
+from conftest_browser import browser_page, expect
+from conftest_ui import FAST_PRESET, real_db_in, serve
 
 from runner.store import Store
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +61,10 @@ def test_a_run_url_opened_first_on_a_fresh_server_gets_the_app_and_shows_hostile
                          for name in ("train/loss", HOSTILE_METRIC)])
     with serve(tmp_path / "traindoc.db") as url, browser_page() as page:
         page.goto(f"{url}/run?run={run_id}")
-        expect(page.get_by_role("heading", name=HOSTILE_RUN)).to_be_visible(timeout=30_000)
+        expect(page.get_by_role("heading", name=HOSTILE_RUN)).to_be_visible()
         nav = page.locator('[data-testid="stSidebarNav"]')
-        expect(nav.get_by_text("Overview", exact=True)).to_be_visible(timeout=30_000)
-        expect(nav.get_by_text("shared", exact=True)).to_have_count(0, timeout=30_000)  # not the legacy list of pages/
+        expect(nav.get_by_text("Overview", exact=True)).to_be_visible()
+        expect(nav.get_by_text("shared", exact=True)).to_have_count(0)  # not the legacy list of pages/
         page.locator(".js-plotly-plot").first.wait_for(state="visible")
         assert page.evaluate("() => window.__xss") is None
         assert page.locator("img[onerror]").count() == 0

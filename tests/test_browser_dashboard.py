@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest_ui import browser_page, serve
-from playwright.sync_api import Page, expect
+from conftest_browser import WAIT_MS, Page, browser_page, expect, settled
+from conftest_ui import serve
 
 from runner.store import Store
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 
 def _runs(store: Store) -> list[int]:
@@ -38,8 +40,8 @@ def _caption(page: Page, text: str) -> None:
     expect(page.get_by_text(text)).to_be_visible()
 
 
-def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    """The browser acted; wait (bounded) until the database shows it."""
+def _until(check: Callable[[], bool], timeout: float = WAIT_MS / 1000) -> None:
+    """The browser acted; poll (bounded, generously) until the database shows it."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "the page's action never reached the database"
@@ -49,6 +51,8 @@ def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
 def _tick(page: Page, row: int) -> None:
     """Tick a row of the overview's table (a canvas grid: the checkbox column is its first 30 px)."""
     grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(state="visible")
+    settled(page)  # no rerun under way: the grid will not move or redraw under the click
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 15, box["y"] + 35 + 35 * row + 17)
 
@@ -128,6 +132,6 @@ def test_overview_picks_up_a_run_started_elsewhere(app: tuple[str, Store, list[i
     _caption(page, "shown")
     run_id = store.create_run("from the cli", {}, status="queued")
     store.mark_running(run_id, pid=None)
-    expect(page.get_by_text("1 running")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("1 running")).to_be_visible()
     store.finish(run_id, "finished")
-    expect(page.get_by_text("1 running")).to_have_count(0, timeout=20_000)
+    expect(page.get_by_text("1 running")).to_have_count(0)

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import ROOT, browser_page, serve
-from playwright.sync_api import Page, expect
+from conftest_browser import Page, browser_page, expect, settled
+from conftest_ui import ROOT, serve
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 SHOTS = os.environ.get("TRAINDOC_SHOTS")
 EXAMPLE = ROOT / "examples" / "digits_mlp.py"
@@ -29,7 +31,7 @@ def _shot(page: Page, name: str, anchor: str) -> None:
     if SHOTS:
         page.mouse.move(5, 5)
         page.get_by_text(anchor, exact=True).first.evaluate("el => el.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(1500)
+        settled(page)
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import FAST_PRESET, browser_page, make_db, serve
-from playwright.sync_api import Page, expect
+from conftest_browser import Page, browser_page, expect, settled
+from conftest_ui import FAST_PRESET, make_db, serve
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 SHOTS = os.environ.get("TRAINDOC_SHOTS")
 
@@ -33,7 +35,7 @@ def _shot(page: Page, name: str, anchor: str | None = None) -> None:
     page.mouse.move(5, 5)  # no tooltip over the content
     if anchor:
         page.get_by_text(anchor, exact=True).first.evaluate("el => el.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(1500)  # let the charts finish drawing
+    settled(page)  # the charts have finished drawing
     page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 

@@ -12,6 +12,8 @@ from runner.presets import PRESETS
 from runner.store import Store
 from traindoc.handoff import load_run
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 # tiny MLPs: one thread trains them fastest, and leaves the other core to the rest of the suite
 torch.set_num_threads(1)
 

@@ -36,6 +36,7 @@ def _val_loss(cfg: RunConfig, model: torch.nn.Module) -> float:
 
 
 @pytest.mark.parametrize("restore", [True, False], ids=["restore-best", "keep-last"])
+@pytest.mark.slow
 def test_early_stopping_stops_and_restores_the_best_weights(tmp_path: Path, restore: bool) -> None:
     cfg, outcome, store, run_id = _train(tmp_path, {"early_stopping.restore_best": restore})
     assert outcome.stopped_early and outcome.stopped_early.startswith("early stopping: val/loss did not improve")

@@ -10,9 +10,9 @@ import importlib.util
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("keras", "lightning", "sklearn")),
-    reason="keras, lightning and scikit-learn are needed to write the logs")
+    reason="keras, lightning and scikit-learn are needed to write the logs")]
 
 from bench.fault_logs import LABEL_RULES, build  # noqa: E402
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -25,23 +24,18 @@ FIXTURES = sorted(p for p in (ROOT / "tests" / "fixtures_import").rglob("*") if 
 LIMITS = Limits(max_file_bytes=2 << 20, max_total_bytes=8 << 20, max_json_bytes=2 << 20)
 NAMES = ["metrics.csv", "training.log", "history.json", "trainer_state.json", "results.csv", "scalars.json",
          "run.jsonl", "run.tsv", "events.out.tfevents.1.host", "upload.zip", "console.txt", "noext"]
-CASES = {"tried": 0, "imported": 0, "refused": 0}
 
 
 def _import(name: str, data: bytes) -> list[ImportedRun] | None:
-    """The contract under test; anything but runs or ImportFailed fails the test."""
-    CASES["tried"] += 1
-    started = time.monotonic()
+    """The contract under test; anything but runs or ImportFailed fails the test.
+
+    No wall-clock limit here (a hang still fails the run; speed belongs in bench/).
+    """
     try:
-        runs = read_upload(name, data, LIMITS)
-        CASES["imported"] += 1
-        return runs
+        return read_upload(name, data, LIMITS)
     except ImportFailed as exc:
-        CASES["refused"] += 1
         assert name in str(exc) and "\n" not in str(exc)
         return None
-    finally:
-        assert time.monotonic() - started < 10, f"{name}: import took too long"
 
 
 def _mutate(data: bytes, edits: list[tuple[int, int, bytes]], cut: float) -> bytes:
@@ -97,10 +91,23 @@ def test_random_zips_fail_cleanly(members: list[tuple[str, bytes]]) -> None:
         assert ".." not in run.source and not run.source.startswith("/")
 
 
-def test_fuzz_totals_are_reported() -> None:
-    """Runs last in this module: prints the tally for the closing note, and checks both outcomes occurred."""
-    print(f"\nfuzz cases: {CASES}")
-    assert CASES["tried"] >= 400 and CASES["refused"] > 0 and CASES["imported"] > 0
+def test_mutations_reach_both_outcomes() -> None:
+    """The mutator is not degenerate: some mutated real logs still import, some are refused.
+
+    Self-contained (its own tally), so it holds whatever order the tests run in.
+    """
+    tally = {"tried": 0, "imported": 0, "refused": 0}
+
+    @fuzz_settings
+    @given(fixture=st.sampled_from(FIXTURES), edits=edits, cut=st.floats(0.0, 1.0))
+    def mutate_one(fixture: Path, edits: list, cut: float) -> None:
+        tally["tried"] += 1
+        imported = _import(fixture.name, _mutate(fixture.read_bytes(), edits, cut)) is not None
+        tally["imported" if imported else "refused"] += 1
+
+    mutate_one()
+    print(f"\nfuzz cases: {tally}")
+    assert tally["refused"] > 0 and tally["imported"] > 0
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x00\xff" * 300, b"step,loss\n1,\xff\xfe\n", b"{" * 5000,

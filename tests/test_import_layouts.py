@@ -107,6 +107,7 @@ def test_cp1252_text_is_decoded() -> None:
     assert curves["val/loss"] == [0.6, 0.55]
 
 
+@pytest.mark.slow
 def test_lightning_csvlogger_short_overfitting_run_written_by_lightning(tmp_path) -> None:
     """A 6-epoch run as Lightning's own CSVLogger writes it: step rows for train, epoch rows for val."""
     loggers = pytest.importorskip("lightning.pytorch.loggers")

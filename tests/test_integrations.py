@@ -16,6 +16,8 @@ import torch
 from runner.store import Store
 from traindoc import diagnose
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 X = torch.randn(256, 8, generator=torch.Generator().manual_seed(0))
 Y = X @ torch.linspace(-1, 1, 8).unsqueeze(1) + 0.1 * torch.randn(256, 1, generator=torch.Generator().manual_seed(1))
 

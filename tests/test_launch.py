@@ -21,6 +21,7 @@ def _long_run(store: Store) -> int:
     return store.create_run("long", cfg.to_flat())
 
 
+@pytest.mark.slow
 def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
     run_id = store.create_run("quick", PRESETS["healthy"].config({"train.epochs": 2}).to_flat())
     pid = launcher.launch(store, run_id)
@@ -31,6 +32,7 @@ def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
     assert store.metric_series(run_id, "val/loss")[0].size == 2
 
 
+@pytest.mark.slow
 def test_kill_9_keeps_flushed_rows_and_becomes_crashed(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
@@ -41,6 +43,7 @@ def test_kill_9_keeps_flushed_rows_and_becomes_crashed(store: Store) -> None:
     assert store.metric_series(run_id, "train/loss")[0].size >= 1
 
 
+@pytest.mark.slow
 def test_sigterm_flushes_and_ends_cancelled(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
@@ -53,6 +56,7 @@ def test_sigterm_flushes_and_ends_cancelled(store: Store) -> None:
     assert steps.size >= 1 and steps[-1] == store.run(run_id)["last_step"]
 
 
+@pytest.mark.slow
 def test_cancel_from_the_ui_marks_cancelled_and_stops_the_process(store: Store) -> None:
     run_id = _long_run(store)
     pid = launcher.launch(store, run_id)
@@ -88,6 +92,7 @@ def test_cli_grid_and_launch_page_parse_sweep_values_the_same(text: str) -> None
     assert parse_grid(["train.batch_size=16,32,16"]) == {"train.batch_size": [16, 32]}  # a repeat is dropped
 
 
+@pytest.mark.slow
 def test_sweep_runs_every_point_within_the_concurrency_limit(store: Store) -> None:
     base = PRESETS["adam_eps_small"].config({"train.epochs": 2})
     group_id, run_ids = submit(store, Plan("eps", base.to_flat(), {"optim.eps": [0.1, 1e-4, 1e-8]}, concurrency=2))

@@ -15,6 +15,8 @@ from runner import launcher
 from runner.presets import PRESETS
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 APP = str(ROOT / "app.py")
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "requirements.txt", "app.py", "traindoc", "runner", "diagnostics", "pages")
 

@@ -72,7 +72,7 @@ def test_run_page_shows_a_system_group_when_the_run_logged_system_signals(tmp_pa
     run_id = store.create_run("ddp", {}, status="running")
     rows = [(run_id, s, None, "train/loss", 1 / s, 0.0) for s in range(1, 30)]
     rows += [(run_id, s, None, name, v, 0.0) for s in range(1, 30)
-             for name, v in (("sys/step_time@0", 0.1), ("sys/step_time@1", 0.2), ("sys/rss_mb", 900.0 + s))]
+             for name, v in (("sys/step_time", 0.1), ("sys/step_time@1", 0.2), ("sys/rss_mb", 900.0 + s))]
     store.write_metrics(rows)
     store.finish(run_id, "finished")
     at = app_test(tmp_path / "s.db", monkeypatch, "pages/run.py", run=str(run_id))
@@ -80,7 +80,7 @@ def test_run_page_shows_a_system_group_when_the_run_logged_system_signals(tmp_pa
     assert "System" in [h.value for h in at.subheader]
     system = at.get("plotly_chart")[1].proto.spec
     assert all(f'"text":"{n}"'.replace("/", "\\u002f") in system
-               for n in ("sys/step_time@0", "sys/step_time@1", "sys/rss_mb"))  # one panel each
+               for n in ("sys/step_time", "sys/step_time@1", "sys/rss_mb"))  # one panel each
     assert "Rank 1" in page_text(at)  # rank_straggler's card
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from runner.presets import PRESETS
 from runner.store import Store
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 
 def _series(store: Store, run_id: int, name: str) -> np.ndarray:

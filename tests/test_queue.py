@@ -16,6 +16,8 @@ from runner import plan
 from runner.presets import PRESETS
 from runner.store import ACTIVE, Store
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 APP = str(ROOT / "app.py")
 START = "preset · healthy"
 # the scheduler lingers 3 s for a follow-up group; tests wait for it to leave, so keep that short

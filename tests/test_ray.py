@@ -32,6 +32,8 @@ from runner import plan  # noqa: E402 - after the skip: nothing to test without 
 from runner.presets import PRESETS  # noqa: E402
 from runner.store import ACTIVE, Store  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real two-node Ray cluster
+
 RAY = str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").exists() else "ray"
 START_TIMEOUT = 240.0  # a loaded two-core box starts a node in ~5-60 s
 RUN_TIMEOUT = 300.0

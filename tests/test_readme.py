@@ -82,6 +82,7 @@ def test_readme_shows_shell_commands_and_python_blocks() -> None:
 
 
 @pytest.mark.parametrize("code", [c for c in PYTHON if RUN_ELSEWHERE not in c], ids=lambda c: c.splitlines()[0])
+@pytest.mark.slow
 def test_readme_python_block_runs_as_written(code: str, tmp_path: Path) -> None:
     (tmp_path / "example.py").write_text(code)
     env = {**{k: v for k, v in os.environ.items() if k not in ("TRAINDOC_DB", "TRAINDOC_RUN_ID")},

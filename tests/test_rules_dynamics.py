@@ -251,9 +251,18 @@ def test_any_named_training_loss_that_blows_up_and_stays_up_diverges():
     assert fired(make_run(**{"mean_loss": spike}), "divergence") == []
 
 
-def test_nan_from_the_first_value_is_not_divergence():
-    run = make_run(**{"train/loss_epoch": np.linspace(2, 1, 20), "val/loss": np.full(20, np.nan)})
+def test_an_ultralytics_val_loss_nan_from_the_first_value_was_never_computed():
+    run = make_run(meta={"format": "ultralytics"},
+                   **{"train/loss_epoch": np.linspace(2, 1, 20), "val/loss": np.full(20, np.nan)})
     assert fired(run, "divergence") == []
+
+
+def test_a_val_loss_nan_at_every_evaluation_beside_finite_metrics_is_reported():
+    curves_ = {"train/loss_epoch": np.linspace(2, 1, 20), "val/loss": np.full(20, np.nan),
+               "val/acc": np.linspace(0.2, 0.8, 20)}
+    run = make_run(meta={"format": "tensorboard"}, **curves_)
+    (found,) = fired(run, "divergence")
+    assert found.evidence.metric == "val/loss" and "NaN" in found.title
 
 
 def test_negative_by_design_loss_is_info():

@@ -309,3 +309,23 @@ def test_a_loss_that_merely_ends_near_some_ln_k_is_not_at_chance():
     at_chance = falling(40, 1.84, 1.79)  # started at ln 6 as well: it sat there throughout
     [f] = fired(make_run(**{"train/loss_epoch": at_chance}), "underfitting")
     assert f.evidence.values["chance_classes"] == 6
+
+
+def test_a_short_fine_tune_whose_last_evaluations_are_each_clearly_worse_overfits():
+    """Ten epochs, the best at the 8th, the two after it 20-30 % worse while training keeps falling."""
+    val = [1.0, 0.8, 0.7, 0.62, 0.58, 0.55, 0.53, 0.50, 0.60, 0.65]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": list(np.linspace(1.0, 0.2, 10))})
+    (found,) = fired(run, "overfitting")
+    assert found.evidence.values["evaluations_after_best"] == 2
+
+
+def test_a_short_run_whose_last_evaluations_drift_a_few_percent_is_not_overfitting():
+    val = [1.0, 0.8, 0.7, 0.62, 0.58, 0.55, 0.53, 0.50, 0.52, 0.51]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": list(np.linspace(1.0, 0.2, 10))})
+    assert not fired(run, "overfitting")
+
+
+def test_one_bad_evaluation_after_the_best_is_not_enough():
+    val = [1.0, 0.8, 0.7, 0.62, 0.58, 0.55, 0.53, 0.51, 0.50, 0.70]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": list(np.linspace(1.0, 0.2, 10))})
+    assert not fired(run, "overfitting")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runner.store import Store
 
 
@@ -19,6 +21,7 @@ def test_presets_lists_every_pathology(db_path: Path) -> None:
     assert "softmax_nll" in out and "shows: negative_loss" in out
 
 
+@pytest.mark.slow
 def test_run_trains_in_the_foreground_and_list_shows_it(db_path: Path) -> None:
     done = _cli("run", "--preset", "healthy", "--set", "train.epochs=2", "--name", "smoke", db=db_path)
     assert done.returncode == 0, done.stderr

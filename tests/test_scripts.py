@@ -19,6 +19,8 @@ from runner.config import ConfigError
 from runner.store import ACTIVE, Store, StoreError
 from traindoc.handoff import fix_group
 
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.py"
 QUICK = ["--config", "train.epochs=3", "--config", "model.hidden=32"]
 

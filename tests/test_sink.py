@@ -6,6 +6,7 @@ import sys
 import time
 from unittest import mock
 
+import pytest
 import torch
 
 from runner.execute import execute
@@ -42,6 +43,7 @@ def test_device_tensors_are_never_read_when_logged(store: Store) -> None:
     sink.close()
 
 
+@pytest.mark.slow
 def test_training_loop_never_reads_a_tensor_value_per_step(store: Store) -> None:
     """A per-step ``.item()``/``float(tensor)`` in the loop would force a GPU sync; count them."""
     cfg = PRESETS["healthy"].config({"train.epochs": 2, "train.batch_size": 8})

@@ -59,6 +59,7 @@ def _runs(db: Path, group: int) -> list[RunData]:
     return [load_run(store, int(i)) for i in sorted(store.runs(group_id=group).id)]
 
 
+@pytest.mark.slow
 def test_compare_page_shows_sensitivity_and_the_epsilon_finding(sweep_db: tuple[Path, dict[str, int]],
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = sweep_db
@@ -76,6 +77,7 @@ def test_compare_page_shows_sensitivity_and_the_epsilon_finding(sweep_db: tuple[
     assert at.get("download_button")[0].proto.label == "Download CSV"
 
 
+@pytest.mark.slow
 def test_compare_page_on_a_fix_group_includes_the_parent(sweep_db: tuple[Path, dict[str, int]],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = sweep_db
@@ -84,6 +86,7 @@ def test_compare_page_on_a_fix_group_includes_the_parent(sweep_db: tuple[Path, d
     assert at.dataframe[0].value["run"].tolist()[0] == ids["parent"]
 
 
+@pytest.mark.slow
 def test_run_page_offers_the_fix_and_shows_the_verdict(sweep_db: tuple[Path, dict[str, int]],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     db, ids = sweep_db
@@ -110,6 +113,7 @@ def test_launch_page_refuses_a_bad_value_with_its_range(tmp_path: Path, monkeypa
     assert "Nothing queued yet" in at.info[0].value
 
 
+@pytest.mark.slow
 def test_table_highlights_differing_keys_and_figures_use_log_axes(sweep_db: tuple[Path, dict[str, int]]) -> None:
     db, ids = sweep_db
     runs = _runs(db, ids["group"])

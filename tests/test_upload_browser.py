@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_ui import browser_page, serve
+from conftest_browser import browser_page, expect
+from conftest_ui import serve
 from import_golden import FIXTURES
-from playwright.sync_api import expect
 
 from runner.store import Store
+
+pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ def fixed_softmax(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, int]
     return store, group_id
 
 
+@pytest.mark.slow
 def test_log_softmax_fix_is_verified_on_real_runs(fixed_softmax: tuple[Store, int]) -> None:
     store, group_id = fixed_softmax
     verdict = {v.fix: v for v in group_verdicts(*fix_group(store, group_id))}["Use LogSoftmax"]
@@ -40,6 +41,7 @@ def test_log_softmax_fix_is_verified_on_real_runs(fixed_softmax: tuple[Store, in
     assert verdict.reason.startswith("negative_loss is gone; val/acc 0.9")
 
 
+@pytest.mark.slow
 def test_a_fix_that_cannot_help_did_not_help(fixed_softmax: tuple[Store, int]) -> None:
     store, group_id = fixed_softmax
     verdict = {v.fix: v for v in group_verdicts(*fix_group(store, group_id))}["Use AMSGrad"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from traindoc.vocabulary import canonical
@@ -65,8 +66,16 @@ class Session:
     """A ``traindoc.start_run`` driven by a framework's begin/log/end callbacks."""
 
     def __init__(self, name: str, db: str | os.PathLike | None, stop_on: Iterable[str] | str,
-                 config: Mapping[str, Any] | None = None) -> None:
+                 config: Mapping[str, Any] | None = None, strict: bool | None = None, *,
+                 all_ranks: bool = False, rank_zero_only: bool = False) -> None:
+        """``strict`` (default: ``TRAINDOC_STRICT``) lets store faults raise into the framework's loop.
+
+        Many processes (``traindoc.start_run``): ``all_ranks`` stores the other ranks' series as
+        ``name@rank`` too; ``rank_zero_only`` when the framework calls us on rank 0 alone."""
         self.name = name
+        self.all_ranks = all_ranks
+        self.rank_zero_only = rank_zero_only
+        self.strict = strict
         self.db = db
         self.stop_on = stop_on
         self.config: dict[str, Any] = dict(config or {})
@@ -81,12 +90,27 @@ class Session:
         if config:
             self.config.update(config)
         if self.run is None:
-            self._cm = start_run(self.name, self.config, db=self.db, stop_on=self.stop_on, raise_on_stop=False)
+            self._cm = start_run(self.name, self.config, db=self.db, stop_on=self.stop_on, raise_on_stop=False,
+                                 strict=self.strict, rank_zero_only=self.rank_zero_only)
             self.run = self._cm.__enter__()
-        elif config:
-            stored = self.run.store.run(self.run.id)["config"]
-            self.run.store.set_run_config(self.run.id, {**stored, **dict(config)})
+        elif config and self.run.store is not None and self.run.leads:
+            with self._tolerated():
+                stored = self.run.store.run(self.run.id)["config"]
+                self.run.store.set_run_config(self.run.id, {**stored, **dict(config)})
         return self.run
+
+    @contextmanager
+    def _tolerated(self) -> Iterator[None]:
+        """A store fault in a bookkeeping write (config, names) is a warning, not the end of the fit."""
+        from runner.api import strict_mode
+        from runner.sink import STORE_FAULTS, StoreFaultWarning
+
+        try:
+            yield
+        except STORE_FAULTS as exc:
+            if strict_mode(self.strict):
+                raise
+            warnings.warn(StoreFaultWarning(f"traindoc: run {self.run.id}: {exc} — training goes on"), stacklevel=4)
 
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None,
             epoch_level: bool = False, skip: Iterable[str] = ()) -> None:
@@ -102,7 +126,8 @@ class Session:
                 self.names[target] = name
             out[target] = value
         if out:
-            run.log(out, step=int(step), epoch=None if epoch is None or not math.isfinite(epoch) else float(epoch))
+            run.log(out, step=int(step), epoch=None if epoch is None or not math.isfinite(epoch) else float(epoch),
+                    all_ranks=self.all_ranks)
 
     @property
     def stop_requested(self) -> bool:
@@ -113,8 +138,9 @@ class Session:
         if self._cm is None:
             return
         cm, self._cm = self._cm, None
-        if self.names:
-            self.run.store.update_meta(self.run.id, original_names=self.names)
+        if self.names and self.run.store is not None and self.run.leads:
+            with self._tolerated():
+                self.run.store.update_meta(self.run.id, original_names=self.names)
         if error is None:
             cm.__exit__(None, None, None)
         else:

@@ -5,6 +5,10 @@ The run's config is the optimizer's ``get_config()`` on canonical keys (``learni
 ``epochs`` from ``fit``. The callback is ``async_safe``: Keras then calls the batch hooks on
 its worker threads, so turning the batch's tensors into numbers never waits on the training
 thread. The live doctor (``stop_on``) ends the fit through ``model.stop_training``.
+
+Single process: Keras 3 on the torch backend has no multi-worker training to follow. Started under
+a launcher of many processes anyway, each process is a rank of one run (``traindoc.start_run``):
+rank 0's logs are the run's.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ class TraindocCallback(keras.callbacks.Callback):
 
     def __init__(self, name: str = "keras", db: str | os.PathLike | None = None,
                  stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
-                 batch_size: int | None = None) -> None:
+                 batch_size: int | None = None, strict: bool | None = None) -> None:
         super().__init__()
-        self._session = Session(name, db, stop_on, config)
+        self._session = Session(name, db, stop_on, config, strict)
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._epoch_start = 0  # steps before this epoch: Keras numbers batches from 0 in each epoch

@@ -5,6 +5,10 @@ The run's config is the module's (and datamodule's) ``hparams`` on canonical key
 floats at its ``log_every_n_steps`` cadence (its own conversion, not one per step); the
 logger adds no sync and no transaction per step. ``callbacks=[logger.stopper()]`` lets the
 live doctor stop the fit (``stop_on=("divergence",)``) through ``trainer.should_stop``.
+
+Under ``strategy="ddp"`` (Lightning's launcher or ``torchrun``) Lightning calls a logger on rank
+0 only, so the job is one run made by rank 0, its meta saying how many ranks trained; per-rank
+series are not logged from here (``run.log(..., all_ranks=True)`` in your module does that).
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ class TraindocLogger(Logger):
     """A Lightning logger whose run is a traindoc run (source ``api``)."""
 
     def __init__(self, name: str = "lightning", db: str | os.PathLike | None = None,
-                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None) -> None:
+                 stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
+                 strict: bool | None = None) -> None:
         super().__init__()
-        self._session = Session(name, db, stop_on, config)
+        self._session = Session(name, db, stop_on, config, strict, rank_zero_only=True)
 
     @property
     def name(self) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from runner import api
 from runner.scripts import ENV_RUN_ID
+from runner.sink import STORE_FAULTS
 from runner.stop_on import check_stop_on, requested
 from traindoc.live_doctor import DEFAULT_INTERVAL, LiveDoctor
 
@@ -29,7 +30,7 @@ class RunStopped(Exception):
 class Run:
     """What ``start_run`` yields: ``log``, ``config``, and whether the doctor stopped the run."""
 
-    def __init__(self, inner: api.Run, config: Mapping[str, Any], doctor: LiveDoctor | None,
+    def __init__(self, inner: api.Run | api.FollowerRun, config: Mapping[str, Any], doctor: LiveDoctor | None,
                  raise_on_stop: bool) -> None:
         self._inner = inner
         self.id = inner.id
@@ -37,6 +38,11 @@ class Run:
         self.config = MappingProxyType(dict(config))
         self.doctor = doctor
         self._raise_on_stop = raise_on_stop
+
+    @property
+    def leads(self) -> bool:
+        """This process holds the run: a lone process or rank 0 (another rank only attaches to it)."""
+        return isinstance(self._inner, api.Run)
 
     @property
     def stop_requested(self) -> bool:
@@ -47,11 +53,14 @@ class Run:
     def stopped_by(self) -> dict[str, Any] | None:
         return None if self.doctor is None else self.doctor.stopped_by
 
-    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None) -> None:
-        """Buffer metrics (tensors stay tensors until the sink's batch); raises RunStopped once stopped."""
+    def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
+        """Buffer metrics (tensors stay tensors until the sink's batch); raises RunStopped once stopped.
+
+        In a many-process job rank 0's metrics are the run's; another rank's ``log`` does nothing
+        unless ``all_ranks=True``, which stores its series in the same run as ``name@rank``."""
         if self._raise_on_stop and self.stop_requested:
             raise RunStopped(self.stopped_by)
-        self._inner.log(metrics, step=step, epoch=epoch)
+        self._inner.log(metrics, step=step, epoch=epoch, all_ranks=all_ranks)
 
     def set_progress(self, fraction: float) -> None:
         self._inner.set_progress(fraction)
@@ -63,20 +72,38 @@ class Run:
 @contextmanager
 def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db: str | os.PathLike | None = None,
               group_id: int | None = None, stop_on: Iterable[str] | str = (), raise_on_stop: bool = True,
-              doctor_interval: float = DEFAULT_INTERVAL) -> Iterator[Run]:
+              doctor_interval: float = DEFAULT_INTERVAL, strict: bool | None = None,
+              rank_zero_only: bool = False) -> Iterator[Run]:
     """Start (or, inside a script traindoc launched, join) a run; finish or fail it on the way out.
 
     ``stop_on=("divergence",)`` watches the run and stops it on that critical finding: the run
     ends ``stopped`` with the finding in its meta, the next ``run.log`` raises ``RunStopped`` and
     the block is left quietly (``raise_on_stop=False`` leaves it to you: check
     ``run.stop_requested``). A launched script also inherits the launch form's stop toggle.
+
+    No fault of the store stops the block: it is one warning and the rows are kept (README,
+    "Reliability"); ``strict=True`` (or ``TRAINDOC_STRICT=1``) raises instead.
+
+    Under ``torchrun``/``srun`` (README, "Many processes") the job is one run: rank 0 creates it,
+    the other ranks attach, and it ends ``finished`` once every rank left the block (``failed``
+    when one raised). Call it on every rank (with a process group it is a collective);
+    ``rank_zero_only=True`` when only rank 0 ever calls it. The doctor watches from rank 0.
     """
     stop_on = check_stop_on(stop_on)
     launched = bool(os.environ.get(ENV_RUN_ID))
-    with api.start_run(name, config, db=db, group_id=group_id) as inner:
-        stored = inner.store.run(inner.id)
-        stop_on = stop_on or requested(inner.store, stored)
-        doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) if stop_on else None
+    strict = api.strict_mode(strict)
+    with api.start_run(name, config, db=db, group_id=group_id, strict=strict, rank_zero_only=rank_zero_only) as inner:
+        stored, doctor = {"config": dict(config or {})}, None
+        try:
+            if inner.store is not None and inner.id is not None:
+                stored = inner.store.run(inner.id)
+                stop_on = stop_on or requested(inner.store, stored)
+                leads = isinstance(inner, api.Run)  # rank 0 or a lone process: the one that may stop the run
+                doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) \
+                    if stop_on and leads else None
+        except STORE_FAULTS:
+            if strict:
+                raise  # else: no doctor for this run; its rows are kept all the same
         restore = _cancel_on_sigterm() if launched else None
         try:
             yield Run(inner, stored["config"], doctor, raise_on_stop)

@@ -70,17 +70,9 @@ CUDA_RESERVED_MB = "sys/cuda_reserved_mb"  # torch.cuda.memory_reserved (the cac
 CUDA_PEAK_MB = "sys/cuda_peak_mb"  # a peak of allocated memory per log interval (MMEngine's ``memory``)
 CUDA_TOTAL_MB = "sys/cuda_total_mb"  # the device's memory: the limit CUDA memory runs into
 SYSTEM_PREFIX = "sys/"
-RANK_SEP = "@"  # ``sys/step_time@3``: rank 3's series of a DDP job (one run, per-rank names)
 # Memory series and the limit each runs into, in the order a chart or a rule prefers them.
 MEMORY_LIMITS: dict[str, str] = {CUDA_RESERVED_MB: CUDA_TOTAL_MB, CUDA_ALLOC_MB: CUDA_TOTAL_MB,
                                  CUDA_PEAK_MB: CUDA_TOTAL_MB, RSS_MB: RAM_TOTAL_MB}
-
-
-def per_rank(name: str, names: Iterable[str]) -> dict[int, str]:
-    """Rank → series name for ``name@<rank>`` among ``names`` (the per-rank series of one DDP run)."""
-    pattern = re.compile(rf"^{re.escape(name)}{RANK_SEP}(\d+)$")
-    found = {int(m.group(1)): n for n in names if (m := pattern.match(n))}
-    return dict(sorted(found.items()))
 
 
 # Training loss: per iteration when logged every step, epoch mean when logged per epoch.
@@ -176,7 +168,8 @@ def map_names(counts: Mapping[str, int], *, axis: str = "step", epochs: int = 0,
 
 @dataclass(frozen=True)
 class Role:
-    """What a metric is: ``split`` train/val/other, ``kind`` loss/metric/lr/grad/system, ``better`` lower/higher/''."""
+    """What a metric is: ``split`` train/val/other, ``kind`` loss/metric/lr/grad/system/rank (one rank's
+    series, ``RANK_SEP``), ``better`` lower/higher/''."""
 
     split: str
     kind: str
@@ -190,8 +183,40 @@ _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "t
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
+# One rank's series in a many-process run: ``train/loss@1`` is rank 1's training loss (rank 0's is
+# the plain name, the run's curve). Its role has kind ``rank`` (no direction), so no rule reads it as
+# the run's loss or score; the charts still show it.
+RANK_SEP = "@"
+_PER_RANK = re.compile(rf"^(?P<base>.+){RANK_SEP}(?P<rank>\d+)$")
+
+
+def rank_name(name: str, rank: int) -> str:
+    """The stored name of ``rank``'s series of ``name`` (``train/loss@1``)."""
+    return f"{name}{RANK_SEP}{int(rank)}"
+
+
+def per_rank(name: str) -> tuple[str, int] | None:
+    """``(base name, rank)`` of a per-rank series, None for a run's own series."""
+    match = _PER_RANK.match(name.strip())
+    return None if match is None else (match.group("base"), int(match.group("rank")))
+
+
+def rank_series(name: str, names: Iterable[str]) -> dict[int, str]:
+    """Rank → series of ``name`` among ``names`` in a many-process run: ``name@<rank>`` for each rank
+    and, unless an explicit ``name@0`` exists, the plain ``name`` as rank 0's (the run's own curve).
+    A single entry is a one-process run."""
+    found = {r: n for n in names if (ranked := per_rank(n)) is not None and ranked[0] == name
+             for r in (ranked[1],)}
+    if 0 not in found and name in set(names) and found:
+        found[0] = name
+    return dict(sorted(found.items()))
+
+
 def role(name: str) -> Role:
     """The role of a (canonical or foreign) name, from its tokens; unknown parts stay empty or ``other``."""
+    ranked = per_rank(name)
+    if ranked is not None:
+        return Role(role(ranked[0]).split, "rank", "")
     low = name.strip().lower()
     tokens = _TOKEN.findall(low.replace("map50", "map"))
     split = next((_SPLIT[t] for t in tokens if t in _SPLIT), "other")

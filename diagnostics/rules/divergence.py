@@ -14,6 +14,7 @@ from diagnostics.rules._common import cfg, other_train_losses, reinforcement, sc
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
+NAN_WHEN_NOT_COMPUTED = ("ultralytics",)  # formats that write NaN for a loss they did not compute
 REBOUND_SMOOTHING = 0.05  # a light smoothing: the low is a level, not one lucky batch
 REBOUND_EDGE = 0.1  # start and end levels: medians of the first and last tenth of the curve
 
@@ -45,7 +46,7 @@ class Divergence(Rule):
     On real logs the loss may be any training loss the log names (``mean_loss`` of a
     physics-informed net, ``train_loss_batch`` of a tqdm bar), so every series whose name
     reads as a training loss is judged, not only the canonical ones. A series that is NaN
-    from its very first value was never computed (YOLO's val losses in some exports): a
+    from its very first value in an Ultralytics results.csv was never computed: a
     reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
     beside finite metrics, still is: it blew up inside that epoch). A validation loss that is
     NaN/inf in its first evaluations and finite later was computed, and broke: it is
@@ -125,7 +126,10 @@ class Divergence(Rule):
             # is finite later; a validation loss that is never finite was never computed (YOLO
             # exports), and an all-NaN file is broken
             is_val = series.name == "val/loss" or role(series.name).split == "val"
-            computed = np.isfinite(series.values).any() if is_val else alive
+            # a validation loss NaN at every evaluation beside finite metrics broke at each one; only
+            # Ultralytics writes NaN for a validation loss it never computed
+            never_computed = run.meta.get("format") in NAN_WHEN_NOT_COMPUTED
+            computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val else alive
             if np.isfinite(series.values[0]) or computed:
                 return [self._non_finite(run, series)]
         for series in losses:

@@ -20,6 +20,7 @@ SMOOTH_SHARE = 0.1  # the smoothing window and the end level span a tenth of the
 MIN_END_POINTS = 2  # the end level is a median of at least two evaluations (one is a single draw)
 MIN_TRAIN_POINTS = 3  # a training curve with fewer points has no trend to compare with
 BEST_NEIGHBOURS = 3  # a short run's best level: the best and the evaluation on each side
+FEW_ONE_MISS_FROM = 4  # from this many evaluations after the best, one of them may fall back near it
 TINY = 1e-12  # guards divisions by a best value or a training loss of zero
 # the fixes' patches
 PATIENCE = 5  # early stopping a few evaluations after the best (Keras/Lightning examples use 3-10)
@@ -68,12 +69,20 @@ class Overfitting(Rule):
     shift_k: how far above the best level (in point noises) a later evaluation must lie to count
       in the sign test (a step up that then stays has no trend within the stretch).
     jump_k: a rise of this many standard errors counts without either test (a few evaluations far
-      above the best: too few for a test to reach ``max_p``). Within the calibration split's
-      best-F1 range (2.5-4), 3.5 keeps noisy plateaus (tests/test_rules_fit.py) within 3% alarms.
+      above the best: too few for a test to reach ``max_p``).
     min_rise: relative worsening of the end level of a val loss from its best.
     min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
     noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
     overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
+    few_after_points: with fewer evaluations after the best than the trend test needs (or fewer
+      than ``few_after_max``, where the tests have no power), at least this many, each worse than
+      the best (one may miss from four on, never the last)...
+    few_after_max: below this many evaluations after the best, a stretch the tests reject is
+      judged by the few-evaluations test instead.
+    few_min_rise: ... by this share of the best val loss ("tens of percent" in short fine-tunes)...
+    few_metric_drop: ... or, for an accuracy/AUC, by this much absolute, and by
+    few_noise_k: ... this many point noises of the curve up to the best (a noisy plateau's later
+      evaluations clear a lucky low by less).
 
     References:
     SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
@@ -93,10 +102,15 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 1.0
+    noise_k: float = 1.25
     shift_k: float = 1.0
-    jump_k: float = 3.5
+    jump_k: float = 4.0
     overfit_ratio: float = 0.1
+    few_after_points: int = 2
+    few_after_max: int = 8
+    few_min_rise: float = 0.1
+    few_metric_drop: float = 0.04
+    few_noise_k: float = 2.0
 
     def applies(self, run: RunData) -> bool:
         """A canonical validation curve, or any validation loss with a training partner (multi-loss logs)."""
@@ -131,7 +145,7 @@ class Overfitting(Rule):
         b = int(np.argmin(sy))
         after = n - 1 - b
         if after < max(self.min_after_points, share(n, self.min_after)):
-            return []
+            return self._few_after(run, name, train_series, x, y, b, sign, lower_better)
         # the best level: the smoothed minimum, or in a short run the median of the best and its
         # neighbours (a raw minimum of noisy points sits a noise below the level they share)
         k_best = curves.window(n, SMOOTH_SHARE) if smoothed else BEST_NEIGHBOURS
@@ -155,7 +169,39 @@ class Overfitting(Rule):
         above = int(np.sum(post > best + self.shift_k * noise))
         if (trend.mann_kendall_p(post) > self.max_p and trend.sign_test_p(above, len(post)) > self.max_p
                 and z < self.jump_k):
+            # a handful of evaluations gives the tests no power (a sign test on 4 points bottoms at
+            # p = 1/16): a short stretch is judged like one with too few points for them
+            if after < self.few_after_max:
+                return self._few_after(run, name, train_series, x, y, b, sign, lower_better)
             return []
+        return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, smoothed)
+
+    def _few_after(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
+                   sign: float, lower_better: bool) -> list[Finding]:
+        """Too few evaluations after the best for a trend test: every one of them clearly worse instead.
+
+        A run stopped a few evaluations after its best (a 10-epoch fine-tune, early stopping with a
+        short patience) has no room for a test; ``few_after_points`` or more evaluations, each worse
+        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it.
+        """
+        s = sign * y
+        post = s[b + 1 :]
+        if len(post) < self.few_after_points:
+            return []
+        # the best's level (with its neighbours): on a noisy plateau the raw best is a lucky draw
+        best = float(np.median(s[max(0, b - 1) : b + 2]))
+        margin = self.few_min_rise * max(abs(best), TINY) if lower_better else self.few_metric_drop
+        worse = post >= best + max(margin, self.few_noise_k * trend.diff_noise(s[: b + 1]))
+        misses = 0 if len(post) < FEW_ONE_MISS_FROM else 1  # one evaluation back near the best is noise
+        if int(np.sum(~worse)) > misses or not worse[-1]:
+            return []
+        end = float(np.median(post[-MIN_END_POINTS:]))
+        return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, False)
+
+    def _memorised(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
+                   sign: float, best: float, end: float, lower_better: bool, smoothed: bool) -> list[Finding]:
+        """The training partner kept improving past the best and the gap widened: memorisation."""
+        s, n = sign * y, len(y)
         tx, ty = curves.reduce(*train_series.finite())
         if len(ty) < MIN_TRAIN_POINTS:
             return []

@@ -10,7 +10,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import STEP_TIME, per_rank
+from traindoc.vocabulary import STEP_TIME, rank_series
 
 
 @register
@@ -18,8 +18,9 @@ from traindoc.vocabulary import STEP_TIME, per_rank
 class RankStraggler(Rule):
     """What it detects:
     In a run that logs per-rank step times (``sys/step_time@<rank>``, one series per
-    process of a DDP job), one rank whose median step time is at least ``min_ratio`` times
-    the median of the other ranks', and stays so: the run's steps are cut into ``segments``
+    process of a DDP job; rank 0's is the run's own ``sys/step_time``), one rank whose
+    median step time is at least ``min_ratio`` times the median of the other ranks', and
+    stays so: the run's steps are cut into ``segments``
     equal stretches and the rank must be that slow in at least ``min_share`` of those that
     every rank logged in. Step time here is the time a rank spends outside the collective
     waits; where it is measured across the all-reduce every rank shows the same wall time
@@ -58,11 +59,12 @@ class RankStraggler(Rule):
     min_share: float = 0.75
 
     def applies(self, run: RunData) -> bool:
-        return len(per_rank(STEP_TIME, run.names)) >= 2
+        return len(rank_series(STEP_TIME, run.names)) >= 2
 
     def check(self, run: RunData) -> list[Finding]:
         ranks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for rank, name in per_rank(STEP_TIME, run.names).items():
+        ranks_named = rank_series(STEP_TIME, run.names)
+        for rank, name in ranks_named.items():
             x, y = curves.finite(run.get(name))
             skip = int(len(y) * self.warmup)
             if len(y) - skip >= self.min_points:
@@ -78,14 +80,14 @@ class RankStraggler(Rule):
         if share < self.min_share:
             return []
         ratio = medians[slow] / others
-        name = f"{STEP_TIME}@{slow}"
+        name = ranks_named[slow]
         summary = (f"Rank {slow}'s step time is {ratio:.2f}× the other {len(ranks) - 1} rank(s)' "
                    f"(median {curves.fmt(medians[slow])} s vs {curves.fmt(others)} s), in {share:.0%} of the run: "
                    "every other rank waits for it at each synchronisation.")
         x = ranks[slow][0]
         values = {"rank": slow, "ratio": ratio, "median_s": medians[slow], "others_median_s": others,
                   "share": share, "ranks": len(ranks)}
-        related = tuple(f"{STEP_TIME}@{r}" for r in ranks if r != slow)
+        related = tuple(ranks_named[r] for r in ranks if r != slow)
         evidence = Evidence(name, int(x[0]), int(x[-1]), values,
                             ({"kind": "hline", "value": others, "label": "other ranks"},), related)
         fixes = [

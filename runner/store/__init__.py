@@ -21,6 +21,7 @@ from runner.store.base import (
     ImportedRunRows,
     MetricRow,
     StoreError,
+    StoreGone,
     resolve_db_path,
 )
 from runner.store.schema import MIGRATIONS
@@ -41,4 +42,5 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["ACTIVE", "BUSY_TIMEOUT_MS", "DEFAULT_DB", "HEARTBEAT_SECONDS", "MIGRATIONS", "SCHEDULER_STALE_SECONDS",
            "SOURCES", "STALE_AFTER_SECONDS", "STATUSES", "ImportedRunRows", "MetricRow", "Store", "StoreError",
+           "StoreGone",
            "resolve_db_path"]

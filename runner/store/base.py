@@ -31,6 +31,10 @@ class StoreError(RuntimeError):
     """A store operation that failed after retries; the message says what and why."""
 
 
+class StoreGone(StoreError):
+    """The database file was deleted or replaced under an open store: nothing more can go into it."""
+
+
 _HINTS = {
     "disk is full": "free disk space (nothing was written by this transaction; the file is intact)",
     "readonly": "the file or its folder is read-only; fix its permissions or pass another --db",
@@ -40,11 +44,22 @@ _HINTS = {
 }
 
 
-def _explain(path: Path, exc: sqlite3.DatabaseError, attempts: int = 1, action: str = "write failed") -> str:
-    """One line: which file, what SQLite said, what to do about it."""
+def _explain(path: Path, exc: sqlite3.DatabaseError, attempts: int = 1, action: str = "write failed",
+             hint: str | None = None) -> str:
+    """One line: which file, what SQLite said, what to do about it (``hint`` overrides the usual one)."""
     tried = f" after {attempts} attempts" if attempts > 1 else ""
-    hint = next((h for key, h in _HINTS.items() if key in str(exc)), "")
+    if hint is None:
+        hint = next((h for key, h in _HINTS.items() if key in str(exc)), "")
     return f"{path}: {action}{tried}: {exc}" + (f" — {hint}" if hint else "")
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+# Opening backs off from OPEN_FIRST_DELAY up to OPEN_MAX_DELAY between tries, for at most the busy timeout.
+OPEN_FIRST_DELAY = 0.005
+OPEN_MAX_DELAY = 0.25
 
 
 def resolve_db_path(db: str | os.PathLike | None = None) -> Path:
@@ -76,16 +91,50 @@ class StoreBase:
         if conn is None:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                conn = self._connect()
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(_explain(self.path, exc, action="cannot open")) from exc
+            conn = self._while_locked(self._connect, "cannot open")
             self._local.conn = conn
         return conn
+
+    def _while_locked(self, action: Any, what: str) -> Any:
+        """``action()``, tried again with bounded backoff while SQLite answers "locked" at once.
+
+        Why: switching a fresh file to WAL and creating its schema take locks that SQLite's busy
+        timeout does not always wait for, so processes opening one new store at the same instant
+        (DDP ranks, sweep workers) saw an immediate ``database is locked``. The tries stop after
+        the busy timeout; the error then says how many tries over how long.
+        """
+        started = time.monotonic()
+        delay, attempts = OPEN_FIRST_DELAY, 0
+        while True:
+            attempts += 1
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                waited = time.monotonic() - started
+                if not _is_locked(exc) or waited >= self.busy_timeout_ms / 1000:
+                    hint = (f"other processes kept the file locked for {waited:.1f} s while it was opened"
+                            if _is_locked(exc) else None)
+                    raise StoreError(_explain(self.path, exc, attempts, action=what, hint=hint)) from exc
+                time.sleep(min(delay, max(self.busy_timeout_ms / 1000 - waited, 0.0)))
+                delay = min(delay * 2, OPEN_MAX_DELAY)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(_explain(self.path, exc, attempts, action=what)) from exc
 
     def _connect(self) -> sqlite3.Connection:
         if self._identity is not None:  # another thread's connection: never create a file that vanished
             self._check_same_file()
+        conn = self._open_connection()
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        stat = os.stat(self.path)
+        if self._identity is None:
+            self._identity = (stat.st_dev, stat.st_ino)
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
         if self.read_only:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             try:
@@ -95,17 +144,21 @@ class StoreBase:
                 conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
         else:
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        return conn
+
+    def set_thread_busy_timeout(self, ms: int) -> None:
+        """This thread's connection waits at most ``ms`` for a lock (a writer that must come back soon)."""
+        self._local.busy_ms = int(ms)
+        self.conn.execute(f"PRAGMA busy_timeout={int(ms)}")
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout={getattr(self._local, 'busy_ms', int(self.busy_timeout_ms))}")
+        if not self.read_only:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
         for name, value in self.pragmas.items():
             conn.execute(f"PRAGMA {name}={int(value)}")
-        stat = os.stat(self.path)
-        if self._identity is None:
-            self._identity = (stat.st_dev, stat.st_ino)
-        return conn
 
     def _check_same_file(self) -> None:
         """Refuse to commit into a file that was deleted or replaced since we opened it: SQLite would
@@ -116,8 +169,8 @@ class StoreBase:
             stat = None
         if stat is None or (stat.st_dev, stat.st_ino) != self._identity:
             what = "deleted" if stat is None else "replaced by another file"
-            raise StoreError(f"{self.path}: write refused: the database file was {what} while this process had"
-                             " it open; nothing more is written — restore the file or start again with a new --db")
+            raise StoreGone(f"{self.path}: write refused: the database file was {what} while this process had"
+                            " it open — restore the file or start again with a new --db")
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -175,6 +228,10 @@ class StoreBase:
         raise AssertionError("unreachable")
 
     def _migrate(self) -> None:
+        """Bring the schema to the latest version; safe with any number of processes at once."""
+        self._while_locked(self._migrate_once, "cannot open")
+
+    def _migrate_once(self) -> None:
         conn = self.conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if self.read_only:
@@ -191,7 +248,8 @@ class StoreBase:
                     conn.execute(f"PRAGMA user_version={target}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,9 +15,11 @@ import pandas as pd
 
 from runner import rollup
 from runner.store.base import (
+    BUSY_TIMEOUT_MS,
     SOURCES,
     MetricRow,
     StoreBase,
+    StoreError,
     row_dict,
 )
 from runner.store.imports import ImportsMixin
@@ -23,7 +28,7 @@ from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 from runner.store.scripts import ScriptsMixin
-from traindoc.statuses import STATUSES
+from traindoc.statuses import ACTIVE, STATUSES
 
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
@@ -37,6 +42,37 @@ WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
 class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
+    def __init__(self, db: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 pragmas: dict[str, Any] | None = None, recover_spills: bool = True) -> None:
+        """Open (create, migrate) the file; rows a logging run spilled beside it while it could not be
+        written go back in now (``runner.spill``), unless ``recover_spills=False``."""
+        super().__init__(db, busy_timeout_ms, pragmas)
+        self.recovered: list[dict[str, Any]] = []
+        if recover_spills and not self.read_only:
+            from runner import spill
+
+            if spill.spill_files(self.path):
+                try:
+                    self.recovered = spill.recover(self)
+                except (StoreError, OSError, ValueError, KeyError) as exc:  # the open itself succeeded
+                    warnings.warn(f"traindoc: spilled rows for {self.path} not recovered yet: {exc}", stacklevel=2)
+
+    def salvage(self, run_id: int) -> tuple[dict[str, Any] | None, list[MetricRow]]:
+        """A run and its rows, read through this thread's open connection: after the file was deleted or
+        replaced that connection still reads the old file, so what it held can be spilled, not lost."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return None, []
+        try:
+            cur = conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+            row = cur.fetchone()
+            run = None if row is None else row_dict(cur, row, ("config", "meta"))
+            rows = conn.execute("SELECT run_id, step, epoch, name, value, wall_time FROM metrics WHERE run_id=?"
+                                " ORDER BY rowid", (run_id,)).fetchall()
+        except sqlite3.DatabaseError:
+            return None, []
+        return run, rows
+
     # -- groups and runs ---------------------------------------------------
     def create_group(self, name: str, kind: str = "sweep", spec: dict | None = None,
                      parent_run_id: int | None = None) -> int:
@@ -47,17 +83,31 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
 
     def create_run(self, name: str, config: dict[str, Any] | None = None, *, source: str = "runner",
                    status: str = "queued", group_id: int | None = None, parent_id: int | None = None,
-                   meta: dict[str, Any] | None = None) -> int:
+                   meta: dict[str, Any] | None = None, job_key: str | None = None) -> int:
+        """A new run; with ``job_key`` (a many-process job, ``runner.ranks``) the run takes the key over
+        from any older run that held it, in the same transaction, so the other ranks find this one."""
         if status not in STATUSES:
             raise ValueError(f"status {status!r} not in {STATUSES}")
         if source not in SOURCES:
             raise ValueError(f"source {source!r} not in {SOURCES}")
-        return self._write(
-            "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
-             json.dumps(meta or {}, default=str), time.time()),
-        ).lastrowid
+
+        def body(conn: sqlite3.Connection) -> int:
+            if job_key is not None:
+                conn.execute("UPDATE runs SET job_key=NULL WHERE job_key=?", (job_key,))
+            return conn.execute(
+                "INSERT INTO runs (name, status, source, group_id, parent_id, config, meta, created_at, job_key)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (name, status, source, group_id, parent_id, json.dumps(config or {}, default=str),
+                 json.dumps(meta or {}, default=str), time.time(), job_key),
+            ).lastrowid
+
+        return self._transaction(body)
+
+    def job_run(self, job_key: str) -> int | None:
+        """The active run of a many-process job, by its key (None until rank 0 created it)."""
+        row = self.conn.execute(f"SELECT id FROM runs WHERE job_key=? AND status IN ({','.join('?' * len(ACTIVE))})",
+                                (job_key, *ACTIVE)).fetchone()
+        return None if row is None else int(row[0])
 
     # -- metrics -----------------------------------------------------------
     def write_metrics(self, rows: Sequence[MetricRow]) -> int:

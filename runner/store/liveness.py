@@ -122,6 +122,23 @@ class LivenessMixin:
 
         self._transaction(body)
 
+    def register_rank(self, run_id: int, rank: int, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into ``meta["ranks"][rank]`` and keep ``meta["hosts"]`` (every rank's host) in
+        step, in one transaction (ranks register at once); returns the run's ranks as stored."""
+        def body(conn: sqlite3.Connection) -> dict[str, Any]:
+            row = conn.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run with id {run_id} in {self.path}")
+            meta = _loads(row[0])
+            ranks = meta.get("ranks") if isinstance(meta.get("ranks"), dict) else {}
+            ranks[str(int(rank))] = {**ranks.get(str(int(rank)), {}), **fields}
+            meta["ranks"] = dict(sorted(ranks.items(), key=lambda item: int(item[0])))
+            meta["hosts"] = sorted({r["host"] for r in ranks.values() if r.get("host")})
+            conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta, default=str), run_id))
+            return meta["ranks"]
+
+        return self._transaction(body)
+
     def request_cancel(self, run_id: int) -> dict[str, Any]:
         """Mark a run cancelled and return it as it was, so the caller can signal its process."""
         run = self.run(run_id)

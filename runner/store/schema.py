@@ -140,6 +140,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL
     );
     """,
+    # One run per many-process job (runner/ranks.py): rank 0 creates the run with the job's key, the
+    # other ranks find it by that key. Unique, so a job can never hold two runs (NULLs do not clash).
+    """
+    ALTER TABLE runs ADD COLUMN job_key TEXT;
+    CREATE UNIQUE INDEX runs_job_key ON runs(job_key);
+    """,
 )
 
 # Merge a batch's bucket summary into what is stored: counts add up, extremes compete.

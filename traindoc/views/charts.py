@@ -18,7 +18,7 @@ from traindoc.vocabulary import (
     STEP_TIME,
     VAL_LOSS,
     partner,
-    per_rank,
+    rank_series,
 )
 
 X_AXES = ("step", "epoch", "wall time")
@@ -73,5 +73,5 @@ def system_metrics(names: list[str]) -> list[str]:
         if name in present:
             out.append(name)
         if name == STEP_TIME:
-            out += per_rank(STEP_TIME, names).values()
+            out += [n for n in rank_series(STEP_TIME, names).values() if n != STEP_TIME]
     return out

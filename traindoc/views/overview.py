@@ -121,3 +121,20 @@ def length_caption(store: Store, run_id: int) -> str:
         return f"{points:,} epochs"
     steps = last - first + 1
     return f"{steps:,} steps" + (f" · {epochs:,} epochs" if epochs else "")
+
+
+def store_gap_lines(meta: dict[str, Any]) -> list[str]:
+    """One sentence per time the store could not take the run's rows (``meta["store_gaps"]``): the run
+    page says when, why and where the rows went, so a gap in a curve is never a mystery."""
+    lines = []
+    for gap in meta.get("store_gaps") or []:
+        reason = str(gap.get("reason") or "the store could not be written").split(" — ", 1)[0]
+        if gap.get("spill_file"):
+            steps = f"steps {gap.get('first_step')}–{gap.get('last_step')}, " if gap.get("rows") else ""
+            lines.append(f"{steps}{gap.get('rows', 0):,} rows were recovered from {gap['spill_file']}"
+                         f" after the store refused them: {reason}")
+        else:
+            waited = max(float(gap.get("until", 0)) - float(gap.get("since", 0)), 0.0)
+            lines.append(f"the store did not take this run's rows for {waited:.1f} s ({reason});"
+                         " they waited and were written afterwards")
+    return lines

@@ -1,0 +1,53 @@
+"""What the real-browser tests share: playwright, Debian's chromium and page-state waits.
+
+Kept apart from tests/conftest_ui.py so that only the files that drive a browser import
+playwright; importing this module without playwright skips the importing test file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="the browser tests drive chromium through playwright")
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+__all__ = ["WAIT_MS", "Page", "browser_page", "expect", "settled"]
+
+# A busy 2-core CI machine (load 15+) needs far more than playwright's 5 s for a first script
+# run (torch import); waits end as soon as the page is ready, so a generous bound costs nothing.
+WAIT_MS = 60_000
+expect.set_options(timeout=WAIT_MS)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Streamlit marks its root element with the script's state; "running" while a rerun is under way.
+_SETTLED = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') === 'running') return false;
+  return [...document.querySelectorAll('.js-plotly-plot')].every(el => el._fullLayout && el.data);
+}"""
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1400, height: int = 1000, timeout_ms: int = WAIT_MS) -> Iterator[Page]:
+    """A page in Debian's chromium (no browser downloads), closed on the way out."""
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            browser.close()
+
+
+def settled(page: Page, timeout_ms: int = WAIT_MS) -> None:
+    """Wait on the page's own state (script not running, every Plotly chart drawn), not a fixed time."""
+    page.wait_for_function(_SETTLED, timeout=timeout_ms)
