@@ -20,7 +20,7 @@ from pages._shared import (
     start_links,
 )
 from runner.store import ACTIVE
-from traindoc.views.charts import x_map
+from traindoc.views.charts import system_metrics, x_map
 from traindoc.views.overview import short, store_gap_lines
 
 store = get_store()
@@ -92,6 +92,13 @@ def live_view() -> None:
         xs, x_title = x_map(db, run_id, now["last_step"], tuple(picked), axis)
         st.plotly_chart(curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
                                      x_title=x_title, panels=panels), width="stretch", key="curves")
+    system = system_metrics(names)
+    if system:
+        st.subheader("System")
+        st.caption("Step time (s), samples per second and memory (MB), sampled at each flush of the metric "
+                   "writer: no extra device sync.")
+        st.plotly_chart(curve_figure(series(db, run_id, now["last_step"], tuple(system)), panels=True),
+                        width="stretch", key="system")
     st.subheader("Findings")
     if note:
         st.caption(note)

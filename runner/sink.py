@@ -8,6 +8,11 @@ pinned host memory asynchronously, with a CUDA event recorded; a writer thread w
 on the event, turns the batch into rows and inserts them in one transaction. The
 training thread never synchronises with the device for logging.
 
+System signals ride on the same cadence: when ``system`` is set (a ``SystemSampler``), each
+flush that ``log`` triggers adds step time, throughput, RSS and CUDA memory rows at the last
+logged step, from a clock and host-side counters (``runner/sysmetrics.py``): no sync. An
+explicit ``flush``/``close`` adds none: time spent after the last step is not a step.
+
 A writer that fails (a full disk, a vanished file) keeps draining the queue, so the training
 thread never blocks on it: the error is raised at the next ``log``, ``flush`` or ``close``.
 
@@ -38,6 +43,7 @@ import torch
 
 from runner.spill import SpillFile
 from runner.store import HEARTBEAT_SECONDS, Store, StoreError, StoreGone
+from runner.sysmetrics import SystemSampler
 
 # Frames in these folders (and contextlib's, which runs a with-block's exit) are ours, not the user's.
 OUR_FOLDERS = tuple(str(Path(__file__).resolve().parent.parent / name) + "/" for name in ("runner", "traindoc"))
@@ -105,6 +111,7 @@ class MetricSink:
         self.flush_every = flush_every
         self.flush_seconds = flush_seconds
         self.progress: float | None = None
+        self.system: SystemSampler | None = None  # set by a loop that wants system rows
         self.rows_logged = 0  # rows handed to the writer; rows_written is what the store acknowledged
         self.rows_written = 0
         self.transactions = 0
@@ -147,7 +154,16 @@ class MetricSink:
             floats.append(value)
             self.rows_logged += 1
         if len(self._keys) >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
+            if self.system is not None:
+                self._sample_system(step, epoch, now)
             self.flush()
+
+    def _sample_system(self, step: int, epoch: float | None, now: float) -> None:
+        """System rows at ``step``, timed by the monotonic clock (the wall clock may jump)."""
+        for name, value in self.system.sample(step, time.monotonic()).items():
+            self._keys.append((step, epoch, name, now))
+            self._floats.append(value)
+            self.rows_logged += 1
 
     def flush(self) -> None:
         """Hand the buffer to the writer thread without waiting for the device."""

@@ -3,7 +3,9 @@
 Per step it logs ``train/loss``, ``lr`` and ``grad_norm`` as device tensors (no host
 sync). At each evaluation (every epoch, or every ``train.eval_every`` steps) it syncs
 once and logs the epoch-level metrics, per-layer gradient norms, dead-ReLU fractions
-and, for Adam-family optimizers, how often ε dominates √v̂.
+and, for Adam-family optimizers, how often ε dominates √v̂. System signals (step time,
+samples per second, RSS, CUDA memory) come from the sink at its flush cadence, from a clock
+and host-side counters: no extra sync (``runner/sysmetrics.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from runner.early_stopping import EarlyStopping
 from runner.model import MLP
 from runner.optim import build_optimizer, build_scheduler, step_scheduler_per_epoch
 from runner.sink import MetricSink
+from runner.sysmetrics import SystemSampler
 
 
 class TrainingError(RuntimeError):
@@ -166,6 +169,9 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
     y_all = evaluate.y_train
     generator = torch.Generator().manual_seed(cfg.train.seed)
     early = EarlyStopping.from_config(cfg.early_stopping)
+    if getattr(sink, "system", None) is None:
+        sink.system = SystemSampler(samples_per_step=cfg.train.batch_size,
+                                    cuda_device=device if device.type == "cuda" else None)
     loss_sum = torch.zeros((), device=device)
     loss_count = 0
     step = 0

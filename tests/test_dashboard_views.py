@@ -133,3 +133,13 @@ def test_the_key_metric_is_the_score_with_its_direction(tmp_path: Path) -> None:
     assert key_metric(db, nan_end, 4) == "val/loss last NaN"
     assert key_metric(db, train_only, 4) == "train/loss last 1.6"
     assert key_metric(db, store.create_run("empty"), None) == ""
+
+
+def test_system_metrics_orders_time_throughput_memory_and_skips_limits():
+    from traindoc.views.charts import system_metrics
+
+    names = ["sys/rss_mb", "sys/ram_total_mb", "train/loss", "sys/step_time@2", "sys/samples_per_sec",
+             "sys/step_time", "sys/step_time@1", "sys/cuda_alloc_mb", "sys/cuda_total_mb"]
+    assert system_metrics(names) == ["sys/step_time", "sys/step_time@1", "sys/step_time@2", "sys/samples_per_sec",
+                                     "sys/cuda_alloc_mb", "sys/rss_mb"]
+    assert system_metrics(["train/loss", "val/loss"]) == []

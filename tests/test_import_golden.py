@@ -33,7 +33,9 @@ CASES = {
                                                    "train/loss_epoch": ("train/loss_epoch", "train", "loss", "lower")}),
     "mmengine": ("mmengine", "mmengine", {"loss": ("train/loss", "train", "loss", "lower"),
                                           "val/coco/bbox_mAP": ("val/coco/bbox_mAP", "val", "metric", "higher"),
-                                          "data_time": ("data_time", "other", "system", "")}),
+                                          "data_time": ("sys/data_time", "other", "system", ""),
+                                          "memory": ("sys/cuda_peak_mb", "other", "system", ""),
+                                          "time": ("sys/step_time", "other", "system", "")}),
     "csv": ("generic/run.csv", "csv", {"loss": ("train/loss", "train", "loss", "lower"),
                                        "val_loss": ("val/loss", "val", "loss", "lower")}),
     "tsv": ("generic/run.tsv", "tsv", {"train_loss": ("train/loss_epoch", "train", "loss", "lower")}),
@@ -94,3 +96,12 @@ def test_a_missing_golden_document_fails_instead_of_writing_itself(tmp_path, mon
     with pytest.raises(AssertionError, match="is missing: TRAINDOC_REGEN_GOLDEN=1 writes it"):
         check("nothing_here", [{"rows": []}])
     assert not (tmp_path / "nothing_here.json").exists()
+
+
+def test_mmengine_time_is_the_step_time_but_a_bare_time_elsewhere_is_left_alone(tmp_path) -> None:
+    (mm,) = read_path(FIXTURES / "mmengine")
+    assert mm.mapping["time"] == "sys/step_time"  # MMEngine: mean seconds per iteration over the log interval
+    path = tmp_path / "results.csv"
+    path.write_text("epoch,time,train/box_loss,val/box_loss\n1,60.5,1.2,1.3\n2,121.0,1.1,1.2\n3,181.9,1.0,1.1\n")
+    (other,) = read_path(path)
+    assert "sys/step_time" not in other.mapping.values()  # cumulative seconds here (or the wall clock): not a step time

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from diagnostics.findings import Evidence, Finding, Fix
 from pages import _shared
 from runner.store import Store
+from traindoc.views.charts import system_metrics
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +58,30 @@ def test_run_page_shows_chart_and_config(real_db: tuple[Path, dict[str, int]],
     assert FAST_PRESET.replace("_", "\\_") in at.title[0].value
     assert at.multiselect[0].value[:2] == ["train/loss", "val/loss"]
     charts = at.get("plotly_chart")
-    assert len(charts) == 1
+    # the curves, then the System group when the run lived past the sink's first flushes
+    assert len(charts) == 1 + bool(system_metrics(Store(db).metric_names(ids[FAST_PRESET])))
     assert '"name":"train\\u002floss"' in charts[0].proto.spec  # the curve itself is in the figure
     config = at.dataframe[0].value
     assert dict(zip(config["key"], config["value"], strict=True))["model.head"] == "softmax"
     assert not at.error
+
+
+def test_run_page_shows_a_system_group_when_the_run_logged_system_signals(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "s.db")
+    run_id = store.create_run("ddp", {}, status="running")
+    rows = [(run_id, s, None, "train/loss", 1 / s, 0.0) for s in range(1, 30)]
+    rows += [(run_id, s, None, name, v, 0.0) for s in range(1, 30)
+             for name, v in (("sys/step_time", 0.1), ("sys/step_time@1", 0.2), ("sys/rss_mb", 900.0 + s))]
+    store.write_metrics(rows)
+    store.finish(run_id, "finished")
+    at = app_test(tmp_path / "s.db", monkeypatch, "pages/run.py", run=str(run_id))
+    assert not at.exception
+    assert "System" in [h.value for h in at.subheader]
+    system = at.get("plotly_chart")[1].proto.spec
+    assert all(f'"text":"{n}"'.replace("/", "\\u002f") in system
+               for n in ("sys/step_time", "sys/step_time@1", "sys/rss_mb"))  # one panel each
+    assert "Rank 1" in page_text(at)  # rank_straggler's card
 
 
 def test_run_page_failed_run_shows_its_error(real_db: tuple[Path, dict[str, int]],

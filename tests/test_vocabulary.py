@@ -76,3 +76,22 @@ def test_the_run_statuses_live_in_the_leaf_and_the_store_reexports_them() -> Non
     assert store.STATUSES is statuses.STATUSES and store.ACTIVE is statuses.ACTIVE
     assert set(statuses.ACTIVE) <= set(statuses.STATUSES)
     assert statuses.STARTED == ("running", "stalled")
+
+
+def test_system_signals_have_canonical_names_and_the_system_role():
+    from traindoc.vocabulary import CUDA_PEAK_MB, DATA_TIME, SAMPLES_PER_SEC, canonical, rank_series, role
+
+    assert canonical("train_samples_per_second", False) == SAMPLES_PER_SEC  # HF's closing throughput
+    assert canonical("train|samples_per_sec", False) == SAMPLES_PER_SEC  # Lightning's ThroughputMonitor
+    assert canonical("data_time", False) == DATA_TIME and canonical("memory", False) == CUDA_PEAK_MB  # MMEngine
+    assert canonical("time", False) == "time"  # per-iteration in MMEngine, cumulative in Ultralytics: left alone
+    assert canonical("eval_samples_per_second", False) == "eval_samples_per_second"  # evaluation, not training
+    for name in ("sys/step_time", "sys/rss_mb", "sys/cuda_alloc_mb"):
+        assert role(name).kind == "system"
+    names = ["sys/step_time@10", "sys/step_time@2", "sys/step_time", "sys/step_timex@1", "sys/rss_mb@1"]
+    # rank 0's series is the run's own (the plain name), the others carry @rank
+    assert rank_series("sys/step_time", names) == {0: "sys/step_time", 2: "sys/step_time@2",
+                                                   10: "sys/step_time@10"}
+    assert rank_series("sys/step_time", ["sys/step_time", "sys/rss_mb"]) == {}  # one process: no ranks
+    assert rank_series("sys/step_time", ["sys/step_time", "sys/step_time@0", "sys/step_time@1"]) == {
+        0: "sys/step_time@0", 1: "sys/step_time@1"}

@@ -46,7 +46,35 @@ _FIXED: dict[str, str] = {
     "lr": "lr",
     "epoch_learning_rate": "lr",
     "grad_norm": "grad_norm",
+    **{alias: name for name, aliases in {
+        "sys/samples_per_sec": ("train_samples_per_second", "train|samples_per_sec", "train/samples_per_sec",
+                                "samples_per_sec"),
+        "sys/data_time": ("data_time",),
+        "sys/cuda_peak_mb": ("memory",),
+    }.items() for alias in aliases},
 }
+# System signals (kind "system"): what the runner's sink samples at its flush cadence, and the
+# foreign names that mean exactly one of them. HF's ``train_samples_per_second`` (the closing
+# throughput), Lightning ThroughputMonitor's ``train|samples_per_sec``, MMEngine's ``data_time``
+# (seconds waiting for data per iteration) and ``memory`` (MB, ``torch.cuda.max_memory_allocated``
+# since the last log line: a peak). A bare ``time`` is left alone: per-iteration seconds in
+# MMEngine, cumulative seconds in Ultralytics' results.csv and Lightning's ``train|time``; the
+# MMEngine importer names its own (``Parsed.names``).
+STEP_TIME = "sys/step_time"  # seconds of wall time per optimizer step
+SAMPLES_PER_SEC = "sys/samples_per_sec"
+DATA_TIME = "sys/data_time"
+RSS_MB = "sys/rss_mb"  # host resident set size of the training process
+RAM_TOTAL_MB = "sys/ram_total_mb"  # the host's physical memory: the limit RSS runs into
+CUDA_ALLOC_MB = "sys/cuda_alloc_mb"  # torch.cuda.memory_allocated
+CUDA_RESERVED_MB = "sys/cuda_reserved_mb"  # torch.cuda.memory_reserved (the caching allocator's pool)
+CUDA_PEAK_MB = "sys/cuda_peak_mb"  # a peak of allocated memory per log interval (MMEngine's ``memory``)
+CUDA_TOTAL_MB = "sys/cuda_total_mb"  # the device's memory: the limit CUDA memory runs into
+SYSTEM_PREFIX = "sys/"
+# Memory series and the limit each runs into, in the order a chart or a rule prefers them.
+MEMORY_LIMITS: dict[str, str] = {CUDA_RESERVED_MB: CUDA_TOTAL_MB, CUDA_ALLOC_MB: CUDA_TOTAL_MB,
+                                 CUDA_PEAK_MB: CUDA_TOTAL_MB, RSS_MB: RAM_TOTAL_MB}
+
+
 # Training loss: per iteration when logged every step, epoch mean when logged per epoch.
 _TRAIN_LOSS = ("loss", "train_loss", "training_loss", "loss/train", "total_loss", "train/total_loss")
 _KERAS_SUFFIX = re.compile(r"^(val_)?(auc|precision|recall)_\d+$")  # Keras numbers repeated metrics
@@ -173,6 +201,17 @@ def per_rank(name: str) -> tuple[str, int] | None:
     return None if match is None else (match.group("base"), int(match.group("rank")))
 
 
+def rank_series(name: str, names: Iterable[str]) -> dict[int, str]:
+    """Rank → series of ``name`` among ``names`` in a many-process run: ``name@<rank>`` for each rank
+    and, unless an explicit ``name@0`` exists, the plain ``name`` as rank 0's (the run's own curve).
+    A single entry is a one-process run."""
+    found = {r: n for n in names if (ranked := per_rank(n)) is not None and ranked[0] == name
+             for r in (ranked[1],)}
+    if 0 not in found and name in set(names) and found:
+        found[0] = name
+    return dict(sorted(found.items()))
+
+
 def role(name: str) -> Role:
     """The role of a (canonical or foreign) name, from its tokens; unknown parts stay empty or ``other``."""
     ranked = per_rank(name)
@@ -185,6 +224,8 @@ def role(name: str) -> Role:
         split = "val"  # Ultralytics computes its metrics/* on the validation set
     if low == "lr" or low.startswith(("lr/", "lr-", "lr_")) or "learning_rate" in low:
         return Role(split, "lr", "")
+    if low.startswith(SYSTEM_PREFIX):
+        return Role(split, "system", "")
     if low.startswith(("grad_norm", "grad/")):
         return Role(split, "grad", "lower")
     if any(t in _SYSTEM for t in tokens) or any(s in low for s in ("per_second", "data_time")):

@@ -72,6 +72,9 @@ class Parsed:
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     where: str = "line"  # what the frame's optional ``line`` column counts: text lines or JSON/TB records
+    # Canonical names this format alone makes unambiguous (MMEngine's ``time`` is seconds per
+    # iteration; elsewhere a bare ``time`` is cumulative): applied over the vocabulary's mapping.
+    names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

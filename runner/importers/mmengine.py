@@ -1,6 +1,7 @@
 """MMEngine / MMDetection JSON-lines logs (``vis_data/scalars.json``, ``<timestamp>.json``, MMDet 2.x ``*.log.json``).
 
-Training lines carry ``iter``/``step``, ``lr``, ``loss*``, ``data_time``, ``memory``;
+Training lines carry ``iter``/``step``, ``lr``, ``loss*``, ``time`` (seconds per iteration, read as
+``sys/step_time``), ``data_time``, ``memory``;
 validation lines carry the metrics (``coco/bbox_mAP``, ``accuracy/top1``) and, in epoch
 loops, a ``step`` that counts *epochs*. Validation names are prefixed ``val/`` (MMEngine's
 mode is part of the name) and their step is moved to the last training iteration of that
@@ -17,6 +18,7 @@ import pandas as pd
 
 from runner.importers.base import Limits, Parsed
 from runner.importers.sidecar import flatten, with_aliases
+from traindoc.vocabulary import STEP_TIME
 
 MARKERS = ("data_time", "memory")
 _INDEX = ("step", "iter", "epoch", "mode")
@@ -49,7 +51,8 @@ def read(source: str, records: list[tuple[int, dict]], limits: Limits) -> Parsed
         step = end_of_epoch.get(epoch, rec.get("step", epoch)) if train else rec.get("step", epoch)
         rows += [(step, epoch, k if k.startswith(_VAL_PREFIXES) else f"val/{k}", v, line) for k, v in _metrics(rec)]
     frame = pd.DataFrame(rows, columns=["step", "epoch", "name", "value", "line"])
-    return Parsed(frame, config=with_aliases(config))
+    # MMEngine's ``time`` is the mean seconds per iteration over the log interval: the step time
+    return Parsed(frame, config=with_aliases(config), names={"time": STEP_TIME} if train else {})
 
 
 def _metrics(rec: Mapping[str, Any]) -> list[tuple[str, float]]:

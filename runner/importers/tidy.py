@@ -53,6 +53,11 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
         wall_time=frame["wall_time"].fillna(0.0),
     ).reset_index(drop=True)[list(COLUMNS)]
     mapping = map_names(frame, parsed.axis)
+    taken = set(mapping.values())
+    for original, canonical in parsed.names.items():  # the format's own, where nothing holds the name yet
+        if mapping.get(original) == original and canonical not in taken:
+            mapping[original] = canonical
+            taken.add(canonical)
     meta = {**parsed.meta, "format": fmt, "file": source, "axis": parsed.axis}
     return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=parsed.axis,
                        config=config, meta=meta, warnings=tuple(notes))

@@ -7,10 +7,26 @@ import numpy as np
 
 from diagnostics.findings import Finding
 from traindoc.views.cache import epochs_and_times
-from traindoc.vocabulary import STEP_LOSS, VAL_LOSS, partner
+from traindoc.vocabulary import (
+    CUDA_ALLOC_MB,
+    CUDA_PEAK_MB,
+    CUDA_RESERVED_MB,
+    DATA_TIME,
+    RSS_MB,
+    SAMPLES_PER_SEC,
+    STEP_LOSS,
+    STEP_TIME,
+    VAL_LOSS,
+    partner,
+    rank_series,
+)
 
 X_AXES = ("step", "epoch", "wall time")
 DEFAULT_METRICS = (STEP_LOSS, VAL_LOSS)
+# The run page's System group, one panel each (their units differ): time, throughput, memory.
+# The limits (sys/ram_total_mb, sys/cuda_total_mb) are left out: one point each, and they would
+# flatten the memory panels they bound.
+SYSTEM_CHART = (STEP_TIME, SAMPLES_PER_SEC, DATA_TIME, CUDA_ALLOC_MB, CUDA_RESERVED_MB, CUDA_PEAK_MB, RSS_MB)
 
 
 def x_map(db: str, run_id: int, last_step: int | None, names: tuple[str, ...],
@@ -46,3 +62,16 @@ def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
     # the val loss beside the finest training curve (use="step"), as the chart draws shapes
     paired = [m for name in picked if name for m in (name, partner(name, names, use="step")) if m]
     return list(dict.fromkeys(paired))[:4] or names[:1]
+
+
+def system_metrics(names: list[str]) -> list[str]:
+    """The run's system series for the System chart group: step time (then each rank's, from a
+    DDP job's ``sys/step_time@<rank>``), throughput, data wait, memory; empty when none was logged."""
+    present = set(names)
+    out: list[str] = []
+    for name in SYSTEM_CHART:
+        if name in present:
+            out.append(name)
+        if name == STEP_TIME:
+            out += [n for n in rank_series(STEP_TIME, names).values() if n != STEP_TIME]
+    return out
