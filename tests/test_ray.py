@@ -8,8 +8,10 @@ even when a test fails. The fault test kills the worker node, so it runs last.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,6 +28,14 @@ from typing import Any
 
 import pytest
 
+# This module's clusters authenticate with a token of their own (Ray 2.59+ authenticates local
+# clusters by a token, by default the one in ~/.ray/auth_token, which another cluster on the host may
+# have replaced). Ray reads the setting when it is first imported, so it is set before that.
+_AUTH_DIR = Path(tempfile.mkdtemp(prefix="tdray-auth-"))
+(_AUTH_DIR / "token").write_text(secrets.token_hex(32))
+(_AUTH_DIR / "token").chmod(0o600)
+os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(_AUTH_DIR / "token")})
+atexit.register(shutil.rmtree, _AUTH_DIR, True)
 ray = pytest.importorskip("ray")
 
 from runner import plan  # noqa: E402 - after the skip: nothing to test without Ray
@@ -138,7 +148,10 @@ def cluster() -> Iterator[Cluster]:
         head = start(["--head", "--port", str(port), "--temp-dir", str(temp / "t"), "--include-dashboard", "false",
                       "--no-monitor", "--ray-client-server-port", str(_free_port()),
                       "--dashboard-port", str(_free_port())], "head")
-        _wait("the head node", lambda: _connect(address), START_TIMEOUT, every=1.0, nodes=(head,))
+        try:
+            _wait("the head node", lambda: _connect(address), START_TIMEOUT, every=1.0, nodes=(head,))
+        except AssertionError as exc:  # say why: the node's own last lines
+            raise AssertionError(f"{exc}; head log: {(temp / 'head.log').read_text()[-1500:]}") from None
         worker = start(["--address", address], "worker")
         c = Cluster(address, head, worker, temp)
         _wait("the worker node", lambda: len(c.alive()) == 2, START_TIMEOUT, nodes=(head, worker))
