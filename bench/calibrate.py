@@ -123,7 +123,12 @@ def population_items(folder: Path = POPULATION) -> list[Item]:
         raw = e.get("paths") or e.get("path")
         paths = [folder / p for p in ([raw] if isinstance(raw, str) else raw)]
         meta = {k: v for k, v in e.items() if k not in ("id", "path", "paths", "labels", "split")}
-        items.append(Item(e["id"], paths, e["labels"], "population", e.get("split") or split_of(e["id"]), meta))
+        labels = dict(e["labels"])
+        if labels.get("negative_loss") is True:  # the generator's True is the guide's "illegitimate"
+            labels["negative_loss"] = "illegitimate"
+        elif e.get("negative_kind") == "legitimate":
+            labels["negative_loss"] = "legitimate"
+        items.append(Item(e["id"], paths, labels, "population", e.get("split") or split_of(e["id"]), meta))
     return items
 
 
