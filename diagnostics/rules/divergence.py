@@ -17,6 +17,13 @@ from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
 NAN_WHEN_NOT_COMPUTED = ("ultralytics",)  # formats that write NaN for a loss they did not compute
 REBOUND_SMOOTHING = 0.05  # a light smoothing: the low is a level, not one lucky batch
 REBOUND_EDGE = 0.1  # start and end levels: medians of the first and last tenth of the curve
+CLIMB_TAIL = 1 / 3  # the share of the climb after the low whose points must stay up
+DECADE = 10  # spike_orders counts powers of ten
+# the rolling median under the floor: a 20th of the curve, 3 to 25 points
+FLOOR_WINDOW_MIN, FLOOR_WINDOW_MAX, FLOOR_WINDOW_SHARE = 3, 25, 20
+JUMP_SPAN = 3  # a blow-up needs jump_window points before it, at it and after it
+TINY = 1e-12  # guards a division by a zero level
+LR_CUT = 0.1  # the first fix: a tenth of the learning rate
 
 
 @register
@@ -56,14 +63,14 @@ class Divergence(Rule):
     rise_factor: end level over start level that counts as diverged (finite case).
     min_points: points needed for the finite case.
     blowup_factor: a jump of the loss over its running minimum that counts as a blow-up
-      (the corpus label: ">= ~10x"; a one-off x2-3 jump is not).
+      (the label guide: ">= ~10x"; a one-off x2-3 jump is not).
     jump_window: points on each side of the jump whose medians must differ by
       ``blowup_factor / 2``: the blow-up is abrupt. RL value losses that grow gradually with
-      the return scale (corpus rl_0003, rl_0004, labelled false) do not pass; PPO's x60 jump
-      (rl_0001) and a PINN's x800 spike that never recovers (pl_0001) do.
+      the return scale (an RL critic, labelled false) do not pass; a PPO loss's x60 jump and a
+      physics-informed net's x800 spike that never recovers do.
     sustained: the median of everything after the jump stays this many times above the
       running minimum: the run did not recover (a one-off spike that recovers is not divergence).
-      5: the PINN of pl_0001 stays 6-10x up, PPO's rl_0001 ~60x; the oscillation preset's noisy
+      5: a blown-up physics-informed net stays 6-10x up, a PPO loss ~60x; the oscillation preset's noisy
       per-step loss, which swings back to 4x its low, does not.
     quiet: the stretch before the jump is calm, the MAD of its step-to-step changes at most
       this share of its median level:
@@ -71,10 +78,10 @@ class Divergence(Rule):
       losses) is oscillating, and its spikes are that, not a blow-up.
     fell_to: the low must be at most this share of the starting level: a loss that had
       been falling and then blew up. RL losses whose low is their first value and that grow
-      with the return scale (rl_0003, rl_0004) are not divergence.
+      with the return scale (RL critics) are not divergence.
     min_scale: the running minimum must be at least this share of the curve's first value:
       a loss that fell to ~1e-4 (an identity term of a CycleGAN) jumping x80 to 0.01 has not
-      blown up (corpus txt_0001, labelled false).
+      blown up (a CycleGAN identity term, labelled false).
     spike_orders: orders of magnitude above its running level (``loss_spikes``' statistic,
       with that rule's default parameters) at which a spike is a blow-up.
     min_blowup_spikes: spikes of ``spike_orders`` needed: one overflowing batch is a spike, a
@@ -86,7 +93,7 @@ class Divergence(Rule):
       bench/calibrate.py.
     rebound_share: ... and this share of the points after the low's last-third mark sit above
       half that factor: the climb is sustained, not one excursion at the very end.
-    On the corpus: 3 of 3 divergence positives, no false alarm (63 files).
+    Figures: bench/calibrate.py (docs/accuracy.md).
 
     References:
     Goodfellow et al., Deep Learning, ch. 8.2.4 (cliffs and exploding gradients);
@@ -161,7 +168,7 @@ class Divergence(Rule):
 
         x, y = series.finite()
         spikes = LossSpikes().spikes(y)
-        big = spikes.index[spikes.ratio >= 10 ** self.spike_orders]
+        big = spikes.index[spikes.ratio >= DECADE ** self.spike_orders]
         if big.size < self.min_blowup_spikes:
             return []
         w = int(big[int(np.argmax(y[big] / spikes.level[big]))])
@@ -202,10 +209,10 @@ class Divergence(Rule):
         """A sustained, abrupt jump over the running minimum (train losses of any name)."""
         x, y = series.finite()
         k = self.jump_window
-        if len(y) < max(self.min_points, 3 * k) or y.min() <= 0:
+        if len(y) < max(self.min_points, JUMP_SPAN * k) or y.min() <= 0:
             return []
         # the floor is the running minimum of a rolling median: one lucky batch is not the low
-        w = max(3, min(25, len(y) // 20))
+        w = max(FLOOR_WINDOW_MIN, min(FLOOR_WINDOW_MAX, len(y) // FLOOR_WINDOW_SHARE))
         smooth = pd.Series(y).rolling(w, center=True, min_periods=1).median().to_numpy()
         run_min = np.minimum.accumulate(smooth)
         start = float(np.median(y[:k]))
@@ -218,7 +225,7 @@ class Divergence(Rule):
             rest = float(np.median(y[i:]))
             pre = y[max(0, i - 2 * k):i]
             steps_ = np.diff(pre)  # detrended: a steady fall is calm, a swinging loss is not
-            quiet = np.median(np.abs(steps_ - np.median(steps_))) <= self.quiet * max(float(np.median(pre)), 1e-12)
+            quiet = np.median(np.abs(steps_ - np.median(steps_))) <= self.quiet * max(float(np.median(pre)), TINY)
             if quiet and after >= self.blowup_factor / 2 * before and rest >= self.sustained * floor:
                 peak = float(y[i:].max())
                 summary = (f"{series.name} blew up at {run.when(float(x[i]))}: from a low of {curves.fmt(floor)} "
@@ -278,15 +285,15 @@ class Divergence(Rule):
         x, y = curves.reduce(*series.finite())
         if len(y) < self.min_points:
             return []
-        start = max(curves.level(y, 0.1, end=False), float(y[0]))
-        end = curves.level(y, 0.1, end=True)
+        start = max(curves.level(y, REBOUND_EDGE, end=False), float(y[0]))
+        end = curves.level(y, REBOUND_EDGE, end=True)
         if start <= 0 or end < self.rise_factor * start:
             return []
         summary = (
             f"{series.name} rose from {curves.fmt(start)} at the start to {curves.fmt(end)} at the end "
             f"({end / start:.1f}× higher)."
         )
-        k = max(1, len(y) // 10)
+        k = max(1, int(len(y) * REBOUND_EDGE))
         values = {"start_level": start, "end_level": end, "ratio": end / start}
         marks = (
             {"kind": "hline", "value": start, "label": "starting level"},
@@ -309,7 +316,7 @@ class Divergence(Rule):
         end = curves.level(y, REBOUND_EDGE, end=True, min_n=2)
         if low > self.fell_to * start or low < self.min_scale * start or end < self.rebound_factor * low:
             return []
-        tail = y[low_at + (len(y) - low_at) * 2 // 3:]  # the last third of the climb
+        tail = y[low_at + int((len(y) - low_at) * (1 - CLIMB_TAIL)):]  # the end of the climb
         if not len(tail) or np.mean(tail > self.rebound_factor / 2 * low) < self.rebound_share:
             return []
         peak = float(y[low_at:].max())
@@ -328,7 +335,7 @@ class Divergence(Rule):
             Fix(
                 "Lower the learning rate (×0.1)",
                 "overshooting steps are the usual cause",
-                scaled_lr(run, 0.1),
+                scaled_lr(run, LR_CUT),
             ),
             Fix(
                 "Clip gradients (max norm 1)",
