@@ -24,6 +24,9 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import epoch_loss, step_loss
 from diagnostics.rundata import RunData
 
+EDGE_SHARE = 0.1  # start and end levels: medians of the first and last tenth
+WD_FIX, DROPOUT_FIX = 1e-4, 0.3  # the regularisation fix: the usual L2 default, dropout's usual low end
+
 if TYPE_CHECKING:
     from diagnostics.base import Rule
 
@@ -65,7 +68,7 @@ def at_chance(rule: Rule, run: RunData) -> list[Finding]:
             "pairing)", "a val accuracy at chance from the first epoch is most often a pipeline fault"),
         Fix("Then regularise: weight decay, dropout, augmentation, more data",
             "if the split is sound, the net memorises the training set",
-            {"optim.weight_decay": 1e-4, "model.dropout": 0.3}),
+            {"optim.weight_decay": WD_FIX, "model.dropout": DROPOUT_FIX}),
     )
     return [rule.finding(summary, Evidence("val/acc", int(x[0]), int(x[-1]), values, marks), fixes,
                          title="Overfitting: validation accuracy stays at chance while training fits")]
@@ -86,7 +89,7 @@ def _train_fits(run: RunData, val_level: float) -> tuple[str, float, float] | No
     if acc is not None:
         _, a = acc.finite()
         if len(a) >= MIN_EVALS:
-            start, end = curves.level(a, 0.1, end=False), curves.level(a, 0.1, end=True)
+            start, end = curves.level(a, EDGE_SHARE, end=False), curves.level(a, EDGE_SHARE, end=True)
             ok = end - start >= TRAIN_GAIN and end - val_level >= GAP
             return ("train/acc", start, end) if ok else None
     loss = epoch_loss(run) or step_loss(run)
@@ -95,5 +98,5 @@ def _train_fits(run: RunData, val_level: float) -> tuple[str, float, float] | No
     _, ly = loss.finite()
     if len(ly) < MIN_EVALS:
         return None
-    start, end = curves.level(ly, 0.1, end=False), curves.level(ly, 0.1, end=True)
+    start, end = curves.level(ly, EDGE_SHARE, end=False), curves.level(ly, EDGE_SHARE, end=True)
     return (loss.name, start, end) if start > 0 and (start - end) / start >= LOSS_DROP else None

@@ -13,6 +13,11 @@ from diagnostics.rules._common import cfg, loss_trend, step_loss
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import TRAIN_LOSSES
 
+SMOOTH_SHARE = 0.1  # smoothing window and end level: a tenth of the curve
+OPENING_SHARE = 0.02  # the loss's opening level: the median of its first 2 %
+LR_CUT_WITHIN = 4  # an lr cut counts when it came within the first quarter of the flat stretch
+LR_RELATIVE_EPS, LR_TINY = 1e-12, 1e-30  # an lr that moved by less than this share of its size did not move
+PLATEAU_PATIENCE = 3  # ReduceLROnPlateau's patience in the fix: a few evaluations
 
 @register
 @dataclass(frozen=True)
@@ -76,9 +81,9 @@ class Plateau(Rule):
         n = len(y)
         if n < self.min_points:
             return []
-        sy = curves.smooth(y, curves.window(n, 0.1))
+        sy = curves.smooth(y, curves.window(n, SMOOTH_SHARE))
         px, py = curves.reduce(*curves.finite(step_loss(run)))
-        first = curves.level(py, 0.02, end=False) if len(py) and px[0] <= x[0] else -np.inf
+        first = curves.level(py, OPENING_SHARE, end=False) if len(py) and px[0] <= x[0] else -np.inf
         start = max(float(sy[0]), float(y[0]), first)
         end = float(sy[-1])
         drop = start - float(sy.min())
@@ -92,7 +97,7 @@ class Plateau(Rule):
             return []
         x0, x1 = float(x[flat_from]), float(x[-1])
         # the loss goes flat as the lr collapses: judge the lr a quarter into the flat stretch
-        cut = self._lr_cut(run, name, x, flat_from + (n - flat_from) // 4)
+        cut = self._lr_cut(run, name, x, flat_from + (n - flat_from) // LR_CUT_WITHIN)
         if cut is None:
             return []  # the lr changes over the stretch without collapsing: a schedule is already at work
         collapsed = cut[0] >= self.lr_cut
@@ -140,7 +145,7 @@ class Plateau(Rule):
     def _converged(self, run: RunData) -> bool:
         for name in ("train/acc", "val/acc"):
             _, acc = curves.finite(run.get(name))
-            if len(acc) and curves.level(acc, 0.1, end=True) >= self.converged_acc:
+            if len(acc) and curves.level(acc, SMOOTH_SHARE, end=True) >= self.converged_acc:
                 return True
         return False
 
@@ -156,7 +161,7 @@ class Plateau(Rule):
             now = float(np.interp(x[at], lx, lr))
             fall = peak / now if now > 0 else np.inf
             late = lr[lx >= x[at]]
-            if fall < self.lr_cut and len(late) and np.ptp(late) > 1e-12 * max(abs(lr).max(), 1e-30):
+            if fall < self.lr_cut and len(late) and np.ptp(late) > LR_RELATIVE_EPS * max(abs(lr).max(), LR_TINY):
                 return None
             return float(fall), "logged lr"
         # no lr curve: the runner's per-evaluation decay schedules from the config, on an epoch-level curve
@@ -172,7 +177,7 @@ class Plateau(Rule):
             Fix(
                 "Decay only when the loss stalls (ReduceLROnPlateau)",
                 "the lr shrank on a timetable while the loss was still far from converged",
-                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": 3},
+                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": PLATEAU_PATIENCE},
             ),
             Fix(
                 "Drop the early decay",
@@ -191,7 +196,7 @@ class Plateau(Rule):
             Fix(
                 "Reduce the learning rate on plateau",
                 "a smaller step can descend into the narrow valley",
-                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": 3}
+                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": PLATEAU_PATIENCE}
                 if cfg(run, "sched.name", "none") == "none"
                 else None,
             ),
