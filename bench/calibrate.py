@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -371,25 +371,31 @@ def choose(points: Sequence[Point]) -> Point | None:
     return plateau[(len(plateau) - 1) // 2]
 
 
-def sweep_report(items: Sequence[Item], runs: dict[str, list[Any] | str]) -> str:
+def swept_parameters() -> Iterator[tuple[str, str, tuple[float, ...], Any]]:
+    """(rule id, parameter, values, current default) for every entry of ``SWEEPS`` the rule really has."""
     from diagnostics.base import REGISTRY
 
-    lines = [f"== operating points on the calib split ({len(items)} files; healthy-alarm budget "
-             f"{MAX_HEALTHY_ALARMS:.0%})"]
     for rule_id, params in SWEEPS.items():
         cls = REGISTRY.get(rule_id)
+        defaults = {f.name: f.default for f in fields(cls)} if cls is not None else {}
         for param, values in params:
-            if cls is None or param not in {f.name for f in fields(cls)}:
-                lines.append(f"{rule_id}: no parameter {param!r} to sweep")
-                continue
-            default = next(f.default for f in fields(cls) if f.name == param)
-            points = sweep(rule_id, param, values, items, runs)
-            best = choose(points)
-            lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
-            for pt in points:
-                mark = "*" if best and pt.value == best.value else " "
-                lines.append(f"  {mark} {pt.value:<8g} P {fmt(pt.p)} R {fmt(pt.r)} F1 {fmt(pt.f1)} "
-                             f"healthy alarms {fmt(pt.alarm)}")
+            if param in defaults:
+                yield rule_id, param, values, defaults[param]
+            else:
+                print(f"{rule_id}: no parameter {param!r} to sweep", file=sys.stderr)
+
+
+def sweep_report(items: Sequence[Item], runs: dict[str, list[Any] | str]) -> str:
+    lines = [f"== operating points on the calib split ({len(items)} files; healthy-alarm budget "
+             f"{MAX_HEALTHY_ALARMS:.0%})"]
+    for rule_id, param, values, default in swept_parameters():
+        points = sweep(rule_id, param, values, items, runs)
+        best = choose(points)
+        lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
+        for pt in points:
+            mark = "*" if best and pt.value == best.value else " "
+            lines.append(f"  {mark} {pt.value:<8g} P {fmt(pt.p)} R {fmt(pt.r)} F1 {fmt(pt.f1)} "
+                         f"healthy alarms {fmt(pt.alarm)}")
     return "\n".join(lines)
 
 
@@ -400,33 +406,26 @@ def balanced_report(sets: dict[str, list[Item]]) -> str:
     healthy-alarm rate is the worst set's: the hundreds of generated runs must not outvote the
     real logs the product is judged on, nor may a value alarm on one set's healthy runs.
     """
-    from diagnostics.base import REGISTRY
-
     parts = {name: [i for i in every if i.split == "calib"] for name, every in sets.items()}
     parts = {name: part for name, part in parts.items() if part}
     runs = {name: read_runs(part) for name, part in parts.items()}
     lines = [f"== operating points: every set's calib part weighed alike ({', '.join(parts)}; "
              f"healthy-alarm budget {MAX_HEALTHY_ALARMS:.0%} on each)"]
-    for rule_id, params in SWEEPS.items():
-        cls = REGISTRY.get(rule_id)
-        for param, values in params:
-            if cls is None or param not in {f.name for f in fields(cls)}:
-                continue
-            default = next(f.default for f in fields(cls) if f.name == param)
-            per_set = {name: sweep(rule_id, param, values, part, runs[name]) for name, part in parts.items()}
-            points = []
-            for k, value in enumerate(values):
-                f1s = [pts[k].f1 for pts in per_set.values() if pts[k].f1 is not None and pts[k].r is not None]
-                alarms = [pts[k].alarm for pts in per_set.values() if pts[k].alarm is not None]
-                points.append(Point(value, None, None, sum(f1s) / len(f1s) if f1s else None,
-                                    max(alarms) if alarms else None))
-            best = choose(points)
-            lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
-            for k, pt in enumerate(points):
-                mark = "*" if best and pt.value == best.value else " "
-                sets_f1 = " ".join(f"{name} {fmt(pts[k].f1)}" for name, pts in per_set.items())
-                lines.append(f"  {mark} {pt.value:<8g} mean F1 {fmt(pt.f1)} worst healthy alarms {fmt(pt.alarm)}"
-                             f"   ({sets_f1})")
+    for rule_id, param, values, default in swept_parameters():
+        per_set = {name: sweep(rule_id, param, values, part, runs[name]) for name, part in parts.items()}
+        points = []
+        for k, value in enumerate(values):
+            f1s = [pts[k].f1 for pts in per_set.values() if pts[k].f1 is not None and pts[k].r is not None]
+            alarms = [pts[k].alarm for pts in per_set.values() if pts[k].alarm is not None]
+            points.append(Point(value, None, None, sum(f1s) / len(f1s) if f1s else None,
+                                max(alarms) if alarms else None))
+        best = choose(points)
+        lines.append(f"{rule_id}.{param} (default {default}; chosen {best.value if best else 'none in budget'})")
+        for k, pt in enumerate(points):
+            mark = "*" if best and pt.value == best.value else " "
+            sets_f1 = " ".join(f"{name} {fmt(pts[k].f1)}" for name, pts in per_set.items())
+            lines.append(f"  {mark} {pt.value:<8g} mean F1 {fmt(pt.f1)} worst healthy alarms {fmt(pt.alarm)}"
+                         f"   ({sets_f1})")
     return "\n".join(lines)
 
 
