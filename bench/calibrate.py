@@ -447,10 +447,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="print operating-point curves on the calib split")
     ap.add_argument("--split", choices=("test", "calib", "all"), default="test")
     ap.add_argument("--verbose", "-v", type=int, nargs="?", const=40, default=0, help="list misses/alarms")
+    ap.add_argument("--sets", default="reallogs,population,corpus",
+                    help="comma-separated sets to score (reallogs, population, corpus)")
     args = ap.parse_args(argv)
+    wanted = {s.strip() for s in args.sets.split(",") if s.strip()}
 
     sets = {"reallogs": reallog_items(), "population": population_items(args.population),
             "corpus": corpus_items()}
+    unknown = wanted - sets.keys()
+    if unknown:
+        ap.error(f"unknown set(s) {', '.join(sorted(unknown))}; choose from {', '.join(sets)}")
+    sets = {name: items for name, items in sets.items() if name in wanted}
     started = time.perf_counter()
     for name, every in sets.items():
         if not every:

@@ -329,3 +329,12 @@ def test_one_bad_evaluation_after_the_best_is_not_enough():
     val = [1.0, 0.8, 0.7, 0.62, 0.58, 0.55, 0.53, 0.51, 0.50, 0.70]
     run = make_run(**{"val/loss": val, "train/loss_epoch": list(np.linspace(1.0, 0.2, 10))})
     assert not fired(run, "overfitting")
+
+
+def test_chance_classes_survives_a_huge_loss():
+    """A loss far above ln(10,000) (a regression loss in the thousands) is never "at chance", and never overflows."""
+    from diagnostics.rules._common import chance_classes
+
+    assert chance_classes(1e5) is None
+    assert chance_classes(800.0) is None
+    assert chance_classes(math.log(10)) == 10

@@ -92,12 +92,15 @@ def scaled_lr(run: RunData, factor: float) -> dict[str, float] | None:
     return None if lr is None else {"optim.lr": clamp("optim.lr", nice(lr * factor))}
 
 
+MAX_CHANCE_CLASSES = 10_000  # beyond this many classes a loss "at ln K" says nothing
+
+
 def chance_classes(loss: float, tol: float = 0.03) -> int | None:
     """K when a loss sits at ln(K), the cross-entropy of a uniform guess over K classes."""
-    if not math.isfinite(loss) or loss < math.log(2) * (1 - tol):
-        return None
+    if not math.isfinite(loss) or not math.log(2) * (1 - tol) <= loss <= math.log(MAX_CHANCE_CLASSES) * (1 + tol):
+        return None  # also keeps exp() from overflowing on a huge loss
     k = int(round(math.exp(loss)))
-    if 2 <= k <= 10_000 and abs(loss - math.log(k)) <= tol * math.log(k):
+    if 2 <= k <= MAX_CHANCE_CLASSES and abs(loss - math.log(k)) <= tol * math.log(k):
         return k
     return None
 
