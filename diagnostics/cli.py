@@ -21,11 +21,12 @@ from typing import Any
 
 from diagnostics.compare import compare
 from diagnostics.engine import diagnose
-from diagnostics.findings import Finding
+from diagnostics.findings import SEVERITIES, SEVERITY_RANK, Finding
 from diagnostics.rundata import RunData
 from runner.textsafe import terminal
 
 EXIT_USAGE = 2
+EXIT_FAILED_GATE = 1  # --fail-on: a finding at or above the level is present (a CI job fails)
 MARK = {"critical": "✖ CRITICAL", "warning": "▲ WARNING ", "info": "• info    "}
 DB_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
@@ -59,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.add_argument("--rules", action="store_true", help="list the rules (ids, kind, severity, parameters) and exit")
+    p.add_argument(
+        "--fail-on",
+        choices=tuple(reversed(SEVERITIES)),
+        metavar="LEVEL",
+        help="exit 1 when any finding (a run's or a comparison's) is at or above LEVEL "
+        "(info, warning or critical): a CI gate. Exit 0 otherwise, 2 on unreadable input",
+    )
     return p
 
 
@@ -90,7 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(to_document(reports, comparisons), default=_json_default, allow_nan=False))
     else:
         print(terminal(to_text(reports, comparisons), keep_lines=True))  # names come from users' files
+    if args.fail_on:
+        every = [f for _, findings in reports for f in findings] + comparisons
+        tripped = gate(every, args.fail_on)
+        if tripped:
+            print(f"--fail-on {args.fail_on}: {len(tripped)} finding(s) at or above it: "
+                  + ", ".join(sorted({f.rule for f in tripped})), file=sys.stderr)
+            return EXIT_FAILED_GATE
     return 0
+
+
+def gate(findings: Sequence[Finding], level: str) -> list[Finding]:
+    """The findings at or above ``level`` (a lower rank is more severe)."""
+    return [f for f in findings if SEVERITY_RANK[f.severity] <= SEVERITY_RANK[level]]
 
 
 def list_rules(as_json: bool) -> int:

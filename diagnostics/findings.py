@@ -59,6 +59,10 @@ class Finding:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} not in {SEVERITIES}")
 
+    def __str__(self) -> str:
+        """One readable line for a print() in a script: ``WARNING overfitting: Overfitting since epoch 7``."""
+        return f"{self.severity.upper()} {self.rule}: {self.title}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "severity": self.severity, "title": self.title, "summary": self.summary,
                 "evidence": self.evidence.to_dict(), "fixes": [f.to_dict() for f in self.fixes]}

@@ -113,3 +113,24 @@ def test_db_runs_are_diagnosed_and_compared(tmp_path: Path):
     [comp] = [c for c in doc["comparisons"] if c["rule"] == "epsilon_sensitivity"]
     assert comp["evidence"]["values"]["best_value"] == 1e-6
     assert comp["fixes"][0]["config_patch"] == {"optim.eps": 1e-6}
+
+
+def test_fail_on_levels_and_unreadable_input(keras_csv: Path, tmp_path: Path):
+    """The CI gate: 1 when a finding at or above the level is present, 0 below it, 2 on input it cannot read."""
+    out = cli(str(keras_csv), "--json")
+    severities = {f["severity"] for r in json.loads(out.stdout)["runs"] for f in r["findings"]}
+    assert "warning" in severities and "critical" not in severities  # the overfitting file: a warning
+    assert cli(str(keras_csv), "--fail-on", "warning").returncode == 1
+    assert cli(str(keras_csv), "--fail-on", "info").returncode == 1
+    assert cli(str(keras_csv), "--fail-on", "critical").returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01\x02")
+    assert cli(str(bad), "--fail-on", "warning").returncode == 2
+    assert cli(str(keras_csv), "--fail-on", "loud").returncode == 2  # argparse names the allowed levels
+
+
+def test_a_finding_prints_as_one_readable_line():
+    from diagnostics.findings import Evidence, Finding
+
+    f = Finding("overfitting", "warning", "Overfitting since epoch 7", "s", Evidence("val/loss", 0, 1))
+    assert str(f) == "WARNING overfitting: Overfitting since epoch 7"

@@ -57,6 +57,8 @@ def test_readme_snippet_runs_from_any_folder(installed: Path, tmp_path: Path) ->
     out = subprocess.run([sys.executable, "train.py"], cwd=tmp_path, env=_env(installed), capture_output=True,
                          text=True, timeout=180)
     assert out.returncode == 0, out.stderr
+    assert "Warning" not in out.stderr, out.stderr  # the example a user copies runs clean
+    assert "Finding(" not in out.stdout and ": " in out.stdout  # findings print as readable lines
     with sqlite3.connect(tmp_path / "traindoc.db") as conn:
         status, source, config = conn.execute("SELECT status, source, config FROM runs").fetchone()
         n = conn.execute("SELECT COUNT(*) FROM metrics WHERE name='train/loss'").fetchone()[0]

@@ -126,3 +126,23 @@ def test_premature_decay_leaves_a_high_flat_loss(preset_runs: tuple[Store, dict[
     assert loss[0] - loss[3] > 0.05  # the first drop
     assert abs(loss[-1] - loss[len(loss) // 2]) < 0.02 and loss[-1] > 1.0  # then flat, far from zero
     assert _series(store, ids["plateau_fixed"], "train/loss_epoch")[-1] < 0.2
+
+
+def test_fail_on_gates_a_ci_job_on_real_runs(preset_runs: tuple[Store, dict[str, int]]) -> None:
+    """``python -m diagnostics --db D --run N --fail-on warning``: 1 on the overfitting run, 0 on the healthy."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    store, ids = preset_runs
+    root = Path(__file__).resolve().parents[1]
+
+    def gate(run_id: int, level: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "diagnostics", "--db", str(store.path), "--run", str(run_id),
+                               "--fail-on", level], capture_output=True, text=True, cwd=root, timeout=120)
+
+    failed = gate(ids["overfitting"], "warning")
+    assert failed.returncode == 1, failed.stderr
+    assert "overfitting" in failed.stderr and "--fail-on warning" in failed.stderr
+    passed = gate(ids["healthy"], "warning")
+    assert passed.returncode == 0, passed.stdout + passed.stderr

@@ -35,9 +35,11 @@ SKIPPED_PROGRAMS = ("pip", "streamlit", "bash")  # install, serve, the suite: th
 def shell_commands() -> list[str]:
     lines = []
     for lang, code in BLOCKS:
-        if lang != "bash":
+        if lang not in ("bash", "yaml"):
             continue
         for line in code.splitlines():
+            if lang == "yaml":  # a CI snippet: its ``run:`` steps are shell commands
+                line = line.strip().removeprefix("- ").removeprefix("run:") if "run:" in line else ""
             command = line.split(" #")[0].strip()
             if command and not command.startswith(SKIPPED_PROGRAMS):
                 lines += [part.strip() for part in command.split("&&")]

@@ -2,7 +2,7 @@
 
     traindoc dashboard [--db FILE] [--port 8501]
     traindoc run|launch|sweep|list|cancel|presets|script ...   (python -m runner ...)
-    traindoc diagnose FILE... [--json]                         (python -m diagnostics ...)
+    traindoc diagnose FILE... [--json] [--fail-on LEVEL]       (python -m diagnostics ...)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 RUNNER_COMMANDS = ("run", "launch", "sweep", "list", "cancel", "delete", "tag", "rename", "presets", "script")
 USAGE = ("usage: traindoc {dashboard,diagnose," + ",".join(RUNNER_COMMANDS) + "} ...\n"
          "  dashboard [--db FILE] [--port N]   the Streamlit dashboard, on 127.0.0.1 only\n"
-         "  diagnose FILE... [--json]          findings for log files (python -m diagnostics)\n"
+         "  diagnose FILE... [--json] [--fail-on LEVEL]   findings for log files; exit 1 at LEVEL (CI gate)\n"
          "  " + "/".join(RUNNER_COMMANDS) + "   the runner (python -m runner COMMAND --help)")
 
 
