@@ -6,6 +6,8 @@ groups of every browser session within each group's concurrency limit.
 
 from __future__ import annotations
 
+import zlib
+
 import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
@@ -17,6 +19,7 @@ from runner.executors import EXECUTORS
 from runner.stop_on import STOPPABLE
 
 store = get_store()
+LARGE_SUBMISSION = 10  # a submission of this many runs asks once before queueing (one mis-click queued 15)
 st.title(":material/rocket_launch: Launch runs")
 st.caption("Start from a built-in sweep, a preset or a finished run; edit the config; pick what to sweep. "
            "Runs wait in the database's queue and start in the background, a few at a time.")
@@ -80,12 +83,21 @@ def _submit() -> None:
 
 
 queued = st.session_state.get("launch:queued")
+already_queued = bool(queued and queued[0] == signature)
+confirmed = True
+if n_runs >= LARGE_SUBMISSION and not errors and not already_queued:
+    points = n_runs // max(seeds, 1)
+    # keyed by the plan itself: any change to what would be queued asks again
+    confirmed = st.checkbox(f"Yes, queue all {n_runs} runs ({points} points × {seeds} seed{'s' if seeds != 1 else ''})",
+                            key=f"launch:confirm:{zlib.crc32(signature.encode())}",
+                            help=f"Submissions of {LARGE_SUBMISSION} runs or more ask once: cut the sweep's values "
+                            "or seeds above for a smaller one.")
 if errors:
     label, disabled = f"Queue — first fix {', '.join(sorted(errors))}", True
-elif queued and queued[0] == signature:
+elif already_queued:
     label, disabled = f"Queued as group #{queued[1]} — change something to queue again", True
 else:
-    label, disabled = f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", not n_runs
+    label, disabled = f"Queue {n_runs} run{'s' if n_runs != 1 else ''}", not n_runs or not confirmed
 st.button(label, type="primary", disabled=disabled, icon=":material/play_arrow:", on_click=_submit,
           key="launch:queue")
 

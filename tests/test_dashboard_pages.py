@@ -175,3 +175,22 @@ def test_open_a_run_label_follows_the_status_and_keeps_the_pick(tmp_path: Path,
     at.run()
     box = next(s for s in at.selectbox if s.label == "Open a run")
     assert box.options == [f"#{live} live (finished)", f"#{first} first (finished)"] and box.value == first
+
+
+def test_launch_asks_once_before_queueing_a_large_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first screen (a 15-run built-in sweep) queues nothing until the user confirms the count."""
+    db = tmp_path / "l.db"
+    store = Store(db)
+    real_submit = plan.submit
+    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
+    at = app_test(db, monkeypatch, "pages/launch.py")
+    button = _queue_button(at)
+    assert button.label == "Queue 15 runs" and button.disabled
+    [confirm] = [c for c in at.checkbox if c.label.startswith("Yes, queue all 15 runs")]
+    confirm.check().run()
+    assert not _queue_button(at).disabled
+    _queue_button(at).click().run()
+    assert len(store.runs()) == 15
+    # a small submission does not ask
+    at.selectbox(key="launch:start").select("preset · healthy").run()
+    assert not _queue_button(at).disabled and not [c for c in at.checkbox if c.label.startswith("Yes, queue")]
