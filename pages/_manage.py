@@ -8,11 +8,14 @@ from pages._shared import RUN_PAGE, md
 from runner.store import ACTIVE, Store
 
 
-def _act(action, *args) -> None:  # noqa: ANN001 - a store method and its arguments
-    """Run a store write from a button; its error becomes a message instead of a traceback."""
+def _act(action, *args, done: str | None = None) -> None:  # noqa: ANN001 - a store method and its arguments
+    """Run a store write from a button; its error becomes a message instead of a traceback, and
+    ``done`` (what happened, in words) is confirmed on the next rerun."""
     try:
         action(*args)
         st.session_state.pop("manage:error", None)
+        if done:
+            st.session_state["manage:done"] = done
     except (KeyError, ValueError) as exc:
         st.session_state["manage:error"] = str(exc.args[0] if exc.args else exc)
 
@@ -27,6 +30,8 @@ def manage_selected(store: Store, ids: list[int]) -> None:
     """Buttons for the ticked runs; a delete asks once more, naming what goes."""
     if error := st.session_state.get("manage:error"):
         st.error(md(error))
+    if done := st.session_state.pop("manage:done", None):
+        st.toast(md(done), icon=":material/check:")
     if not ids:
         st.caption("Tick one run to open or rename it, two or more to compare them.")
         return
@@ -58,8 +63,12 @@ def manage_selected(store: Store, ids: list[int]) -> None:
         tag_text = left.text_input("Tags to add (comma separated; a leading - removes)", key="manage:tag-text")
         if right.form_submit_button("Apply tags", icon=":material/sell:"):
             words = [w.strip() for w in tag_text.split(",") if w.strip()]
-            _act(lambda: store.tag(ids, add=[w for w in words if not w.startswith("-")],
-                                   remove=[w[1:] for w in words if w.startswith("-")]))
+            added, removed = [w for w in words if not w.startswith("-")], [w[1:] for w in words if w.startswith("-")]
+            which = ", ".join(f"#{i}" for i in sorted(ids))
+            said = "; ".join(part for part in (f"tagged {', '.join(added)}" if added else "",
+                                               f"removed {', '.join(removed)}" if removed else "") if part)
+            _act(lambda: store.tag(ids, add=added, remove=removed),
+                 done=f"Run{'s' if len(ids) > 1 else ''} {which}: {said or 'no tags given'}")
             st.rerun()
     if len(ids) == 1:
         run = runs[ids[0]]
@@ -67,5 +76,6 @@ def manage_selected(store: Store, ids: list[int]) -> None:
             name = st.text_input("Name", value=run["name"], max_chars=200)
             note = st.text_area("Note", value=run["note"], height=68)
             if st.form_submit_button("Save name and note", icon=":material/edit:"):
-                _act(lambda: (store.rename_run(ids[0], name), store.set_note(ids[0], note)))
+                _act(lambda: (store.rename_run(ids[0], name), store.set_note(ids[0], note)),
+                     done=f"Run #{ids[0]}: name and note saved")
                 st.rerun()
