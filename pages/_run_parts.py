@@ -6,8 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from diagnostics.findings import Finding
-from pages._shared import default_metrics, duration
+from pages._shared import duration
 from runner import launcher
 from runner.store import ACTIVE, Store
 from traindoc.views.charts import X_AXES
@@ -45,11 +44,12 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
     _header()
 
 
-def chart_controls(run_id: int, names: list[str], found: list[Finding]) -> tuple[list[str], Any, bool, str, bool]:
-    """(metrics, smoothing, log y, x-axis, panel per metric) as the user set them."""
+def chart_controls(run_id: int, names: list[str], opening: list[str]) -> tuple[list[str], Any, bool, str, bool]:
+    """(metrics, smoothing, log y, x-axis, panel per metric) as the user set them; ``opening`` is the
+    first selection (``opening_metrics``)."""
     if not names:
         return [], "auto", False, "step", False
-    picked = st.multiselect("Metrics", names, default=default_metrics(names, found), key=f"metrics-{run_id}")
+    picked = st.multiselect("Metrics", names, default=opening, key=f"metrics-{run_id}")
     row = st.container(horizontal=True, gap="medium", vertical_alignment="bottom")  # wraps, never clips
     axis = row.segmented_control("x-axis", X_AXES, default="step", key="run:x") or "step"
     smoothing = SMOOTHING[row.selectbox("Smoothing", list(SMOOTHING), key="run:smoothing", width=240,

@@ -21,11 +21,11 @@ from diagnostics.findings import Finding
 from runner.store import Store, resolve_db_path
 from traindoc.views.cache import diagnose_run, key_metric, run_data, series
 from traindoc.views.cache import store_for as _store
-from traindoc.views.charts import default_metrics
+from traindoc.views.charts import DEFAULT_METRICS, constant_series, default_metrics
 from traindoc.views.overview import SEVERITY_WORDS, duration, overview_table
 
-__all__ = ["SEVERITY_WORDS", "default_metrics", "diagnose_run", "duration", "key_metric", "overview_table", "run_data",
-           "series"]
+__all__ = ["SEVERITY_WORDS", "default_metrics", "diagnose_run", "duration", "key_metric", "opening_metrics",
+           "overview_table", "run_data", "series"]
 
 Series = tuple[np.ndarray, np.ndarray]
 # Material icons ship with Streamlit's own font, so they render in every browser (emoji need OS fonts)
@@ -148,3 +148,11 @@ def _parameter_lines(text: str) -> dict[str, str]:
         elif last and line.strip():
             out[last] += " " + line.strip()
     return out
+
+
+def opening_metrics(db: str, run_id: int, last_step: int | None, names: list[str],
+                    findings: list[Finding]) -> list[str]:
+    """The metrics a run's chart opens on (``default_metrics``); the run's curves are read to skip
+    constant series only when neither the usual losses nor a finding chose them."""
+    chosen = any(n in names for n in DEFAULT_METRICS) or findings
+    return default_metrics(names, findings, () if chosen else constant_series(run_data(db, run_id, last_step)))

@@ -16,6 +16,7 @@ from pages._shared import (
     finding_card,
     get_store,
     md,
+    opening_metrics,
     series,
     start_links,
 )
@@ -77,7 +78,8 @@ if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
                                                      if run["status"] in ACTIVE else ""))
 found, _ = diagnose_run(db, run_id, run["last_step"])
-picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, found)
+picked, smoothing, log_y, axis, panels = chart_controls(
+    run_id, names, opening_metrics(db, run_id, run["last_step"], names, found) if names else [])
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)

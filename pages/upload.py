@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics.figures import curve_figure
-from pages._shared import db_path, default_metrics, diagnose_run, finding_card, get_store, md, series
+from pages._shared import db_path, diagnose_run, finding_card, get_store, md, opening_metrics, series
 from runner.importers import FORMATS
 from runner.importers.upload import correct_mapping, import_upload, tag_as_sweep
 from traindoc.views.overview import length_caption
@@ -77,7 +77,7 @@ for run_id in run_ids:
                 series.clear()
                 diagnose_run.clear()
                 st.rerun()
-    picked = default_metrics(names, findings)
+    picked = opening_metrics(db, run_id, run["last_step"], names, findings)
     if picked:
         data = series(db, run_id, run["last_step"], tuple(picked))
         x_title = "epoch" if run["meta"].get("axis") == "epoch" else "step"  # a per-epoch log counts epochs

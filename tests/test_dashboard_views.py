@@ -143,3 +143,15 @@ def test_system_metrics_orders_time_throughput_memory_and_skips_limits():
     assert system_metrics(names) == ["sys/step_time", "sys/step_time@1", "sys/step_time@2", "sys/samples_per_sec",
                                      "sys/cuda_alloc_mb", "sys/rss_mb"]
     assert system_metrics(["train/loss", "val/loss"]) == []
+
+
+def test_a_log_without_the_usual_losses_opens_on_its_loss_never_on_a_constant() -> None:
+    """An uploaded JSON-lines log (``n_parameters`` first, a constant) opens on its training loss; with
+    no loss at all, on a moving score, never on a series that never changes."""
+    from traindoc.views.charts import default_metrics
+
+    names = ["n_parameters", "lr", "epoch_time", "train_loss_total", "val_acc1"]
+    assert default_metrics(names, []) == ["train_loss_total"]
+    assert default_metrics(["n_parameters", "lr", "val_acc1"], [], constant={"n_parameters"}) == ["val_acc1"]
+    assert default_metrics(["n_parameters", "batch"], [], constant={"n_parameters"}) == ["batch"]
+    assert default_metrics(["n_parameters"], [], constant={"n_parameters"}) == ["n_parameters"]  # all there is

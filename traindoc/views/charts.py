@@ -3,9 +3,12 @@ metrics drawn by default (the findings' metrics with their train/val partner).""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from diagnostics.findings import Finding
+from diagnostics.rundata import RunData
 from traindoc.views.cache import epochs_and_times
 from traindoc.vocabulary import (
     CUDA_ALLOC_MB,
@@ -19,6 +22,7 @@ from traindoc.vocabulary import (
     VAL_LOSS,
     partner,
     rank_series,
+    role,
 )
 
 X_AXES = ("step", "epoch", "wall time")
@@ -50,14 +54,39 @@ def x_map(db: str, run_id: int, last_step: int | None, names: tuple[str, ...],
     return (steps, xs), "epoch"
 
 
-def default_metrics(names: list[str], findings: list[Finding]) -> list[str]:
+def _first_look(name: str) -> int:
+    """How early ``name`` belongs on a chart nobody picked yet: a training loss first, then any loss,
+    then a score with a direction, then other metrics; learning rates and system series last."""
+    r = role(name)
+    if r.kind == "loss":
+        return 0 if r.split in ("train", "other") else 1
+    if r.kind == "metric":
+        return 2 if r.better else 3
+    return 4
+
+
+def constant_series(run: RunData | None) -> set[str]:
+    """Names of the run's series that never change (a parameter count, a fixed batch size): never a default."""
+    if run is None:
+        return set()
+    out = set()
+    for name, one in run.series.items():
+        _, y = one.finite()
+        if len(y) > 1 and float(np.ptp(y)) == 0.0:
+            out.add(name)
+    return out
+
+
+def default_metrics(names: list[str], findings: list[Finding], constant: Collection[str] = ()) -> list[str]:
     """train/loss + val/loss, plus each finding's metrics with their train/val partner, so a finding's
-    evidence is on the chart beside what it is judged against."""
+    evidence is on the chart beside what it is judged against. With none of those, the first series
+    by ``_first_look`` that is not ``constant`` (an uploaded log must not open on ``n_parameters``)."""
     picked = [n for n in DEFAULT_METRICS if n in names]
     for finding in findings:
         picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
-    if not picked:
-        picked = [next((n for n in names if n.endswith("loss")), names[0] if names else "")]
+    if not picked and names:
+        moving = [n for n in names if n not in constant] or names
+        picked = [min(moving, key=_first_look)]  # min keeps the first of equals: the log's own order
     # e.g. a Keras log: val/loss alone would hide the train loss (train/loss_epoch) it is judged against
     # the val loss beside the finest training curve (use="step"), as the chart draws shapes
     paired = [m for name in picked if name for m in (name, partner(name, names, use="step")) if m]
