@@ -30,8 +30,21 @@ def colour_positions(values: Sequence[Any], log: bool) -> list[float]:
     return [0.5 if len(order) == 1 else order.index(str(v)) / (len(order) - 1) for v in values]
 
 
+WIDE_RANGE_DECADES = 3  # curves spanning this many powers of ten open on a log axis (a diverged run at 3e31)
+
+
+def wide_range(curves: Sequence[dict[str, Any]]) -> bool:
+    """Whether the curves' positive values span ``WIDE_RANGE_DECADES`` or more (and none is <= 0, which a
+    log axis cannot draw): then a linear axis flattens every curve but the largest."""
+    finite = [v[np.isfinite(v)] for v in (np.asarray(c["values"], dtype=float) for c in curves)]
+    values = np.concatenate(finite) if finite else np.array([])
+    if not len(values) or values.min() <= 0:
+        return False
+    return bool(np.log10(values.max() / values.min()) >= WIDE_RANGE_DECADES)
+
+
 def overlay_figure(curves: Sequence[dict[str, Any]], metric: str, colour_key: str | None,
-                   smoothing: float = 0.0, max_points: int = 1000) -> go.Figure:
+                   smoothing: float = 0.0, max_points: int = 1000, log_y: bool = False) -> go.Figure:
     """One metric of many runs; each curve is ``{"label", "value", "steps", "values"}`` (and an optional
     ``hover``, e.g. the run's full config), coloured by value. The legend sits under the plot, so
     many or long labels never squeeze it."""
@@ -53,6 +66,8 @@ def overlay_figure(curves: Sequence[dict[str, Any]], metric: str, colour_key: st
                                  hovertemplate=f"{hover}<br>step %{{x}}: %{{y:.4g}}<extra></extra>"))
     title = f"{metric}" + (f" — colour: {colour_key}" + (" (log)" if log else "") if colour_key else "")
     fig.update_layout(title=title, xaxis_title="step", yaxis_title=metric, hovermode="closest", **LAYOUT)
+    if log_y:
+        fig.update_yaxes(type="log")
     fig.update_layout(height=LAYOUT["height"] + 22 * len(curves),
                       legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0})
     return fig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics.compare import compare
-from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure
+from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure, wide_range
 from diagnostics.sweeps import score_columns, style_differences, summary_table
 from pages._shared import db_path, finding_card, get_store, md, run_data
 from runner.store import ACTIVE
@@ -73,8 +73,11 @@ def comparison() -> None:
     curve = st.selectbox("Curve", what.metrics, index=what.metrics.index(what.default) if what.default else 0,
                          help="Metrics every chosen run logged come first.")
     colour_key = what.keys[0] if what.keys and is_sweep(group, what.keys) else None
-    st.plotly_chart(overlay_figure(curves(data, curve, what.keys), curve, colour_key), width="stretch",
-                    key="overlay")
+    drawn = curves(data, curve, what.keys)
+    log_y = st.toggle("Log y", value=wide_range(drawn), key=f"compare:log:{curve}",
+                      help="On by itself when the curves span three or more powers of ten (a diverged run "
+                      "would flatten the others).")
+    st.plotly_chart(overlay_figure(drawn, curve, colour_key, log_y=log_y), width="stretch", key="overlay")
     st.subheader("Runs")
     st.caption("Highlighted: config keys that differ between the runs that have a config."
                if what.keys else "The runs' configs do not differ (or they have none).")

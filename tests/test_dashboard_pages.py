@@ -194,3 +194,22 @@ def test_launch_asks_once_before_queueing_a_large_sweep(tmp_path: Path, monkeypa
     # a small submission does not ask
     at.selectbox(key="launch:start").select("preset · healthy").run()
     assert not _queue_button(at).disabled and not [c for c in at.checkbox if c.label.startswith("Yes, queue")]
+
+
+def test_compare_opens_a_diverged_run_on_a_log_axis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run at 1e30 beside a healthy one: the overlay opens on log y (the healthy curve stays readable);
+    the user can turn it off."""
+    db = tmp_path / "d.db"
+    store = Store(db)
+    ids = [store.create_run(name, {"optim.lr": lr}, status="finished") for name, lr in (("ok", 0.01), ("boom", 10.0))]
+    store.write_metrics([(ids[0], s, None, "train/loss", 1.0 / (s + 1), 0.0) for s in range(50)])
+    store.write_metrics([(ids[1], s, None, "train/loss", 10.0 ** (s * 0.6), 0.0) for s in range(50)])
+    at = app_test(db, monkeypatch, "pages/compare.py", runs=",".join(map(str, ids)))
+    assert not at.exception
+    toggle = at.toggle(key="compare:log:train/loss")
+    assert toggle.value
+    overlay = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert overlay["layout"]["yaxis"]["type"] == "log"
+    toggle.set_value(False).run()
+    overlay = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert overlay["layout"]["yaxis"].get("type", "linear") == "linear"
