@@ -44,9 +44,10 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
     _header()
 
 
-def chart_controls(run_id: int, names: list[str], opening: list[str]) -> tuple[list[str], Any, bool, str, bool]:
+def chart_controls(run_id: int, names: list[str], opening: list[str],
+                   opening_log: bool = False) -> tuple[list[str], Any, bool, str, bool]:
     """(metrics, smoothing, log y, x-axis, panel per metric) as the user set them; ``opening`` is the
-    first selection (``opening_metrics``)."""
+    first selection (``opening_metrics``), ``opening_log`` whether it opens on a log axis."""
     if not names:
         return [], "auto", False, "step", False
     picked = st.multiselect("Metrics", names, default=opening, key=f"metrics-{run_id}")
@@ -57,5 +58,7 @@ def chart_controls(run_id: int, names: list[str], opening: list[str]) -> tuple[l
                                             "curve); sparse per-epoch curves are drawn as logged, with "
                                             "their points. The raw curve stays faint behind a smoothed one.")]
     panels = row.toggle("Panel per metric", value=False, key="run:panels")
-    log_y = row.toggle("Log y", value=False, key="run:log")
+    log_y = row.toggle("Log y", value=opening_log, key=f"run:log:{run_id}",
+                       help="On by itself when the first curves span three or more powers of ten "
+                       "(gradient norms, a diverged loss).")
     return picked, smoothing, log_y, axis, panels

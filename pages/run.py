@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diagnostics.figures import curve_figure
+from diagnostics.sweep_figures import wide_range
 from pages._fixes import fix_actions, fix_results, fixes_active
 from pages._report import report_buttons
 from pages._run_parts import chart_controls, run_header
@@ -78,8 +79,10 @@ if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
                                                      if run["status"] in ACTIVE else ""))
 found, _ = diagnose_run(db, run_id, run["last_step"])
-picked, smoothing, log_y, axis, panels = chart_controls(
-    run_id, names, opening_metrics(db, run_id, run["last_step"], names, found) if names else [])
+opening = opening_metrics(db, run_id, run["last_step"], names, found) if names else []
+opening_log = bool(opening) and wide_range(
+    [{"values": values} for _, values in series(db, run_id, run["last_step"], tuple(opening)).values()])
+picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, opening, opening_log)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)

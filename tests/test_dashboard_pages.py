@@ -213,3 +213,18 @@ def test_compare_opens_a_diverged_run_on_a_log_axis(tmp_path: Path, monkeypatch:
     toggle.set_value(False).run()
     overlay = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert overlay["layout"]["yaxis"].get("type", "linear") == "linear"
+
+
+def test_run_page_opens_wide_curves_on_log_y_and_plain_ones_linear(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "r.db"
+    store = Store(db)
+    boom = store.create_run("boom", {}, status="finished")
+    store.write_metrics([(boom, s, None, "train/loss", 10.0 ** (s * 0.6), 0.0) for s in range(50)])
+    calm = store.create_run("calm", {}, status="finished")
+    store.write_metrics([(calm, s, None, "train/loss", 2.0 - s / 50, 0.0) for s in range(50)])
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(boom))
+    assert not at.exception and at.toggle(key=f"run:log:{boom}").value
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["yaxis"]["type"] == "log"
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(calm))
+    assert not at.exception and not at.toggle(key=f"run:log:{calm}").value
