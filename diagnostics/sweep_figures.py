@@ -13,6 +13,7 @@ from plotly.colors import sample_colorscale
 
 from diagnostics.figures import downsample, ema
 from diagnostics.sweeps import is_log_key, log10_safe, sensitivity_points
+from traindoc.vocabulary import higher_is_better
 
 COLOURSCALE = "Viridis"
 LAYOUT = {"height": 420, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}
@@ -74,8 +75,12 @@ def overlay_figure(curves: Sequence[dict[str, Any]], metric: str, colour_key: st
 
 
 def sensitivity_figure(table: pd.DataFrame, key: str, metric: str) -> go.Figure:
-    """``metric`` against ``key``: every run as a dot, the mean per value as a line, ±1 std over seeds."""
+    """``metric`` against ``key``: every run as a dot, the mean per value as a line, ±1 std over seeds.
+    A categorical key (an optimizer, an activation) has no order between its values: each choice is
+    its own point with its error bar, no line joins them, and the choices are ordered by score."""
     points = sensitivity_points(table, key, metric)
+    if not pd.api.types.is_numeric_dtype(points[key]):
+        return _choices_figure(table, points, key, metric)
     log = is_log_key(key, points[key].tolist())
     fig = go.Figure()
     runs = table[[key, metric]].dropna()
@@ -93,6 +98,26 @@ def sensitivity_figure(table: pd.DataFrame, key: str, metric: str) -> go.Figure:
         fig.update_xaxes(type="log", exponentformat="power")
     elif not pd.api.types.is_numeric_dtype(points[key]):
         fig.update_xaxes(type="category")
+    return fig
+
+
+def _choices_figure(table: pd.DataFrame, points: pd.DataFrame, key: str, metric: str) -> go.Figure:
+    """The categorical sensitivity view: the choices best-first by mean score, markers with ±1 std."""
+    better_high = higher_is_better(metric.rsplit(" ", 1)[0])
+    points = points.sort_values("mean", ascending=not better_high, kind="stable")
+    order = [str(v) for v in points[key]]
+    runs = table[[key, metric]].dropna()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=runs[key].astype(str), y=runs[metric], mode="markers", name="each run",
+                             marker={"color": "#7f7f7f", "size": 7, "opacity": 0.6}))
+    fig.add_trace(go.Scatter(
+        x=order, y=points["mean"], mode="markers", name="mean ± std", marker={"size": 12, "color": "#1f77b4"},
+        error_y={"type": "data", "array": points["std"], "visible": True, "thickness": 1.5},
+        hovertemplate=f"{key}=%{{x}}<br>{metric} mean %{{y:.4g}}<extra></extra>",
+    ))
+    fig.update_layout(title=f"Sensitivity: {metric} by {key} (best first)", xaxis_title=key, yaxis_title=metric,
+                      **LAYOUT)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=order)
     return fig
 
 

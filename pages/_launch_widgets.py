@@ -65,9 +65,18 @@ def sweep_inputs(grid: dict[str, list[Any]], prefix: str) -> dict[str, str]:
     keys = st.multiselect("Parameters to sweep (several: every combination)", plan.sweepable_keys(),
                           default=list(grid), key=f"{prefix}:sweep-keys")
     texts: dict[str, str] = {}
+    fields = schema()
     for key in keys:
         default = ", ".join(_shown(v) for v in grid.get(key, []))
         left, right = st.columns([3, 2], vertical_alignment="bottom")
+        choices = fields[key].metadata.get("choices") if key in fields else None
+        if choices:  # a categorical key: its allowed values to pick, never numbers to type
+            picked = left.multiselect(f"Values of {key}", list(choices), key=f"{prefix}:choices:{key}",
+                                      default=[v for v in grid.get(key, []) if v in choices] or None,
+                                      placeholder="pick two or more")
+            texts[key] = ", ".join(picked)
+            right.caption("Each choice is run (× seeds); the Compare page ranks them by score.")
+            continue
         texts[key] = left.text_input(f"Values of {key}", value=default, key=f"{prefix}:values:{key}",
                                      placeholder="e.g. 1e-1, 1e-4, 1e-8  or  log 1e-8 1e-1 5")
         if key in LOG_KEYS:

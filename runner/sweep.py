@@ -11,7 +11,7 @@ import itertools
 import math
 from typing import Any
 
-from runner.config import ConfigError, coerce
+from runner.config import ConfigError, coerce, schema
 
 
 def log_spaced(lo: float, hi: float, n: int) -> list[float]:
@@ -41,6 +41,9 @@ def parse_values(key: str, text: str) -> list[Any]:
     else:
         raw = [v.strip() for v in text.split(",") if v.strip()]
     if not raw:
+        choices = schema()[key].metadata.get("choices") if key in schema() else None
+        if choices:
+            raise ConfigError(f"{key}: pick one or more of {', '.join(choices)}")
         raise ConfigError(f"{key}: give values separated by commas, e.g. 1e-1, 1e-4, 1e-8")
     return list(dict.fromkeys(coerce(key, v) for v in raw))
 

@@ -228,3 +228,22 @@ def test_run_page_opens_wide_curves_on_log_y_and_plain_ones_linear(tmp_path: Pat
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["yaxis"]["type"] == "log"
     at = app_test(db, monkeypatch, "pages/run.py", run=str(calm))
     assert not at.exception and not at.toggle(key=f"run:log:{calm}").value
+
+
+def test_launch_offers_a_categorical_keys_choices_and_queues_one_run_per_choice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "l.db"
+    store = Store(db)
+    real_submit = plan.submit
+    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
+    at = app_test(db, monkeypatch, "pages/launch.py")
+    at.selectbox(key="launch:start").select("preset · healthy").run()
+    at.multiselect(key="preset · healthy:sweep-keys").select("optim.name").run()
+    choices = at.multiselect(key="preset · healthy:choices:optim.name")
+    assert "adam" in choices.options and "sgd" in choices.options  # its allowed values, not numbers
+    assert _queue_button(at).disabled and "optim.name" in page_text(at)  # nothing picked yet: says what to do
+    choices.select("sgd").select("adam").run()
+    assert _queue_button(at).label == "Queue 2 runs"
+    _queue_button(at).click().run()
+    names = sorted(json.loads(c)["optim.name"] for c in store.runs().config)
+    assert names == ["adam", "sgd"]

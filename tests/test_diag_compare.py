@@ -35,3 +35,34 @@ def test_deeper_worse_on_the_training_set_is_depth_sensitivity_not_underfitting(
     assert (f.rule, f.severity) == ("depth_sensitivity", "warning")
     assert f.fixes[1].config_patch == {"model.depth": 2}
     assert compare([_run(0.9, 0.2, **{"model.depth": 2}), _run(0.9, 0.21, **{"model.depth": 8})]) == []
+
+
+def test_an_optimizer_sweep_names_the_key_and_the_best_and_worst_choice():
+    """Sweeping ``optim.name`` (only that key differs, three seeds each): a categorical comparison finding."""
+    accs = {"sgd": 0.70, "momentum": 0.85, "adam": 0.93}
+    runs = [_run(acc + 0.005 * seed, **{"optim.name": name, "train.seed": seed})
+            for name, acc in accs.items() for seed in range(3)]
+    [f] = compare(runs)
+    assert (f.rule, f.severity, f.title) == ("optimizer_sensitivity", "warning", "Sensitive to optim.name")
+    values = f.evidence.values
+    assert (values["best_value"], values["worst_value"], values["categorical"]) == ("adam", "sgd", True)
+    assert "optim.name=adam" in f.summary and "sgd the worst" in f.summary
+    assert f.fixes[0].config_patch == {"optim.name": "adam"}
+
+
+def test_a_categorical_difference_within_seed_noise_is_not_a_warning():
+    runs = [_run(0.80 + 0.1 * (seed % 2), **{"model.activation": name, "train.seed": seed})
+            for name in ("relu", "tanh") for seed in range(4)]
+    assert [(f.rule, f.severity) for f in compare(runs)] == [("activation_sensitivity", "info")]
+
+
+def test_a_loss_sweep_is_judged_on_a_score_never_on_the_losses_it_changes():
+    def run(loss_name: str, val_loss: float):
+        return make_run(config={**BASE, "loss.name": loss_name},
+                        **{"val/loss": list(np.linspace(2.0, val_loss, 20))})
+
+    assert compare([run("cross_entropy", 0.2), run("mse", 0.01)]) == []  # no score: nothing to compare
+    runs = [_run(0.95, **{"loss.name": "cross_entropy"}), _run(0.60, **{"loss.name": "nll"})]
+    [f] = compare(runs)
+    assert (f.rule, f.evidence.values["metric"], f.evidence.values["best_value"]) == (
+        "loss_sensitivity", "val/acc", "cross_entropy")

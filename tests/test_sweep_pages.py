@@ -145,3 +145,17 @@ def test_parallel_coordinates_log_scale_the_log_keys() -> None:
     assert [d.label for d in dims] == ["log10 optim.eps", "model.activation", "val/auc best"]
     assert list(dims[0].values) == [-1.0, -8.0, -1.0, -8.0]
     assert list(dims[1].ticktext) == ["relu", "tanh"]
+
+
+def test_a_categorical_key_is_drawn_as_choices_best_first_never_a_line() -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"optim.name": ["sgd", "sgd", "adam", "adam", "rmsprop", "rmsprop"],
+                          "val/acc best": [0.70, 0.72, 0.93, 0.95, 0.85, 0.83]})
+    fig = sensitivity_figure(table, "optim.name", "val/acc best")
+    mean = fig.data[1]
+    assert mean.mode == "markers"  # no line joins the choices
+    assert list(mean.x) == ["adam", "rmsprop", "sgd"] and len(mean.error_y.array) == 3
+    assert fig.layout.xaxis.type == "category" and list(fig.layout.xaxis.categoryarray) == ["adam", "rmsprop", "sgd"]
+    loss = pd.DataFrame({"optim.name": ["sgd", "adam"], "val/loss best": [0.9, 0.3]})
+    assert list(sensitivity_figure(loss, "optim.name", "val/loss best").data[1].x) == ["adam", "sgd"]  # lower first

@@ -31,8 +31,7 @@ A result that depends on {label} is only as good as the value someone happened t
 {why}
 
 Suggested fix:
-Use the best setting found; treat {key} as a hyper-parameter and sweep it (log-spaced
-where the axis is logarithmic).
+Use the best setting found; treat {key} as a hyper-parameter and sweep it ({sweep_how}).
 
 Parameters:
 metric_spread: AUC/accuracy points between the best and worst setting that count as sensitive ({metric_spread:g}).
@@ -52,6 +51,10 @@ class Sensitivity(ComparisonRule):
     label: ClassVar[str] = ""
     why: ClassVar[str] = ""
     log_axis: ClassVar[bool] = True
+    categorical: ClassVar[bool] = False  # a choice among names (optimizer, activation): no axis, no order
+    # a loss value is only comparable between runs that minimise the same loss: a sweep of the loss
+    # itself is judged on a score (val AUC or accuracy) alone
+    scores_only: ClassVar[bool] = False
     metric_spread: float = 0.05
     loss_spread: float = 0.2
     noise_k: float = 2.0
@@ -59,7 +62,10 @@ class Sensitivity(ComparisonRule):
     @classmethod
     def doc(cls) -> str:
         defaults = {f.name: f.default for f in fields(cls)}
-        return DOC.format(key=cls.key, label=cls.label, why=cls.why, metric="val AUC / accuracy / loss", **defaults)
+        how = ("its allowed choices, each with a few seeds" if cls.categorical
+               else "log-spaced" if cls.log_axis else "evenly spaced")
+        return DOC.format(key=cls.key, label=cls.label, why=cls.why, metric="val AUC / accuracy / loss",
+                          sweep_how=how, **defaults)
 
     def check_runs(self, runs: Sequence[RunData]) -> list[Finding]:
         found = (self._sensitivity(members) for members in sweep_groups(runs, self.key))
@@ -69,6 +75,8 @@ class Sensitivity(ComparisonRule):
         """The first preferred score at least two runs logged (a run that logged none counts as failed)."""
         for name in SCORE_PREFERENCE:
             monitor = Monitor(name)
+            if self.scores_only and not monitor.higher_is_better:
+                continue
             if sum(_best(r, monitor) is not None for r in members) >= 2:
                 return monitor
         return None
@@ -109,13 +117,19 @@ class Sensitivity(ComparisonRule):
         values = {
             "key": self.key, "metric": name, "higher_is_better": higher, "points": points,
             "best_value": best["value"], "best_score": best["score"], "worst_value": worst["value"],
-            "worst_score": worst["score"], "spread": spread, "seed_noise": noise, "log_axis": self.log_axis,
+            "worst_score": worst["score"], "spread": spread, "seed_noise": noise,
+            "log_axis": self.log_axis and not self.categorical, "categorical": self.categorical,
             "runs": [r.meta.get("run_id") or r.meta.get("source") for r in members],
         }
         if sensitive:
             summary = (f"The {kind} {name} depends on {self.key}: {show(best['score'])} "
                        f"at {self.key}={show(best['value'])}"
                        f" vs {show(worst['score'])} at {show(worst['value'])} (tried {tried}){fail_text}.")
+            if self.categorical:  # a choice: name the best and the worst
+                summary = (f"The choice of {self.key} matters: {self.key}={show(best['value'])} gives the {kind} "
+                           f"{name} ({show(best['score'])}), {show(worst['value'])} the worst "
+                           f"({show(worst['score'])}), beyond the seed noise ({show(noise)}); "
+                           f"tried {tried}{fail_text}.")
             severity, title = "warning", f"Sensitive to {self.key}"
         else:
             summary = (f"{name} barely depends on {self.key} over {tried}: spread {show(spread)}; "
@@ -188,3 +202,52 @@ class DropoutSensitivity(Sensitivity):
     label = "dropout"
     why = "too little dropout overfits, too much underfits."
     log_axis = False
+
+
+@register
+@dataclass(frozen=True)
+class OptimizerChoice(Sensitivity):
+    id = "optimizer_sensitivity"
+    order = 200
+    title = "Result depends on the optimizer"
+    key = "optim.name"
+    label = "the optimizer"
+    why = "SGD, momentum, Adagrad, RMSprop and Adam reach different results at the same budget."
+    categorical = True
+
+
+@register
+@dataclass(frozen=True)
+class ActivationChoice(Sensitivity):
+    id = "activation_sensitivity"
+    order = 210
+    title = "Result depends on the activation"
+    key = "model.activation"
+    label = "the activation function"
+    why = "sigmoid and tanh saturate and starve deep nets of gradient where ReLU does not."
+    categorical = True
+
+
+@register
+@dataclass(frozen=True)
+class ScheduleChoice(Sensitivity):
+    id = "schedule_sensitivity"
+    order = 220
+    title = "Result depends on the lr schedule"
+    key = "sched.name"
+    label = "the learning-rate schedule"
+    why = "a decay or warm-up changes where the loss settles and whether early steps blow up."
+    categorical = True
+
+
+@register
+@dataclass(frozen=True)
+class LossChoice(Sensitivity):
+    id = "loss_sensitivity"
+    order = 230
+    title = "Result depends on the loss function"
+    key = "loss.name"
+    label = "the loss function"
+    why = "a loss that does not match the output layer (a Softmax fed to NLLLoss) trains on the wrong target."
+    categorical = True
+    scores_only = True
