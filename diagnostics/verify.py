@@ -34,6 +34,7 @@ LOSS_KEYS = ("loss.name", "model.head")  # a patch touching these changes what v
 MIN_MARGIN = 0.01  # AUC/accuracy points below which a change is indistinguishable from seed noise
 MIN_REL_LOSS = 0.02  # the same for a loss, relative to the parent's value
 NOISE_K = 2.0  # a change must exceed this many seed standard deviations
+TINY = 1e-12  # keeps a relative margin defined for a loss of exactly 0
 
 
 @dataclass(frozen=True)
@@ -84,23 +85,55 @@ def verify_fix(rule: str, before: Sequence[RunData], after: Sequence[RunData], f
                        f"Cannot judge: {why}.")
     had = any(has_finding(diagnose(r), rule, severity) for r in before)
     gone = sum(not has_finding(diagnose(r), rule, severity) for r in after)
-    monitor = pick_metric(before, after)
-    if monitor is None:
-        metric = b = a = delta = None
-        margin = 0.0
-    else:
-        metric = monitor.name
-        b_scores = [final_score(r, metric) for r in before]
-        a_scores = [final_score(r, metric) for r in after]
-        b, a = float(np.mean(b_scores)), float(np.mean(a_scores))
-        delta = monitor.signed(a - b)
-        floor = MIN_MARGIN if monitor.higher_is_better else MIN_REL_LOSS * max(abs(b), 1e-12)
-        margin = max(floor, NOISE_K * _pooled_std([b_scores, a_scores]))
+    metric, b, a, delta, margin = score_change(before, after)
     gone_all, gone_none = gone == len(after), gone == 0
     finding_gone = (gone_all if gone_all or gone_none else None) if had else None
     verdict = _decide(had, gone_all, gone_none, delta, margin)
     reason = _reason(verdict, rule, had, gone, len(after), metric, b, a, delta, margin)
     return Verdict(verdict, rule, fix, finding_gone, (gone, len(after)), metric, b, a, delta, margin, reason)
+
+
+def score_change(before: Sequence[RunData], after: Sequence[RunData]
+                 ) -> tuple[str | None, float | None, float | None, float | None, float]:
+    """(metric, before, after, change signed so that positive is better, the margin noise allows):
+    the score every run logged, averaged per side; the margin is the seed spread, never below the floor."""
+    monitor = pick_metric(before, after)
+    if monitor is None:
+        return None, None, None, None, 0.0
+    b_scores = [final_score(r, monitor.name) for r in before]
+    a_scores = [final_score(r, monitor.name) for r in after]
+    b, a = float(np.mean(b_scores)), float(np.mean(a_scores))
+    floor = MIN_MARGIN if monitor.higher_is_better else MIN_REL_LOSS * max(abs(b), TINY)
+    return monitor.name, b, a, monitor.signed(a - b), max(floor, NOISE_K * _pooled_std([b_scores, a_scores]))
+
+
+@dataclass(frozen=True)
+class Against:
+    """A run measured against its baseline, with the fixes' verdict logic: beyond the noise or not."""
+
+    verdict: str  # one of AGAINST
+    metric: str | None
+    baseline: float | None
+    run: float | None
+    delta: float | None  # run - baseline, positive is better
+    margin: float
+    reason: str
+
+
+AGAINST = ("better", "worse", "within noise", "not comparable")
+
+
+def against_baseline(baseline: Sequence[RunData], runs: Sequence[RunData]) -> Against:
+    """Is ``runs`` (a run, or its seed repeats) better or worse than ``baseline`` on the score, beyond noise?"""
+    metric, b, a, delta, margin = score_change(baseline, runs)
+    if metric is None or delta is None or b is None or a is None:
+        return Against("not comparable", None, None, None, None, margin,
+                       "No score that both the run and the baseline logged (val AUC, accuracy or loss).")
+    verdict = "better" if delta > margin else "worse" if delta < -margin else "within noise"
+    said = {"better": "better than", "worse": "worse than", "within noise": "within noise of"}[verdict]
+    reason = (f"{metric} {a:.4g} vs the baseline's {b:.4g}: {said} the baseline "
+              f"(change {delta:+.4g}, noise margin {margin:.2g}).")
+    return Against(verdict, metric, b, a, delta, margin, reason)
 
 
 def _pooled_std(groups: list[list[float]]) -> float:

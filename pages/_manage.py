@@ -71,6 +71,7 @@ def manage_selected(store: Store, ids: list[int]) -> None:
                  done=f"Run{'s' if len(ids) > 1 else ''} {which}: {said or 'no tags given'}")
             st.rerun()
     if len(ids) == 1:
+        _baseline_buttons(store, ids[0], runs[ids[0]])
         run = runs[ids[0]]
         with st.form(f"manage:edit-{ids[0]}", border=False):
             name = st.text_input("Name", value=run["name"], max_chars=200)
@@ -79,3 +80,23 @@ def manage_selected(store: Store, ids: list[int]) -> None:
                 _act(lambda: (store.rename_run(ids[0], name), store.set_note(ids[0], note)),
                      done=f"Run #{ids[0]}: name and note saved")
                 st.rerun()
+
+
+def _baseline_buttons(store: Store, run_id: int, run: dict) -> None:
+    """Make the ticked run the baseline every other run is measured against (its group's or the database's)."""
+    scope = run["meta"].get("baseline")
+    cols = st.columns(3, vertical_alignment="bottom")
+    if scope:
+        cols[0].button(f"Stop being the {scope}'s baseline", icon=":material/flag:", key="manage:unbaseline",
+                       on_click=_act, args=(store.clear_baseline, run_id), kwargs={"done": f"Run #{run_id}: no "
+                       "longer a baseline"})
+        return
+    if run["group_id"] is not None:
+        cols[0].button("Baseline of its group", icon=":material/flag:", key="manage:baseline-group",
+                       help="The other runs of this group are then measured against it (overview, run page).",
+                       on_click=_act, args=(store.set_baseline, run_id, "group"),
+                       kwargs={"done": f"Run #{run_id} is its group's baseline"})
+    cols[1].button("Baseline of every run", icon=":material/flag:", key="manage:baseline-db",
+                   help="Every run without a group baseline is then measured against it.",
+                   on_click=_act, args=(store.set_baseline, run_id, "database"),
+                   kwargs={"done": f"Run #{run_id} is the database's baseline"})

@@ -59,6 +59,8 @@ if table.empty:
 # a new key when the rows change under it (filters, a delete), so ticks never land on other runs
 view = repr((text, status, source, tags, groups, dates, archived, st.session_state.get("manage:deleted", 0)))
 hidden = {"progress"} if table["progress"].isna().all() else set()  # no active run: no empty column
+if not table["vs baseline"].astype(bool).any():  # no baseline marked: no empty column either
+    hidden.add("vs baseline")
 picked = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
     key=f"runs_table:{view}", column_order=[c for c in table.columns if c not in hidden],
@@ -68,6 +70,9 @@ picked = st.dataframe(
         "name": st.column_config.TextColumn("name", width=290),
         "status": st.column_config.TextColumn("status", width=75),
         "worst finding": st.column_config.TextColumn("worst finding", width=320),
+        "vs baseline": st.column_config.TextColumn(
+            "vs baseline", help="Better or worse than the baseline of the run's group (else of the database) on "
+            "the score, beyond the noise margin: the same verdict as a fix's. Mark a baseline below."),
         "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d %%"),
         "steps": st.column_config.NumberColumn("steps", format="%d"),
         "tags": st.column_config.ListColumn("tags"),

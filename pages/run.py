@@ -22,11 +22,13 @@ from pages._shared import (
     start_links,
 )
 from runner.store import ACTIVE
+from traindoc.views.cache import against
 from traindoc.views.charts import system_metrics, x_map
 from traindoc.views.overview import short, store_gap_lines
 
 store = get_store()
 db = db_path()
+BASELINE_COLOUR = "#7f7f7f"  # the baseline's curves: grey and dashed, behind the run's own colours
 runs = store.runs()
 if runs.empty:
     st.title("Run")
@@ -74,6 +76,14 @@ if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped
 for line in store_gap_lines(run["meta"]):  # a store fault the logging API rode out (README, "Reliability")
     st.warning(md(line[0].upper() + line[1:]), icon=":material/sync_problem:")
 
+baseline_id = store.baseline_for(run_id)
+baseline = store.run(baseline_id) if baseline_id is not None else None
+if baseline is not None and run["status"] == "finished":  # the same verdict logic as a fix's
+    measured = against(db, run_id, run["last_step"], baseline_id, baseline["last_step"])
+    if measured is not None:
+        show = {"better": st.success, "worse": st.warning}.get(measured.verdict, st.info)
+        show(f"Against baseline #{baseline_id} {md(baseline['name'])}: {md(measured.reason)}", icon=":material/flag:")
+
 names = store.metric_names(run_id)
 if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
@@ -95,8 +105,13 @@ def live_view() -> None:
     elif picked:
         data = series(db, run_id, now["last_step"], tuple(picked))
         xs, x_title = x_map(db, run_id, now["last_step"], tuple(picked), axis)
-        st.plotly_chart(curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
-                                     x_title=x_title, panels=panels), width="stretch", key="curves")
+        figure = curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
+                              x_title=x_title, panels=panels)
+        if baseline is not None and axis == "step" and not panels:  # its curves, dashed, on the same steps
+            for name, (steps, values) in series(db, baseline_id, baseline["last_step"], tuple(picked)).items():
+                figure.add_scatter(x=steps, y=values, name=f"baseline #{baseline_id}: {name}", mode="lines",
+                                   line={"dash": "dash", "color": BASELINE_COLOUR, "width": 1.5})
+        st.plotly_chart(figure, width="stretch", key="curves")
     system = system_metrics(names)
     if system:
         st.subheader("System")

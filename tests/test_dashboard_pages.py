@@ -247,3 +247,27 @@ def test_launch_offers_a_categorical_keys_choices_and_queues_one_run_per_choice(
     _queue_button(at).click().run()
     names = sorted(json.loads(c)["optim.name"] for c in store.runs().config)
     assert names == ["adam", "sgd"]
+
+
+def test_a_baseline_is_overlaid_and_every_run_is_measured_against_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from traindoc.views.overview import overview_table
+
+    db = tmp_path / "b.db"
+    store = Store(db)
+    group = store.create_group("lr sweep")
+    ids = [store.create_run(n, {"optim.lr": lr}, status="finished", group_id=group)
+           for n, lr in (("base", 1e-3), ("good", 3e-3), ("bad", 1e-1))]
+    for run_id, acc in zip(ids, (0.85, 0.93, 0.60), strict=True):
+        store.write_metrics([(run_id, s, None, name, value, 0.0) for s in range(1, 21)
+                             for name, value in (("train/loss", 1.0 / s), ("val/acc", acc * s / 20))])
+    store.set_baseline(ids[0])
+    table = overview_table(str(db), store.find_runs()).set_index("id")
+    assert table.loc[ids[0], "vs baseline"] == "baseline (group)"
+    assert table.loc[ids[1], "vs baseline"].startswith("better (+0.08")
+    assert table.loc[ids[2], "vs baseline"].startswith("worse (-0.25")
+    at = app_test(db, monkeypatch, "pages/run.py", run=str(ids[1]))
+    assert not at.exception
+    assert f"Against baseline #{ids[0]}" in at.success[0].value and "better than the baseline" in at.success[0].value
+    traces = [t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert any(t.startswith(f"baseline #{ids[0]}: ") for t in traces)

@@ -129,8 +129,8 @@ def test_the_key_metric_is_the_score_with_its_direction(tmp_path: Path) -> None:
     train_only = store.create_run("train only")
     store.write_metrics([(train_only, i, None, "train/loss", 2.0 - i / 10, 0.0) for i in range(5)])
     db = str(tmp_path / "k.db")
-    assert key_metric(db, scored, 4) == "val/acc best 0.9"
-    assert key_metric(db, nan_end, 4) == "val/loss last NaN"
+    assert key_metric(db, scored, 4) == "val/acc best 0.9 · last 0.6"
+    assert key_metric(db, nan_end, 4) == "val/loss last NaN · best 1"
     assert key_metric(db, train_only, 4) == "train/loss last 1.6"
     assert key_metric(db, store.create_run("empty"), None) == ""
 

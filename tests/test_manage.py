@@ -67,3 +67,22 @@ def test_cli_list_filters_tag_rename_delete(store: Store, capsys: pytest.Capture
     assert main(["delete", "1", "--yes", "--db", db]) == 0
     assert main(["list", "--tag", "best", "--db", db]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]] == ["2"]
+
+
+def test_a_baseline_per_group_or_per_database_one_at_a_time(store: Store) -> None:
+    group = store.create_group("sweep")
+    a, b = (store.create_run(n, {}, status="finished", group_id=group) for n in ("a", "b"))
+    loose = store.create_run("loose", {}, status="finished")
+    assert store.baseline_for(a) is None
+    store.set_baseline(a)
+    assert (store.baseline_for(b), store.baseline_for(a), store.baseline_for(loose)) == (a, None, None)
+    store.set_baseline(b)  # the group's baseline moves: a is measured against b now
+    assert (store.baseline_for(a), store.baseline_for(b)) == (b, None)
+    store.set_baseline(loose, "database")
+    assert (store.baseline_for(a), store.baseline_for(loose)) == (b, None)  # the group's wins in its group
+    store.clear_baseline(b)
+    assert store.baseline_for(a) == loose
+    with pytest.raises(ValueError, match="belongs to no group"):
+        store.set_baseline(loose, "group")
+    with pytest.raises(KeyError):
+        store.set_baseline(999)

@@ -248,6 +248,6 @@ class LossChoice(Sensitivity):
     title = "Result depends on the loss function"
     key = "loss.name"
     label = "the loss function"
-    why = "a loss that does not match the output layer (a Softmax fed to NLLLoss) trains on the wrong target."
+    why = "a loss that does not match the output layer (probabilities fed to a log-likelihood) learns the wrong thing."
     categorical = True
     scores_only = True

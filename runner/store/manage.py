@@ -8,6 +8,7 @@ hold a ``run_id`` column), so a table added by a later migration is never left w
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from traindoc.statuses import ACTIVE
 
 MAX_NAME = 200
 MAX_TAG = 40
+BASELINE_SCOPES = ("group", "database")  # a run is the baseline of its group, or of every run in the file
 
 
 class ManageMixin:
@@ -157,3 +159,75 @@ class ManageMixin:
             "SELECT COUNT(*), MAX(id), SUM(status IN ('queued','running','stalled')), MAX(heartbeat),"
             " MAX(ended_at), TOTAL(progress), TOTAL(last_step), (SELECT COUNT(*) FROM run_tags),"
             " TOTAL(archived), TOTAL(length(name) + length(note)) FROM runs").fetchone())
+
+    # ---------------------------------------------------------------- the baseline to beat
+
+    def set_baseline(self, run_id: int, scope: str = "group") -> None:
+        """Mark ``run_id`` as the baseline of its group (``scope="group"``) or of the whole database
+        (``"database"``); the previous baseline of that scope stops being one. Kept in the runs'
+        meta (``baseline``), one transaction."""
+        if scope not in BASELINE_SCOPES:
+            raise ValueError(f"baseline scope {scope!r}: use one of {', '.join(BASELINE_SCOPES)}")
+
+        def body(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT group_id FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run with id {run_id} in {self.path}")
+            if scope == "group" and row[0] is None:
+                raise ValueError(f"run {run_id} belongs to no group: make it the database's baseline instead")
+            same = ("group_id=?", (row[0],)) if scope == "group" else ("1=1", ())
+            for other, meta in conn.execute(f"SELECT id, meta FROM runs WHERE {same[0]} AND meta LIKE ?",
+                                            (*same[1], '%"baseline"%')).fetchall():
+                fields = _meta(meta)
+                if fields.get("baseline") == scope:
+                    fields.pop("baseline")
+                    conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(fields), other))
+            meta = _meta(conn.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()[0])
+            conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps({**meta, "baseline": scope}), run_id))
+
+        self._transaction(body)
+
+    def clear_baseline(self, run_id: int) -> None:
+        """``run_id`` is no baseline any more (a no-op when it was none)."""
+        def body(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise KeyError(f"no run with id {run_id} in {self.path}")
+            meta = _meta(row[0])
+            if meta.pop("baseline", None) is not None:
+                conn.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta), run_id))
+
+        self._transaction(body)
+
+    def baselines(self) -> tuple[int | None, dict[int, int]]:
+        """(the database's baseline, {group id: that group's baseline}): one read for a whole listing."""
+        database, groups = None, {}
+        for run_id, group, meta in self.conn.execute(
+                "SELECT id, group_id, meta FROM runs WHERE meta LIKE ? ORDER BY id", ('%"baseline"%',)).fetchall():
+            scope = _meta(meta).get("baseline")
+            if scope == "database":
+                database = int(run_id)
+            elif scope == "group" and group is not None:
+                groups[int(group)] = int(run_id)
+        return database, groups
+
+    @staticmethod
+    def baseline_of(run_id: int, group_id: int | None, marked: tuple[int | None, dict[int, int]]) -> int | None:
+        """The run ``run_id`` is measured against, from ``baselines()``: its group's, else the database's;
+        None when there is none or it is the run itself."""
+        database, groups = marked
+        found = groups.get(int(group_id), database) if group_id is not None else database
+        return None if found == run_id else found
+
+    def baseline_for(self, run_id: int) -> int | None:
+        """``baseline_of`` for one run."""
+        row = self.conn.execute("SELECT group_id FROM runs WHERE id=?", (run_id,)).fetchone()
+        return None if row is None else self.baseline_of(run_id, row[0], self.baselines())
+
+
+def _meta(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -67,8 +67,9 @@ def key_metric(db: str, run_id: int, last_step: int | None) -> str:
     """The one number that says how a run went: the score (``score_monitor``: val AUC, else val
     accuracy, else val loss, the same pick as compare and verdicts), else the training loss.
 
-    A score to maximise shows its best; a loss shows its last value, so a loss that ended NaN
-    says so ("val/loss last NaN") instead of falling back to another metric.
+    Best and last both (one when equal): a score to maximise leads with its best, a loss with its
+    last value, so a loss that ended NaN says so first ("val/loss last NaN · best 0.31") instead of
+    falling back to another metric.
     """
     store = store_for(db)
     try:
@@ -81,9 +82,22 @@ def key_metric(db: str, run_id: int, last_step: int | None) -> str:
         return "unreadable (damaged database)"
     if not values.size:
         return ""
-    pick = "best" if monitor.higher_is_better else "last"
-    value = monitor.best(values) if pick == "best" else values[-1]
-    return f"{monitor.name} {pick} {value:.4g}".replace("nan", "NaN")
+    best, last = f"{monitor.best(values):.4g}", f"{values[-1]:.4g}"
+    parts = [f"best {best}", f"last {last}"] if monitor.higher_is_better else [f"last {last}", f"best {best}"]
+    shown = parts[0] if best == last else " · ".join(parts)  # the one that matters for its direction first
+    return f"{monitor.name} {shown}".replace("nan", "NaN")
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def against(db: str, run_id: int, last_step: int | None, baseline_id: int, baseline_last: int | None) -> Any:
+    """The run measured against its baseline (``diagnostics.verify.against_baseline``), cached by both
+    runs' last steps; None when either run cannot be read."""
+    from diagnostics.verify import against_baseline
+
+    try:
+        return against_baseline([run_data(db, baseline_id, baseline_last)], [run_data(db, run_id, last_step)])
+    except (KeyError, StoreError):
+        return None
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

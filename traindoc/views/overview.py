@@ -11,7 +11,7 @@ import pandas as pd
 
 from diagnostics.findings import worst
 from runner.store import ACTIVE, Store
-from traindoc.views.cache import diagnose_run, key_metric
+from traindoc.views.cache import against, diagnose_run, key_metric, store_for
 
 SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
 NAME_CHARS = 48  # longer names are cut with "…" in the table (the full name is on the run page)
@@ -44,6 +44,9 @@ def duration(run: Mapping[str, Any], now: float | None = None) -> str:
 def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: status, progress (whole percent, active runs only), finding, key metric, group, tags..."""
     rows = []
+    store = store_for(db)
+    marked = store.baselines()
+    lasts = dict(zip(runs["id"].astype(int), runs["last_step"], strict=True))
     for run in runs.to_dict("records"):
         last = None if pd.isna(run["last_step"]) else int(run["last_step"])
         found, _ = diagnose_run(db, int(run["id"]), _judged_key(db, run, last))
@@ -54,12 +57,35 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
             "progress": round(100 * float(run["progress"] or 0)) if run["status"] in ACTIVE else None,
             "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
             "key metric": key_metric(db, int(run["id"]), last),
+            "vs baseline": _vs_baseline(db, store, run, last, marked, lasts),
             "group": short(run.get("group", ""), 30), "tags": list(run.get("tags", [])),
             "created": pd.Timestamp(run["created_at"], unit="s").floor("s"),
             "steps": last, "duration": duration(run),
             "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
         })
     return pd.DataFrame(rows)
+
+
+def _vs_baseline(db: str, store: Store, run: Mapping[str, Any], last: int | None,
+                 marked: tuple[int | None, dict[int, int]], lasts: Mapping[int, Any]) -> str:
+    """"baseline" for a baseline itself; for a finished run with one, "better (+0.031)", "worse (…)",
+    "within noise" as the fixes' verdicts decide; empty otherwise (a live run is not judged yet)."""
+    database, groups = marked
+    if int(run["id"]) == database:
+        return "baseline (database)"
+    if int(run["id"]) in groups.values():
+        return "baseline (group)"
+    group = None if pd.isna(run.get("group_id")) else int(run["group_id"])
+    base = store.baseline_of(int(run["id"]), group, marked)
+    if base is None or run["status"] != "finished":
+        return ""
+    base_last = lasts.get(base)
+    if base_last is None:
+        base_last = store.run(base)["last_step"]
+    verdict = against(db, int(run["id"]), last, base, None if pd.isna(base_last) else int(base_last))
+    if verdict is None or verdict.delta is None:
+        return ""
+    return verdict.verdict if verdict.verdict == "within noise" else f"{verdict.verdict} ({verdict.delta:+.3g})"
 
 
 def _judged_key(db: str, run: Mapping[str, Any], last: int | None) -> int | None:
