@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import streamlit as st
 
 from diagnostics.figures import curve_figure
@@ -29,6 +31,7 @@ from traindoc.views.overview import short, store_gap_lines
 store = get_store()
 db = db_path()
 BASELINE_COLOUR = "#7f7f7f"  # the baseline's curves: grey and dashed, behind the run's own colours
+BASELINE_DASHES = ("dash", "dot", "dashdot", "longdash")  # one per metric, so its curves stay told apart
 runs = store.runs()
 if runs.empty:
     st.title("Run")
@@ -108,9 +111,10 @@ def live_view() -> None:
         figure = curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
                               x_title=x_title, panels=panels)
         if baseline is not None and axis == "step" and not panels:  # its curves, dashed, on the same steps
-            for name, (steps, values) in series(db, baseline_id, baseline["last_step"], tuple(picked)).items():
+            drawn = series(db, baseline_id, baseline["last_step"], tuple(picked)).items()
+            for (name, (steps, values)), dash in zip(drawn, itertools.cycle(BASELINE_DASHES), strict=False):
                 figure.add_scatter(x=steps, y=values, name=f"baseline #{baseline_id}: {name}", mode="lines",
-                                   line={"dash": "dash", "color": BASELINE_COLOUR, "width": 1.5})
+                                   line={"dash": dash, "color": BASELINE_COLOUR, "width": 1.5})
         st.plotly_chart(figure, width="stretch", key="curves")
     system = system_metrics(names)
     if system:
