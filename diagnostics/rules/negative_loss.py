@@ -44,6 +44,9 @@ LIKELIHOOD = (
 RL_MARKERS = ("reward", "return", "episode", "rollout/")
 SOFTMAX_NLL_FLOOR = -1.0  # -p(correct) cannot go below -1: a loss beyond it is unbounded below (a likelihood)
 HEADING = -0.5  # -p(correct) past -0.5: the model is right on most examples, the curve heads to -1
+LEVEL_SHARE = 0.1  # a curve's opening and end levels: the median of its first and last tenth
+MIN_NEGATIVE_POINTS = 2  # one negative value is a glitch, not a negative loss
+NEGATIVE_FROM_START = 0.9  # negative on nine points in ten: negative by design, not a loss that slipped under
 
 
 @register
@@ -100,7 +103,7 @@ class NegativeLoss(Rule):
             if len(y) == 0:
                 continue
             negative = y < -self.tolerance
-            if negative.mean() < self.min_negative or negative.sum() < 2:
+            if negative.mean() < self.min_negative or negative.sum() < MIN_NEGATIVE_POINTS:
                 continue
             return [self._finding(run, series, x, y, negative)]
         return []
@@ -110,10 +113,10 @@ class NegativeLoss(Rule):
     ) -> Finding:
         first = float(x[int(np.argmax(negative))])
         low = int(np.argmin(y))
-        end = curves.level(y, 0.1, end=True, min_n=1)
+        end = curves.level(y, LEVEL_SHARE, end=True, min_n=1)
         in_unit = bool(y.min() >= SOFTMAX_NLL_FLOOR - self.tolerance and y.max() <= self.tolerance)
         softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
-        heading = end <= HEADING or end < curves.level(y, 0.1, end=False)
+        heading = end <= HEADING or end < curves.level(y, LEVEL_SHARE, end=False)
         declared = _declared(run)
         shape = "softmax_nll" if in_unit and heading else "bounded" if in_unit else "unbounded"
         kind = declared or _loss_kind(run, series)
@@ -210,7 +213,8 @@ def _loss_kind(run: RunData, series: Series) -> str:
     if declared not in NON_NEGATIVE and any(m in n.lower() for n in run.names for m in RL_MARKERS):
         return "likelihood"  # an RL loss: the policy-gradient surrogate may be negative
     x, y = series.finite()
-    if declared not in NON_NEGATIVE and len(y) and (y < 0).mean() >= 0.9 and np.median(y) < -1:
+    by_design = len(y) and (y < 0).mean() >= NEGATIVE_FROM_START and np.median(y) < SOFTMAX_NLL_FLOOR
+    if declared not in NON_NEGATIVE and by_design:
         return "likelihood"  # negative by design from the start (negated SI-SNR, log-likelihood), beyond -1
     if declared in NON_NEGATIVE:
         return "non-negative"
