@@ -58,7 +58,9 @@ class NegativeLoss(Rule):
     with a softmax head and NLLLoss) are the classic nn.Softmax + nn.NLLLoss bug: the loss
     is -p(correct), which can never be positive nor below -1. A loss that is unbounded
     below (it goes under -1) or that was positive before it went negative cannot be
-    -p(correct): it has the shape of a log-likelihood (Gaussian NLL with a learned
+    -p(correct), and neither can a run whose other loss curves do (the validation loss or
+    the per-step loss of the same objective above zero or below -1: -p(correct) bounds
+    every one of them): it has the shape of a log-likelihood (Gaussian NLL with a learned
     variance, a normalizing flow, an ELBO on continuous data), which may be negative
     legitimately: that is reported as info. So is a loss declared a likelihood in the
     config or the run's loss type. A loss declared non-negative (config ``loss.name`` mse,
@@ -108,13 +110,28 @@ class NegativeLoss(Rule):
             return [self._finding(run, series, x, y, negative)]
         return []
 
+    def _left_unit(self, run: RunData) -> str | None:
+        """The first loss curve of the run with a value outside [-1, 0], or None.
+
+        -p(correct) bounds the training loss at every granularity and the validation loss
+        alike, so one curve of the same objective above zero or under -1 rules it out; a
+        likelihood that happens to level off just above -1 on the judged curve often shows
+        its true range on its partner (a validation loss above zero, a first epoch above it).
+        """
+        for name in LOSS_NAMES:
+            _, y = curves.finite(run.get(name))
+            if len(y) and (y.min() < SOFTMAX_NLL_FLOOR - self.tolerance or y.max() > self.tolerance):
+                return name
+        return None
+
     def _finding(
         self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, negative: np.ndarray
     ) -> Finding:
         first = float(x[int(np.argmax(negative))])
         low = int(np.argmin(y))
         end = curves.level(y, LEVEL_SHARE, end=True, min_n=1)
-        in_unit = bool(y.min() >= SOFTMAX_NLL_FLOOR - self.tolerance and y.max() <= self.tolerance)
+        left = self._left_unit(run)  # the judged curve is one of the run's loss curves
+        in_unit = left is None
         softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
         heading = end <= HEADING or end < curves.level(y, LEVEL_SHARE, end=False)
         declared = _declared(run)
@@ -128,6 +145,7 @@ class NegativeLoss(Rule):
             "share_negative": float(negative.mean()),
             "loss_kind": kind,
             "original_name": series.original,
+            "outside_unit": left,
         }
         marks = (
             {"kind": "hline", "value": 0.0, "label": "zero"},
@@ -144,8 +162,9 @@ class NegativeLoss(Rule):
         legitimate = declared == "likelihood" or rl or (shape == "unbounded" and declared != "non-negative") or (
             shape == "bounded" and kind == "likelihood")
         if legitimate and not softmax_cfg:
+            partner = f", and {left} leaves [-1, 0] as -p(correct) never does" if left and left != series.name else ""
             return self.finding(
-                f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}); for a "
+                f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}){partner}; for a "
                 "log-likelihood-type loss (Gaussian NLL, ELBO, a flow), a policy-gradient or Wasserstein-critic "
                 "objective or a negated similarity (SI-SNR) that is legitimate, not a bug.",
                 evidence,
