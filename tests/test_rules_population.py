@@ -110,6 +110,37 @@ def test_a_likelihood_loss_unbounded_below_or_crossing_zero_is_legitimate_by_its
     assert (f.severity, f.evidence.values["shape"]) == ("critical", "softmax_nll")
 
 
+def test_a_likelihood_that_levels_off_just_above_minus_one_is_told_by_its_partner_curves():
+    """-p(correct) bounds every loss curve of the run; a Gaussian NLL whose training curve stays
+    in [-1, 0] shows its range elsewhere: a validation loss above zero, a per-step loss that
+    started above zero (the NLL at init) or went under -1."""
+    t = np.arange(20)
+    train = -0.1 - 0.88 * (1 - np.exp(-t / 4))  # in [-1, 0], heading to -1: alone it reads as -p(correct)
+    val_over = np.concatenate([-0.2 - 0.7 * (1 - np.exp(-t[:14] / 4)), np.linspace(-0.4, 0.6, 6)])
+    steps = np.arange(1, 201)
+    step_loss = 0.5 - 1.6 * (1 - np.exp(-steps / 40))  # from +0.5 at init to about -1.1
+    for curves_, outside in (
+        ({"train/loss_epoch": train, "val/loss": val_over}, "val/loss"),
+        ({"train/loss_epoch": train, "train/loss": step_loss}, "train/loss"),
+    ):
+        run = make_run(steps={"train/loss": steps, "train/loss_epoch": (t + 1) * 10}, **curves_)
+        [f] = fired(run, "negative_loss")
+        assert (f.severity, f.evidence.values["shape"]) == ("info", "unbounded")
+        assert f.evidence.values["outside_unit"] == outside and outside in f.summary
+    val_in = -0.2 - 0.7 * (1 - np.exp(-t / 4))  # the same objective on held-out data, also in [-1, 0]
+    [f] = fired(make_run(**{"train/loss_epoch": train, "val/loss": val_in}), "negative_loss")
+    assert (f.severity, f.evidence.values["shape"], f.evidence.values["outside_unit"]) == (
+        "critical", "softmax_nll", None)
+
+
+def test_a_declared_non_negative_loss_stays_critical_whatever_its_partners_do():
+    t = np.arange(20)
+    train = -0.1 - 0.88 * (1 - np.exp(-t / 4))
+    run = make_run(config={"loss.name": "mse"}, **{"train/loss_epoch": train, "val/loss": train + 0.5})
+    [f] = fired(run, "negative_loss")
+    assert f.severity == "critical"
+
+
 def test_a_softmax_shaped_loss_named_like_a_likelihood_is_still_flagged():
     """The shape decides, not the name: -p(correct) logged as ``flow_nll`` is still the Softmax + NLLLoss bug."""
     t = np.arange(60)

@@ -17,6 +17,9 @@ from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import reads_as_train_loss, train_losses
 
 ADAM_FAMILY = ("adam", "adamw")
+DECIMAL = 10  # suggested numbers are rounded to one significant decimal digit
+CHANCE_TOL = 0.03  # a loss within 3 % of ln K sits at chance: epoch means wobble around it by about that
+MIN_CLASSES = 2  # the fewest classes a uniform guess can be over (ln 2, a coin)
 
 
 def step_loss(run: RunData) -> Series | None:
@@ -83,7 +86,7 @@ def nice(value: float) -> float:
     if value <= 0 or not math.isfinite(value):
         return value
     exp = math.floor(math.log10(value))
-    return float(round(value / 10**exp) * 10**exp)
+    return float(round(value / DECIMAL**exp) * DECIMAL**exp)
 
 
 def scaled_lr(run: RunData, factor: float) -> dict[str, float] | None:
@@ -95,12 +98,13 @@ def scaled_lr(run: RunData, factor: float) -> dict[str, float] | None:
 MAX_CHANCE_CLASSES = 10_000  # beyond this many classes a loss "at ln K" says nothing
 
 
-def chance_classes(loss: float, tol: float = 0.03) -> int | None:
+def chance_classes(loss: float, tol: float = CHANCE_TOL) -> int | None:
     """K when a loss sits at ln(K), the cross-entropy of a uniform guess over K classes."""
-    if not math.isfinite(loss) or not math.log(2) * (1 - tol) <= loss <= math.log(MAX_CHANCE_CLASSES) * (1 + tol):
+    lo, hi = math.log(MIN_CLASSES) * (1 - tol), math.log(MAX_CHANCE_CLASSES) * (1 + tol)
+    if not math.isfinite(loss) or not lo <= loss <= hi:
         return None  # also keeps exp() from overflowing on a huge loss
     k = int(round(math.exp(loss)))
-    if 2 <= k <= MAX_CHANCE_CLASSES and abs(loss - math.log(k)) <= tol * math.log(k):
+    if MIN_CLASSES <= k <= MAX_CHANCE_CLASSES and abs(loss - math.log(k)) <= tol * math.log(k):
         return k
     return None
 

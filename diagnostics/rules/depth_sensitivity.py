@@ -12,6 +12,8 @@ from diagnostics.compare import sweep_groups
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 
+END_PARTS = 10  # where a run ends: the median of its last tenth (one noisy epoch is not its level)
+
 
 @register
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class DepthSensitivity(ComparisonRule):
                 continue
             _, y = series.finite()
             if len(y):
-                points.append((float(run.config[self.key]), float(np.median(y[-max(1, len(y) // 10) :]))))
+                points.append((float(run.config[self.key]), float(np.median(y[-max(1, len(y) // END_PARTS) :]))))
         if len({d for d, _ in points}) < 2:
             return None
         points.sort()

@@ -12,6 +12,8 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import ADAM_FAMILY, cfg, lr_of
 from diagnostics.rundata import RunData
 
+DEFAULT_EPS = 1e-8  # the fix: Adam's own default, a guard that never dominates √v̂
+
 
 @register
 @dataclass(frozen=True)
@@ -110,7 +112,11 @@ class EpsilonSensitivity(Rule):
 
     def _fixes(self, run: RunData, eps: float | None) -> list[Fix]:
         return [
-            Fix("Set ε to 1e-8 (the default)", "a guard value that never dominates √v̂", {"optim.eps": 1e-8}),
+            Fix(
+                f"Set ε to {DEFAULT_EPS:g} (the default)",
+                "a guard value that never dominates √v̂",
+                {"optim.eps": DEFAULT_EPS},
+            ),
             Fix(
                 "Sweep ε (1e-8 … 1e-1) and keep the best",
                 "when the result depends on ε, treat it as a hyper-parameter; the UI launches the sweep",

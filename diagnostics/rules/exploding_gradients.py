@@ -14,6 +14,17 @@ from diagnostics.rules._common import scaled_lr
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import LOSS_NAMES
 
+EARLY_PARTS = 10  # the early level is the median of the first tenth; growth is judged after it
+EARLY_SHARE = 1 / EARLY_PARTS
+EARLY_MIN_POINTS = 3  # an early level from fewer points is one noisy value
+DECADE = 10.0  # one order of magnitude: "over 10x the early level" is the sustained-growth bar
+LOG_FLOOR = 1e-30  # a zero norm on the log scale, far below any real one
+SMOOTH_SHARE = 0.05  # the log-norm is smoothed over a twentieth of the curve: one spike is not growth
+SPIKE_BASELINE_PARTS = 50  # the spike baseline: a rolling median over a fiftieth of the run
+LR_FACTOR = 0.3  # the fix's lr: about half an order of magnitude lower
+WARMUP_STEPS = 100  # the fix's warm-up: a few hundred steps at most, short next to a run
+CLIP_NORM = 1.0  # the fix's max norm: the usual clip_grad_norm_ default in recipes
+
 
 @register
 @dataclass(frozen=True)
@@ -63,15 +74,15 @@ class ExplodingGradients(Rule):
         raw_x, raw_y = series.steps[ok], series.values[ok]
         if len(raw_y) < self.min_points:
             return []
-        early = curves.level(raw_y, 0.1, end=False, min_n=3)
+        early = curves.level(raw_y, EARLY_SHARE, end=False, min_n=EARLY_MIN_POINTS)
         typical = max(early, float(np.median(raw_y)))
         if typical <= 0:
             return []
         x, y = curves.reduce(raw_x, raw_y)
-        logs = curves.smooth(np.log10(np.maximum(y, 1e-30)), curves.window(len(y), 0.05))
-        after = y[len(y) // 10 :]
-        high = float(np.mean(after > 10 * early)) if len(after) else 0.0
-        smoothed_growth = 10 ** (float(logs.max()) - np.log10(early)) if early > 0 else 0.0
+        logs = curves.smooth(np.log10(np.maximum(y, LOG_FLOOR)), curves.window(len(y), SMOOTH_SHARE))
+        after = y[len(y) // EARLY_PARTS :]
+        high = float(np.mean(after > DECADE * early)) if len(after) else 0.0
+        smoothed_growth = DECADE ** (float(logs.max()) - np.log10(early)) if early > 0 else 0.0
         peak = int(np.argmax(raw_y))
         spikes = self._spikes(raw_y)
         if blowup is not None and raw_y[peak] >= self.growth * early > 0:
@@ -82,7 +93,8 @@ class ExplodingGradients(Rule):
             kind = "spikes"
         else:
             return []
-        onset = float(raw_x[int(np.argmax(raw_y > 10 * typical))]) if (raw_y > 10 * typical).any() else raw_x[peak]
+        above = raw_y > DECADE * typical
+        onset = float(raw_x[int(np.argmax(above))]) if above.any() else raw_x[peak]
         end = float(blowup) if blowup is not None else float(raw_x[-1])
         orders = np.log10(raw_y[peak] / (early if kind == "blowup" else typical))
         if kind == "blowup":
@@ -121,19 +133,19 @@ class ExplodingGradients(Rule):
         )
         fixes = [
             Fix(
-                "Clip gradients (max norm 1)",
+                f"Clip gradients (max norm {CLIP_NORM:g})",
                 f"caps each update whatever the gradient; the norm reached {curves.fmt(raw_y[peak])}",
-                {"train.clip_grad": 1.0},
+                {"train.clip_grad": CLIP_NORM},
             ),
             Fix(
-                "Lower the learning rate (×0.3)",
+                f"Lower the learning rate (×{LR_FACTOR:g})",
                 "smaller steps keep the weights where gradients are sane",
-                scaled_lr(run, 0.3),
+                scaled_lr(run, LR_FACTOR),
             ),
             Fix(
                 "Warm the learning rate up",
                 "early large steps start the blow-up",
-                {"sched.name": "warmup", "sched.warmup_steps": 100},
+                {"sched.name": "warmup", "sched.warmup_steps": WARMUP_STEPS},
             ),
             Fix(
                 "Add normalisation layers",
@@ -150,7 +162,7 @@ class ExplodingGradients(Rule):
         start and shrink by orders of magnitude as the loss converges, so the first steps
         of a long run are not spikes against its converged tail.
         """
-        window = max(self.min_points, len(y) // 50)
+        window = max(self.min_points, len(y) // SPIKE_BASELINE_PARTS)
         baseline = pd.Series(y).rolling(window, min_periods=window).median().shift(1).to_numpy()
         with np.errstate(invalid="ignore"):
             return np.nan_to_num(y >= self.growth * baseline, nan=False).astype(bool)

@@ -14,6 +14,15 @@ from diagnostics.rules.loss_oscillation import swing
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import TRAIN_LOSSES
 
+SMOOTH_SHARE = 0.15  # the trend: a smoothing window of about a seventh of the curve
+SMOOTH_MIN = 3  # ...and at least 3 points, so one noisy value does not make the trend
+OPENING_SHARE = 0.02  # the per-step loss's opening level: the median of its first 2 %
+LR_CUT, LR_CUT_MILD = 0.1, 0.3  # the fixes: one order of magnitude lower, or half of one
+DECAY_GAMMA = 0.9  # the fix's exponential decay: a tenth off per epoch
+SWING_MIN_POINTS = 40  # a per-step curve shorter than this is too short to measure its swing on
+SWING_FROM = 0.3  # the swing is measured after the first 30 % (the early descent is not a swing)
+SWING_DIGITS = 3  # the swing ratio is reported to three decimals: enough to compare runs
+
 
 @register
 @dataclass(frozen=True)
@@ -72,10 +81,10 @@ class LrTooHigh(Rule):
         n = len(y)
         if n < self.min_points:
             return []
-        sy = curves.smooth(y, curves.window(n, 0.15, lo=3))
+        sy = curves.smooth(y, curves.window(n, SMOOTH_SHARE, lo=SMOOTH_MIN))
         # the fast drop often happens within the first epoch: the per-step loss saw where it began
         px, py = curves.reduce(*curves.finite(step_loss(run)))
-        first = curves.level(py, 0.02, end=False) if len(py) and px[0] <= x[0] else -np.inf
+        first = curves.level(py, OPENING_SHARE, end=False) if len(py) and px[0] <= x[0] else -np.inf
         start = max(float(sy[0]), float(y[0]), first)
         m = int(np.argmin(sy))
         low, end = float(sy[m]), float(sy[-1])
@@ -120,20 +129,20 @@ class LrTooHigh(Rule):
         )
         fixes = [
             Fix(
-                "Lower the learning rate (×0.1)",
+                f"Lower the learning rate (×{LR_CUT:g})",
                 "the loss fell and then rose: the steps overshoot",
-                scaled_lr(run, 0.1),
+                scaled_lr(run, LR_CUT),
             ),
             Fix(
-                "Or lower it less (×0.3)",
-                "a smaller cut if ×0.1 turns out to crawl",
-                scaled_lr(run, 0.3),
+                f"Or lower it less (×{LR_CUT_MILD:g})",
+                f"a smaller cut if ×{LR_CUT:g} turns out to crawl",
+                scaled_lr(run, LR_CUT_MILD),
             ),
             Fix("Run a learning-rate range test", "pick the lr where the loss falls fastest, not beyond"),
             Fix(
                 "Decay the learning rate",
                 "smaller steps late in training settle into the valley",
-                {"sched.name": "exponential", "sched.gamma": 0.9},
+                {"sched.name": "exponential", "sched.gamma": DECAY_GAMMA},
             ),
         ]
         return [self.finding(summary, Evidence(name, int(x[m]), int(x[-1]), values, marks), fixes)]
@@ -150,7 +159,7 @@ class LrTooHigh(Rule):
         n = len(acc)
         if n < self.min_points:
             return None
-        sa = curves.smooth(acc, curves.window(n, 0.15, lo=3))
+        sa = curves.smooth(acc, curves.window(n, SMOOTH_SHARE, lo=SMOOTH_MIN))
         p = int(np.argmax(sa))
         peak, end = float(sa[p]), float(sa[-1])
         if p > self.latest_low * n or peak - end < max(self.min_acc_fall, self.noise_k * curves.robust_noise(acc, sa)):
@@ -161,7 +170,7 @@ class LrTooHigh(Rule):
     def _swing(run: RunData) -> float | None:
         """How much the per-step loss swings around its trend (None when not logged per step)."""
         series = run.get("train/loss")
-        if series is None or len(series) < 40:
+        if series is None or len(series) < SWING_MIN_POINTS:
             return None
-        found = swing(*curves.reduce(*series.finite()), judge_from=0.3)
-        return None if found is None else round(float(found[0]), 3)
+        found = swing(*curves.reduce(*series.finite()), judge_from=SWING_FROM)
+        return None if found is None else round(float(found[0]), SWING_DIGITS)

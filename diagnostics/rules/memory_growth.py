@@ -13,6 +13,8 @@ from diagnostics.rundata import RunData
 from diagnostics.trend import mann_kendall_p, theil_sen_slope
 from traindoc.vocabulary import CUDA_ALLOC_MB, CUDA_PEAK_MB, CUDA_RESERVED_MB, MEMORY_LIMITS, RSS_MB
 
+START_SHARE = 0.1  # the starting level: the median of the judged stretch's first tenth
+
 # One finding per memory: the device (allocated first: the caching allocator's reserved pool
 # only follows it), then the host.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -90,7 +92,7 @@ class MemoryGrowth(Rule):
         x, y = x[skip:], y[skip:]
         if len(y) < self.min_points or np.ptp(x) <= 0:
             return None
-        start = curves.level(y, 0.1, end=False)
+        start = curves.level(y, START_SHARE, end=False)
         slope = theil_sen_slope(x, y)
         rise = slope * float(np.ptp(x))
         if slope <= 0 or start <= 0 or rise < self.min_rise * start or mann_kendall_p(y) >= self.alpha:

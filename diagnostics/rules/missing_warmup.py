@@ -12,6 +12,14 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import ADAM_FAMILY, cfg, lr_of
 from diagnostics.rundata import RunData
 
+EARLY_MIN_STEPS = 10  # "the first steps" are never fewer than this, however short the run
+LATER_FROM = 2  # the later loss starts twice the early window in: the spike has recovered by then
+LATER_MIN_POINTS = 3  # a later stretch shorter than this has no level to compare with
+LATER_QUANTILE = 0.99  # the later loss's top (its outliers aside) that the spike must stand out from
+WARMUP_PER_EARLY = 2  # the suggested warm-up spans twice the early window...
+WARMUP_MIN, WARMUP_MAX = 50, 1_000_000  # ...within sane bounds for a step count
+RAMP = 1.5  # an lr 50 % above its first value by the end of the early window is a warm-up
+
 
 @register
 @dataclass(frozen=True)
@@ -67,13 +75,17 @@ class MissingWarmup(Rule):
         n = len(y)
         if n < self.min_steps or y[0] <= 0:
             return []
-        e = max(10, int(n * self.early))
+        e = max(EARLY_MIN_STEPS, int(n * self.early))
         peak = int(np.argmax(y[1:e])) + 1
         ratio = y[peak] / y[0]
         if ratio < self.spike:
             return []
-        later = y[2 * e :]
-        if len(later) < 3 or np.median(later) >= y[0] or y[peak] < self.stand_out * np.quantile(later, 0.99):
+        later = y[LATER_FROM * e :]
+        if (
+            len(later) < LATER_MIN_POINTS
+            or np.median(later) >= y[0]
+            or y[peak] < self.stand_out * np.quantile(later, LATER_QUANTILE)
+        ):
             return []
         if self._warmed_up(run, x, e) or not self._large_lr(run):
             return []
@@ -95,7 +107,7 @@ class MissingWarmup(Rule):
             {"kind": "point", "step": float(x[peak]), "value": float(y[peak]), "label": "early spike"},
             {"kind": "span", "start": float(x[0]), "end": float(x[e - 1]), "label": "first steps"},
         )
-        warm = int(min(max(2 * e, 50), 1_000_000))
+        warm = int(min(max(WARMUP_PER_EARLY * e, WARMUP_MIN), WARMUP_MAX))
         fixes = [
             Fix(
                 f"Warm the learning rate up linearly over ~{warm} steps",
@@ -122,7 +134,7 @@ class MissingWarmup(Rule):
         if len(lr) < 2:
             return False
         early_lr = np.interp(x[min(e, len(x) - 1)], lr_x, lr)
-        return bool(early_lr > 1.5 * lr[0])
+        return bool(early_lr > RAMP * lr[0])
 
     def _large_lr(self, run: RunData) -> bool:
         lr, name = lr_of(run), cfg(run, "optim.name")

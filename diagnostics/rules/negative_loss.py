@@ -44,6 +44,9 @@ LIKELIHOOD = (
 RL_MARKERS = ("reward", "return", "episode", "rollout/")
 SOFTMAX_NLL_FLOOR = -1.0  # -p(correct) cannot go below -1: a loss beyond it is unbounded below (a likelihood)
 HEADING = -0.5  # -p(correct) past -0.5: the model is right on most examples, the curve heads to -1
+LEVEL_SHARE = 0.1  # a curve's opening and end levels: the median of its first and last tenth
+MIN_NEGATIVE_POINTS = 2  # one negative value is a glitch, not a negative loss
+NEGATIVE_FROM_START = 0.9  # negative on nine points in ten: negative by design, not a loss that slipped under
 
 
 @register
@@ -55,7 +58,9 @@ class NegativeLoss(Rule):
     with a softmax head and NLLLoss) are the classic nn.Softmax + nn.NLLLoss bug: the loss
     is -p(correct), which can never be positive nor below -1. A loss that is unbounded
     below (it goes under -1) or that was positive before it went negative cannot be
-    -p(correct): it has the shape of a log-likelihood (Gaussian NLL with a learned
+    -p(correct), and neither can a run whose other loss curves do (the validation loss or
+    the per-step loss of the same objective above zero or below -1: -p(correct) bounds
+    every one of them): it has the shape of a log-likelihood (Gaussian NLL with a learned
     variance, a normalizing flow, an ELBO on continuous data), which may be negative
     legitimately: that is reported as info. So is a loss declared a likelihood in the
     config or the run's loss type. A loss declared non-negative (config ``loss.name`` mse,
@@ -100,20 +105,35 @@ class NegativeLoss(Rule):
             if len(y) == 0:
                 continue
             negative = y < -self.tolerance
-            if negative.mean() < self.min_negative or negative.sum() < 2:
+            if negative.mean() < self.min_negative or negative.sum() < MIN_NEGATIVE_POINTS:
                 continue
             return [self._finding(run, series, x, y, negative)]
         return []
+
+    def _left_unit(self, run: RunData) -> str | None:
+        """The first loss curve of the run with a value outside [-1, 0], or None.
+
+        -p(correct) bounds the training loss at every granularity and the validation loss
+        alike, so one curve of the same objective above zero or under -1 rules it out; a
+        likelihood that happens to level off just above -1 on the judged curve often shows
+        its true range on its partner (a validation loss above zero, a first epoch above it).
+        """
+        for name in LOSS_NAMES:
+            _, y = curves.finite(run.get(name))
+            if len(y) and (y.min() < SOFTMAX_NLL_FLOOR - self.tolerance or y.max() > self.tolerance):
+                return name
+        return None
 
     def _finding(
         self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, negative: np.ndarray
     ) -> Finding:
         first = float(x[int(np.argmax(negative))])
         low = int(np.argmin(y))
-        end = curves.level(y, 0.1, end=True, min_n=1)
-        in_unit = bool(y.min() >= SOFTMAX_NLL_FLOOR - self.tolerance and y.max() <= self.tolerance)
+        end = curves.level(y, LEVEL_SHARE, end=True, min_n=1)
+        left = self._left_unit(run)  # the judged curve is one of the run's loss curves
+        in_unit = left is None
         softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
-        heading = end <= HEADING or end < curves.level(y, 0.1, end=False)
+        heading = end <= HEADING or end < curves.level(y, LEVEL_SHARE, end=False)
         declared = _declared(run)
         shape = "softmax_nll" if in_unit and heading else "bounded" if in_unit else "unbounded"
         kind = declared or _loss_kind(run, series)
@@ -125,6 +145,7 @@ class NegativeLoss(Rule):
             "share_negative": float(negative.mean()),
             "loss_kind": kind,
             "original_name": series.original,
+            "outside_unit": left,
         }
         marks = (
             {"kind": "hline", "value": 0.0, "label": "zero"},
@@ -141,8 +162,9 @@ class NegativeLoss(Rule):
         legitimate = declared == "likelihood" or rl or (shape == "unbounded" and declared != "non-negative") or (
             shape == "bounded" and kind == "likelihood")
         if legitimate and not softmax_cfg:
+            partner = f", and {left} leaves [-1, 0] as -p(correct) never does" if left and left != series.name else ""
             return self.finding(
-                f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}); for a "
+                f"{series.name} goes below zero from {run.when(first)} (min {curves.fmt(y[low])}){partner}; for a "
                 "log-likelihood-type loss (Gaussian NLL, ELBO, a flow), a policy-gradient or Wasserstein-critic "
                 "objective or a negated similarity (SI-SNR) that is legitimate, not a bug.",
                 evidence,
@@ -210,7 +232,8 @@ def _loss_kind(run: RunData, series: Series) -> str:
     if declared not in NON_NEGATIVE and any(m in n.lower() for n in run.names for m in RL_MARKERS):
         return "likelihood"  # an RL loss: the policy-gradient surrogate may be negative
     x, y = series.finite()
-    if declared not in NON_NEGATIVE and len(y) and (y < 0).mean() >= 0.9 and np.median(y) < -1:
+    by_design = len(y) and (y < 0).mean() >= NEGATIVE_FROM_START and np.median(y) < SOFTMAX_NLL_FLOOR
+    if declared not in NON_NEGATIVE and by_design:
         return "likelihood"  # negative by design from the start (negated SI-SNR, log-likelihood), beyond -1
     if declared in NON_NEGATIVE:
         return "non-negative"

@@ -20,6 +20,8 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
 
+SCORE_FLOOR = 1e-12  # a best val loss of zero: the relative spread stays finite
+
 DOC = """What it detects:
 Across runs that differ only in {key} (seeds aside), the best {metric} swings by a clear
 margin: at least {metric_spread:g} AUC/accuracy points, or {loss_spread:.0%} of the best val loss, and more
@@ -106,7 +108,7 @@ class Sensitivity(ComparisonRule):
         spread = abs(best["score"] - worst["score"])
         noise = max(p["seed_std"] for p in scored)
         failed = [p for p in points if p["failed"]]
-        relative = spread / max(abs(best["score"]), 1e-12)
+        relative = spread / max(abs(best["score"]), SCORE_FLOOR)
         sensitive = (spread >= self.metric_spread if higher else relative >= self.loss_spread) and (
             spread > self.noise_k * noise)
         sensitive = sensitive or bool(failed)

@@ -12,6 +12,10 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, chance_classes, epoch_loss, step_loss
 from diagnostics.rundata import RunData
 
+NORM_FLOOR = 1e-30  # an input-side norm of exactly zero: the ratio stays finite
+END_SHARE = 0.1  # the loss's end level: the median of its last tenth
+ADAM_LR = 1e-3  # the fix's lr for Adam: its customary default
+
 
 def layer_medians(run: RunData, judge_from: float) -> tuple[list[str], np.ndarray, float, float] | None:
     """Median gradient norm of each ``grad_norm/<layer>`` (input first) over the judged part."""
@@ -80,7 +84,7 @@ class VanishingGradients(Rule):
         first, out = med[0], float(np.max(med[1:]))
         if out < self.alive:
             return []
-        ratio = out / max(first, 1e-30)
+        ratio = out / max(first, NORM_FLOOR)
         if ratio < self.min_ratio and first >= self.abs_threshold:
             return []
         orders = np.log10(ratio)
@@ -88,7 +92,7 @@ class VanishingGradients(Rule):
         stuck = ""
         if loss is not None:
             _, ly = loss.finite()
-            k = chance_classes(curves.level(ly, 0.1, end=True)) if len(ly) else None
+            k = chance_classes(curves.level(ly, END_SHARE, end=True)) if len(ly) else None
             if k:
                 stuck = f"; the loss is stuck at ln {k}, a uniform guess over {k} classes"
         summary = (
@@ -129,7 +133,7 @@ class VanishingGradients(Rule):
                 Fix(
                     "Use Adam",
                     "per-parameter step sizes rescale small gradients",
-                    {"optim.name": "adam", "optim.lr": 1e-3},
+                    {"optim.name": "adam", "optim.lr": ADAM_LR},
                 )
             )
         fixes.append(Fix("Add residual connections", "identity paths carry the gradient past the deep stack"))
