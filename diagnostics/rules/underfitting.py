@@ -21,6 +21,9 @@ END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the
 MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
+_TOKEN = re.compile(r"[a-z0-9]+")
+_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
+_TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
@@ -35,8 +38,9 @@ class Underfitting(Rule):
     guess over K classes), training accuracy stays near chance, and validation tracks
     training (once the loss has levelled off). A slow straight-line fall is underfitting by
     its numbers: ``lr_too_low`` fires beside it and names the cause. A NaN that ends a run
-    whose finite loss never fell does not hide it; a run that learned and then blew up is
-    divergence, not this. A stall right where the lr schedule collapsed is reported as
+    whose finite loss never fell does not hide it; a run that learned and then lost it (its loss
+    climbed back from a clearly lower level, with or without a NaN) is divergence or an unstable
+    run, not this. A stall right where the lr schedule collapsed is reported as
     plateau; vanishing or exploding gradients, dead ReLUs, a dominating Adam epsilon or a
     too-high lr explain it better when they fire.
 
@@ -60,7 +64,8 @@ class Underfitting(Rule):
       loss that fell more but stops short of fitted with validation just as good (no gap) is a
       plateau at a mediocre level: reported at info, a hint of high bias, not a verdict.
     chance_tol: relative distance from ln K that counts as "at chance".
-    chance_acc_margin: train accuracy within this of 1/K counts as chance.
+    chance_acc_margin: train accuracy within this of 1/K counts as chance (an accuracy by any
+      writer's name: Keras' ``sparse_categorical_accuracy`` is one).
     fitted_loss: an end loss below this is considered fitted whatever the drop.
     fitted_acc: a train accuracy at or above this is considered fitted.
     max_acc_gap: below fitted_acc, train and val accuracy this close (no generalisation gap) is high bias...
@@ -71,7 +76,7 @@ class Underfitting(Rule):
       10 lies within 3% of some ln K, so a loss that merely ends near one is no evidence.
     learning_gain: a bounded higher-is-better metric (accuracy, F1, AUC, mAP, by ``role``) whose
       error fell by this share (or an unbounded score such as an RL return that more than
-      doubled) shows the model learns: a barely-falling loss then has a large constant floor
+      doubled), judged on its smoothed curve (one lucky evaluation is noise), shows the model learns: a barely-falling loss then has a large constant floor
       (a ranking loss), not underfitting.
     min_drop: a loss that fell at least this share, levelled off, and has no accuracy logged (a
       pretrained model converging looks the same) is reported at info; one that never moved is not.
@@ -115,25 +120,30 @@ class Underfitting(Rule):
         ex, ey = curves.reduce(*series.finite())
         if len(ey) < self.min_points or np.ptp(ey) == 0:  # a flat line is a placeholder, not a curve
             return []
-        start_series = per_step or series
-        sx, sy = curves.reduce(*start_series.finite())
+        # the start on the per-step curve (an epoch mean already hides the first steps' fall), but only
+        # when that curve is the finer one and begins no later: a per-step loss logged once at the end
+        # (a summary row) says nothing about where the run started
+        sx, sy = ex, ey
+        if per_step is not None and per_step is not series:
+            px, py = curves.reduce(*per_step.finite())
+            if len(py) > len(ey) and px[0] <= ex[0]:
+                sx, sy = px, py
         start = curves.level(sy, START_SHARE, end=False, min_n=1)
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
         if not start > 0 or end > GREW * start or end < self.fitted_loss:
             return []
-        acc_x, acc = curves.finite(run.get("train/acc"))
+        acc = _accuracy(run, "train")
         final_acc = curves.level(acc, END_SHARE, end=True, min_n=1) if len(acc) else None
         if final_acc is not None and final_acc >= self.fitted_acc:
             return []
         drop = (start - end) / start
-        # the lowest level reached: a run that learned and then blew up (divergence) is not unfitted
+        # the lowest level reached: a run that learned and then lost it (blew up, or climbed back under
+        # too high an lr) is not unfitted, whether or not it ended in a NaN
         low = float(curves.smooth(ey, curves.window(len(ey), END_SHARE)).min())
-        ended_nonfinite = not np.isfinite(series.values).all()
-        learned_then_lost = ended_nonfinite and (start - low) / start >= self.max_drop and (
-            end - low > self.max_drop * start)
+        learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start
         learns = self._learns(run)
         k = chance_classes(end, self.chance_tol)
-        _, val_acc = curves.finite(run.get("val/acc"))
+        val_acc = _accuracy(run, "val")
         acc_seen = final_acc if final_acc is not None else (
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
@@ -212,12 +222,13 @@ class Underfitting(Rule):
             if not len(y):
                 continue
             start = min(float(y[0]), curves.level(y, END_SHARE, end=False, min_n=1))
+            # the best the metric held, on its smoothed curve: one lucky evaluation is noise, not learning
+            top = float(curves.smooth(y, curves.window(len(y), END_SHARE)).max())
             if y.min() >= 0 and y.max() <= 1:  # bounded: judge the error (0.90 -> 0.95 halves it)
-                first, best = 1 - start, 1 - float(y.max())
+                first, best = 1 - start, 1 - top
                 if first > 0 and (first - best) / first >= self.learning_gain:
                     return True
-            elif _RETURN.search(name.lower()) and abs(start) > 0 and (
-                    float(y.max()) - start) / abs(start) >= RETURN_GAIN:
+            elif _RETURN.search(name.lower()) and abs(start) > 0 and (top - start) / abs(start) >= RETURN_GAIN:
                 return True  # an unbounded score (an RL return) that more than doubled its start
         return False
 
@@ -231,7 +242,7 @@ class Underfitting(Rule):
 
     def _no_gap(self, run: RunData, final_acc: float | None) -> bool:
         """High bias: train accuracy short of fitted and validation just as good (no generalisation gap)."""
-        _, val_acc = curves.finite(run.get("val/acc"))
+        val_acc = _accuracy(run, "val")
         if final_acc is None or not len(val_acc):
             return False
         return abs(curves.level(val_acc, END_SHARE, end=True, min_n=1) - final_acc) <= self.max_acc_gap
@@ -290,3 +301,25 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
+
+
+def _accuracy(run: RunData, split: str) -> np.ndarray:
+    """The finite values of ``split``'s accuracy: ``train/acc``/``val/acc``, else the one series of that
+    split named as an accuracy in [0, 1] (Keras names it by its metric class: ``sparse_categorical_accuracy``
+    and ``val_sparse_categorical_accuracy``; a bare name is the training side). Several such names on one
+    side (a detector's class, object and background accuracies) leave it unknown: none is the task's."""
+    canonical = run.get(f"{split}/acc")
+    if canonical is not None:
+        return curves.finite(canonical)[1]
+    found = []
+    for name in run.names:
+        r = role(name)
+        tokens = _TOKEN.findall(name.lower())
+        side = "val" if r.split == "val" else "train" if r.split in ("train", "other") else ""
+        if (side == split and r.kind == "metric" and any(t in _ACC_WORDS for t in tokens)
+                and not any(_TOP_K.match(t) for t in tokens)):
+            found.append(name)
+    if len(found) != 1:
+        return np.empty(0)
+    _, y = curves.finite(run.get(found[0]))
+    return y if len(y) and y.min() >= 0 and y.max() <= 1 else np.empty(0)

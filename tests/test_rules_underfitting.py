@@ -1,0 +1,72 @@
+"""Underfitting on the shapes the label guide calls unfitted (issue 17), and their look-alikes:
+each test builds the curve from literals and fails when the rule misreads it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tests.diag_curves import falling, fired, make_run
+
+RNG = np.random.default_rng(17)
+
+
+def _severities(run) -> list[str]:  # noqa: ANN001 - a RunData
+    return [f.severity for f in fired(run, "underfitting")]
+
+
+def test_one_lucky_evaluation_of_a_metric_does_not_show_learning():
+    """A binary loss pinned at ln 2 whose macro-F1 sits at the single-class value but once."""
+    loss = np.linspace(0.698, 0.689, 18) + RNG.normal(0, 0.001, 18)
+    f1 = np.full(18, 0.345)
+    f1[0], f1[2] = 0.32, 0.533
+    assert _severities(make_run(**{"train/loss_epoch": loss, "val_macro_f1": f1})) == ["warning"]
+    learning = np.linspace(0.345, 0.8, 18)  # a metric that really climbs: the loss has a floor
+    loss_off_chance = np.linspace(6.44, 6.02, 18)
+    assert fired(make_run(**{"train/loss_epoch": loss_off_chance, "val_macro_f1": learning}), "underfitting") == []
+
+
+def test_a_loss_that_fell_and_climbed_back_is_not_underfitting_with_or_without_a_nan():
+    loss = np.concatenate([falling(15, 2.3, 1.2), np.linspace(1.3, 2.2, 10)])  # ends 4 % below its start
+    assert fired(make_run(**{"train/loss_epoch": loss}), "underfitting") == []
+    flat = math.log(10) + RNG.normal(0, 0.004, 25)  # never fell: still unfitted
+    assert fired(make_run(**{"train/loss_epoch": flat}), "underfitting") != []
+
+
+def test_a_per_step_loss_logged_once_does_not_set_the_start():
+    """An epoch curve 23 -> 8.3 beside one per-step value at the end (a summary row)."""
+    epochs = falling(14, 23.2, 8.3)
+    run = make_run(steps={"train/loss": [14]}, **{"train/loss_epoch": epochs, "train/loss": [8.31]})
+    assert fired(run, "underfitting") == []
+
+
+def test_a_finer_per_step_curve_still_sets_the_start():
+    """The per-step curve shows the first steps' fall that the epoch mean hides."""
+    steps = np.arange(1, 201, dtype=float)
+    per_step = 2.3 * np.exp(-steps / 20) + 1.0 + RNG.normal(0, 0.01, 200)
+    epoch_at = np.arange(20, 201, 20, dtype=float)
+    epoch = np.array([per_step[(steps > e - 20) & (steps <= e)].mean() for e in epoch_at])
+    run = make_run(steps={"train/loss": steps, "train/loss_epoch": epoch_at},
+                   **{"train/loss": per_step, "train/loss_epoch": epoch})
+    assert fired(run, "underfitting") == []  # from 3.3 to 1.0: it fell by two thirds
+
+
+def test_a_keras_accuracy_by_its_metric_class_name_is_read_as_the_accuracy():
+    """Fell 16 % in four epochs, then flat for 45 at 55 % accuracy with validation just as good."""
+    loss = np.concatenate([[0.983, 0.888, 0.874, 0.857], 0.822 + RNG.normal(0, 0.004, 46)])
+    acc = np.concatenate([[0.46, 0.50, 0.52, 0.53], 0.55 + RNG.normal(0, 0.004, 46)])
+    names = {"train/loss_epoch": loss, "sparse_categorical_accuracy": acc,
+             "val_sparse_categorical_accuracy": acc - 0.01}
+    [f] = fired(make_run(**names), "underfitting")
+    assert f.severity == "warning" and "high bias" in f.summary
+    assert f.evidence.values["final_train_acc"] is not None
+    # without an accuracy it is only a hint: a converging fine-tune looks the same
+    assert _severities(make_run(**{"train/loss_epoch": loss})) == ["info"]
+
+
+def test_several_accuracies_on_one_side_name_none():
+    """A detector's class, object and background accuracies: none is the task's accuracy."""
+    loss = np.concatenate([[0.983, 0.888, 0.874, 0.857], 0.822 + RNG.normal(0, 0.004, 46)])
+    names = {"train/loss_epoch": loss, "val_obj_accuracy": np.full(50, 0.5), "val_class_accuracy": np.full(50, 0.5)}
+    assert _severities(make_run(**names)) == ["info"]
