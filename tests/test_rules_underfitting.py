@@ -70,3 +70,35 @@ def test_several_accuracies_on_one_side_name_none():
     loss = np.concatenate([[0.983, 0.888, 0.874, 0.857], 0.822 + RNG.normal(0, 0.004, 46)])
     names = {"train/loss_epoch": loss, "val_obj_accuracy": np.full(50, 0.5), "val_class_accuracy": np.full(50, 0.5)}
     assert _severities(make_run(**names)) == ["info"]
+
+
+def test_a_loss_that_started_at_a_uniform_guess_is_unfitted_even_while_a_metric_learns():
+    """A 10-class loss falling 5 % in a straight line (lr far too low) while accuracy climbs from 1/10."""
+    loss = np.linspace(2.30, 2.19, 30) + RNG.normal(0, 0.002, 30)
+    acc = np.linspace(0.1, 0.45, 30)
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": acc, "val/acc": acc - 0.05}), "underfitting")
+    assert f.severity == "warning"
+    # the same fall of a loss with a large constant floor (it started nowhere near a uniform guess)
+    offset = make_run(**{"train/loss_epoch": loss + 4.0, "train/acc": acc + 0.3, "val/acc": acc + 0.25})
+    assert fired(offset, "underfitting") == []
+
+
+def test_three_evaluations_of_a_loss_at_ln_3_are_enough():
+    """A 3-epoch fine-tune whose loss starts at ln 3 and falls 6 %: short, but evidence."""
+    run = make_run(**{"train/loss_epoch": [1.0957, 1.0842, 1.0328], "val/loss": [1.09, 1.07, 1.0]})
+    assert _severities(run) == ["warning"]
+    elsewhere = make_run(**{"train/loss_epoch": [3.0, 2.95, 2.9], "val/loss": [3.0, 2.95, 2.9]})
+    assert fired(elsewhere, "underfitting") == []  # three points of an arbitrary loss say nothing yet
+
+
+def test_a_loss_constant_at_ln_2_is_a_network_stuck_at_chance_not_a_placeholder():
+    assert _severities(make_run(**{"train/loss_epoch": [math.log(2)] * 20})) == ["warning"]
+    assert fired(make_run(**{"train/loss_epoch": [0.37] * 20}), "underfitting") == []
+
+
+def test_a_run_at_chance_that_blows_up_into_a_nan_is_still_unfitted():
+    loss = np.concatenate([math.log(10) + RNG.normal(0, 0.004, 20), [5.0, 40.0, 900.0], [np.nan] * 3])
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": [0.1] * 26}), "underfitting")
+    assert f.evidence.values["chance_classes"] == 10
+    no_nan = make_run(**{"train/loss_epoch": loss[:23], "train/acc": [0.1] * 23})
+    assert fired(no_nan, "underfitting") == []  # a finite climb to 900: diverging, not stuck

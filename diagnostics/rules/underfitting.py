@@ -38,11 +38,11 @@ class Underfitting(Rule):
     guess over K classes), training accuracy stays near chance, and validation tracks
     training (once the loss has levelled off). A slow straight-line fall is underfitting by
     its numbers: ``lr_too_low`` fires beside it and names the cause. A NaN that ends a run
-    whose finite loss never fell does not hide it; a run that learned and then lost it (its loss
-    climbed back from a clearly lower level, with or without a NaN) is divergence or an unstable
-    run, not this. A stall right where the lr schedule collapsed is reported as
-    plateau; vanishing or exploding gradients, dead ReLUs, a dominating Adam epsilon or a
-    too-high lr explain it better when they fire.
+    whose finite loss never fell does not hide it (nor does the blow-up leading into the NaN);
+    a run that learned and then lost it (its loss climbed back from a clearly lower level, with
+    or without a NaN) is divergence or an unstable run, not this. A stall right where the lr
+    schedule collapsed is reported as plateau; vanishing or exploding gradients, dead ReLUs, a
+    dominating Adam epsilon or a too-high lr explain it better when they fire.
 
     Why it matters:
     A model that cannot fit the training data cannot generalise either; regularising
@@ -76,10 +76,19 @@ class Underfitting(Rule):
       10 lies within 3% of some ln K, so a loss that merely ends near one is no evidence.
     learning_gain: a bounded higher-is-better metric (accuracy, F1, AUC, mAP, by ``role``) whose
       error fell by this share (or an unbounded score such as an RL return that more than
-      doubled), judged on its smoothed curve (one lucky evaluation is noise), shows the model learns: a barely-falling loss then has a large constant floor
-      (a ranking loss), not underfitting.
+      doubled), judged on its smoothed curve (one lucky evaluation is noise), shows the model
+      learns: a barely-falling loss then has a large constant floor (a ranking loss), not
+      underfitting.
     min_drop: a loss that fell at least this share, levelled off, and has no accuracy logged (a
       pretrained model converging looks the same) is reported at info; one that never moved is not.
+    min_chance_points: a loss that started at a uniform guess (ln K, below) is judged from this many
+      points: three evaluations of a K-class loss that barely left ln K are evidence already.
+    distinct_classes: a loss that starts within ``chance_tol`` of ln K counts as a uniform guess by
+      itself only for K up to this (ln 2..ln 4 stand apart; above, the bands of neighbouring K cover
+      most losses); for more classes an accuracy that started near 1/K must confirm it. Such a loss is
+      a cross-entropy whose floor is near zero: a metric that learns does not excuse its small fall
+      (that excuse is for a loss with a large constant floor), and a constant line at ln K is a
+      network stuck at chance, not a placeholder.
 
     References:
     He et al., "Deep Residual Learning" (2015), fig. 1 (deeper is worse on the training set);
@@ -113,12 +122,20 @@ class Underfitting(Rule):
     chance_max_drop: float = 0.25
     learning_gain: float = 0.3
     min_drop: float = 0.02
+    min_chance_points: int = 3
+    distinct_classes: int = 4
 
     def check(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
         series = per_epoch or per_step
-        ex, ey = curves.reduce(*series.finite())
-        if len(ey) < self.min_points or np.ptp(ey) == 0:  # a flat line is a placeholder, not a curve
+        fx, fy = series.finite()
+        if len(fy) and not np.isfinite(series.values[-1]):
+            # a NaN that ends the run: judge the loss before the blow-up that led into it (a run that never
+            # learned and then blew up is unfitted as well as divergent)
+            calm = np.flatnonzero(fy <= GREW * curves.level(fy, START_SHARE, end=False, min_n=1))
+            fx, fy = (fx[: calm[-1] + 1], fy[: calm[-1] + 1]) if len(calm) else (fx, fy)
+        ex, ey = curves.reduce(fx, fy)
+        if len(ey) < min(self.min_points, self.min_chance_points):
             return []
         # the start on the per-step curve (an epoch mean already hides the first steps' fall), but only
         # when that curve is the finer one and begins no later: a per-step loss logged once at the end
@@ -132,7 +149,14 @@ class Underfitting(Rule):
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
         if not start > 0 or end > GREW * start or end < self.fitted_loss:
             return []
-        acc = _accuracy(run, "train")
+        acc, val_acc = _accuracy(run, "train"), _accuracy(run, "val")
+        # a K-class cross-entropy that started at the uniform guess: its floor is near zero, so neither
+        # a metric that learns (no large constant floor to explain a small fall) nor a short run hides it
+        uniform = self._uniform_start(start, acc if len(acc) else val_acc)
+        if len(ey) < (self.min_chance_points if uniform else self.min_points):
+            return []
+        if np.ptp(ey) == 0 and uniform is None:
+            return []  # a constant line is a placeholder, not a curve, unless it sits at a uniform guess
         final_acc = curves.level(acc, END_SHARE, end=True, min_n=1) if len(acc) else None
         if final_acc is not None and final_acc >= self.fitted_acc:
             return []
@@ -141,9 +165,8 @@ class Underfitting(Rule):
         # too high an lr) is not unfitted, whether or not it ended in a NaN
         low = float(curves.smooth(ey, curves.window(len(ey), END_SHARE)).min())
         learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start
-        learns = self._learns(run)
+        learns = uniform is None and self._learns(run)
         k = chance_classes(end, self.chance_tol)
-        val_acc = _accuracy(run, "val")
         acc_seen = final_acc if final_acc is not None else (
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
@@ -211,6 +234,18 @@ class Underfitting(Rule):
                 severity="info" if weak or converged else None,
             )
         ]
+
+    def _uniform_start(self, start: float, acc: np.ndarray) -> int | None:
+        """K when the loss started at ln K, a uniform guess over K classes: an accuracy that started near
+        1/K confirms it; with none, only ``distinct_classes`` or fewer (their ln K stand apart)."""
+        k = chance_classes(start, self.chance_tol)
+        if k is None:
+            return None
+        if k <= self.distinct_classes:
+            return k
+        if len(acc) and curves.level(acc, START_SHARE, end=False, min_n=1) <= 1 / k + self.chance_acc_margin:
+            return k
+        return None
 
     def _learns(self, run: RunData) -> bool:
         """A bounded higher-is-better metric (accuracy, F1, AUC, mAP) whose error fell by ``learning_gain``."""
