@@ -102,3 +102,9 @@ def test_a_run_at_chance_that_blows_up_into_a_nan_is_still_unfitted():
     assert f.evidence.values["chance_classes"] == 10
     no_nan = make_run(**{"train/loss_epoch": loss[:23], "train/acc": [0.1] * 23})
     assert fired(no_nan, "underfitting") == []  # a finite climb to 900: diverging, not stuck
+
+
+def test_a_loss_that_ends_above_its_start_is_said_to_be_higher():
+    loss = np.concatenate([[2.30, 2.31], math.log(10) * 1.05 + RNG.normal(0, 0.004, 20)])
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": [0.1] * 22}), "underfitting")
+    assert "higher)" in f.summary and "-" not in f.summary.split("(")[1].split(")")[0]

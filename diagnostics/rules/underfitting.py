@@ -186,7 +186,7 @@ class Underfitting(Rule):
         first, last = float(min(sx[0], ex[0])), float(ex[-1])
         parts = [
             f"training loss went from {curves.fmt(start)} to {curves.fmt(end)} "
-            f"({drop:.0%} lower) by {run.when(last)}"
+            f"({abs(drop):.0%} {'lower' if drop >= 0 else 'higher'}) by {run.when(last)}"
         ]
         k = k if at_chance else None  # a loss that merely ends near some ln K is not at chance
         if k is not None:
