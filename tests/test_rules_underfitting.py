@@ -108,3 +108,13 @@ def test_a_loss_that_ends_above_its_start_is_said_to_be_higher():
     loss = np.concatenate([[2.30, 2.31], math.log(10) * 1.05 + RNG.normal(0, 0.004, 20)])
     [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": [0.1] * 22}), "underfitting")
     assert "higher)" in f.summary and "-" not in f.summary.split("(")[1].split(")")[0]
+
+
+def test_a_low_loss_is_fitted_only_for_a_classifier():
+    """A loss flat at 0.04 over 40 rows: a regression's level is in its target's units; with an
+    accuracy logged it is a classifier's cross-entropy, and that low is fitted."""
+    loss = 0.0415 - np.linspace(0, 0.003, 40) + RNG.normal(0, 0.002, 40)
+    [f] = fired(make_run(**{"train/loss": loss}), "underfitting")
+    assert f.evidence.values["relative_drop"] < 0.12
+    classifier = make_run(**{"train/loss": loss, "train/acc": np.full(40, 0.7)})
+    assert fired(classifier, "underfitting") == []

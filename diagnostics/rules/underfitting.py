@@ -66,7 +66,10 @@ class Underfitting(Rule):
     chance_tol: relative distance from ln K that counts as "at chance".
     chance_acc_margin: train accuracy within this of 1/K counts as chance (an accuracy by any
       writer's name: Keras' ``sparse_categorical_accuracy`` is one).
-    fitted_loss: an end loss below this is considered fitted whatever the drop.
+    fitted_loss: an end loss below this is considered fitted whatever the drop, when an accuracy is
+      logged (a classifier: a cross-entropy this low puts about 90% on the right class); without one the
+      loss may be a regression's, whose level is in its target's units and says nothing: the relative
+      fall judges it.
     fitted_acc: a train accuracy at or above this is considered fitted.
     max_acc_gap: below fitted_acc, train and val accuracy this close (no generalisation gap) is high bias...
     still_falling: ... once the loss has levelled off: its last third brought at most this share of the
@@ -147,9 +150,11 @@ class Underfitting(Rule):
                 sx, sy = px, py
         start = curves.level(sy, START_SHARE, end=False, min_n=1)
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
-        if not start > 0 or end > GREW * start or end < self.fitted_loss:
+        if not start > 0 or end > GREW * start:
             return []
         acc, val_acc = _accuracy(run, "train"), _accuracy(run, "val")
+        if end < self.fitted_loss and (len(acc) or len(val_acc)):
+            return []  # a classifier's cross-entropy this low is fitted; a regression loss's scale is its units'
         # a K-class cross-entropy that started at the uniform guess: its floor is near zero, so neither
         # a metric that learns (no large constant floor to explain a small fall) nor a short run hides it
         uniform = self._uniform_start(start, acc if len(acc) else val_acc)
