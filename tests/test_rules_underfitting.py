@@ -17,17 +17,18 @@ def _severities(run) -> list[str]:  # noqa: ANN001 - a RunData
 
 
 def test_one_lucky_evaluation_of_a_metric_does_not_show_learning():
-    """A binary loss pinned at ln 2 whose macro-F1 sits at the single-class value but once."""
-    loss = np.linspace(0.698, 0.689, 18) + RNG.normal(0, 0.001, 18)
+    """A loss falling 2 % (nowhere near a uniform guess) whose macro-F1 sits at the single-class value
+    but once: that one evaluation does not show a constant floor under a learning model."""
+    loss = np.linspace(0.95, 0.93, 18) + RNG.normal(0, 0.001, 18)
     f1 = np.full(18, 0.345)
     f1[0], f1[2] = 0.32, 0.533
-    assert _severities(make_run(**{"train/loss_epoch": loss, "val_macro_f1": f1})) == ["warning"]
+    assert fired(make_run(**{"train/loss_epoch": loss, "val_macro_f1": f1}), "underfitting") != []
     learning = np.linspace(0.345, 0.8, 18)  # a metric that really climbs: the loss has a floor
     loss_off_chance = np.linspace(6.44, 6.02, 18)
     assert fired(make_run(**{"train/loss_epoch": loss_off_chance, "val_macro_f1": learning}), "underfitting") == []
 
 
-def test_a_loss_that_fell_and_climbed_back_is_not_underfitting_with_or_without_a_nan():
+def test_a_loss_that_fell_and_climbed_back_is_not_underfitting_even_without_a_nan():
     loss = np.concatenate([falling(15, 2.3, 1.2), np.linspace(1.3, 2.2, 10)])  # ends 4 % below its start
     assert fired(make_run(**{"train/loss_epoch": loss}), "underfitting") == []
     flat = math.log(10) + RNG.normal(0, 0.004, 25)  # never fell: still unfitted
