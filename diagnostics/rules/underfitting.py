@@ -21,6 +21,9 @@ END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the
 MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
+_TOKEN = re.compile(r"[a-z0-9]+")
+_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
+_TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
@@ -35,10 +38,11 @@ class Underfitting(Rule):
     guess over K classes), training accuracy stays near chance, and validation tracks
     training (once the loss has levelled off). A slow straight-line fall is underfitting by
     its numbers: ``lr_too_low`` fires beside it and names the cause. A NaN that ends a run
-    whose finite loss never fell does not hide it; a run that learned and then blew up is
-    divergence, not this. A stall right where the lr schedule collapsed is reported as
-    plateau; vanishing or exploding gradients, dead ReLUs, a dominating Adam epsilon or a
-    too-high lr explain it better when they fire.
+    whose finite loss never fell does not hide it (nor does the blow-up leading into the NaN);
+    a run that learned and then lost it (its loss climbed back from a clearly lower level, with
+    or without a NaN) is divergence or an unstable run, not this. A stall right where the lr
+    schedule collapsed is reported as plateau; vanishing or exploding gradients, dead ReLUs, a
+    dominating Adam epsilon or a too-high lr explain it better when they fire.
 
     Why it matters:
     A model that cannot fit the training data cannot generalise either; regularising
@@ -60,8 +64,12 @@ class Underfitting(Rule):
       loss that fell more but stops short of fitted with validation just as good (no gap) is a
       plateau at a mediocre level: reported at info, a hint of high bias, not a verdict.
     chance_tol: relative distance from ln K that counts as "at chance".
-    chance_acc_margin: train accuracy within this of 1/K counts as chance.
-    fitted_loss: an end loss below this is considered fitted whatever the drop.
+    chance_acc_margin: train accuracy within this of 1/K counts as chance (an accuracy by any
+      writer's name: Keras' ``sparse_categorical_accuracy`` is one).
+    fitted_loss: an end loss below this is considered fitted whatever the drop, when an accuracy is
+      logged (a classifier: a cross-entropy this low puts about 90% on the right class); without one the
+      loss may be a regression's, whose level is in its target's units and says nothing: the relative
+      fall judges it.
     fitted_acc: a train accuracy at or above this is considered fitted.
     max_acc_gap: below fitted_acc, train and val accuracy this close (no generalisation gap) is high bias...
     still_falling: ... once the loss has levelled off: its last third brought at most this share of the
@@ -71,10 +79,19 @@ class Underfitting(Rule):
       10 lies within 3% of some ln K, so a loss that merely ends near one is no evidence.
     learning_gain: a bounded higher-is-better metric (accuracy, F1, AUC, mAP, by ``role``) whose
       error fell by this share (or an unbounded score such as an RL return that more than
-      doubled) shows the model learns: a barely-falling loss then has a large constant floor
-      (a ranking loss), not underfitting.
+      doubled), judged on its smoothed curve (one lucky evaluation is noise), shows the model
+      learns: a barely-falling loss then has a large constant floor (a ranking loss), not
+      underfitting.
     min_drop: a loss that fell at least this share, levelled off, and has no accuracy logged (a
       pretrained model converging looks the same) is reported at info; one that never moved is not.
+    min_chance_points: a loss that started at a uniform guess (ln K, below) is judged from this many
+      points: three evaluations of a K-class loss that barely left ln K are evidence already.
+    distinct_classes: a loss that starts within ``chance_tol`` of ln K counts as a uniform guess by
+      itself only for K up to this (ln 2..ln 4 stand apart; above, the bands of neighbouring K cover
+      most losses); for more classes an accuracy that started near 1/K must confirm it. Such a loss is
+      a cross-entropy whose floor is near zero: a metric that learns does not excuse its small fall
+      (that excuse is for a loss with a large constant floor), and a constant line at ln K is a
+      network stuck at chance, not a placeholder.
 
     References:
     He et al., "Deep Residual Learning" (2015), fig. 1 (deeper is worse on the training set);
@@ -108,32 +125,53 @@ class Underfitting(Rule):
     chance_max_drop: float = 0.25
     learning_gain: float = 0.3
     min_drop: float = 0.02
+    min_chance_points: int = 3
+    distinct_classes: int = 4
 
     def check(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
         series = per_epoch or per_step
-        ex, ey = curves.reduce(*series.finite())
-        if len(ey) < self.min_points or np.ptp(ey) == 0:  # a flat line is a placeholder, not a curve
+        fx, fy = series.finite()
+        if len(fy) and not np.isfinite(series.values[-1]):
+            # a NaN that ends the run: judge the loss before the blow-up that led into it (a run that never
+            # learned and then blew up is unfitted as well as divergent)
+            calm = np.flatnonzero(fy <= GREW * curves.level(fy, START_SHARE, end=False, min_n=1))
+            fx, fy = (fx[: calm[-1] + 1], fy[: calm[-1] + 1]) if len(calm) else (fx, fy)
+        ex, ey = curves.reduce(fx, fy)
+        if len(ey) < min(self.min_points, self.min_chance_points):
             return []
-        start_series = per_step or series
-        sx, sy = curves.reduce(*start_series.finite())
+        # the start on the per-step curve (an epoch mean already hides the first steps' fall), but only
+        # when that curve is the finer one and begins no later: a per-step loss logged once at the end
+        # (a summary row) says nothing about where the run started
+        sx, sy = ex, ey
+        if per_step is not None and per_step is not series:
+            px, py = curves.reduce(*per_step.finite())
+            if len(py) > len(ey) and px[0] <= ex[0]:
+                sx, sy = px, py
         start = curves.level(sy, START_SHARE, end=False, min_n=1)
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
-        if not start > 0 or end > GREW * start or end < self.fitted_loss:
+        if not start > 0 or end > GREW * start:
             return []
-        acc_x, acc = curves.finite(run.get("train/acc"))
+        acc, val_acc = _accuracy(run, "train"), _accuracy(run, "val")
+        if end < self.fitted_loss and (len(acc) or len(val_acc)):
+            return []  # a classifier's cross-entropy this low is fitted; a regression loss's scale is its units'
+        # a K-class cross-entropy that started at the uniform guess: its floor is near zero, so neither
+        # a metric that learns (no large constant floor to explain a small fall) nor a short run hides it
+        uniform = self._uniform_start(start, acc if len(acc) else val_acc)
+        if len(ey) < (self.min_chance_points if uniform else self.min_points):
+            return []
+        if np.ptp(ey) == 0 and uniform is None:
+            return []  # a constant line is a placeholder, not a curve, unless it sits at a uniform guess
         final_acc = curves.level(acc, END_SHARE, end=True, min_n=1) if len(acc) else None
         if final_acc is not None and final_acc >= self.fitted_acc:
             return []
         drop = (start - end) / start
-        # the lowest level reached: a run that learned and then blew up (divergence) is not unfitted
+        # the lowest level reached: a run that learned and then lost it (blew up, or climbed back under
+        # too high an lr) is not unfitted, whether or not it ended in a NaN
         low = float(curves.smooth(ey, curves.window(len(ey), END_SHARE)).min())
-        ended_nonfinite = not np.isfinite(series.values).all()
-        learned_then_lost = ended_nonfinite and (start - low) / start >= self.max_drop and (
-            end - low > self.max_drop * start)
-        learns = self._learns(run)
+        learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start
+        learns = uniform is None and self._learns(run)
         k = chance_classes(end, self.chance_tol)
-        _, val_acc = curves.finite(run.get("val/acc"))
         acc_seen = final_acc if final_acc is not None else (
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
@@ -153,7 +191,7 @@ class Underfitting(Rule):
         first, last = float(min(sx[0], ex[0])), float(ex[-1])
         parts = [
             f"training loss went from {curves.fmt(start)} to {curves.fmt(end)} "
-            f"({drop:.0%} lower) by {run.when(last)}"
+            f"({abs(drop):.0%} {'lower' if drop >= 0 else 'higher'}) by {run.when(last)}"
         ]
         k = k if at_chance else None  # a loss that merely ends near some ln K is not at chance
         if k is not None:
@@ -202,6 +240,18 @@ class Underfitting(Rule):
             )
         ]
 
+    def _uniform_start(self, start: float, acc: np.ndarray) -> int | None:
+        """K when the loss started at ln K, a uniform guess over K classes: an accuracy that started near
+        1/K confirms it; with none, only ``distinct_classes`` or fewer (their ln K stand apart)."""
+        k = chance_classes(start, self.chance_tol)
+        if k is None:
+            return None
+        if k <= self.distinct_classes:
+            return k
+        if len(acc) and curves.level(acc, START_SHARE, end=False, min_n=1) <= 1 / k + self.chance_acc_margin:
+            return k
+        return None
+
     def _learns(self, run: RunData) -> bool:
         """A bounded higher-is-better metric (accuracy, F1, AUC, mAP) whose error fell by ``learning_gain``."""
         for name, series in run.series.items():
@@ -212,12 +262,13 @@ class Underfitting(Rule):
             if not len(y):
                 continue
             start = min(float(y[0]), curves.level(y, END_SHARE, end=False, min_n=1))
+            # the best the metric held, on its smoothed curve: one lucky evaluation is noise, not learning
+            top = float(curves.smooth(y, curves.window(len(y), END_SHARE)).max())
             if y.min() >= 0 and y.max() <= 1:  # bounded: judge the error (0.90 -> 0.95 halves it)
-                first, best = 1 - start, 1 - float(y.max())
+                first, best = 1 - start, 1 - top
                 if first > 0 and (first - best) / first >= self.learning_gain:
                     return True
-            elif _RETURN.search(name.lower()) and abs(start) > 0 and (
-                    float(y.max()) - start) / abs(start) >= RETURN_GAIN:
+            elif _RETURN.search(name.lower()) and abs(start) > 0 and (top - start) / abs(start) >= RETURN_GAIN:
                 return True  # an unbounded score (an RL return) that more than doubled its start
         return False
 
@@ -231,7 +282,7 @@ class Underfitting(Rule):
 
     def _no_gap(self, run: RunData, final_acc: float | None) -> bool:
         """High bias: train accuracy short of fitted and validation just as good (no generalisation gap)."""
-        _, val_acc = curves.finite(run.get("val/acc"))
+        val_acc = _accuracy(run, "val")
         if final_acc is None or not len(val_acc):
             return False
         return abs(curves.level(val_acc, END_SHARE, end=True, min_n=1) - final_acc) <= self.max_acc_gap
@@ -290,3 +341,25 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
+
+
+def _accuracy(run: RunData, split: str) -> np.ndarray:
+    """The finite values of ``split``'s accuracy: ``train/acc``/``val/acc``, else the one series of that
+    split named as an accuracy in [0, 1] (Keras names it by its metric class: ``sparse_categorical_accuracy``
+    and ``val_sparse_categorical_accuracy``; a bare name is the training side). Several such names on one
+    side (a detector's class, object and background accuracies) leave it unknown: none is the task's."""
+    canonical = run.get(f"{split}/acc")
+    if canonical is not None:
+        return curves.finite(canonical)[1]
+    found = []
+    for name in run.names:
+        r = role(name)
+        tokens = _TOKEN.findall(name.lower())
+        side = "val" if r.split == "val" else "train" if r.split in ("train", "other") else ""
+        if (side == split and r.kind == "metric" and any(t in _ACC_WORDS for t in tokens)
+                and not any(_TOP_K.match(t) for t in tokens)):
+            found.append(name)
+    if len(found) != 1:
+        return np.empty(0)
+    _, y = curves.finite(run.get(found[0]))
+    return y if len(y) and y.min() >= 0 and y.max() <= 1 else np.empty(0)

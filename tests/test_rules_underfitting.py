@@ -1,0 +1,121 @@
+"""Underfitting on the shapes the label guide calls unfitted (issue 17), and their look-alikes:
+each test builds the curve from literals and fails when the rule misreads it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tests.diag_curves import falling, fired, make_run
+
+RNG = np.random.default_rng(17)
+
+
+def _severities(run) -> list[str]:  # noqa: ANN001 - a RunData
+    return [f.severity for f in fired(run, "underfitting")]
+
+
+def test_one_lucky_evaluation_of_a_metric_does_not_show_learning():
+    """A loss falling 2 % (nowhere near a uniform guess) whose macro-F1 sits at the single-class value
+    but once: that one evaluation does not show a constant floor under a learning model."""
+    loss = np.linspace(0.95, 0.93, 18) + RNG.normal(0, 0.001, 18)
+    f1 = np.full(18, 0.345)
+    f1[0], f1[2] = 0.32, 0.533
+    assert fired(make_run(**{"train/loss_epoch": loss, "val_macro_f1": f1}), "underfitting") != []
+    learning = np.linspace(0.345, 0.8, 18)  # a metric that really climbs: the loss has a floor
+    loss_off_chance = np.linspace(6.44, 6.02, 18)
+    assert fired(make_run(**{"train/loss_epoch": loss_off_chance, "val_macro_f1": learning}), "underfitting") == []
+
+
+def test_a_loss_that_fell_and_climbed_back_is_not_underfitting_even_without_a_nan():
+    loss = np.concatenate([falling(15, 2.3, 1.2), np.linspace(1.3, 2.2, 10)])  # ends 4 % below its start
+    assert fired(make_run(**{"train/loss_epoch": loss}), "underfitting") == []
+    flat = math.log(10) + RNG.normal(0, 0.004, 25)  # never fell: still unfitted
+    assert fired(make_run(**{"train/loss_epoch": flat}), "underfitting") != []
+
+
+def test_a_per_step_loss_logged_once_does_not_set_the_start():
+    """An epoch curve 23 -> 8.3 beside one per-step value at the end (a summary row)."""
+    epochs = falling(14, 23.2, 8.3)
+    run = make_run(steps={"train/loss": [14]}, **{"train/loss_epoch": epochs, "train/loss": [8.31]})
+    assert fired(run, "underfitting") == []
+
+
+def test_a_finer_per_step_curve_still_sets_the_start():
+    """The per-step curve shows the first steps' fall that the epoch mean hides."""
+    steps = np.arange(1, 201, dtype=float)
+    per_step = 2.3 * np.exp(-steps / 20) + 1.0 + RNG.normal(0, 0.01, 200)
+    epoch_at = np.arange(20, 201, 20, dtype=float)
+    epoch = np.array([per_step[(steps > e - 20) & (steps <= e)].mean() for e in epoch_at])
+    run = make_run(steps={"train/loss": steps, "train/loss_epoch": epoch_at},
+                   **{"train/loss": per_step, "train/loss_epoch": epoch})
+    assert fired(run, "underfitting") == []  # from 3.3 to 1.0: it fell by two thirds
+
+
+def test_a_keras_accuracy_by_its_metric_class_name_is_read_as_the_accuracy():
+    """Fell 16 % in four epochs, then flat for 45 at 55 % accuracy with validation just as good."""
+    loss = np.concatenate([[0.983, 0.888, 0.874, 0.857], 0.822 + RNG.normal(0, 0.004, 46)])
+    acc = np.concatenate([[0.46, 0.50, 0.52, 0.53], 0.55 + RNG.normal(0, 0.004, 46)])
+    names = {"train/loss_epoch": loss, "sparse_categorical_accuracy": acc,
+             "val_sparse_categorical_accuracy": acc - 0.01}
+    [f] = fired(make_run(**names), "underfitting")
+    assert f.severity == "warning" and "high bias" in f.summary
+    assert f.evidence.values["final_train_acc"] is not None
+    # without an accuracy it is only a hint: a converging fine-tune looks the same
+    assert _severities(make_run(**{"train/loss_epoch": loss})) == ["info"]
+
+
+def test_several_accuracies_on_one_side_name_none():
+    """A detector's class, object and background accuracies: none is the task's accuracy."""
+    loss = np.concatenate([[0.983, 0.888, 0.874, 0.857], 0.822 + RNG.normal(0, 0.004, 46)])
+    names = {"train/loss_epoch": loss, "val_obj_accuracy": np.full(50, 0.5), "val_class_accuracy": np.full(50, 0.5)}
+    assert _severities(make_run(**names)) == ["info"]
+
+
+def test_a_loss_that_started_at_a_uniform_guess_is_unfitted_even_while_a_metric_learns():
+    """A 10-class loss falling 5 % in a straight line (lr far too low) while accuracy climbs from 1/10."""
+    loss = np.linspace(2.30, 2.19, 30) + RNG.normal(0, 0.002, 30)
+    acc = np.linspace(0.1, 0.45, 30)
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": acc, "val/acc": acc - 0.05}), "underfitting")
+    assert f.severity == "warning"
+    # the same fall of a loss with a large constant floor (it started nowhere near a uniform guess)
+    offset = make_run(**{"train/loss_epoch": loss + 4.0, "train/acc": acc + 0.3, "val/acc": acc + 0.25})
+    assert fired(offset, "underfitting") == []
+
+
+def test_three_evaluations_of_a_loss_at_ln_3_are_enough():
+    """A 3-epoch fine-tune whose loss starts at ln 3 and falls 6 %: short, but evidence."""
+    run = make_run(**{"train/loss_epoch": [1.0957, 1.0842, 1.0328], "val/loss": [1.09, 1.07, 1.0]})
+    assert _severities(run) == ["warning"]
+    elsewhere = make_run(**{"train/loss_epoch": [3.0, 2.95, 2.9], "val/loss": [3.0, 2.95, 2.9]})
+    assert fired(elsewhere, "underfitting") == []  # three points of an arbitrary loss say nothing yet
+
+
+def test_a_loss_constant_at_ln_2_is_a_network_stuck_at_chance_not_a_placeholder():
+    assert _severities(make_run(**{"train/loss_epoch": [math.log(2)] * 20})) == ["warning"]
+    assert fired(make_run(**{"train/loss_epoch": [0.37] * 20}), "underfitting") == []
+
+
+def test_a_run_at_chance_that_blows_up_into_a_nan_is_still_unfitted():
+    loss = np.concatenate([math.log(10) + RNG.normal(0, 0.004, 20), [5.0, 40.0, 900.0], [np.nan] * 3])
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": [0.1] * 26}), "underfitting")
+    assert f.evidence.values["chance_classes"] == 10
+    no_nan = make_run(**{"train/loss_epoch": loss[:23], "train/acc": [0.1] * 23})
+    assert fired(no_nan, "underfitting") == []  # a finite climb to 900: diverging, not stuck
+
+
+def test_a_loss_that_ends_above_its_start_is_said_to_be_higher():
+    loss = np.concatenate([[2.30, 2.31], math.log(10) * 1.05 + RNG.normal(0, 0.004, 20)])
+    [f] = fired(make_run(**{"train/loss_epoch": loss, "train/acc": [0.1] * 22}), "underfitting")
+    assert "higher)" in f.summary and "-" not in f.summary.split("(")[1].split(")")[0]
+
+
+def test_a_low_loss_is_fitted_only_for_a_classifier():
+    """A loss flat at 0.04 over 40 rows: a regression's level is in its target's units; with an
+    accuracy logged it is a classifier's cross-entropy, and that low is fitted."""
+    loss = 0.0415 - np.linspace(0, 0.003, 40) + RNG.normal(0, 0.002, 40)
+    [f] = fired(make_run(**{"train/loss": loss}), "underfitting")
+    assert f.evidence.values["relative_drop"] < 0.12
+    classifier = make_run(**{"train/loss": loss, "train/acc": np.full(40, 0.7)})
+    assert fired(classifier, "underfitting") == []
