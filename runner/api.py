@@ -162,21 +162,29 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
         life = RunLifecycle(store, run_id)
         sink = life.start("user script", spill=SpillFile(store.path, header))
     except STORE_FAULTS as exc:
-        sink = MetricSink(None, None, spill=SpillFile(resolve_db_path(db), header))
-        sink.fault = f"cannot start the run: {exc}"
-        try:
-            sink.spill.fault(sink.fault)  # the file exists from now on: where the warning says the rows are
-        except OSError as spill_exc:
-            sink.fault += f"; cannot spill either: {spill_exc}"
-        warnings.warn(StoreFaultWarning(
-            f"traindoc: {sink.fault} — training goes on; its rows go to {sink.spill.where()} and go back into"
-            f" {resolve_db_path(db).name} at its next open (or `python -m runner recover-spill`)"),
-            stacklevel=user_stacklevel())
-        sink._warned = True  # noqa: SLF001 - this was the one warning
-        return None, None, None, sink
-    if sink is None:
-        raise RuntimeError(f"run {run_id} ended before it started")
+        return None, None, None, _spilling_sink(db, header, f"cannot start the run: {exc}")
+    if sink is None:  # the run ended before this process began (another rank failed first, a cancel):
+        # training goes on, and its rows are kept, not dropped
+        ended = store.run(run_id)
+        return None, None, None, _spilling_sink(
+            db, header, f"run {run_id} had already ended ({ended['status']}) when this process started")
     return store, run_id, life, sink
+
+
+def _spilling_sink(db: str | os.PathLike | None, header: dict[str, Any], reason: str) -> MetricSink:
+    """A sink that sends every row to a spill file, with the one warning saying why and where."""
+    sink = MetricSink(None, None, spill=SpillFile(resolve_db_path(db), header))
+    sink.fault = reason
+    try:
+        sink.spill.fault(sink.fault)  # the file exists from now on: where the warning says the rows are
+    except OSError as spill_exc:
+        sink.fault += f"; cannot spill either: {spill_exc}"
+    warnings.warn(StoreFaultWarning(
+        f"traindoc: {sink.fault} — training goes on; its rows go to {sink.spill.where()} and go back into"
+        f" {resolve_db_path(db).name} at its next open (or `python -m runner recover-spill`)"),
+        stacklevel=user_stacklevel())
+    sink._warned = True  # noqa: SLF001 - this was the one warning
+    return sink
 
 
 def _end_tolerant(life: RunLifecycle | None, sink: MetricSink, exc: BaseException | None = None,

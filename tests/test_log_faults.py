@@ -449,3 +449,22 @@ def test_a_disk_full_to_the_end_spills_to_the_cache_folder(small_disk: Path, tmp
     assert {p.parent for p in spill_files(db)} == {cache}  # nothing fits beside the database
     filler.unlink()  # space freed: the next open puts the rows back into the run
     assert _recovered_run(db)["rows"] == STEPS and _stored_rows(db) == STEPS
+
+
+def test_a_run_that_ended_before_this_process_started_never_stops_training(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another rank failed (or a cancel landed) between attaching and starting: the script trains on,
+    one warning says why, and its rows wait in a spill file instead of a RuntimeError ending the job."""
+    from runner.store import Store as StoreClass
+
+    db = tmp_path / "t.db"
+    monkeypatch.setattr(StoreClass, "mark_running", lambda self, *args, **kw: False)  # the run ended meanwhile
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with traindoc.start_run("late", db=db) as run:
+            for step in range(3):
+                run.log({"train/loss": 1.0 / (step + 1)}, step=step)
+    said = [str(w.message) for w in caught if issubclass(w.category, StoreFaultWarning)]
+    assert len(said) == 1 and "had already ended" in said[0]
+    [spilled] = spill_files(db)
+    assert len(read_spill(spilled).rows) == 3
