@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from diagnostics.base import Rule
 
 MIN_EVALS = 5  # fewer validation points cannot show "flat" apart from "not yet learning"
+MIN_CLASSES = 2  # fewer is no classification: 1/2 is the highest chance level
 MAX_CLASSES = 1000  # ImageNet-1k: the largest class count a chance level is matched against
 CHANCE_TOL = 0.1  # within 10 % of 1/K (relative): a small val set's accuracy moves by a few points at chance
 FLAT_RANGE = 0.05  # the val accuracy moves by at most 5 points over the run: flat, it never improves
@@ -75,11 +76,11 @@ def at_chance(rule: Rule, run: RunData) -> list[Finding]:
 
 
 def _classes(level: float) -> int | None:
-    """K when ``level`` is within ``CHANCE_TOL`` of 1/K (K from 2 to ``MAX_CLASSES``)."""
-    if not 0 < level <= 0.5 * (1 + CHANCE_TOL):
+    """K when ``level`` is within ``CHANCE_TOL`` of 1/K (K from ``MIN_CLASSES`` to ``MAX_CLASSES``)."""
+    if not 0 < level <= (1 + CHANCE_TOL) / MIN_CLASSES:
         return None
     k = int(round(1 / level))
-    return k if 2 <= k <= MAX_CLASSES and abs(level - 1 / k) <= CHANCE_TOL / k else None
+    return k if MIN_CLASSES <= k <= MAX_CLASSES and abs(level - 1 / k) <= CHANCE_TOL / k else None
 
 
 def _train_fits(run: RunData, val_level: float) -> tuple[str, float, float] | None:
