@@ -82,3 +82,27 @@ def test_a_plateau_with_one_deep_dip_is_not_overfitting():
         val[20] = 0.23
         alarms += bool(fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(50)}), "overfitting"))
     assert alarms <= 1
+
+
+def test_a_val_accuracy_swinging_at_chance_while_train_accuracy_climbs_is_overfitting():
+    """A binary task on a small val set: val accuracy swings 0.44-0.56 around 1/2, no trend, train fits."""
+    rng = np.random.default_rng(21)
+    n = 30
+    val_acc = 0.5 + rng.normal(0, 0.035, n)
+    assert np.ptp(val_acc) > 0.1
+    [f] = fired(make_run(**{"train/acc": np.linspace(0.55, 0.97, n), "val/acc": val_acc}), "overfitting")
+    assert f.evidence.values["chance_classes"] == 2 and f.evidence.values["val_acc_drift"] < 0.05
+
+
+def test_a_swinging_val_accuracy_beside_only_a_falling_train_loss_is_not_at_chance_overfitting():
+    rng = np.random.default_rng(22)
+    n = 30
+    run = make_run(**{"train/loss_epoch": falling(n), "val/acc": 0.5 + rng.normal(0, 0.035, n)})
+    assert fired(run, "overfitting") == []
+
+
+def test_a_val_accuracy_that_climbs_to_one_over_k_is_not_at_chance():
+    n = 30
+    val_acc = np.concatenate([np.linspace(0.2, 0.5, 10), np.full(20, 0.5)]) + np.tile([0.03, -0.03], 15)
+    run = make_run(**{"train/acc": np.linspace(0.3, 0.97, n), "val/acc": val_acc})
+    assert not any("at chance" in f.title for f in fired(run, "overfitting"))
