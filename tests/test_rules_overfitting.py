@@ -106,3 +106,18 @@ def test_a_val_accuracy_that_climbs_to_one_over_k_is_not_at_chance():
     val_acc = np.concatenate([np.linspace(0.2, 0.5, 10), np.full(20, 0.5)]) + np.tile([0.03, -0.03], 15)
     run = make_run(**{"train/acc": np.linspace(0.3, 0.97, n), "val/acc": val_acc})
     assert not any("at chance" in f.title for f in fired(run, "overfitting"))
+
+
+def test_a_part_that_rises_while_the_summed_val_loss_stalls_overfits():
+    """A detector: val box loss +15 % over 70 epochs, val class loss easing a little, the total flat."""
+    n = 100
+    i = np.arange(n)
+    box = np.where(i < 30, 1.2 - 0.2 * i / 30, 1.0 + 0.15 * (i - 30) / 70)
+    cls = np.where(i < 30, 3.0 - 1.0 * i / 30, 2.0 - 0.12 * (i - 30) / 70)
+    curves_ = {
+        "train/box_loss": falling(n, 1.5, 0.6), "train/cls_loss": falling(n, 3.0, 0.5),
+        "val/box_loss": box, "val/cls_loss": cls,
+        "train/loss_epoch": falling(n, 1.5, 0.6) + falling(n, 3.0, 0.5), "val/loss": box + cls,
+    }
+    [f] = fired(make_run(**curves_), "overfitting")
+    assert f.evidence.metric == "val/box_loss"

@@ -36,11 +36,12 @@ class Overfitting(Rule):
     widens. Every validation loss with a training partner is judged (``val/box_loss``
     beside ``train/box_loss`` in a multi-loss detector log), the summed ``val/loss`` first;
     the first that overfits is reported with its best (onset) evaluation and the loss since;
-    while the summed ``val/loss`` is still at its best, a part that rises is a trade between
-    the parts, not overfitting. A log with no training curve at all has its val curve judged
-    alone (a sustained rise after the best is what a rater reads as overfitting; the finding
-    says the training side is assumed). The train curve need not lie below the val curve: a
-    detector trained on augmented images has a val loss below its train loss and still overfits.
+    a part that rises while the summed ``val/loss`` fell by ``min_rise`` since the part's best is
+    a trade between the parts, not overfitting (a part that rises while the total stalls is).
+    A log with no training curve at all has its val curve judged alone (a sustained rise after
+    the best is what a rater reads as overfitting; the finding says the training side is assumed).
+    The train curve need not lie below the val curve: a detector trained on augmented images has a
+    val loss below its train loss and still overfits.
     Also its extreme: a val accuracy flat at chance while training fits (``rules/_chance.py``).
 
     Why it matters:
@@ -139,11 +140,9 @@ class Overfitting(Rule):
 
     def _by_best_point(self, run: RunData) -> list[Finding]:
         pairs = _loss_pairs(run)
-        if pairs and pairs[0][0] == VAL_LOSS and _still_improving(run.get(VAL_LOSS)):
-            pairs = pairs[:1]  # the summed val loss still falls: a part that rises is a trade between the parts
         for name, train in pairs:
             found = self._judge(run, name, train, lower_better=True)
-            if found:
+            if found and (name == VAL_LOSS or not self._total_gained(run, found[0].evidence.values["best_step"])):
                 return found
         if pairs:
             return []
@@ -156,6 +155,19 @@ class Overfitting(Rule):
                 if run.get(name) is not None:
                     return self._judge(run, name, None, lower_better=not Monitor(name).higher_is_better)
         return []
+
+    def _total_gained(self, run: RunData, since: float) -> bool:
+        """The summed val loss fell by ``min_rise`` or more since a part's best: the part's rise is a trade
+        between the parts (a segmentation loss up while box, class and the total improve), not overfitting."""
+        total = run.get(VAL_LOSS)
+        if total is None:
+            return False
+        x, y = curves.reduce(*total.finite())
+        if len(y) < MIN_END_POINTS:
+            return False
+        at_best = float(np.interp(since, x, curves.smooth(y, curves.window(len(y), SMOOTH_SHARE))))
+        end = curves.level(y, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
+        return end <= at_best - self.min_rise * max(abs(at_best), TINY)
 
     def _judge(self, run: RunData, name: str, train_series: Series | None, lower_better: bool) -> list[Finding]:
         x, y = curves.reduce(*run.get(name).finite())
@@ -376,12 +388,6 @@ def _scatter_about_trend(y: np.ndarray) -> float:
     slope = trend.theil_sen_slope(i, y)
     resid = y - slope * i
     return float(trend.MAD_TO_SD * np.median(np.abs(resid - np.median(resid))))
-
-
-def _still_improving(series: Series) -> bool:
-    """The curve's lowest value is among its last evaluations: it has not turned."""
-    _, y = series.finite()
-    return len(y) > 0 and int(np.argmin(y)) >= len(y) - MIN_END_POINTS
 
 
 def _trains(run: RunData) -> bool:
