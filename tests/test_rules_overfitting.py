@@ -109,11 +109,11 @@ def test_a_val_accuracy_that_climbs_to_one_over_k_is_not_at_chance():
 
 
 def test_a_part_that_rises_while_the_summed_val_loss_stalls_overfits():
-    """A detector: val box loss +15 % over 70 epochs, val class loss easing a little, the total flat."""
+    """A detector: val box loss +15 % over 70 epochs, val class loss easing, the total edging down 0.3 %."""
     n = 100
     i = np.arange(n)
     box = np.where(i < 30, 1.2 - 0.2 * i / 30, 1.0 + 0.15 * (i - 30) / 70)
-    cls = np.where(i < 30, 3.0 - 1.0 * i / 30, 2.0 - 0.12 * (i - 30) / 70)
+    cls = np.where(i < 30, 3.0 - 1.0 * i / 30, 2.0 - 0.16 * (i - 30) / 70)  # the total still edges down
     curves_ = {
         "train/box_loss": falling(n, 1.5, 0.6), "train/cls_loss": falling(n, 3.0, 0.5),
         "val/box_loss": box, "val/cls_loss": cls,
