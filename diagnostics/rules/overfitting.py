@@ -221,7 +221,8 @@ class Overfitting(Rule):
 
         A run stopped a few evaluations after its best (a 10-epoch fine-tune, early stopping with a
         short patience) has no room for a test; ``few_after_points`` or more evaluations, each worse
-        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it.
+        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it. In a
+        short run (``short_run``), a later half wholly above the best level says it too.
         """
         s = sign * y
         post = s[b + 1 :]
