@@ -9,6 +9,9 @@ because a val accuracy at chance from the first evaluation is as often a pipelin
 (labels shuffled apart from their inputs, another preprocessing or class order on the
 validation set) as memorisation, and the first fix is to check that.
 
+Flat: the Theil-Sen trend moves the val accuracy by at most a few points over the run; its range
+may be wider (a val set of a few hundred samples at chance swings by several points) when a train
+accuracy climbs far above it (a falling training loss alone is weaker evidence that training fits).
 Chance is 1/K for some class count K (0.5, 0.1, 0.01...) or a val accuracy that does not
 move at all (the net predicts one class: the majority-class rate, which the log cannot name).
 """
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from diagnostics import curves
+from diagnostics import curves, trend
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import epoch_loss, step_loss
 from diagnostics.rundata import RunData
@@ -31,9 +34,10 @@ if TYPE_CHECKING:
     from diagnostics.base import Rule
 
 MIN_EVALS = 5  # fewer validation points cannot show "flat" apart from "not yet learning"
+MIN_CLASSES = 2  # fewer is no classification: 1/2 is the highest chance level
 MAX_CLASSES = 1000  # ImageNet-1k: the largest class count a chance level is matched against
 CHANCE_TOL = 0.1  # within 10 % of 1/K (relative): a small val set's accuracy moves by a few points at chance
-FLAT_RANGE = 0.05  # the val accuracy moves by at most 5 points over the run: flat, it never improves
+FLAT_RANGE = 0.05  # the val accuracy's trend (Theil-Sen) moves it by at most 5 points over the run: it never improves
 CONSTANT = 1e-3  # a val accuracy that moves less than this is one class predicted (the majority rate)
 TRAIN_GAIN = 0.15  # train accuracy climbs by 15 points at least: training fits
 GAP = 0.15  # and ends 15 points above validation: the split is real, not a hard task both sides find hard
@@ -46,13 +50,19 @@ def at_chance(rule: Rule, run: RunData) -> list[Finding]:
     if val is None:
         return []
     x, y = val.finite()
-    if len(y) < MIN_EVALS or np.ptp(y) > FLAT_RANGE:
+    if len(y) < MIN_EVALS:
+        return []
+    # flat: no trend (Theil-Sen); its range may be wider (a small val set's accuracy at chance swings by
+    # several points) only beside a train accuracy that climbs far above it, checked below
+    drift = abs(trend.theil_sen_slope(np.arange(len(y), dtype=float), y)) * (len(y) - 1)
+    swings = bool(np.ptp(y) > FLAT_RANGE)
+    if drift > FLAT_RANGE:
         return []
     level = float(np.median(y))
     k = _classes(level)
     constant = bool(np.ptp(y) <= CONSTANT)
     fits = _train_fits(run, level)
-    if fits is None or (k is None and not (constant and fits[0] == "train/acc")):
+    if fits is None or (k is None and not (constant and fits[0] == "train/acc")) or (swings and fits[0] != "train/acc"):
         return []
     what, start, end = fits
     chance = f"1/{k} = {1 / k:.3g}" if k else "a constant: one class predicted, the majority-class rate"
@@ -60,7 +70,7 @@ def at_chance(rule: Rule, run: RunData) -> list[Finding]:
         f"the training loss fell from {curves.fmt(start)} to {curves.fmt(end)}"
     summary = (f"val/acc stays flat at {level:.3g} over {len(y)} evaluations (chance: {chance}) while {moved}: "
                "the network fits the training set and nothing of it carries over to validation.")
-    values = {"val_acc_level": level, "val_acc_range": float(np.ptp(y)), "chance_classes": k,
+    values = {"val_acc_level": level, "val_acc_range": float(np.ptp(y)), "val_acc_drift": drift, "chance_classes": k,
               "train_metric": what, "train_start": start, "train_end": end, "evaluations": len(y)}
     marks = ({"kind": "hline", "value": level, "label": "val/acc at chance"},)
     fixes = (
@@ -75,11 +85,11 @@ def at_chance(rule: Rule, run: RunData) -> list[Finding]:
 
 
 def _classes(level: float) -> int | None:
-    """K when ``level`` is within ``CHANCE_TOL`` of 1/K (K from 2 to ``MAX_CLASSES``)."""
-    if not 0 < level <= 0.5 * (1 + CHANCE_TOL):
+    """K when ``level`` is within ``CHANCE_TOL`` of 1/K (K from ``MIN_CLASSES`` to ``MAX_CLASSES``)."""
+    if not 0 < level <= (1 + CHANCE_TOL) / MIN_CLASSES:
         return None
     k = int(round(1 / level))
-    return k if 2 <= k <= MAX_CLASSES and abs(level - 1 / k) <= CHANCE_TOL / k else None
+    return k if MIN_CLASSES <= k <= MAX_CLASSES and abs(level - 1 / k) <= CHANCE_TOL / k else None
 
 
 def _train_fits(run: RunData, val_level: float) -> tuple[str, float, float] | None:

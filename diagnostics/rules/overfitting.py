@@ -11,7 +11,7 @@ from diagnostics import curves, trend
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._chance import at_chance
-from diagnostics.rules._common import cfg, epoch_loss, share, step_loss
+from diagnostics.rules._common import cfg, epoch_loss, other_train_losses, share, step_loss
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
 
@@ -35,7 +35,13 @@ class Overfitting(Rule):
     trends worse while its training partner keeps falling, so the train-validation gap
     widens. Every validation loss with a training partner is judged (``val/box_loss``
     beside ``train/box_loss`` in a multi-loss detector log), the summed ``val/loss`` first;
-    the first that overfits is reported with its best (onset) evaluation and the loss since.
+    the first that overfits is reported with its best (onset) evaluation and the loss since;
+    a part that rises while the summed ``val/loss`` fell by ``min_rise`` since the part's best is
+    a trade between the parts, not overfitting (a part that rises while the total stalls is).
+    A log with no training curve at all has its val curve judged alone (a sustained rise after
+    the best is what a rater reads as overfitting; the finding says the training side is assumed).
+    The train curve need not lie below the val curve: a detector trained on augmented images has a
+    val loss below its train loss and still overfits.
     Also its extreme: a val accuracy flat at chance while training fits (``rules/_chance.py``).
 
     Why it matters:
@@ -53,8 +59,13 @@ class Overfitting(Rule):
     the best level by ``min_rise`` and by ``noise_k`` standard errors (the point noise, from the
     median absolute successive difference, over the square root of the points in each level);
     a step up that stays there passes a one-sided sign test instead of the trend test, and a
-    rise of ``jump_k`` standard errors needs neither. A rise
-    through large swings then counts, a noisy plateau or a single bump does not.
+    rise of ``jump_k`` standard errors needs neither. The noise is measured from the first point
+    of the best level on (those points make its standard error). A rise through large swings then
+    counts, a noisy plateau or a single bump does not. In a short run (fewer than ``smooth_points``
+    evaluations) whose later evaluations swing, a stretch the tests reject is still overfitting when
+    its later half lies wholly above the best level, its median by ``few_min_rise`` and by
+    ``late_noise_k`` standard errors of the scatter about the stretch's own Theil-Sen line (swings
+    that alternate inflate successive differences, not that), after a curve that came down to it.
     Runs shorter than ``smooth_points`` are not smoothed before their best is found (a window
     of a few points would move it). Thresholds calibrated with bench/calibrate.py.
 
@@ -67,16 +78,17 @@ class Overfitting(Rule):
     max_p: the one-sided Mann-Kendall p-value of the post-best curve must be at most this, or
       else the sign-test p-value of its points lying ``shift_k`` point noises above the best.
     shift_k: how far above the best level (in point noises) a later evaluation must lie to count
-      in the sign test (a step up that then stays has no trend within the stretch).
+      in the sign test (a step up that then stays has no trend within the stretch); 1.5, not 1:
+      the smoothed minimum is the lowest of many windows, itself a low draw, so on a noisy plateau
+      most later points clear it by one noise (two real healthy calibration logs did).
     jump_k: a rise of this many standard errors counts without either test (a few evaluations far
       above the best: too few for a test to reach ``max_p``).
     min_rise: relative worsening of the end level of a val loss from its best.
     min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
     noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
-      bench/calibrate.py's balanced sweep keeps within the 3% budget from 2.5; 2.0 is kept, one
-      more real healthy calibration file alarming (2 of 53), because 2.5 loses short runs whose val
-      loss climbs through swings (the fault logs' 10-epoch Keras run).
-    overfit_ratio: (val - train) / train at the end must exceed this (SageMaker's default 0.1).
+      2.5: the best level is the minimum over many windows, a selection the plain standard error
+      ignores (bench/calibrate.py's balanced sweep keeps within the 3% budget from 2.5); short runs
+      whose val loss climbs through swings are judged by the short-run test instead.
     few_after_points: with fewer evaluations after the best than the trend test needs (or fewer
       than ``few_after_max``, where the tests have no power), at least this many, each worse than
       the best (one may miss from four on, never the last)...
@@ -86,9 +98,12 @@ class Overfitting(Rule):
     few_metric_drop: ... or, for an accuracy/AUC, by this much absolute, and by
     few_noise_k: ... this many point noises of the curve up to the best (a noisy plateau's later
       evaluations clear a lucky low by less).
+    late_from: the short-run test needs at least this many evaluations after the best (two in its
+      later half).
+    late_noise_k: the later half's median must lie this many standard errors above the best level.
 
     References:
-    SageMaker Debugger Overfit rule (ratio_threshold 0.1); Prechelt, "Early Stopping - But When?" (1998);
+    SageMaker Debugger Overfit rule; Prechelt, "Early Stopping - But When?" (1998);
     Mann (1945), Kendall (1975): the Mann-Kendall trend test; Keras EarlyStopping(restore_best_weights=True).
     """
 
@@ -105,15 +120,16 @@ class Overfitting(Rule):
     max_p: float = 0.05
     min_rise: float = 0.05
     min_metric_drop: float = 0.02
-    noise_k: float = 2.0
-    shift_k: float = 1.0
+    noise_k: float = 2.5
+    shift_k: float = 1.5
     jump_k: float = 4.0
-    overfit_ratio: float = 0.1
     few_after_points: int = 2
     few_after_max: int = 8
     few_min_rise: float = 0.1
     few_metric_drop: float = 0.04
     few_noise_k: float = 2.0
+    late_from: int = 4
+    late_noise_k: float = 2.5
 
     def applies(self, run: RunData) -> bool:
         """A canonical validation curve, or any validation loss with a training partner (multi-loss logs)."""
@@ -126,7 +142,7 @@ class Overfitting(Rule):
         pairs = _loss_pairs(run)
         for name, train in pairs:
             found = self._judge(run, name, train, lower_better=True)
-            if found:
+            if found and (name == VAL_LOSS or not self._total_gained(run, found[0].evidence.values["best_step"])):
                 return found
         if pairs:
             return []
@@ -134,9 +150,26 @@ class Overfitting(Rule):
             train = run.get(partner(name) or "")
             if run.get(name) is not None and train is not None:
                 return self._judge(run, name, train, lower_better=not Monitor(name).higher_is_better)
+        if not _trains(run):  # no training curve logged at all: the val curve is judged alone
+            for name in VAL_CURVES:
+                if run.get(name) is not None:
+                    return self._judge(run, name, None, lower_better=not Monitor(name).higher_is_better)
         return []
 
-    def _judge(self, run: RunData, name: str, train_series: Series, lower_better: bool) -> list[Finding]:
+    def _total_gained(self, run: RunData, since: float) -> bool:
+        """The summed val loss fell by ``min_rise`` or more since a part's best: the part's rise is a trade
+        between the parts (a segmentation loss up while box, class and the total improve), not overfitting."""
+        total = run.get(VAL_LOSS)
+        if total is None:
+            return False
+        x, y = curves.reduce(*total.finite())
+        if len(y) < MIN_END_POINTS:
+            return False
+        at_best = float(np.interp(since, x, curves.smooth(y, curves.window(len(y), SMOOTH_SHARE))))
+        end = curves.level(y, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
+        return end <= at_best - self.min_rise * max(abs(at_best), TINY)
+
+    def _judge(self, run: RunData, name: str, train_series: Series | None, lower_better: bool) -> list[Finding]:
         x, y = curves.reduce(*run.get(name).finite())
         n = len(y)
         if n < self.min_points:
@@ -148,11 +181,11 @@ class Overfitting(Rule):
         b = int(np.argmin(sy))
         after = n - 1 - b
         if after < max(self.min_after_points, share(n, self.min_after)):
-            return self._few_after(run, name, train_series, x, y, b, sign, lower_better)
+            return self._few_after(run, name, train_series, x, y, b, sign, lower_better, not smoothed)
         # the best level: the smoothed minimum, or in a short run the median of the best and its
         # neighbours (a raw minimum of noisy points sits a noise below the level they share)
         k_best = curves.window(n, SMOOTH_SHARE) if smoothed else BEST_NEIGHBOURS
-        best = float(sy[b]) if smoothed else float(np.median(s[max(0, b - 1) : b + 2]))
+        best = float(sy[b]) if smoothed else _neighbour_level(s, b)
         k_end = max(MIN_END_POINTS, int(np.ceil(SMOOTH_SHARE * n)))
         end = curves.level(s, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
         rise = end - best
@@ -161,11 +194,13 @@ class Overfitting(Rule):
             return []
         # z: the rise over the standard error of the difference of the two levels, from the point
         # noise (MAD of successive differences / sqrt 2: blind to the trend and to a level shift)
-        noise = trend.diff_noise(s[b:])  # the judged stretch's own: a steep descent before it is no noise
+        # from the best level's first point on (its noise is part of the standard error; a steep
+        # descent before it is no noise)
+        noise = trend.diff_noise(s[max(0, b - k_best // 2) :])
         z = rise / max(noise * np.sqrt(1 / k_end + 1 / k_best), TINY)
         if z < self.noise_k:  # short stretches: levels of two or three points have no power either
-            return self._few_after(run, name, train_series, x, y, b, sign, lower_better) \
-                if after < self.few_after_max else []
+            return self._few_after(run, name, train_series, x, y, b, sign, lower_better, not smoothed) \
+                if after < self.few_after_max or not smoothed else []
         # a trend after the best (Mann-Kendall), or a step up that stays: most later evaluations more
         # than a noise above the best (a sign test; on a noisy plateau the best is a low draw and only
         # about half of the later points clear it by a noise)
@@ -175,37 +210,56 @@ class Overfitting(Rule):
                 and z < self.jump_k):
             # a handful of evaluations gives the tests no power (a sign test on 4 points bottoms at
             # p = 1/16): a short stretch is judged like one with too few points for them
-            if after < self.few_after_max:
-                return self._few_after(run, name, train_series, x, y, b, sign, lower_better)
+            if after < self.few_after_max or not smoothed:
+                return self._few_after(run, name, train_series, x, y, b, sign, lower_better, not smoothed)
             return []
         return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, smoothed)
 
-    def _few_after(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
-                   sign: float, lower_better: bool) -> list[Finding]:
+    def _few_after(self, run: RunData, name: str, train_series: Series | None, x: np.ndarray, y: np.ndarray, b: int,
+                   sign: float, lower_better: bool, short_run: bool) -> list[Finding]:
         """Too few evaluations after the best for a trend test: every one of them clearly worse instead.
 
         A run stopped a few evaluations after its best (a 10-epoch fine-tune, early stopping with a
         short patience) has no room for a test; ``few_after_points`` or more evaluations, each worse
-        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it.
+        than the best by ``few_min_rise`` (or ``few_metric_drop`` for a metric), still say it. In a
+        short run (``short_run``), a later half wholly above the best level says it too.
         """
         s = sign * y
         post = s[b + 1 :]
         if len(post) < self.few_after_points:
             return []
         # the best's level (with its neighbours): on a noisy plateau the raw best is a lucky draw
-        best = float(np.median(s[max(0, b - 1) : b + 2]))
+        best = _neighbour_level(s, b)
         margin = self.few_min_rise * max(abs(best), TINY) if lower_better else self.few_metric_drop
         worse = post >= best + max(margin, self.few_noise_k * trend.diff_noise(s[: b + 1]))
         misses = 0 if len(post) < FEW_ONE_MISS_FROM else 1  # one evaluation back near the best is noise
-        if int(np.sum(~worse)) > misses or not worse[-1]:
+        if int(np.sum(~worse)) <= misses and worse[-1]:
+            end = float(np.median(post[-MIN_END_POINTS:]))
+        elif short_run and len(post) >= self.late_from and s[0] >= best + margin \
+                and self._late_half_worse(post, best, margin):  # a curve that never came down has no turn
+            end = float(np.median(post[len(post) // 2 :]))
+        else:
             return []
-        end = float(np.median(post[-MIN_END_POINTS:]))
         return self._memorised(run, name, train_series, x, y, b, sign, best, end, lower_better, False)
 
-    def _memorised(self, run: RunData, name: str, train_series: Series, x: np.ndarray, y: np.ndarray, b: int,
+    def _late_half_worse(self, post: np.ndarray, best: float, margin: float) -> bool:
+        """A short stretch that climbs through swings: its later half lies wholly above the best level,
+        its median by ``margin`` and by ``late_noise_k`` standard errors of the scatter about the
+        stretch's own trend line (swings that alternate inflate successive differences, not that)."""
+        late = post[len(post) // 2 :]
+        rise = float(np.median(late)) - best
+        noise = _scatter_about_trend(post)
+        se = noise * np.sqrt(1 / len(late) + 1 / BEST_NEIGHBOURS)
+        return bool(np.min(late) > best and rise >= margin and rise >= self.late_noise_k * se)
+
+    def _memorised(self, run: RunData, name: str, train_series: Series | None, x: np.ndarray, y: np.ndarray, b: int,
                    sign: float, best: float, end: float, lower_better: bool, smoothed: bool) -> list[Finding]:
         """The training partner kept improving past the best and the gap widened: memorisation."""
         s, n = sign * y, len(y)
+        shown = curves.refine_min(s, b, curves.window(n, SMOOTH_SHARE)) if smoothed else b
+        slope = trend.theil_sen_slope(x[b:], y[b:])
+        if train_series is None:  # nothing to compare with: a sustained val rise is what a rater reads
+            return [self._finding(run, name, None, x, y, shown, sign, float(s[shown]), float(end), slope)]
         tx, ty = curves.reduce(*train_series.finite())
         if len(ty) < MIN_TRAIN_POINTS:
             return []
@@ -217,46 +271,33 @@ class Overfitting(Rule):
         gap_best, gap_end = best - train_best, end - train_end
         if gap_end <= gap_best:
             return []
-        if lower_better and gap_end < self.overfit_ratio * max(abs(train_end), TINY):
-            return []
-        shown = curves.refine_min(s, b, curves.window(n, SMOOTH_SHARE)) if smoothed else b
-        return [
-            self._finding(
-                run, name, train_series.name, x, y, shown, sign, float(s[shown]), float(end), train_best,
-                train_end, gap_best, gap_end, trend.theil_sen_slope(x[b:], y[b:])
-            )
-        ]
+        gaps = (train_best, train_end, gap_best, gap_end)
+        return [self._finding(run, name, train_series.name, x, y, shown, sign, float(s[shown]), float(end), slope,
+                              gaps)]
 
-    def _finding(
-        self,
-        run: RunData,
-        name: str,
-        tname: str,
-        x: np.ndarray,
-        y: np.ndarray,
-        b: int,
-        sign: float,
-        best: float,
-        end: float,
-        train_best: float,
-        train_end: float,
-        gap_best: float,
-        gap_end: float,
-        slope: float,
-    ) -> Finding:
+    def _finding(self, run: RunData, name: str, tname: str | None, x: np.ndarray, y: np.ndarray, b: int,
+                 sign: float, best: float, end: float, slope: float,
+                 gaps: tuple[float, float, float, float] | None = None) -> Finding:
+        """The finding; ``gaps``: train at the best and at the end, the gap at both (None: no training curve)."""
         best_step, last_step = float(x[b]), float(x[-1])
         best_v, end_v = sign * best, sign * end
-        tb, te = sign * train_best, sign * train_end
         lost = abs(end_v - best_v)
         rel = lost / max(abs(best_v), TINY)
         after = len(x) - 1 - b
         what = "rose" if sign > 0 else "fell"
         summary = (
             f"{name} was best at {curves.fmt(best_v)} at {run.when(best_step)}, then {what} to "
-            f"{curves.fmt(end_v)} by {run.when(last_step)} ({'+' if sign > 0 else '-'}{rel:.0%}) while "
-            f"{tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
-            f"from {curves.fmt(abs(gap_best))} to {curves.fmt(abs(gap_end))}."
+            f"{curves.fmt(end_v)} by {run.when(last_step)} ({'+' if sign > 0 else '-'}{rel:.0%})"
         )
+        tb = te = gap_best = gap_end = None
+        if gaps is not None:
+            train_best, train_end, gap_at_best, gap_at_end = gaps
+            tb, te, gap_best, gap_end = sign * train_best, sign * train_end, abs(gap_at_best), abs(gap_at_end)
+            summary += (f" while {tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
+                        f"from {curves.fmt(gap_best)} to {curves.fmt(gap_end)}.")
+        else:
+            summary += (" over a sustained stretch; no training loss is logged, so that training kept improving "
+                        "is assumed, not seen.")
         if len(x) < self.smooth_points:
             summary += (f" Only {len(x)} evaluations: likely overfitting, but the evidence is thin; "
                         "evaluate more often to confirm.")
@@ -270,8 +311,8 @@ class Overfitting(Rule):
             "evaluations_after_best": after,
             "train_at_best": tb,
             "train_final": te,
-            "gap_at_best": abs(gap_best),
-            "gap_final": abs(gap_end),
+            "gap_at_best": gap_best,
+            "gap_final": gap_end,
             "slope_after_best": slope,  # Theil-Sen: per step, robust to the swings
             "original_name": run.original(name),
             "train_metric": tname,
@@ -333,6 +374,27 @@ class Overfitting(Rule):
             )
         )
         return fixes
+
+
+def _neighbour_level(s: np.ndarray, b: int) -> float:
+    """The median of the best and its neighbours (``BEST_NEIGHBOURS`` in all): a raw minimum of noisy
+    points sits a noise below the level they share."""
+    side = BEST_NEIGHBOURS // 2
+    return float(np.median(s[max(0, b - side) : b + side + 1]))
+
+
+def _scatter_about_trend(y: np.ndarray) -> float:
+    """The point noise about a curve's Theil-Sen line (the MAD of the residuals, as a standard deviation)."""
+    i = np.arange(len(y), dtype=float)
+    slope = trend.theil_sen_slope(i, y)
+    resid = y - slope * i
+    return float(trend.MAD_TO_SD * np.median(np.abs(resid - np.median(resid))))
+
+
+def _trains(run: RunData) -> bool:
+    """Any training curve is logged: a loss of the training family or a train-side score."""
+    return bool(epoch_loss(run) or step_loss(run) or other_train_losses(run)
+                or any(run.get(partner(name) or "") is not None for name in METRICS))
 
 
 def _loss_pairs(run: RunData) -> list[tuple[str, Series]]:

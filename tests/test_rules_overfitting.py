@@ -1,0 +1,123 @@
+"""The overfitting rule on the shapes the unseen measurement found it silent on (issue 17), and the
+healthy look-alikes of each: a val-only log, a multi-loss log whose total still falls, a val loss
+below an augmented train loss, a short run that climbs through swings, a plateau with one dip."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.diag_curves import falling, fired, make_run, u_curve
+
+
+def test_a_log_with_only_a_val_loss_is_judged_on_the_val_curve_alone():
+    rng = np.random.default_rng(11)
+    val = u_curve(60, best=10, low=0.9, rise=0.008) * (1 + rng.normal(0, 0.005, 60))  # +45 % over 50 epochs
+    [f] = fired(make_run(**{"val/loss": val}), "overfitting")
+    assert "no training loss is logged" in f.summary
+    assert f.evidence.values["train_metric"] is None and f.evidence.values["gap_final"] is None
+    assert f.evidence.values["lost_relative"] > 0.3
+
+
+def test_a_val_only_noisy_plateau_is_not_overfitting():
+    alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(200 + seed)
+        val = np.concatenate([np.linspace(1.6, 1.0, 5), 1.0 + rng.normal(0, 0.05, 55)])
+        alarms += bool(fired(make_run(**{"val/loss": val}), "overfitting"))
+    assert alarms <= 1
+
+
+def test_a_val_curve_beside_a_training_curve_is_not_judged_alone():
+    """A training accuracy is a training curve: with it logged, a val loss is not judged without a partner."""
+    val = u_curve(60, best=10, low=0.9, rise=0.008)
+    run = make_run(**{"val/loss": val, "train/acc": np.linspace(0.9, 0.5, 60)})
+    assert not any("no training loss" in f.summary for f in fired(run, "overfitting"))
+
+
+def test_a_part_that_rises_while_the_summed_val_loss_still_falls_is_not_overfitting():
+    n = 10
+    seg = np.array([3.6, 2.35, 2.85, 3.47, 3.63, 3.39, 4.17, 3.70, 3.45, 3.58])  # best at 2, then +45-77 %
+    curves_ = {
+        "train/loss_epoch": falling(n, 6.0, 3.0), "val/loss": falling(n, 9.8, 7.3),
+        "train/seg_loss": falling(n, 1.6, 0.8), "val/seg_loss": seg,
+    }
+    assert fired(make_run(**curves_), "overfitting") == []
+    del curves_["val/loss"], curves_["train/loss_epoch"]  # no total: the part is the val loss there is
+    [f] = fired(make_run(**curves_), "overfitting")
+    assert f.evidence.metric == "val/seg_loss"
+
+
+def test_a_val_loss_below_its_augmented_train_loss_still_overfits():
+    """Detectors train on mosaics: the val loss sits below the train loss, and rises 15 % all the same."""
+    n = 100
+    i = np.arange(n)
+    val = np.where(i < 30, 1.0 - 0.2 * i / 30, 0.8 + 0.12 * (i - 30) / 70)
+    [f] = fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(n, 1.6, 1.05)}), "overfitting")
+    assert 0.1 < f.evidence.values["lost_relative"] < 0.2
+
+
+def test_a_short_run_climbing_through_swings_overfits():
+    """Ten Keras epochs: best at the 4th, then 1.76, 1.78, 2.05, 1.84, 2.11, 2.06 while training halves."""
+    val = [2.413, 1.976, 2.020, 1.758, 1.764, 1.777, 2.047, 1.839, 2.115, 2.057]
+    train = [2.327, 1.911, 1.633, 1.369, 1.249, 1.109, 0.964, 0.837, 0.731, 0.704]
+    [f] = fired(make_run(**{"val/loss": val, "train/loss_epoch": train}), "overfitting")
+    assert f.evidence.values["best_step"] == 4
+    assert "Only 10 evaluations" in f.summary
+
+
+def test_a_short_val_curve_that_never_came_down_is_not_a_turn():
+    """Best at the first evaluation, then swings: the val loss never improved, it did not turn back."""
+    val = [1.42, 1.69, 1.85, 1.57, 2.25, 1.94, 1.82, 2.09, 1.87]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": np.linspace(1.73, 1.53, 9)})
+    assert fired(run, "overfitting") == []
+
+
+def test_a_plateau_with_one_deep_dip_is_not_overfitting():
+    """A one-off low point in a long noisy plateau drags the smoothed minimum below the level the later
+    evaluations share: most of them clear it by a noise, yet nothing rose."""
+    alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(300 + seed)
+        val = np.concatenate([np.linspace(2.0, 0.3, 10), 0.3 + rng.normal(0, 0.02, 40)])
+        val[20] = 0.23
+        alarms += bool(fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(50)}), "overfitting"))
+    assert alarms <= 1
+
+
+def test_a_val_accuracy_swinging_at_chance_while_train_accuracy_climbs_is_overfitting():
+    """A binary task on a small val set: val accuracy swings 0.44-0.56 around 1/2, no trend, train fits."""
+    rng = np.random.default_rng(21)
+    n = 30
+    val_acc = 0.5 + rng.normal(0, 0.035, n)
+    assert np.ptp(val_acc) > 0.1
+    [f] = fired(make_run(**{"train/acc": np.linspace(0.55, 0.97, n), "val/acc": val_acc}), "overfitting")
+    assert f.evidence.values["chance_classes"] == 2 and f.evidence.values["val_acc_drift"] < 0.05
+
+
+def test_a_swinging_val_accuracy_beside_only_a_falling_train_loss_is_not_at_chance_overfitting():
+    rng = np.random.default_rng(22)
+    n = 30
+    run = make_run(**{"train/loss_epoch": falling(n), "val/acc": 0.5 + rng.normal(0, 0.035, n)})
+    assert fired(run, "overfitting") == []
+
+
+def test_a_val_accuracy_that_climbs_to_one_over_k_is_not_at_chance():
+    n = 30
+    val_acc = np.concatenate([np.linspace(0.2, 0.5, 10), np.full(20, 0.5)]) + np.tile([0.03, -0.03], 15)
+    run = make_run(**{"train/acc": np.linspace(0.3, 0.97, n), "val/acc": val_acc})
+    assert not any("at chance" in f.title for f in fired(run, "overfitting"))
+
+
+def test_a_part_that_rises_while_the_summed_val_loss_stalls_overfits():
+    """A detector: val box loss +15 % over 70 epochs, val class loss easing, the total edging down 0.3 %."""
+    n = 100
+    i = np.arange(n)
+    box = np.where(i < 30, 1.2 - 0.2 * i / 30, 1.0 + 0.15 * (i - 30) / 70)
+    cls = np.where(i < 30, 3.0 - 1.0 * i / 30, 2.0 - 0.16 * (i - 30) / 70)  # the total still edges down
+    curves_ = {
+        "train/box_loss": falling(n, 1.5, 0.6), "train/cls_loss": falling(n, 3.0, 0.5),
+        "val/box_loss": box, "val/cls_loss": cls,
+        "train/loss_epoch": falling(n, 1.5, 0.6) + falling(n, 3.0, 0.5), "val/loss": box + cls,
+    }
+    [f] = fired(make_run(**curves_), "overfitting")
+    assert f.evidence.metric == "val/box_loss"
