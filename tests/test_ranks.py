@@ -141,10 +141,17 @@ def test_all_ranks_stores_rank_ones_series_beside_the_runs(tmp_path: Path, job_e
 
 
 def test_a_rank_that_raises_fails_the_run_with_its_reason(tmp_path: Path, job_env: None) -> None:
+    rank_zero_in = threading.Event()  # rank 1 breaks mid-training, once rank 0 is training too (a loaded
+    # machine may start rank 0's thread late; a run that ended before a rank began is test_log_faults')
+
+    def in_block(run: object) -> None:
+        rank_zero_in.set()
+
     def boom(run: object) -> None:
+        rank_zero_in.wait(60)
         raise ValueError("rank one broke")
 
-    raised = _job(tmp_path / "t.db", {0: _nothing, 1: boom})
+    raised = _job(tmp_path / "t.db", {0: in_block, 1: boom})
     run, _counts = _one_run(tmp_path / "t.db")
     assert isinstance(raised[1], ValueError) and raised[0] is None  # rank 0's own block ended well
     assert run["status"] == "failed" and run["error"].startswith("rank 1: ValueError: rank one broke")
