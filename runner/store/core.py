@@ -35,6 +35,10 @@ from traindoc.statuses import ACTIVE, STATUSES
 REASON_CHARS = 300
 
 
+# How a verdict shown but not written is marked in the error column (the run list shows it).
+UNSAVED = "verdict shown, not saved"
+
+
 class DamagedRow(ValueError):
     """A run's stored row cannot be read (not JSON, too deeply nested, not UTF-8): that run fails alone."""
 
@@ -249,14 +253,24 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
         return out
 
     def runs(self, group_id: int | None = None, reconcile: bool = True) -> pd.DataFrame:
-        """All runs newest first; stale ``running`` runs are marked crashed first."""
+        """All runs newest first; stale ``running`` runs are marked crashed first.
+
+        Reading never needs a write: a verdict the store could not write (a full disk) is shown
+        in the frame, its error saying it was not saved, and retried on the next read.
+        """
         if reconcile:
             self.reconcile()
         sql = "SELECT * FROM runs"
         params: tuple = ()
         if group_id is not None:
             sql, params = sql + " WHERE group_id=?", (group_id,)
-        return pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+        frame = pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+        if reconcile:
+            for run_id, (status, error, why) in self.unsaved_verdicts.items():
+                rows = (frame["id"] == run_id) & frame["status"].isin(list(ACTIVE))
+                frame.loc[rows, "status"] = status
+                frame.loc[rows, "error"] = f"{error} ({UNSAVED}: {why})" if error else f"{UNSAVED}: {why}"
+        return frame
 
     def groups(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM groups ORDER BY id DESC", self.conn)

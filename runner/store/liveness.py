@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from runner import procs
-from runner.store.base import STALE_AFTER_SECONDS
+from runner.store.base import STALE_AFTER_SECONDS, StoreError
 from traindoc.statuses import ACTIVE, STATUSES
 
 # The prefix of every error a reconcile writes: such a verdict is a guess and may be revised.
@@ -43,6 +43,12 @@ def _story(meta_json: str | None, **entry: Any) -> str:
     return json.dumps(meta, default=str)
 
 
+def _unsaved_because(exc: StoreError) -> str:
+    """What SQLite said, without the file name and hint the full message carries."""
+    cause = exc.__cause__
+    return str(cause) if cause is not None else str(exc)
+
+
 def _loads(text: str | bytes | None) -> dict[str, Any]:
     """A meta column as a dict; a damaged one is replaced, not fatal (the run must still end)."""
     try:
@@ -53,6 +59,9 @@ def _loads(text: str | bytes | None) -> dict[str, Any]:
 
 
 class LivenessMixin:
+    # the last reconcile's verdicts that could not be written: run id -> (status, error, why unsaved)
+    unsaved_verdicts: dict[int, tuple[str, str, str]] = {}  # noqa: RUF012 - reconcile binds a new dict
+
     def mark_running(self, run_id: int, device: str = "cpu", pid: int | None = None) -> bool:
         """The run's process is up; False when the run was ended meanwhile (e.g. cancelled)."""
         now, pid = time.time(), pid or os.getpid()
@@ -158,7 +167,15 @@ class LivenessMixin:
 
     def reconcile(self, now: float | None = None) -> list[int]:
         """Judge active runs: a gone process is ``crashed``; a live one with a late beat ``stalled``
-        (and ``running`` again once it beats); another host's run is judged by its beats alone."""
+        (and ``running`` again once it beats); another host's run is judged by its beats alone.
+
+        Judging is a read that writes its verdicts. A verdict that cannot be written (a full disk,
+        a file that turned read-only, a lock held throughout) does not fail the read: it is kept
+        in ``unsaved_verdicts`` (run id → status, error, why unsaved) for the caller to show, and
+        since the row still reads as it was, the next read judges it again and retries the write.
+        """
+        unsaved: dict[int, tuple[str, str, str]] = {}
+        self.unsaved_verdicts = unsaved
         if self.read_only:
             return []  # a read-only view shows the runs as they were written; judging them is a write
         now = time.time() if now is None else now
@@ -172,15 +189,22 @@ class LivenessMixin:
             if run_host == host and pid is not None:
                 if procs.alive(pid, started):
                     if late and status == "running":
-                        self._stall(run_id, f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s;"
-                                            f" process {pid} is alive")
+                        why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s; process {pid} is alive"
+                        try:
+                            self._stall(run_id, why)
+                        except StoreError as exc:
+                            unsaved[run_id] = ("stalled", "", _unsaved_because(exc))
                     continue
                 why = f"process {pid} on {host} is gone"
             elif late:
                 why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s"
             else:
                 continue
-            if self.finish(run_id, "crashed", error=f"{VERDICT}: {why}"):
+            try:
+                if self.finish(run_id, "crashed", error=f"{VERDICT}: {why}"):
+                    dead.append(run_id)
+            except StoreError as exc:
+                unsaved[run_id] = ("crashed", f"{VERDICT}: {why}", _unsaved_because(exc))
                 dead.append(run_id)
         return dead
 
