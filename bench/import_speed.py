@@ -25,10 +25,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.importers import read_path, save  # noqa: E402
-from runner.importers.tbevents import _CRC_TABLE, decode  # noqa: E402
+from runner.importers.crc32c import TABLE as CRC_TABLE  # noqa: E402
+from runner.importers.tbevents import decode  # noqa: E402
 from runner.store import Store  # noqa: E402
-
-CRC_TABLE = np.array(_CRC_TABLE, dtype=np.uint32)
 
 
 def masked_crc32c_many(rows: np.ndarray) -> np.ndarray:

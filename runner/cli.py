@@ -169,7 +169,14 @@ def _wait_for(store: Store, group_id: int) -> None:
 def _cmd_list(store: Store, args: argparse.Namespace) -> int:
     filtered = bool(args.status or args.tag or args.group or args.archived)
     runs = store.find_runs(status=args.status, tag=args.tag, group_id=args.group, archived=args.archived)
-    scheduler.revive(store)  # a reader restarts a killed scheduler when runs wait
+    try:
+        scheduler.revive(store)  # a reader restarts a killed scheduler when runs wait
+    except StoreError as exc:  # a list must work on a database it cannot write (a full disk)
+        print(f"warning: the scheduler could not be restarted: {exc}", file=sys.stderr)
+    if store.unsaved_verdicts:
+        why = next(iter(store.unsaved_verdicts.values()))[2]
+        print(f"warning: {len(store.unsaved_verdicts)} run verdict(s) shown but not saved ({why});"
+              " the next read tries again", file=sys.stderr)
     if runs.empty:
         print("no runs match these filters" if filtered else "no runs yet: try `python -m runner run --preset healthy`",
               file=sys.stderr)

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import Any
 
-from runner.lifecycle import RunLifecycle, train_run
+from runner.config import ConfigError
+from runner.lifecycle import RunLifecycle, parse_config, train_run
 from runner.store import Store
+from runner.store.core import DamagedRow, clip
 from runner.store.liveness import VERDICT
 from runner.train import ProgressCallback
 from traindoc.statuses import ACTIVE
+
+# What a damaged stored row can raise while it is read and checked, whatever the damage: a parse
+# error (ValueError, and UnicodeError within it), a column of the wrong type (TypeError), JSON or a
+# value nested too deep (RecursionError), or one too large to hold (MemoryError).
+DAMAGE = (ValueError, TypeError, RecursionError, MemoryError)
 
 
 def execute(store: Store, run_id: int, progress: ProgressCallback | None = None) -> str:
     """Train run ``run_id`` from its stored config; returns the final status.
 
     SIGTERM (a cancel) sets a flag the loop checks each step, so buffered metrics are
-    flushed before the process exits and the run ends ``cancelled``.
+    flushed before the process exits and the run ends ``cancelled``. A stored row that
+    cannot be read or is not a config fails that run as ``bad config: ...`` before anything
+    starts, so the scheduler and the other runs go on.
     """
     cancel = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: cancel.set())
     try:
-        run = store.run(run_id)
-    except ValueError as exc:  # a damaged row: that run fails, clearly
-        RunLifecycle(store, run_id).fail(f"bad config: the stored row is not JSON: {exc}")
+        run = _checked_row(store, run_id)
+    except DAMAGE as exc:
+        reason = str(exc) if isinstance(exc, (DamagedRow, ConfigError)) else f"{type(exc).__name__}: {exc}"
+        RunLifecycle(store, run_id).fail(f"bad config: {clip(reason)}")
         return "failed"
-    judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
+    judged = run["status"] == "crashed" and str(run["error"] or "").startswith(VERDICT)
     if run["status"] not in ACTIVE and not judged:
         return run["status"]  # cancelled before it started
     if run["source"] == "script":  # a registered user script: it runs as a child (runner/scripts.py)
@@ -35,3 +46,13 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
         return execute_script(store, run_id)
     train_run(store, run_id, run["config"], cancel, progress=progress)
     return store.run(run_id)["status"]
+
+
+def _checked_row(store: Store, run_id: int) -> dict[str, Any]:
+    """The stored row, its meta an object and (for a trained run) its config a valid one; else one of DAMAGE."""
+    run = store.run(run_id)
+    if not isinstance(run["meta"], dict):
+        raise DamagedRow(f"the stored row's meta is a {type(run['meta']).__name__}, not an object of key: value")
+    if run["source"] != "script":
+        parse_config(run["config"])
+    return run

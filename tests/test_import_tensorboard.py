@@ -1,4 +1,4 @@
-"""The lean TensorBoard decoder against TensorBoard's own EventAccumulator, value for value."""
+"""The lean TensorBoard decoder against TensorBoard's own EventAccumulator, value for value; damaged records."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from import_golden import FIXTURES
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as tb_masked_crc32c
 from torch.utils.tensorboard import SummaryWriter
 
-from runner.importers import read_path
-from runner.importers.tbevents import decode
+from runner.importers import read_path, tbevents
+from runner.importers.crc32c import LONG_RANGE, masked_crc32c_many
+from runner.importers.tbevents import decode, frame_records
 
 
 def _official(path: Path) -> list[tuple[str, int, float, float]]:
@@ -94,3 +96,104 @@ def test_keras_train_and_validation_folders_are_one_run(tmp_path: Path) -> None:
     (run,) = read_path(tmp_path)
     assert run.name == "logs"
     assert run.mapping == {"train/epoch_loss": "train/loss_epoch", "validation/epoch_loss": "val/loss"}
+
+
+def test_crc32c_equals_tensorboards_own() -> None:
+    """Every length class: empty, partial chunks only, whole 64-byte chunks, and the long-range path."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, 3 * LONG_RANGE + 500, dtype=np.uint8).tobytes()
+    lengths = [*range(0, 200), 4096, LONG_RANGE - 1, LONG_RANGE, LONG_RANGE + 4096 + 63, 3 * LONG_RANGE]
+    starts = [int(rng.integers(0, len(data) - length + 1)) for length in lengths]
+    ours = masked_crc32c_many(np.frombuffer(data, dtype=np.uint8), np.array(starts), np.array(lengths))
+    assert ours.tolist() == [tb_masked_crc32c(data[s: s + n]) for s, n in zip(starts, lengths, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def loss_file(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    folder = tmp_path_factory.mktemp("tb-loss")
+    writer = SummaryWriter(str(folder))
+    for step in range(100):
+        writer.add_scalar("loss", 1.0 / (step + 1), step)
+    writer.close()
+    return next(folder.glob("events.out.tfevents.*")).read_bytes()
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "events.out.tfevents.1.host"
+    path.write_bytes(data)
+    return path
+
+
+def _record_of_step(data: bytes, step: int) -> int:
+    """Index of the record holding ``loss`` at ``step`` (record 0 is the file-version event)."""
+    starts, lengths, _ = frame_records(data)
+    for i, (start, length) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
+        if tbevents._readable_step(data, start, length) == step and b"loss" in data[start: start + length]:
+            return i
+    raise AssertionError(step)
+
+
+def test_clean_file_has_no_notes(loss_file: bytes) -> None:
+    assert decode(loss_file).notes == []
+
+
+def test_flipped_value_byte_skips_that_record_and_names_it(loss_file: bytes, tmp_path: Path) -> None:
+    starts, lengths, _ = frame_records(loss_file)
+    i = _record_of_step(loss_file, 40)
+    damaged = bytearray(loss_file)
+    damaged[int(starts[i] + lengths[i]) - 1] ^= 0x7F  # the float's sign/exponent byte: 0.0244 becomes huge
+    out = decode(bytes(damaged))
+    assert out.notes == [f"record {i + 1} at byte {int(starts[i]) - 12} (step 40) failed its data checksum; skipped"]
+    expected = [row for row in _official(_write(tmp_path, loss_file)) if row[1] != 40]
+    assert _same(_ours(_write(tmp_path, bytes(damaged))), expected)
+
+
+@pytest.mark.parametrize("batch", [tbevents.WALK_BATCH, 3], ids=["one-walk", "walk-in-batches-of-3"])
+@pytest.mark.parametrize("where", [0, 8], ids=["length-byte", "length-crc-byte"])
+def test_corrupted_length_resumes_at_the_next_record(loss_file: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     batch: int, where: int) -> None:
+    monkeypatch.setattr(tbevents, "WALK_BATCH", batch)
+    starts, lengths, _ = frame_records(loss_file)
+    i = _record_of_step(loss_file, 30)
+    header = int(starts[i]) - 12
+    damaged = bytearray(loss_file)
+    damaged[header + where] ^= 0x04
+    out = decode(bytes(damaged))
+    following = header + 12 + int(lengths[i]) + 4
+    assert out.notes == [f"the record length at byte {header} failed its checksum; bytes {header}-{following - 1} "
+                         f"skipped, reading resumed at the next valid record (byte {following})"]
+    expected = [row for row in _official(_write(tmp_path, loss_file)) if row[1] != 30]
+    assert _same(_ours(_write(tmp_path, bytes(damaged))), expected)  # the 69 records after it are all read
+
+
+def test_length_claiming_past_the_end_is_resynchronised_too(loss_file: bytes) -> None:
+    """A corrupted length that points beyond the file used to read as 'truncated' and drop the rest."""
+    starts, _, _ = frame_records(loss_file)
+    i = _record_of_step(loss_file, 10)
+    damaged = bytearray(loss_file)
+    damaged[int(starts[i]) - 12 + 5] = 0x7F  # a length of about 2**47 bytes
+    out = decode(bytes(damaged))
+    assert len(out.notes) == 1 and "reading resumed at the next valid record" in out.notes[0]
+    assert len(out.concat()["step"]) == 99
+
+
+def test_garbage_after_a_bad_length_to_the_end(loss_file: bytes) -> None:
+    starts, _, _ = frame_records(loss_file)
+    i = _record_of_step(loss_file, 90)
+    header = int(starts[i]) - 12
+    damaged = loss_file[:header] + b"\xff" * (len(loss_file) - header)
+    out = decode(damaged)
+    assert out.notes == [f"the record length at byte {header} failed its checksum; bytes {header}-{len(damaged) - 1} "
+                         "skipped, no valid record follows"]
+    assert out.concat()["step"].tolist() == list(range(90))
+
+
+def test_many_bad_records_are_counted_not_listed(loss_file: bytes) -> None:
+    starts, lengths, _ = frame_records(loss_file)
+    damaged = bytearray(loss_file)
+    for i in range(1, 31):
+        damaged[int(starts[i] + lengths[i]) - 1] ^= 0x01
+    out = decode(bytes(damaged))
+    assert len(out.notes) == tbevents.NAMED_BAD_RECORDS + 1
+    assert out.notes[-1] == f"{30 - tbevents.NAMED_BAD_RECORDS} more records failed their data checksum; skipped"
+    assert out.concat()["step"].tolist() == list(range(30, 100))

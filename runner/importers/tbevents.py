@@ -25,42 +25,31 @@ from typing import Any
 
 import numpy as np
 
+from runner.importers.crc32c import masked_crc32c, masked_crc32c_many
+
 _U64 = struct.Struct("<Q")
 _F64 = struct.Struct("<d")
 _F32 = struct.Struct("<f")
 _DTYPES = {1: ("<f4", 4), 2: ("<f8", 8), 3: ("<i4", 4), 9: ("<i8", 8), 19: ("<f2", 2)}
 _SCALAR_PLUGINS = (None, "", "scalars")
+_HEADER = 12  # a record opens with its uint64 length and the masked CRC32C of those 8 bytes
+_FOOTER = 4  # and closes with the masked CRC32C of its data
+# Records framed between two checks of their length CRCs: a corrupted length sends the walk into
+# garbage, and this bounds the walking wasted before the check finds it (and the memory it takes).
+WALK_BATCH = 1 << 16
+# Candidate positions tested at once when looking for the next valid length header after a bad one.
+RESYNC_WINDOW = 1 << 16
+# Bad records named one by one in the notes; past this many, one line counts the rest.
+NAMED_BAD_RECORDS = 10
 
 
 class NotEvents(ValueError):
     """The bytes are not a TensorBoard event file (the message says why)."""
 
 
-def _crc32c_table() -> list[int]:
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def masked_crc32c(data: bytes) -> int:
-    """TFRecord's checksum; used on the first header only (a pure-Python CRC of every record would be slow)."""
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    crc ^= 0xFFFFFFFF
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def looks_like_events(data: bytes) -> bool:
     """A TFRecord stream: the first length header carries its own valid checksum."""
-    if len(data) < 12:
+    if len(data) < _HEADER:
         return False
     return masked_crc32c(data[:8]) == struct.unpack_from("<I", data, 8)[0]
 
@@ -87,42 +76,132 @@ class Scalars:
         return {k: v[order] for k, v in out.items()}
 
 
-def frame_records(data: bytes, progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Start and length of each complete record; a note when the file ends inside a record."""
-    unpack, n, pos = _U64.unpack_from, len(data), 0
+def _walk(data: bytes, pos: int, limit: int) -> tuple[list[int], list[int], int]:
+    """Data start and length of up to ``limit`` records from ``pos``, trusting their lengths; where it stopped."""
+    unpack, n = _U64.unpack_from, len(data)
     starts, lengths = [], []
     append_s, append_l = starts.append, lengths.append
-    tick = 1 << 20
-    while pos + 12 <= n:
+    while pos + _HEADER <= n and len(starts) < limit:
         (length,) = unpack(data, pos)
-        end = pos + 16 + length
+        end = pos + _HEADER + length + _FOOTER
         if end > n:
             break
-        append_s(pos + 12)
+        append_s(pos + _HEADER)
         append_l(length)
         pos = end
-        if progress is not None and len(starts) % tick == 0:
+    return starts, lengths, pos
+
+
+def _stored_crc(buf: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The little-endian uint32 at each offset."""
+    return (buf[at].astype(np.uint32) | (buf[at + 1].astype(np.uint32) << 8)
+            | (buf[at + 2].astype(np.uint32) << 16) | (buf[at + 3].astype(np.uint32) << 24))
+
+
+def _headers_ok(buf: np.ndarray, at: np.ndarray, lengths: list[int] | None = None) -> np.ndarray:
+    """Whether the length header at each offset carries its own valid checksum.
+
+    With the ``lengths`` those headers hold (the walk read them), only each distinct length is
+    checksummed: a log repeats a few record lengths a million times.
+    """
+    if lengths is None:
+        return masked_crc32c_many(buf, at, np.full(len(at), 8)) == _stored_crc(buf, at + 8)
+    distinct, which = np.unique(np.asarray(lengths, dtype="<u8"), return_inverse=True)
+    crcs = masked_crc32c_many(distinct.view(np.uint8), np.arange(len(distinct)) * 8, np.full(len(distinct), 8))
+    return crcs[which] == _stored_crc(buf, at + 8)
+
+
+def _resync(buf: np.ndarray, pos: int) -> int:
+    """The first offset from ``pos`` holding a length header with a valid checksum, else the file's end."""
+    n = len(buf)
+    while pos + _HEADER <= n:
+        at = np.arange(pos, min(pos + RESYNC_WINDOW, n - _HEADER + 1), dtype=np.int64)
+        hits = np.flatnonzero(_headers_ok(buf, at))
+        if len(hits):
+            return int(at[hits[0]])
+        pos = int(at[-1]) + 1
+    return n
+
+
+def frame_records(data: bytes, progress: Callable[[float], None] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Start and length of each record whose length header passes its checksum, with notes for the user.
+
+    A header that fails its checksum (or claims more bytes than are left) cannot be trusted to
+    say where the next record starts, so the bytes from it are scanned for the next position
+    whose header passes, and reading goes on from there; a header that passes but runs past
+    the end is a file cut short.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    n, pos = len(data), 0
+    starts: list[int] = []
+    lengths: list[int] = []
+    notes: list[str] = []
+    while pos + _HEADER <= n:
+        batch_s, batch_l, stop = _walk(data, pos, WALK_BATCH)
+        ok = _headers_ok(buf, np.asarray(batch_s, dtype=np.int64) - _HEADER, batch_l)
+        good = len(ok) if ok.all() else int(np.argmin(ok))
+        starts += batch_s[:good]
+        lengths += batch_l[:good]
+        bad = batch_s[good] - _HEADER if good < len(ok) else stop
+        if good == len(ok) and len(ok) == WALK_BATCH:
+            pos = stop
+        elif bad + _HEADER <= n and (good < len(ok) or not _headers_ok(buf, np.array([bad]))[0]):
+            pos = _resync(buf, bad + 1)
+            where = f"reading resumed at the next valid record (byte {pos})" if pos < n else "no valid record follows"
+            notes.append(f"the record length at byte {bad} failed its checksum; bytes {bad}-{pos - 1} skipped, "
+                         f"{where}")
+        else:
+            pos = bad
+            break
+        if progress is not None:
             progress(pos / n)
-    note = ""
-    if pos != n:
-        note = (f"truncated: the file ends inside record {len(starts) + 1} (byte {pos} of {n}); "
-                f"the {len(starts)} complete records before it were read")
-    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64), note
+    if pos < n:
+        notes.append(f"truncated: the file ends inside record {len(starts) + 1} (byte {pos} of {n}); "
+                     f"the {len(starts)} complete records before it were read")
+    return np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64), notes
+
+
+def _data_ok(data: bytes, buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Which records' data pass their checksum; a note for each that fails (its offset and, if readable, step)."""
+    ok = masked_crc32c_many(buf, starts, lengths) == _stored_crc(buf, starts + lengths)
+    bad = np.flatnonzero(~ok)
+    notes = []
+    for i in bad[:NAMED_BAD_RECORDS].tolist():
+        step = _readable_step(data, int(starts[i]), int(lengths[i]))
+        at = f"step {step}" if step is not None else "step unreadable"
+        notes.append(f"record {i + 1} at byte {int(starts[i]) - _HEADER} ({at}) failed its data checksum; skipped")
+    if len(bad) > NAMED_BAD_RECORDS:
+        notes.append(f"{len(bad) - NAMED_BAD_RECORDS} more records failed their data checksum; skipped")
+    return ok, notes
+
+
+def _readable_step(data: bytes, start: int, length: int) -> int | None:
+    """The Event's step field, when the damaged record still parses far enough to hold one."""
+    try:
+        for number, wire, value in _fields(data, start, start + length):
+            if number == 2 and wire == 0:
+                return value - (1 << 64) if value >= 1 << 63 else value
+    except (ValueError, IndexError):
+        return None
+    return None
 
 
 def decode(data: bytes, progress: Callable[[float], None] | None = None) -> Scalars:
-    """All scalar summaries of an event file, plus hparams; NotEvents when it is not one."""
+    """All scalar summaries of an event file, plus hparams; NotEvents when it is not one.
+
+    Records whose length or data fail their CRC are left out, each with a note.
+    """
     if not looks_like_events(data):
         raise NotEvents("not a TensorBoard event file (no valid TFRecord header)")
-    starts, lengths, note = frame_records(data, progress)
-    out = Scalars()
-    if note:
-        out.notes.append(note)
+    starts, lengths, notes = frame_records(data, progress)
     buf = np.frombuffer(data, dtype=np.uint8)
+    intact, bad_notes = _data_ok(data, buf, starts, lengths)
+    out = Scalars(notes=notes + bad_notes)
     plugins: dict[str, str | None] = {}
     slow: list[int] = []
-    for length in np.unique(lengths):
-        members = np.flatnonzero(lengths == length)
+    for length in np.unique(lengths[intact]):
+        members = np.flatnonzero((lengths == length) & intact)
         if len(members) < 4:
             slow.extend(members.tolist())
             continue

@@ -30,6 +30,24 @@ from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 from runner.store.scripts import ScriptsMixin
 from traindoc.statuses import ACTIVE, STATUSES
 
+# A damaged row's description quotes at most this much of what SQLite or the JSON parser said: a
+# damaged column can hold megabytes, and the reason is shown on one line of the run list.
+REASON_CHARS = 300
+
+
+# How a verdict shown but not written is marked in the error column (the run list shows it).
+UNSAVED = "verdict shown, not saved"
+
+
+class DamagedRow(ValueError):
+    """A run's stored row cannot be read (not JSON, too deeply nested, not UTF-8): that run fails alone."""
+
+
+def clip(text: str, limit: int = REASON_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 # The steps first, first+stride, ... up to last, each looked up in the (run_id, name, step) index:
 # the read costs max_points seeks however long the run (8 live runs of 200k steps: 1.6 s -> ms).
 _STRIDED = """
@@ -214,21 +232,45 @@ class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, 
 
     # -- reads of runs -----------------------------------------------------
     def run(self, run_id: int) -> dict[str, Any]:
-        cur = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
-        row = cur.fetchone()
+        """One run as a dict, config and meta parsed; ``DamagedRow`` when its stored row cannot be read."""
+        try:
+            cur = self.conn.execute("SELECT * FROM runs WHERE id=?", (run_id,))
+            row = cur.fetchone()
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc):  # sqlite3's "Could not decode to UTF-8 column 'x' with text ..."
+                raise
+            column = str(exc).split("'")[1] if str(exc).count("'") >= 2 else "?"
+            raise DamagedRow(f"the stored row's {column} column is not UTF-8 text") from None
         if row is None:
             raise KeyError(f"no run with id {run_id} in {self.path}")
-        return row_dict(cur, row, ("config", "meta"))
+        out = row_dict(cur, row)
+        for column in ("config", "meta"):
+            try:
+                out[column] = json.loads(out[column])
+            except (ValueError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
+                raise DamagedRow(f"the stored row is not JSON: its {column} column: {type(exc).__name__}: "
+                                 f"{clip(str(exc))}") from None
+        return out
 
     def runs(self, group_id: int | None = None, reconcile: bool = True) -> pd.DataFrame:
-        """All runs newest first; stale ``running`` runs are marked crashed first."""
+        """All runs newest first; stale ``running`` runs are marked crashed first.
+
+        Reading never needs a write: a verdict the store could not write (a full disk) is shown
+        in the frame, its error saying it was not saved, and retried on the next read.
+        """
         if reconcile:
             self.reconcile()
         sql = "SELECT * FROM runs"
         params: tuple = ()
         if group_id is not None:
             sql, params = sql + " WHERE group_id=?", (group_id,)
-        return pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+        frame = pd.read_sql_query(sql + " ORDER BY id DESC", self.conn, params=params)
+        if reconcile:
+            for run_id, (status, error, why) in self.unsaved_verdicts.items():
+                rows = (frame["id"] == run_id) & frame["status"].isin(list(ACTIVE))
+                frame.loc[rows, "status"] = status
+                frame.loc[rows, "error"] = f"{error} ({UNSAVED}: {why})" if error else f"{UNSAVED}: {why}"
+        return frame
 
     def groups(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM groups ORDER BY id DESC", self.conn)

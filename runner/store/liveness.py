@@ -18,13 +18,22 @@ import time
 from typing import Any
 
 from runner import procs
-from runner.store.base import STALE_AFTER_SECONDS
+from runner.store.base import STALE_AFTER_SECONDS, StoreError
 from traindoc.statuses import ACTIVE, STATUSES
 
 # The prefix of every error a reconcile writes: such a verdict is a guess and may be revised.
 VERDICT = "runner stopped without finishing"
 _ACTIVE_SQL = "('queued','running','stalled')"
 # what a beat or a true end may overturn: still active, or crashed by a guess
+# error and meta read as bytes and decoded here with bad bytes replaced (``_text``): a damaged row
+# (text that is not UTF-8, which sqlite3 refuses to decode) must still be able to beat, be judged
+# and end. Non-text values come back as their text form, so the parsers below see what is there.
+_TEXT_OF_ERROR = "CAST(error AS BLOB)"
+_TEXT_OF_META = "CAST(meta AS BLOB)"
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else bytes(value).decode("utf-8", "replace")
 _REVISABLE = f"(status IN {_ACTIVE_SQL} OR (status='crashed' AND error LIKE '{VERDICT}%'))"
 
 
@@ -34,16 +43,25 @@ def _story(meta_json: str | None, **entry: Any) -> str:
     return json.dumps(meta, default=str)
 
 
-def _loads(text: str | None) -> dict[str, Any]:
+def _unsaved_because(exc: StoreError) -> str:
+    """What SQLite said, without the file name and hint the full message carries."""
+    cause = exc.__cause__
+    return str(cause) if cause is not None else str(exc)
+
+
+def _loads(text: str | bytes | None) -> dict[str, Any]:
     """A meta column as a dict; a damaged one is replaced, not fatal (the run must still end)."""
     try:
-        value = json.loads(text or "{}")
-    except ValueError:
+        value = json.loads(_text(text) if isinstance(text, bytes) else text or "{}")
+    except (ValueError, TypeError, RecursionError):  # not JSON, not text, or nested too deep
         return {}
     return value if isinstance(value, dict) else {}
 
 
 class LivenessMixin:
+    # the last reconcile's verdicts that could not be written: run id -> (status, error, why unsaved)
+    unsaved_verdicts: dict[int, tuple[str, str, str]] = {}  # noqa: RUF012 - reconcile binds a new dict
+
     def mark_running(self, run_id: int, device: str = "cpu", pid: int | None = None) -> bool:
         """The run's process is up; False when the run was ended meanwhile (e.g. cancelled)."""
         now, pid = time.time(), pid or os.getpid()
@@ -76,10 +94,11 @@ class LivenessMixin:
             raise ValueError(f"final status {status!r} must be one of finished/failed/crashed/cancelled")
 
         def body(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(f"SELECT status, error, meta FROM runs WHERE id=? AND {_REVISABLE}",
-                               (run_id,)).fetchone()
+            row = conn.execute(f"SELECT status, {_TEXT_OF_ERROR}, {_TEXT_OF_META} FROM runs WHERE id=? AND "
+                               f"{_REVISABLE}", (run_id,)).fetchone()
             if row is None or (row[0] == "crashed" and status == "crashed"):
                 return False
+            row = (row[0], _text(row[1]), _text(row[2]))
             meta = row[2] if row[0] != "crashed" else _story(row[2], status=status, why=f"ended after: {row[1]}")
             conn.execute(
                 "UPDATE runs SET status=?, ended_at=?, error=?, meta=?,"
@@ -94,10 +113,11 @@ class LivenessMixin:
         """Record a beat; a run judged stalled or crashed that beats is running again. Returns the status
         (``cancelled`` tells a remote loop to stop)."""
         def body(conn: sqlite3.Connection) -> str:
-            row = conn.execute("SELECT status, error, meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT status, {_TEXT_OF_ERROR}, {_TEXT_OF_META} FROM runs WHERE id=?",
+                               (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run with id {run_id} in {self.path}")
-            status, error, meta = row
+            status, error, meta = row[0], _text(row[1]), _text(row[2])
             if status == "stalled" or (status == "crashed" and (error or "").startswith(VERDICT)):
                 conn.execute(
                     "UPDATE runs SET status='running', ended_at=NULL, error=NULL, meta=?, heartbeat=?,"
@@ -114,7 +134,7 @@ class LivenessMixin:
     def update_meta(self, run_id: int, **fields: Any) -> None:
         """Merge ``fields`` into the run's meta, read and written in one transaction."""
         def body(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT {_TEXT_OF_META} FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run with id {run_id} in {self.path}")
             conn.execute("UPDATE runs SET meta=? WHERE id=?",
@@ -126,7 +146,7 @@ class LivenessMixin:
         """Merge ``fields`` into ``meta["ranks"][rank]`` and keep ``meta["hosts"]`` (every rank's host) in
         step, in one transaction (ranks register at once); returns the run's ranks as stored."""
         def body(conn: sqlite3.Connection) -> dict[str, Any]:
-            row = conn.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT {_TEXT_OF_META} FROM runs WHERE id=?", (run_id,)).fetchone()
             if row is None:
                 raise KeyError(f"no run with id {run_id} in {self.path}")
             meta = _loads(row[0])
@@ -147,7 +167,15 @@ class LivenessMixin:
 
     def reconcile(self, now: float | None = None) -> list[int]:
         """Judge active runs: a gone process is ``crashed``; a live one with a late beat ``stalled``
-        (and ``running`` again once it beats); another host's run is judged by its beats alone."""
+        (and ``running`` again once it beats); another host's run is judged by its beats alone.
+
+        Judging is a read that writes its verdicts. A verdict that cannot be written (a full disk,
+        a file that turned read-only, a lock held throughout) does not fail the read: it is kept
+        in ``unsaved_verdicts`` (run id → status, error, why unsaved) for the caller to show, and
+        since the row still reads as it was, the next read judges it again and retries the write.
+        """
+        unsaved: dict[int, tuple[str, str, str]] = {}
+        self.unsaved_verdicts = unsaved
         if self.read_only:
             return []  # a read-only view shows the runs as they were written; judging them is a write
         now = time.time() if now is None else now
@@ -161,21 +189,29 @@ class LivenessMixin:
             if run_host == host and pid is not None:
                 if procs.alive(pid, started):
                     if late and status == "running":
-                        self._stall(run_id, f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s;"
-                                            f" process {pid} is alive")
+                        why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s; process {pid} is alive"
+                        try:
+                            self._stall(run_id, why)
+                        except StoreError as exc:
+                            unsaved[run_id] = ("stalled", "", _unsaved_because(exc))
                     continue
                 why = f"process {pid} on {host} is gone"
             elif late:
                 why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s"
             else:
                 continue
-            if self.finish(run_id, "crashed", error=f"{VERDICT}: {why}"):
+            try:
+                if self.finish(run_id, "crashed", error=f"{VERDICT}: {why}"):
+                    dead.append(run_id)
+            except StoreError as exc:
+                unsaved[run_id] = ("crashed", f"{VERDICT}: {why}", _unsaved_because(exc))
                 dead.append(run_id)
         return dead
 
     def _stall(self, run_id: int, why: str) -> None:
         def body(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT meta FROM runs WHERE id=? AND status='running'", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT {_TEXT_OF_META} FROM runs WHERE id=? AND status='running'",
+                               (run_id,)).fetchone()
             if row is not None:
                 conn.execute("UPDATE runs SET status='stalled', meta=? WHERE id=?",
                              (_story(row[0], status="stalled", why=why), run_id))
