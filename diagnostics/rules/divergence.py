@@ -24,6 +24,15 @@ FLOOR_WINDOW_MIN, FLOOR_WINDOW_MAX, FLOOR_WINDOW_SHARE = 3, 25, 20
 JUMP_SPAN = 3  # a blow-up needs jump_window points before it, at it and after it
 TINY = 1e-12  # guards a division by a zero level
 LR_CUT = 0.1  # the first fix: a tenth of the learning rate
+CLIP_NORM = 1.0  # the second fix: clip the global gradient norm at 1, a common default
+WARMUP_STEPS = 100  # the third fix: a short linear warm-up
+QUIET_SPAN = 2  # the calm stretch before a jump: this many jump windows
+ABRUPT_SHARE = 0.5  # the medians around a jump differ by this share of blowup_factor (half: x5 of x10)
+CLIMB_SHARE = 0.5  # a sustained climb sits above this share of rebound_factor times the low
+END_MIN_POINTS = 2  # the end level of a rebound is a median of at least two points, not one last value
+# a training loss that blew up (NaN, far above its start or its low) is what a validation loss
+# "better than training" then measures: the blow-up, not the split, is the cause to report
+EXPLAINS = ("val_above_train",)
 
 
 @register
@@ -40,7 +49,9 @@ class Divergence(Rule):
     (how many, the worst, a clipping value); the spikes of ``spike_orders`` orders of
     magnitude or more, at least ``min_blowup_spikes`` of them, are also this rule's: the
     loss numerically blew up (the label: a loss blowing up by 10x or more) even when the
-    epoch means merely look high. A one-off spike that recovers is not divergence.
+    epoch means merely look high. A x2-3 jump that recovers is not divergence. A training loss
+    that blew up explains a validation loss "better than training" (``val_above_train``): the
+    comparison then measures the blow-up.
 
     Why it matters:
     Once the loss is NaN every weight it touches is NaN: the rest of the run is wasted.
@@ -57,11 +68,16 @@ class Divergence(Rule):
     reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
     beside finite metrics, still is: it blew up inside that epoch). A validation loss that is
     NaN/inf in its first evaluations and finite later was computed, and broke: it is
-    reported (warning while it recovered, critical when it ends non-finite).
+    reported (warning while it recovered, critical when it ends non-finite). A loss that may
+    be negative (a Gaussian NLL) has no ratio to its start or to a running level: its rise is
+    not judged, and its spikes are measured against its typical magnitude (the larger of its
+    median absolute value and its median absolute deviation). A validation loss far above its
+    start beside a training loss is overfitting's, not this rule's.
 
     Parameters:
     rise_factor: end level over start level that counts as diverged (finite case).
-    min_points: points needed for the finite case.
+    min_points: points needed for the finite case. 5: a short run that blew up within its
+      5-9 epochs (1.3 -> 4,500 in five) is a blow-up the label counts.
     blowup_factor: a jump of the loss over its running minimum that counts as a blow-up
       (the label guide: ">= ~10x"; a one-off x2-3 jump is not).
     jump_window: points on each side of the jump whose medians must differ by
@@ -84,8 +100,10 @@ class Divergence(Rule):
       blown up (a CycleGAN identity term, labelled false).
     spike_orders: orders of magnitude above its running level (``loss_spikes``' statistic,
       with that rule's default parameters) at which a spike is a blow-up.
-    min_blowup_spikes: spikes of ``spike_orders`` needed: one overflowing batch is a spike, a
-      loss that keeps overflowing has diverged.
+    min_blowup_spikes: spikes of ``spike_orders`` needed. 1: the label counts a loss blowing up by
+      10x or more, and a one-row jump of a thousandfold (an actor-critic value loss at x6,300 for
+      one log) is such a blow-up even when the next row is back; a x10 spike that recovers stays
+      ``loss_spikes``' alone.
     rebound_factor: a training loss that had fallen (to ``fell_to`` of its start or lower) and
       climbs back, without any abrupt jump, to an end level this many times its smoothed low
       has diverged (the slow runaway of a too-high lr or a broken schedule). Not judged in an
@@ -107,7 +125,7 @@ class Divergence(Rule):
     requires = (LOSS_NAMES,)
 
     rise_factor: float = 3.0
-    min_points: int = 10
+    min_points: int = 5
     blowup_factor: float = 10.0
     jump_window: int = 5
     sustained: float = 5.0
@@ -115,7 +133,7 @@ class Divergence(Rule):
     fell_to: float = 0.5
     quiet: float = 0.3
     spike_orders: float = 3.0
-    min_blowup_spikes: int = 2
+    min_blowup_spikes: int = 1
     rebound_factor: float = 4.0
     rebound_share: float = 0.6
 
@@ -132,15 +150,18 @@ class Divergence(Rule):
             # logged (a run that blew up within its first epoch), and for a validation loss that
             # is finite later; a validation loss that is never finite was never computed (YOLO
             # exports), and an all-NaN file is broken
-            is_val = series.name == "val/loss" or role(series.name).split == "val"
+            is_val = _is_val(series.name)
             # a validation loss NaN at every evaluation beside finite metrics broke at each one; only
             # Ultralytics writes NaN for a validation loss it never computed
             never_computed = run.meta.get("format") in NAN_WHEN_NOT_COMPUTED
             computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val else alive
             if np.isfinite(series.values[0]) or computed:
                 return [self._non_finite(run, series)]
+        # a validation loss far above its start beside a training loss is overfitting's (or the training
+        # loss's own rise, judged first); alone it is the only loss there is to judge
+        trained = any(s.name in LOSS_NAMES and s.name != VAL_LOSS for s in losses)
         for series in losses:
-            if series.name in LOSS_NAMES:
+            if series.name in LOSS_NAMES and not (trained and series.name == VAL_LOSS):
                 found = self._rise(run, series)
                 if found:
                     return found
@@ -163,26 +184,32 @@ class Divergence(Rule):
         return self._metric_non_finite(run)
 
     def _spiked(self, run: RunData, series: Series) -> list[Finding]:
-        """Repeated spikes of orders of magnitude over the running level (``loss_spikes``' statistic)."""
+        """Spikes of orders of magnitude over the running level (``loss_spikes``' statistic); a loss that
+        may be negative (a Gaussian NLL) has no ratio to a level, so its spikes are measured against its
+        typical magnitude instead."""
         from diagnostics.rules.loss_spikes import LossSpikes  # one statistic, one home
 
         x, y = series.finite()
-        spikes = LossSpikes().spikes(y)
-        big = spikes.index[spikes.ratio >= DECADE ** self.spike_orders]
+        if len(y) and y.min() <= 0:
+            big, level = _magnitude_spikes(y, DECADE ** self.spike_orders)
+        else:
+            spikes = LossSpikes().spikes(y)
+            big, level = spikes.index[spikes.ratio >= DECADE ** self.spike_orders], spikes.level
         if big.size < self.min_blowup_spikes:
             return []
-        w = int(big[int(np.argmax(y[big] / spikes.level[big]))])
-        level, orders = float(spikes.level[w]), float(np.log10(y[w] / spikes.level[w]))
+        w = int(big[int(np.argmax(y[big] / level[big]))])
+        orders = float(np.log10(y[w] / level[w]))
         summary = (f"{series.name} blew up {big.size}× ({big.size / len(y):.0%} of its logged points) to "
                    f"about {orders:.0f} orders of magnitude above its running level (worst {curves.fmt(float(y[w]))} "
-                   f"at {run.when(float(x[w]))}, from {curves.fmt(level)}): the loss overflows even where its "
-                   "averages merely look high.")
+                   f"at {run.when(float(x[w]))}, from {curves.fmt(float(level[w]))}): the loss overflows even where "
+                   "its averages merely look high.")
         values = {"blowup_spikes": int(big.size), "first_step": float(x[big[0]]), "worst_step": float(x[w]),
-                  "worst_value": float(y[w]), "running_level": level, "orders": orders}
+                  "worst_value": float(y[w]), "running_level": float(level[w]), "orders": orders}
         marks = ({"kind": "vline", "step": float(x[big[0]]), "label": "first blow-up"},
-                 {"kind": "hline", "value": level, "label": "running level"})
+                 {"kind": "hline", "value": float(level[w]), "label": "running level"})
         return [self.finding(summary, Evidence(series.name, int(x[big[0]]), int(x[-1]), values, marks),
-                             self._fixes(run), title=f"Loss blew up {big.size}× by orders of magnitude")]
+                             self._fixes(run), title=f"Loss blew up {big.size}× by orders of magnitude",
+                             explains=_explains(series.name))]
 
     def _metric_non_finite(self, run: RunData) -> list[Finding]:
         """A metric with a direction (accuracy, AUC...) that went NaN/inf after being finite, or finite later."""
@@ -223,10 +250,10 @@ class Divergence(Rule):
                 continue
             before, after = np.median(y[i - k:i]), np.median(y[i:i + k])
             rest = float(np.median(y[i:]))
-            pre = y[max(0, i - 2 * k):i]
+            pre = y[max(0, i - QUIET_SPAN * k):i]
             steps_ = np.diff(pre)  # detrended: a steady fall is calm, a swinging loss is not
             quiet = np.median(np.abs(steps_ - np.median(steps_))) <= self.quiet * max(float(np.median(pre)), TINY)
-            if quiet and after >= self.blowup_factor / 2 * before and rest >= self.sustained * floor:
+            if quiet and after >= ABRUPT_SHARE * self.blowup_factor * before and rest >= self.sustained * floor:
                 peak = float(y[i:].max())
                 summary = (f"{series.name} blew up at {run.when(float(x[i]))}: from a low of {curves.fmt(floor)} "
                            f"to {curves.fmt(float(y[i]))} (peak {curves.fmt(peak)}, {peak / floor:.0f}× the low), "
@@ -236,7 +263,8 @@ class Divergence(Rule):
                 marks = ({"kind": "vline", "step": float(x[i]), "label": "blow-up"},
                          {"kind": "hline", "value": float(floor), "label": "lowest before"})
                 return [self.finding(summary, Evidence(series.name, int(x[i]), int(x[-1]), values, marks),
-                                     self._fixes(run), title=f"Loss blew up at {run.when(float(x[i]))}")]
+                                     self._fixes(run), title=f"Loss blew up at {run.when(float(x[i]))}",
+                                     explains=_explains(series.name))]
         return []
 
     def _non_finite(self, run: RunData, series: Series) -> Finding:
@@ -272,18 +300,19 @@ class Divergence(Rule):
                     "label": "last finite value",
                 },
             )
-        is_val = series.name == "val/loss" or role(series.name).split == "val"
+        is_val = _is_val(series.name)
         return self.finding(
             summary,
             Evidence(series.name, int(step), int(series.steps[-1]), values, marks),
             self._fixes(run),
             severity="warning" if is_val and recovered else None,
             title=f"{'Validation loss' if is_val else 'Loss'} became {kind} at {run.when(step)}",
+            explains=_explains(series.name),
         )
 
     def _rise(self, run: RunData, series: Series) -> list[Finding]:
         x, y = curves.reduce(*series.finite())
-        if len(y) < self.min_points:
+        if len(y) < self.min_points or y.min() <= 0:  # a loss that may be negative has no ratio to its start
             return []
         start = max(curves.level(y, REBOUND_EDGE, end=False), float(y[0]))
         end = curves.level(y, REBOUND_EDGE, end=True)
@@ -301,7 +330,8 @@ class Divergence(Rule):
         )
         return [
             self.finding(
-                summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks), self._fixes(run)
+                summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks), self._fixes(run),
+                explains=_explains(series.name),
             )
         ]
 
@@ -313,11 +343,11 @@ class Divergence(Rule):
         sy = curves.smooth(y, curves.window(len(y), REBOUND_SMOOTHING))
         low_at = int(np.argmin(sy))
         low, start = float(sy[low_at]), curves.level(y, REBOUND_EDGE, end=False)
-        end = curves.level(y, REBOUND_EDGE, end=True, min_n=2)
+        end = curves.level(y, REBOUND_EDGE, end=True, min_n=END_MIN_POINTS)
         if low > self.fell_to * start or low < self.min_scale * start or end < self.rebound_factor * low:
             return []
         tail = y[low_at + int((len(y) - low_at) * (1 - CLIMB_TAIL)):]  # the end of the climb
-        if not len(tail) or np.mean(tail > self.rebound_factor / 2 * low) < self.rebound_share:
+        if not len(tail) or np.mean(tail > CLIMB_SHARE * self.rebound_factor * low) < self.rebound_share:
             return []
         peak = float(y[low_at:].max())
         summary = (f"{series.name} fell from {curves.fmt(start)} to a low of {curves.fmt(low)} at "
@@ -328,24 +358,25 @@ class Divergence(Rule):
         marks = ({"kind": "point", "step": float(x[low_at]), "value": low, "label": "lowest"},
                  {"kind": "span", "start": float(x[low_at]), "end": float(x[-1]), "label": "climbing back"})
         return [self.finding(summary, Evidence(series.name, int(x[low_at]), int(x[-1]), values, marks),
-                             self._fixes(run), title=f"Loss climbed back {end / low:.0f}× above its low")]
+                             self._fixes(run), title=f"Loss climbed back {end / low:.0f}× above its low",
+                             explains=_explains(series.name))]
 
     def _fixes(self, run: RunData) -> list[Fix]:
         fixes = [
             Fix(
-                "Lower the learning rate (×0.1)",
+                f"Lower the learning rate (×{LR_CUT:g})",
                 "overshooting steps are the usual cause",
                 scaled_lr(run, LR_CUT),
             ),
             Fix(
-                "Clip gradients (max norm 1)",
+                f"Clip gradients (max norm {CLIP_NORM:g})",
                 "one huge gradient cannot throw the weights away",
-                {"train.clip_grad": 1.0},
+                {"train.clip_grad": CLIP_NORM},
             ),
             Fix(
                 "Warm the learning rate up",
                 "early steps on a fresh net are the most fragile",
-                {"sched.name": "warmup", "sched.warmup_steps": 100},
+                {"sched.name": "warmup", "sched.warmup_steps": WARMUP_STEPS},
             ),
             Fix("Look for NaN/inf in the inputs and labels", "one bad sample poisons the whole batch"),
         ]
@@ -378,3 +409,26 @@ def _val_losses(run: RunData, seen: list[Series]) -> list[Series]:
     """Validation losses of any name not judged yet (``val/box_loss``): only their NaN/inf is this rule's."""
     names = {s.name for s in seen}
     return [run.series[n] for n in run.names if n not in names and role(n).kind == "loss" and role(n).split == "val"]
+
+
+def _is_val(name: str) -> bool:
+    return name == VAL_LOSS or role(name).split == "val"
+
+
+def _explains(name: str) -> tuple[str, ...]:
+    """What a finding on ``name`` explains: a training loss's blow-up explains a val-better-than-train."""
+    return () if _is_val(name) else EXPLAINS
+
+
+def _magnitude_spikes(y: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a loss that may be negative lying ``ratio`` times its typical magnitude above its
+    median, and that magnitude at every point (the level the ratio is read against).
+
+    The typical magnitude is the larger of the median absolute value and the median absolute deviation:
+    a curve that crosses zero has a small median magnitude, but its spread still says how far it moves;
+    both stay put while up to half the points are spikes.
+    """
+    centre = float(np.median(y))
+    scale = max(float(np.median(np.abs(y))), float(np.median(np.abs(y - centre))), TINY)
+    big = np.flatnonzero(y - centre >= ratio * scale)
+    return big, np.full(len(y), scale)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -11,16 +12,26 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import SCORE_PREFERENCE, VAL_LOSS, Monitor, partner, partners
+from traindoc.vocabulary import EPOCH_LOSS, EVAL_LOSS, SCORE_PREFERENCE, STEP_LOSS, VAL_LOSS, Monitor, partners
+
+WINDOWED = 1.5  # a per-step training loss logged this many times more often than validation is averaged per window
+TINY = 1e-12  # guards the relative margin against a zero training error
 
 # (val, train candidates, higher is better), strongest evidence first
 # (the score order; the val loss beside its eval-mode training loss first, see train_losses)
-WINDOWED = 1.5  # a per-step training loss logged this many times more often than validation is averaged per window
-START_SHARE = 0.05  # an untrained run's starting level: the median of the first twentieth
-TINY = 1e-12  # guards the relative margin against a zero training error
+PAIRS = tuple((name, partners(name), Monitor(name).higher_is_better) for name in SCORE_PREFERENCE)
 
-PAIRS = tuple((name, partners(name) if name == VAL_LOSS else (partner(name),), Monitor(name).higher_is_better)
-              for name in SCORE_PREFERENCE)
+
+class Pair(NamedTuple):
+    """One validation curve judged against its training partner over the judged evaluations."""
+
+    val_name: str
+    train_name: str
+    x: np.ndarray  # the judged evaluations' steps
+    val: np.ndarray
+    train: np.ndarray  # the training value each evaluation is set against
+    better: np.ndarray  # whether validation beat training there (by the margin)
+    median_margin: float  # the typical relative lead of validation, in error space
 
 
 @register
@@ -45,10 +56,16 @@ class ValAboveTrain(Rule):
 
     A per-step training loss is compared, at each evaluation, with its mean since the
     previous evaluation (what the epoch's training loss would be), so HF ``eval_steps``
-    and Lightning step rows are judged like epoch logs.
+    and Lightning step rows are judged like epoch logs. A training loss logged fewer times
+    than validation ran (HF's one ``train_loss`` summary at the end) is not a curve: the finer
+    one beside it is compared. A run that barely learned is judged like any other (the label
+    has no exception for it: both curves at chance with val a hair lower is still val below
+    train). A training loss that blew up is ``divergence``'s, whose finding explains this one.
 
     Parameters:
-    min_points: aligned evaluations needed before judging (5: a 5-epoch Lightning run is judged).
+    min_points: aligned evaluations needed before judging. 1: the label counts evaluations, and
+      a run evaluated once or three times (an HF fine-tune, a 3-epoch transfer run) is a comparable
+      pair; it is null only with no pair at all.
     judge_from: share of training skipped before judging. 0 on real logs: the label counts
       every evaluation, and skipping 30% (AUTOTRAINER) missed short runs.
     metric_margin: the validation error (1 - AUC or 1 - accuracy) must be this share below the training error.
@@ -61,10 +78,6 @@ class ValAboveTrain(Rule):
       validation samples is often 20-25% easier).
     persistence: share of the judged evaluations that must show the margin ("most of the run");
       the operating point, calibrated with bench/calibrate.py.
-    flat_drop: a training loss that fell by less than this share of its start has not learned;
-      both curves sit at the same level and a val loss a hair lower is the epoch mean lagging
-      half an epoch (fault-injected tiny-lr runs: 0.04% lower in every epoch).
-    flat_loss_margin: the loss margin such an unlearned run needs instead (2%).
 
     References:
     Kohavi, "A study of cross-validation and bootstrap" (1995); Keras FAQ, "Why is my training
@@ -80,7 +93,7 @@ class ValAboveTrain(Rule):
         tuple(name for _, train_names, _ in PAIRS for name in train_names),
     )
 
-    min_points: int = 5
+    min_points: int = 1
     judge_from: float = 0.0
     metric_margin: float = 0.3
     shuffled_margin: float = 0.6
@@ -88,74 +101,75 @@ class ValAboveTrain(Rule):
     loss_margin: float = 0.0
     shuffled_loss_margin: float = 0.4
     persistence: float = 0.7
-    flat_drop: float = 0.1
-    flat_loss_margin: float = 0.02
 
     def check(self, run: RunData) -> list[Finding]:
-        hits = []
+        hits: list[Pair] = []
         # a split known to be shuffled and stratified leaves only luck or leakage: ask for more
         shuffled = cfg(run, "data.shuffle_split") is True
         for val_name, train_names, higher in PAIRS:
-            train = run.first(*train_names)
             if higher:
                 margin = self.shuffled_margin if shuffled else self.metric_margin
             else:
                 margin = self.shuffled_loss_margin if shuffled else self.loss_margin
-            result = self._pair(run, val_name, train.name if train else None, higher, margin)
+            result = self._pair(run, val_name, train_names, higher, margin)
             if result is not None:
                 hits.append(result)
         if not hits:
             return []
-        val_name, train_name, x, val, train, better, margin = hits[0]
-        metric_hit = any(h[0] != "val/loss" for h in hits)
+        first = hits[0]
+        metric_hit = any(h.val_name != VAL_LOSS for h in hits)
         parts = [
-            f"{h[0]} beats {h[1]} in {h[5].mean():.0%} of the judged evaluations "
-            f"(final {curves.fmt(h[3][-1])} vs {curves.fmt(h[4][-1])}; validation error typically "
-            f"{h[6]:.0%} lower)"
+            f"{h.val_name} beats {h.train_name} in {h.better.mean():.0%} of the judged evaluations "
+            f"(final {curves.fmt(h.val[-1])} vs {curves.fmt(h.train[-1])}; validation error typically "
+            f"{h.median_margin:.0%} lower)"
             for h in hits
         ]
         summary = "Validation is persistently better than training: " + "; ".join(parts) + "."
         values = {
             "pairs": [
                 {
-                    "val": h[0],
-                    "train": h[1],
-                    "share": float(h[5].mean()),
-                    "median_margin": h[6],
-                    "final_val": float(h[3][-1]),
-                    "final_train": float(h[4][-1]),
+                    "val": h.val_name,
+                    "train": h.train_name,
+                    "share": float(h.better.mean()),
+                    "median_margin": h.median_margin,
+                    "final_val": float(h.val[-1]),
+                    "final_train": float(h.train[-1]),
                 }
                 for h in hits
             ]
         }
-        start = float(x[int(np.argmax(better))])
-        label = f"{val_name} better than {train_name}"
+        x = first.x
+        start = float(x[int(np.argmax(first.better))])
+        label = f"{first.val_name} better than {first.train_name}"
         marks = ({"kind": "span", "start": start, "end": float(x[-1]), "label": label},)
-        related = tuple(h[1] for h in hits if h[1])
-        evidence = Evidence(val_name, int(start), int(x[-1]), values, marks, related)
+        related = tuple(h.train_name for h in hits)
+        evidence = Evidence(first.val_name, int(start), int(x[-1]), values, marks, related)
         if not metric_hit:
             summary += (" Observed, not necessarily a bug: the training loss is measured with dropout, "
                         "augmentation or regularisation on (and averaged over an improving epoch)")
-            summary += "; check the split only if none of these is in use." if train_name != "train/loss_eval" \
+            summary += "; check the split only if none of these is in use." if first.train_name != EVAL_LOSS \
                 else "; it is measured in eval mode here, so look at the split."
-        return [self.finding(summary, evidence, self._fixes(run, train_name))]
+        return [self.finding(summary, evidence, self._fixes(run, first.train_name))]
 
-    def _pair(self, run: RunData, val_name: str, train_name: str | None, higher: bool, metric_margin: float):
+    def _pair(self, run: RunData, val_name: str, train_names: tuple[str, ...], higher: bool,
+              metric_margin: float) -> Pair | None:
         """The judged stretch where validation beats training by ``metric_margin`` (relative), or None."""
-        if train_name is None or run.get(val_name) is None:
+        found = run.get(val_name)
+        if found is None:
             return None
-        vx, vy = curves.reduce(*run.get(val_name).finite())
-        tx, ty = curves.reduce(*run.get(train_name).finite())
+        vx, vy = curves.reduce(*found.finite())
+        train_name = _partner_at_cadence(run, train_names, len(vy))
+        if train_name is None:
+            return None
+        tx, ty = curves.reduce(*run.series[train_name].finite())
         if len(vy) < self.min_points or len(ty) < self.min_points:
             return None
-        windowed = train_name == "train/loss" and len(ty) > WINDOWED * len(vy)
+        windowed = train_name == STEP_LOSS and len(ty) > WINDOWED * len(vy)
         inside = (vx >= tx[0]) & (vx <= tx[-1] if not windowed else vx >= tx[0])
         x, val = vx[inside], vy[inside]
         if len(x) < self.min_points:
             return None
         train = window_means(tx, ty, x) if windowed else np.interp(x, tx, ty)
-        if not higher and _barely_learned(ty, self.flat_drop):
-            metric_margin = max(metric_margin, self.flat_loss_margin)
         judged = x >= x[0] + self.judge_from * (x[-1] - x[0])
         # judge in error space: 0.999 vs 0.993 AUC is a seven-fold smaller error
         val_err, train_err = (1 - val, 1 - train) if higher else (val, train)
@@ -164,15 +178,8 @@ class ValAboveTrain(Rule):
         better = (margin > metric_margin) & (train_err - val_err > floor)
         if better[judged].mean() < self.persistence:
             return None
-        return (
-            val_name,
-            train_name,
-            x[judged],
-            val[judged],
-            train[judged],
-            better[judged],
-            float(np.median(margin[judged])),
-        )
+        return Pair(val_name, train_name, x[judged], val[judged], train[judged], better[judged],
+                    float(np.median(margin[judged])))
 
     def _fixes(self, run: RunData, train_name: str) -> list[Fix]:
         fixes = []
@@ -186,7 +193,7 @@ class ValAboveTrain(Rule):
                 )
             )
         dropout = float(cfg(run, "model.dropout", 0.0) or 0.0)
-        train_mode = train_name == "train/loss_epoch"
+        train_mode = train_name == EPOCH_LOSS
         if dropout > 0 or train_mode:
             why = (
                 f"dropout {dropout:g} is active while the training metric is measured"
@@ -226,7 +233,15 @@ def window_means(tx: np.ndarray, ty: np.ndarray, at: np.ndarray) -> np.ndarray:
     return out
 
 
-def _barely_learned(loss: np.ndarray, drop: float) -> bool:
-    """The training loss fell by less than ``drop`` of its starting level (an untrained run)."""
-    start = curves.level(loss, START_SHARE, end=False, min_n=1)
-    return start > 0 and (start - float(loss.min())) / start < drop
+
+def _partner_at_cadence(run: RunData, names: tuple[str, ...], evaluations: int) -> str | None:
+    """The first of ``names`` logged at least once per evaluation, else the most often logged one.
+
+    A training loss logged fewer times than validation ran is a run summary (an HF
+    ``train_loss`` written once at the end), not a curve: a finer one beside it is compared.
+    """
+    present = [(name, len(run.get(name).finite()[1])) for name in names if run.get(name) is not None]
+    present = [(name, n) for name, n in present if n]
+    if not present:
+        return None
+    return next((name for name, n in present if n >= evaluations), max(present, key=lambda p: p[1])[0])
