@@ -13,6 +13,7 @@ from traindoc.vocabulary import TRAIN_LOSSES
 
 SMOOTH_SHARE = 0.1  # the trend: smoothed over a tenth of the run
 NOISE_K = 3.0  # the fall must exceed three robust standard deviations of the noise: a real fall
+THIRDS = 3  # the first and last third of the run are compared: the start's slope against the end's
 MIN_THIRD = 3  # each third of the run that the slopes compare has at least three points
 LR_UP, LR_UP_SMALL = 10.0, 3.0  # the fixes: a decade up, or half a decade if that proves unstable
 
@@ -77,7 +78,7 @@ class LrTooLow(Rule):
         drop = (start - end) / start
         if not self.min_drop <= drop < self.max_drop or start - end < NOISE_K * curves.robust_noise(y, sy):
             return []
-        third = max(MIN_THIRD, n // 3)
+        third = max(MIN_THIRD, n // THIRDS)
         first, last = curves.slope(x[:third], sy[:third]), curves.slope(x[-third:], sy[-third:])
         if first >= 0 or last >= 0 or last / first < self.min_slope_ratio:
             return []

@@ -18,6 +18,7 @@ OPENING_SHARE = 0.02  # the loss's opening level: the median of its first 2 %
 LR_CUT_WITHIN = 4  # an lr cut counts when it came within the first quarter of the flat stretch
 LR_RELATIVE_EPS, LR_TINY = 1e-12, 1e-30  # an lr that moved by less than this share of its size did not move
 PLATEAU_PATIENCE = 3  # ReduceLROnPlateau's patience in the fix: a few evaluations
+PLATEAU_FACTOR = 0.5  # ReduceLROnPlateau's factor in the fix: halve the lr at each stall
 
 @register
 @dataclass(frozen=True)
@@ -177,7 +178,7 @@ class Plateau(Rule):
             Fix(
                 "Decay only when the loss stalls (ReduceLROnPlateau)",
                 "the lr shrank on a timetable while the loss was still far from converged",
-                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": PLATEAU_PATIENCE},
+                {"sched.name": "plateau", "sched.factor": PLATEAU_FACTOR, "sched.patience": PLATEAU_PATIENCE},
             ),
             Fix(
                 "Drop the early decay",
@@ -196,7 +197,7 @@ class Plateau(Rule):
             Fix(
                 "Reduce the learning rate on plateau",
                 "a smaller step can descend into the narrow valley",
-                {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": PLATEAU_PATIENCE}
+                {"sched.name": "plateau", "sched.factor": PLATEAU_FACTOR, "sched.patience": PLATEAU_PATIENCE}
                 if cfg(run, "sched.name", "none") == "none"
                 else None,
             ),
