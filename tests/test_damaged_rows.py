@@ -167,3 +167,11 @@ def test_execute_alone_fails_a_200k_deep_config_instead_of_crashing(store: Store
     _damage(store, run_id, "config", DEEP[0])
     assert execute(store, run_id) == "failed"
     assert _status(store, run_id)[1].startswith("bad config: the stored row is not JSON")
+
+
+def test_a_group_spec_nested_too_deep_fails_its_runs_not_the_queue(store: Store) -> None:
+    group = store.create_group("deep")
+    store.conn.execute("UPDATE groups SET spec=? WHERE id=?", (DEEP[1], group))
+    store.create_run("in a deep group", PRESETS["healthy"].config().to_flat(), group_id=group)
+    [row] = [r for r in store.active_queue() if r["group_id"] == group]
+    assert row["spec"] == {"_bad_spec": "group spec is nested too deep to read"}

@@ -111,4 +111,6 @@ def _spec(text: str | None) -> dict[str, Any]:
         spec = json.loads(text) if text else {}
     except ValueError as exc:
         return {"_bad_spec": f"group spec is not JSON: {exc}"}
+    except RecursionError:  # nested deeper than Python's limit: damaged, and it must not stop the queue
+        return {"_bad_spec": "group spec is nested too deep to read"}
     return spec if isinstance(spec, dict) else {"_bad_spec": f"group spec is not a JSON object: {text[:40]}"}
