@@ -96,4 +96,17 @@ def map_names(frame: pd.DataFrame, axis: str) -> dict[str, str]:
     """Original → canonical name (``traindoc.vocabulary.map_names``, from the points per name and the epochs seen)."""
     counts = {str(k): int(v) for k, v in frame["name"].value_counts().items()}
     epochs = frame["epoch"].dropna()
-    return vocabulary.map_names(counts, axis=axis, epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0)
+    return vocabulary.map_names(counts, axis=axis, epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0,
+                                gaps=step_gaps(frame))
+
+
+def step_gaps(frame: pd.DataFrame) -> dict[str, float]:
+    """The median step between consecutive values of each name (the frame is sorted by name, then step).
+
+    A loss whose gap is one step was logged at every step, so it is the per-step curve (issue 23).
+    """
+    names = frame["name"].to_numpy()
+    steps = frame["step"].to_numpy(dtype=float)
+    same = names[1:] == names[:-1]
+    gaps = pd.Series(np.diff(steps)[same], index=names[1:][same])
+    return {str(k): float(v) for k, v in gaps.groupby(level=0, sort=False).median().items()}
