@@ -91,9 +91,9 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
         source = label(entry.path)
         fmt = found.format
         parsed = _jsonl(source, found.payload) if fmt == "jsonl" else FORMATS[fmt].read(source, found.payload, limits)
-        note = decode_note(entry.data)
-        if note:
-            parsed = replace(parsed, warnings=(note, *parsed.warnings))
+        notes = tuple(n for n in (decode_note(entry.data), *found.notes) if n)
+        if notes:
+            parsed = replace(parsed, warnings=(*notes, *parsed.warnings))
         config = {**parsed.config, **sidecar.for_log(entry, by_path, limits, hf=fmt == "hf_trainer_state")}
         runs.append(finish(source, fmt, run_name(entry.path, base), parsed, config))
     groups = tensorboard.group([e for e, _ in events])
