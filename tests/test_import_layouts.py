@@ -313,3 +313,11 @@ def test_json_lines_cut_off_mid_object_drop_that_line_with_a_note() -> None:
     assert any(w.startswith("line 3 is a JSON object cut off before its end") for w in run.warnings)
     with pytest.raises(ValueError, match="line 2"):  # a broken line that is not the last is still an error
         read_upload("metrics.jsonl", b'{"step": 1, "loss": 0.5}\n{"step": 2, "lo\n{"step": 3, "loss": 0.3}\n')
+
+
+def test_numbered_lines_without_a_logged_step_keep_the_epoch_reading() -> None:
+    """Lines counted by their order (no step in the log) are one apart whatever they hold: their gap is no
+    evidence of a per-step loss, so a train loss beside a val loss in each line stays the epoch mean."""
+    text = "".join(f"Epoch {e}: Train Loss: {1 / e:.4f}, Val Loss: {1.1 / e:.4f}\n" for e in range(1, 30))
+    (run,) = read_upload("train.txt", text.encode())
+    assert run.mapping == {"Train_Loss": "train/loss_epoch", "Val_Loss": "val/loss"}

@@ -119,7 +119,7 @@ def _jsonl(source: str, records: list[tuple[int, dict]]) -> Parsed:
     parsed = tabular.wide_to_long(source, frame)
     lines = [n for n, _ in records]
     return Parsed(parsed.frame.assign(line=[lines[int(i) - 2] for i in parsed.frame["line"]]), axis=parsed.axis,
-                  warnings=parsed.warnings)
+                  warnings=parsed.warnings, counted=parsed.counted)
 
 
 def _tell(progress: Progress | None, fraction: float, what: str) -> None:
