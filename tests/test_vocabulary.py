@@ -115,6 +115,7 @@ def test_system_signals_have_canonical_names_and_the_system_role():
     ("testacc", "val/acc", "val/acc"), ("trainAcc", "train/acc", "train/acc"),
     ("Training Accuracy", "train/acc", "train/acc"), ("val_roc_auc", "val/auc", "val/auc"),
     ("LearningRate", "lr", "lr"), ("Learning Rate", "lr", "lr"),
+    ("sparse_categorical_accuracy", "train/acc", "train/acc"), ("val_binary_accuracy", "val/acc", "val/acc"),
 ], ids=lambda v: str(v))
 def test_the_spellings_of_train_and_val_loss_and_accuracy(name: str, per_step: str, per_epoch: str) -> None:
     from traindoc.vocabulary import canonical
@@ -126,7 +127,7 @@ def test_the_spellings_of_train_and_val_loss_and_accuracy(name: str, per_step: s
 @pytest.mark.parametrize("name", [
     "lr", "epoch_time", "EpochTime", "val_loss_best", "best_val_loss", "min_val_loss", "train_loss_bbox",
     "val/box_loss", "train/value_loss", "mean_acc", "mAcc", "mAP50(B)", "train_loss_0", "loss@3", "val/loss@1",
-    "total timesteps", "entropy loss", "Train", "Val",
+    "total timesteps", "entropy loss", "Train", "Val", "categorical_crossentropy", "binary_loss",
 ], ids=lambda v: str(v))
 def test_names_that_only_look_like_a_loss_keep_their_own_name(name: str) -> None:
     """A running best, one term of a loss, a per-class mean, a rank's series: another metric than the curve."""

@@ -113,6 +113,8 @@ _WORD_SEP = re.compile(r"[\s_/.\-]+")
 _GRAN = {"epoch": "epoch", "step": "step", "batch": "step", "iter": "step"}
 _AVERAGE = frozenset({"avg", "average", "mean", "running", "total", "overall"})
 _FILLER = frozenset({"roc", "history", "hist", "list", "values"})  # roc_auc is the AUC; a list of values is the curve
+# Keras names its accuracy by the loss it pairs with (``sparse_categorical_accuracy``, ``val_binary_accuracy``).
+_KERAS_ACCURACY = frozenset({"sparse", "categorical", "binary"})
 _FUSED = re.compile(rf"^(?P<split>{_ALT(_SPLIT)})(?P<kind>{_ALT(_KIND)})$")  # trainloss, testacc
 
 
@@ -124,7 +126,7 @@ def _words(name: str) -> list[str]:
 def _read_words(words: list[str]) -> tuple[str | None, str, str | None] | None:
     """``(split, kind, granularity)`` that a name's words spell; None when a word makes it another metric."""
     split = kind = gran = None
-    averaged = False
+    averaged = keras = False
     for word in words:
         fused = _FUSED.match(word)
         for piece in (fused.group("split"), fused.group("kind")) if fused else (_PLURAL_KINDS.get(word, word),):
@@ -136,9 +138,11 @@ def _read_words(words: list[str]) -> tuple[str | None, str, str | None] | None:
                 gran = _GRAN[piece]
             elif piece in _AVERAGE:
                 averaged = True
+            elif piece in _KERAS_ACCURACY:
+                keras = True
             elif piece not in _FILLER:
                 return None
-    if kind is None or (split is None and kind != "loss" and averaged):
+    if kind is None or (split is None and kind != "loss" and averaged) or (keras and kind != "acc"):
         return None  # ``mean_acc`` is often a per-class mean on the validation set: not guessed
     return split, kind, gran
 
