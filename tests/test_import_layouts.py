@@ -321,3 +321,9 @@ def test_numbered_lines_without_a_logged_step_keep_the_epoch_reading() -> None:
     text = "".join(f"Epoch {e}: Train Loss: {1 / e:.4f}, Val Loss: {1.1 / e:.4f}\n" for e in range(1, 30))
     (run,) = read_upload("train.txt", text.encode())
     assert run.mapping == {"Train_Loss": "train/loss_epoch", "Val_Loss": "val/loss"}
+
+
+def test_a_stray_carriage_return_in_the_last_row_is_read_not_raised() -> None:
+    """Found by the fuzzer: the csv module refuses a lone CR inside a line; the row is still judged."""
+    (run,) = read_upload("log.csv", b"step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3\r0.3")
+    assert sorted(run.frame["step"].unique().tolist()) == [1, 2] and "cut off" in run.warnings[0]

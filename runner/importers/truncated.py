@@ -21,7 +21,10 @@ _CUT_NUMBER = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)?[eE][-+]?$|^[-+]?\d+\.$|^[-
 
 def _fields(line: str, sep: str) -> list[str]:
     """The cells of one table line (quotes respected: a tensor printed with commas is one cell)."""
-    return next(csv.reader([line], delimiter=sep), [])
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:  # a stray carriage return inside the line: count the plain separators
+        return line.split(sep)
 
 
 def table_tail(text: str, sep: str) -> tuple[str, str | None]:
