@@ -31,7 +31,8 @@ for file in files or []:
     outcome = import_upload(store, file.name, file.getvalue(),
                             progress=lambda f, what, bar=bar: bar.progress(min(f, 1.0), text=md(what)))
     bar.empty()
-    name_uploaded(store, outcome.run_ids, file.name, given)
+    if not outcome.existing:  # runs an earlier upload of the same bytes made keep their names
+        name_uploaded(store, outcome.run_ids, file.name, given)
     done[key] = outcome.run_ids
     if outcome.error:
         st.session_state.setdefault("upload-errors", {})[key] = outcome.error

@@ -1,4 +1,4 @@
-"""``python -m runner``: presets, run, launch, sweep, list, cancel, delete, tag, rename.
+"""``python -m runner``: presets, run, launch, sweep, list, cancel, delete, tag, rename, import.
 
 Errors are turned into one line on stderr and exit code 2 here, at the boundary.
 """
@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     cancel = add("cancel", help="cancel a queued or running run (its metrics are kept)")
     cancel.add_argument("run_id", type=int)
 
+    imports = add("import", help="import log files (or zips) as runs, as the upload page does")
+    imports.add_argument("paths", nargs="+", metavar="PATH")
+    imports.add_argument("--again", action="store_true",
+                         help="import a file even when the same bytes were imported before (default: show that run)")
     add("recover-spill", help="put rows a logging run spilled (store locked, full, deleted) back into --db")
     hidden = add("_exec")  # the body of a background run
     hidden.add_argument("run_id", type=int)
@@ -227,6 +231,31 @@ def _cmd_rename(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(store: Store, args: argparse.Namespace) -> int:
+    """Each file through the upload path: new runs, or the runs the same bytes made before; 2 if any failed."""
+    from pathlib import Path
+
+    from runner.importers.upload import import_upload
+
+    failed = False
+    for path in map(Path, args.paths):
+        if not path.is_file():
+            print(f"error: {terminal(str(path))}: not a file (give a log file or a zip)", file=sys.stderr)
+            failed = True
+            continue
+        outcome = import_upload(store, path.name, path.read_bytes(), again=args.again)
+        if outcome.error:
+            print(f"error: {terminal(outcome.error)}", file=sys.stderr)
+            failed = True
+            continue
+        for run_id in outcome.run_ids:
+            what = "already imported" if outcome.existing else "imported"
+            print(f"run {run_id}: {terminal(store.run(run_id)['name'])} ({what} from {terminal(str(path))})")
+        for note in outcome.notes:
+            print(f"note: {terminal(note)}")
+    return 2 if failed else 0
+
+
 def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
     from runner.execute import execute
 
@@ -255,7 +284,7 @@ def _cmd_recover_spill(store: Store, args: argparse.Namespace) -> int:
 
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
             "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
-            "rename": _cmd_rename, "recover-spill": _cmd_recover_spill, "_exec": _cmd_exec,
+            "rename": _cmd_rename, "import": _cmd_import, "recover-spill": _cmd_recover_spill, "_exec": _cmd_exec,
             "_scheduler": _cmd_scheduler, "script": scripts_cli.command}
 
 

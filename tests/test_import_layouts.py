@@ -248,3 +248,82 @@ def test_csv_cells_printed_as_tensors_are_their_numbers() -> None:
     curves = _curves("losses.csv", text)
     assert curves["losses_g"] == [10.529, 9.9135]
     assert curves["losses_d"][0] == 0.0009
+
+
+# -- issue 23: a per-step table is read per step -------------------------------------------
+@pytest.mark.parametrize(("name", "text"), [
+    ("log.csv", "step,train_loss,val_loss\n" + "".join(f"{i},{1 / (i + 1):.4f},{1.1 / (i + 1):.4f}\n"
+                                                        for i in range(60))),
+    ("log.csv", "step,epoch,train_loss,val_loss\n" + "".join(f"{i},{i // 20},{1 / (i + 1):.4f},{0.5 + i // 20}\n"
+                                                              for i in range(60))),
+    ("log.jsonl", "".join(json.dumps({"step": i, "train_loss": 1 / (i + 1), "val_loss": 1.1 / (i + 1)}) + "\n"
+                          for i in range(60))),
+], ids=["csv", "csv-with-epochs", "jsonl"])
+def test_a_loss_logged_at_every_step_is_the_per_step_curve(name: str, text: str) -> None:
+    """A row per step with a val loss in every row: ``train_loss`` is the per-step loss, not an epoch mean."""
+    (run,) = read_upload(name, text.encode())
+    assert run.mapping["train_loss"] == "train/loss" and run.mapping["val_loss"] == "val/loss"
+    assert "train/loss_epoch" not in from_imported(run).names
+
+
+def test_a_train_mean_logged_with_each_evaluation_stays_the_interval_mean() -> None:
+    """Steps 16 apart, a val loss in every row: the train value is the mean since the last evaluation."""
+    text = "step,train_loss,val_loss\n" + "".join(f"{16 * i},{1 / i:.4f},{1.1 / i:.4f}\n" for i in range(1, 30))
+    (run,) = read_upload("log.csv", text.encode())
+    assert run.mapping["train_loss"] == "train/loss_epoch"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("Epoch,TrainLoss,ValLoss,TrainAccuracy,ValAccuracy", ("train/loss_epoch", "val/loss", "train/acc", "val/acc")),
+    ("Epoch,Train Loss,Val Loss,Train Acc,Val Acc", ("train/loss_epoch", "val/loss", "train/acc", "val/acc")),
+    ("epoch,trn_loss,vld_loss,trn_acc,vld_acc", ("train/loss_epoch", "val/loss", "train/acc", "val/acc")),
+    ("EPOCH,LOSS_TRAIN,LOSS_VAL,ACC_TRAIN,ACC_VAL", ("train/loss_epoch", "val/loss", "train/acc", "val/acc")),
+    ("epoch,trainloss,testloss,trainacc,testacc", ("train/loss_epoch", "val/loss", "train/acc", "val/acc")),
+], ids=["camel", "spaced", "abbreviated", "upper-suffixed", "fused"])
+def test_hand_written_headers_reach_the_canonical_names(header: str, expected: tuple[str, ...]) -> None:
+    rows = "".join(f"{e},{1 / e:.3f},{1.2 / e:.3f},{1 - 1 / (e + 1):.3f},{0.9 - 1 / (e + 2):.3f}\n"
+                   for e in range(1, 6))
+    (run,) = read_upload("training_log.csv", f"{header}\n{rows}".encode())
+    assert tuple(run.mapping[c] for c in header.split(",")[1:]) == expected
+
+
+# -- issue 20: a log cut off mid-row ---------------------------------------------------------
+@pytest.mark.parametrize(("name", "text", "why"), [
+    ("log.csv", "step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3,0.3", "2 of 3 fields"),
+    ("log.csv", "step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3,0.3,0.", "its last cell '0.' is cut short"),
+    ("log.csv", "step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3,0.3,4.1e-", "its last cell '4.1e-' is cut short"),
+    ("log.tsv", "step\tloss\tval_loss\n1\t0.5\t0.6\n2\t0.4\t0.5\n3\t0.3\t", "its last cell '' is cut short"),
+], ids=["fields", "dot", "exponent", "tsv"])
+def test_a_table_cut_off_mid_row_drops_that_row_with_a_note(name: str, text: str, why: str) -> None:
+    (run,) = read_upload(name, text.encode())
+    assert sorted(run.frame["step"].unique().tolist()) == [1, 2]
+    (note,) = [w for w in run.warnings if "cut off" in w]
+    assert note.startswith("line 4 is cut off mid-row") and why in note and "dropped" in note
+
+
+def test_a_complete_last_row_without_a_newline_is_kept() -> None:
+    (run,) = read_upload("log.csv", b"step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3,0.3,0.45")
+    assert sorted(run.frame["step"].unique().tolist()) == [1, 2, 3] and run.warnings == ()
+
+
+def test_json_lines_cut_off_mid_object_drop_that_line_with_a_note() -> None:
+    text = b'{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo'
+    (run,) = read_upload("metrics.jsonl", text)
+    assert run.frame["step"].tolist() == [1, 2]
+    assert any(w.startswith("line 3 is a JSON object cut off before its end") for w in run.warnings)
+    with pytest.raises(ValueError, match="line 2"):  # a broken line that is not the last is still an error
+        read_upload("metrics.jsonl", b'{"step": 1, "loss": 0.5}\n{"step": 2, "lo\n{"step": 3, "loss": 0.3}\n')
+
+
+def test_numbered_lines_without_a_logged_step_keep_the_epoch_reading() -> None:
+    """Lines counted by their order (no step in the log) are one apart whatever they hold: their gap is no
+    evidence of a per-step loss, so a train loss beside a val loss in each line stays the epoch mean."""
+    text = "".join(f"Epoch {e}: Train Loss: {1 / e:.4f}, Val Loss: {1.1 / e:.4f}\n" for e in range(1, 30))
+    (run,) = read_upload("train.txt", text.encode())
+    assert run.mapping == {"Train_Loss": "train/loss_epoch", "Val_Loss": "val/loss"}
+
+
+def test_a_stray_carriage_return_in_the_last_row_is_read_not_raised() -> None:
+    """Found by the fuzzer: the csv module refuses a lone CR inside a line; the row is still judged."""
+    (run,) = read_upload("log.csv", b"step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3\r0.3")
+    assert sorted(run.frame["step"].unique().tolist()) == [1, 2] and "cut off" in run.warnings[0]

@@ -89,3 +89,34 @@ def test_stored_upload_keeps_its_corrected_names_and_originals_for_the_rules(sto
     data = load_run(store, run_id)
     assert data.names == ["test/loss", "train/loss"]  # not folded back into val/loss
     assert data.original("test/loss") == "test_loss" and data.original("train/loss") == "loss"
+
+
+def test_the_same_file_uploaded_again_offers_its_run_instead_of_a_copy(store: Store) -> None:
+    """Issue 20: the content hash is kept in the run's meta; the same bytes under any name are that run."""
+    from runner.importers.upload import HASH_KEY, content_hash, import_upload
+
+    data = b"step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n"
+    first = import_upload(store, "a.csv", data)
+    assert not first.existing and store.run(first.run_ids[0])["meta"][HASH_KEY] == content_hash(data)
+    before = _counts(store)
+    again = import_upload(store, "renamed.csv", data)
+    assert again.existing and again.run_ids == first.run_ids and _counts(store) == before
+    (note,) = again.notes
+    assert f"run #{first.run_ids[0]}" in note and "instead of importing a copy" in note
+    other = import_upload(store, "a.csv", data + b"3,0.3,0.45\n")  # other bytes: a new run
+    assert not other.existing and other.run_ids != first.run_ids
+    forced = import_upload(store, "a.csv", data, again=True)
+    assert not forced.existing and forced.run_ids[0] not in first.run_ids
+
+
+def test_the_import_command_says_when_a_file_was_imported_before(db_path, tmp_path, capsys) -> None:
+    from runner.cli import main
+
+    log = tmp_path / "results_a.csv"
+    log.write_bytes(b"step,loss\n1,0.5\n2,0.4\n")
+    assert main(["import", str(log), "--db", str(db_path)]) == 0
+    assert capsys.readouterr().out.startswith("run 1: results_a (imported from")
+    assert main(["import", str(log), "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("run 1: results_a (already imported from") and "imported before (run #1)" in out
+    assert main(["import", str(tmp_path / "missing.csv"), "--db", str(db_path)]) == 2

@@ -245,10 +245,10 @@ def test_epoch_level_loss_without_trend_oscillates_but_a_noisy_fall_does_not():
 
 def test_any_named_training_loss_that_blows_up_and_stays_up_diverges():
     y = np.concatenate([np.linspace(0.5, 0.02, 60), [17.0, 18.0, 5.0, 2.0], np.full(30, 0.2)])
-    [f] = fired(make_run(**{"mean_loss": y}), "divergence")
-    assert f.evidence.metric == "mean_loss"
+    [f] = fired(make_run(**{"recon_loss": y}), "divergence")
+    assert f.evidence.metric == "recon_loss"
     spike = np.concatenate([np.linspace(0.5, 0.02, 60), [17.0], np.full(30, 0.02)])
-    assert fired(make_run(**{"mean_loss": spike}), "divergence") == []
+    assert fired(make_run(**{"recon_loss": spike}), "divergence") == []
 
 
 def test_an_ultralytics_val_loss_nan_from_the_first_value_was_never_computed():

@@ -95,3 +95,64 @@ def test_system_signals_have_canonical_names_and_the_system_role():
     assert rank_series("sys/step_time", ["sys/step_time", "sys/rss_mb"]) == {}  # one process: no ranks
     assert rank_series("sys/step_time", ["sys/step_time", "sys/step_time@0", "sys/step_time@1"]) == {
         0: "sys/step_time@0", 1: "sys/step_time@1"}
+
+
+# -- the spellings real logs use (issue 17) -------------------------------------------
+@pytest.mark.parametrize(("name", "per_step", "per_epoch"), [
+    ("TrainLoss", "train/loss", "train/loss_epoch"), ("trainLoss", "train/loss", "train/loss_epoch"),
+    ("Train Loss", "train/loss", "train/loss_epoch"), ("TRAIN LOSS", "train/loss", "train/loss_epoch"),
+    ("loss_train", "train/loss", "train/loss_epoch"), ("Loss/Train", "train/loss", "train/loss_epoch"),
+    ("tr_loss", "train/loss", "train/loss_epoch"), ("trn_loss", "train/loss", "train/loss_epoch"),
+    ("trainloss", "train/loss", "train/loss_epoch"), ("avg_train_loss", "train/loss", "train/loss_epoch"),
+    ("Avg_Train_Loss", "train/loss", "train/loss_epoch"), ("mean_loss", "train/loss", "train/loss_epoch"),
+    ("train_loss_step", "train/loss", "train/loss"), ("epoch_loss", "train/loss_epoch", "train/loss_epoch"),
+    ("ValLoss", "val/loss", "val/loss"), ("Val Loss", "val/loss", "val/loss"), ("Loss/val", "val/loss", "val/loss"),
+    ("validation_loss", "val/loss", "val/loss"), ("Validation Loss", "val/loss", "val/loss"),
+    ("eval_loss", "val/loss", "val/loss"), ("test_loss", "val/loss", "val/loss"), ("dev_loss", "val/loss", "val/loss"),
+    ("va_loss", "val/loss", "val/loss"), ("vld_loss", "val/loss", "val/loss"), ("testLoss", "val/loss", "val/loss"),
+    ("avg_val_loss", "val/loss", "val/loss"), ("LOSS_VAL", "val/loss", "val/loss"),
+    ("valAcc", "val/acc", "val/acc"), ("Val Acc", "val/acc", "val/acc"), ("TestAccuracy", "val/acc", "val/acc"),
+    ("testacc", "val/acc", "val/acc"), ("trainAcc", "train/acc", "train/acc"),
+    ("Training Accuracy", "train/acc", "train/acc"), ("val_roc_auc", "val/auc", "val/auc"),
+    ("LearningRate", "lr", "lr"), ("Learning Rate", "lr", "lr"),
+    ("sparse_categorical_accuracy", "train/acc", "train/acc"), ("val_binary_accuracy", "val/acc", "val/acc"),
+], ids=lambda v: str(v))
+def test_the_spellings_of_train_and_val_loss_and_accuracy(name: str, per_step: str, per_epoch: str) -> None:
+    from traindoc.vocabulary import canonical
+
+    assert canonical(name, epoch_level=False) == per_step
+    assert canonical(name, epoch_level=True) == per_epoch
+
+
+@pytest.mark.parametrize("name", [
+    "lr", "epoch_time", "EpochTime", "val_loss_best", "best_val_loss", "min_val_loss", "train_loss_bbox",
+    "val/box_loss", "train/value_loss", "mean_acc", "mAcc", "mAP50(B)", "train_loss_0", "loss@3", "val/loss@1",
+    "total timesteps", "entropy loss", "Train", "Val", "categorical_crossentropy", "binary_loss",
+], ids=lambda v: str(v))
+def test_names_that_only_look_like_a_loss_keep_their_own_name(name: str) -> None:
+    """A running best, one term of a loss, a per-class mean, a rank's series: another metric than the curve."""
+    from traindoc.vocabulary import canonical
+
+    assert canonical(name, epoch_level=False) == name and canonical(name, epoch_level=True) == name
+
+
+def test_camel_case_and_fused_names_have_their_role() -> None:
+    from traindoc.vocabulary import Role, role
+
+    assert role("TrainLoss") == Role("train", "loss", "lower") and role("valAcc") == Role("val", "metric", "higher")
+    assert role("testloss") == Role("val", "loss", "lower") and role("va_loss").split == "val"
+    assert role("mAP50(B)").better == "higher" and role("EpochTime").kind == "system"
+    assert not reads_as_train_loss("ValLoss") and reads_as_train_loss("TrainLoss")
+
+
+def test_a_loss_logged_at_every_step_is_the_per_step_curve_however_often_val_ran() -> None:
+    """Issue 23: a value per step is that step's loss, not an epoch mean, even beside a val loss per row."""
+    from traindoc.vocabulary import loss_per_epoch, map_names
+
+    assert not loss_per_epoch(200, val_points=200, gap=1.0)
+    assert loss_per_epoch(20, val_points=20, gap=50.0)  # a mean over the steps between evaluations
+    assert loss_per_epoch(20, val_points=20)  # no steps known: as before
+    assert loss_per_epoch(10, epochs=10, gap=1.0)  # one row per epoch numbered as steps: still epochs
+    counts = {"train_loss": 200, "val_loss": 200}
+    assert map_names(counts, gaps={"train_loss": 1.0, "val_loss": 1.0})["train_loss"] == "train/loss"
+    assert map_names(counts)["train_loss"] == "train/loss_epoch"

@@ -78,16 +78,14 @@ MEMORY_LIMITS: dict[str, str] = {CUDA_RESERVED_MB: CUDA_TOTAL_MB, CUDA_ALLOC_MB:
 # Training loss: per iteration when logged every step, epoch mean when logged per epoch.
 _TRAIN_LOSS = ("loss", "train_loss", "training_loss", "loss/train", "total_loss", "train/total_loss")
 _KERAS_SUFFIX = re.compile(r"^(val_)?(auc|precision|recall)_\d+$")  # Keras numbers repeated metrics
-_SPLIT = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-          "eval": "val", "evaluation": "val", "test": "val", "dev": "val"}
-_KIND = {"loss": "loss", "acc": "acc", "accuracy": "acc", "auc": "auc", "auroc": "auc", "roc_auc": "auc"}
-_SEP = r"[_/.\-]"
+# Split words as real logs spell them, abbreviations included (``tr_loss``, ``trn_loss``, ``va_loss``,
+# ``vld_acc``, ``te_loss``, ``tst_acc``); a test set scored during training is the validation curve.
+_SPLIT = {"train": "train", "training": "train", "tr": "train", "trn": "train",
+          "val": "val", "valid": "val", "validation": "val", "va": "val", "vl": "val", "vld": "val",
+          "eval": "val", "evaluation": "val", "test": "val", "testing": "val", "te": "val", "tst": "val",
+          "dev": "val"}
+_KIND = {"loss": "loss", "acc": "acc", "accuracy": "acc", "auc": "auc", "auroc": "auc"}
 _ALT = "|".join
-# split+kind in either order (``val_loss_epoch``, ``Loss/val``, ``train/acc_step``, Keras-TB ``train/epoch_loss``)
-_SPLIT_KIND = re.compile(
-    rf"^(?P<split>{_ALT(_SPLIT)}){_SEP}(?:(?P<pre>epoch)_)?(?P<kind>{_ALT(_KIND)})(?:{_SEP}(?P<gran>epoch|step|batch))?$"
-)
-_KIND_SPLIT = re.compile(rf"^(?P<kind>{_ALT(_KIND)}){_SEP}(?P<split>{_ALT(_SPLIT)})$")
 
 
 # --- Plural history keys (issue 17): ``train_losses``, ``val_accs``, ``train_acc_history`` ---
@@ -105,66 +103,126 @@ def _singular(low: str) -> str:
 # --- end of plural history keys ---
 
 
+# --- The spellings of one name: ``TrainLoss``, ``Val Acc``, ``loss/train``, ``avg_val_loss`` ---
+# A name is read as its words, whatever their case, order or separator: one split word (optional for
+# a loss), one kind word, at most one granularity word, and words that only say the value is an
+# average (``avg_train_loss`` is the training loss). Any other word makes it another metric, kept under
+# its own name: ``val_loss_best`` is a running best, ``train_loss_bbox`` one term of a loss.
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # TrainLoss, valAcc, TRAINLoss
+_WORD_SEP = re.compile(r"[\s_/.\-]+")
+_GRAN = {"epoch": "epoch", "step": "step", "batch": "step", "iter": "step"}
+_AVERAGE = frozenset({"avg", "average", "mean", "running", "total", "overall"})
+_FILLER = frozenset({"roc", "history", "hist", "list", "values"})  # roc_auc is the AUC; a list of values is the curve
+# Keras names its accuracy by the loss it pairs with (``sparse_categorical_accuracy``, ``val_binary_accuracy``).
+_KERAS_ACCURACY = frozenset({"sparse", "categorical", "binary"})
+_FUSED = re.compile(rf"^(?P<split>{_ALT(_SPLIT)})(?P<kind>{_ALT(_KIND)})$")  # trainloss, testacc
+
+
+def _words(name: str) -> list[str]:
+    """``TrainLoss`` → [train, loss], ``Val Acc`` → [val, acc], ``loss/train`` → [loss, train]."""
+    return [w for w in _WORD_SEP.split(_CAMEL.sub("_", name.strip()).lower()) if w]
+
+
+def _read_words(words: list[str]) -> tuple[str | None, str, str | None] | None:
+    """``(split, kind, granularity)`` that a name's words spell; None when a word makes it another metric."""
+    split = kind = gran = None
+    averaged = keras = False
+    for word in words:
+        fused = _FUSED.match(word)
+        for piece in (fused.group("split"), fused.group("kind")) if fused else (_PLURAL_KINDS.get(word, word),):
+            if piece in _SPLIT and split is None:
+                split = _SPLIT[piece]
+            elif piece in _KIND and kind is None:
+                kind = _KIND[piece]
+            elif piece in _GRAN and gran is None:
+                gran = _GRAN[piece]
+            elif piece in _AVERAGE:
+                averaged = True
+            elif piece in _KERAS_ACCURACY:
+                keras = True
+            elif piece not in _FILLER:
+                return None
+    if kind is None or (split is None and kind != "loss" and averaged) or (keras and kind != "acc"):
+        return None  # ``mean_acc`` is often a per-class mean on the validation set: not guessed
+    return split, kind, gran
+
+
 def canonical(name: str, epoch_level: bool) -> str:
     """The canonical name for ``name``; ``epoch_level`` says whether the log is one row per epoch."""
     key = name.strip()
     low = key.lower()
+    if per_rank(key) is not None:
+        return key  # one rank's series keeps its name (``RANK_SEP``)
     singular = _singular(low)
     if singular != low and (singular in _FIXED or canonical(singular, epoch_level) != singular):
         return canonical(singular, epoch_level)  # a plural or ``_history`` key of a known name
-    if low in _FIXED:
-        return _FIXED[low]
-    if low in _TRAIN_LOSS:
-        return "train/loss_epoch" if epoch_level else "train/loss"
+    words = _words(key)
+    for spelling in (low, "_".join(words)):  # ``LearningRate``, ``Train Loss``: a known name spelled so
+        if spelling in _FIXED:
+            return _FIXED[spelling]
+        if spelling in _TRAIN_LOSS:
+            return "train/loss_epoch" if epoch_level else "train/loss"
     match = _KERAS_SUFFIX.match(low)
     if match:
         return canonical(f"{match.group(1) or ''}{match.group(2)}", epoch_level)
-    match = _SPLIT_KIND.match(low) or _KIND_SPLIT.match(low)
-    if match:
-        split, kind = _SPLIT[match.group("split")], _KIND[match.group("kind")]
-        gran = match.groupdict().get("gran") or match.groupdict().get("pre")
-        gran = "step" if gran == "batch" else gran
-        if split == "train" and kind == "loss":
-            return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
-        if gran == "step":  # Lightning's per-batch validation value: the epoch one is the curve
-            return f"{split}/{kind}_step"
-        return f"{split}/{kind}"
-    return key
+    read = _read_words(words)
+    if read is None:
+        return key
+    split, kind, gran = read
+    split = split or "train"  # a bare loss (``epoch_loss``, ``avg_loss``) is the training loss
+    if split == "train" and kind == "loss":
+        return "train/loss_epoch" if gran == "epoch" or (gran is None and epoch_level) else "train/loss"
+    if gran == "step":  # Lightning's per-batch validation value: the epoch one is the curve
+        return f"{split}/{kind}_step"
+    return f"{split}/{kind}"
 
 
 
-def loss_per_epoch(points: int, *, axis: str = "step", epochs: int = 0, val_points: int = 0) -> bool:
+EVERY_STEP = 1.0  # a median gap of one step between values: the series was logged at every step
+
+
+def loss_per_epoch(points: int, *, axis: str = "step", epochs: int = 0, val_points: int = 0,
+                   gap: float | None = None) -> bool:
     """Whether a bare training loss logged ``points`` times is the epoch mean rather than per iteration.
 
     It is when the log is one row per epoch (``axis="epoch"``), or when it was logged about once
     per epoch: not more often than the epochs seen (plus one), or than the validation loss (×1.5,
-    for a final evaluation or a mid-epoch one). The one place this is decided: the importers and
-    ``RunData`` both ask it.
+    for a final evaluation or a mid-epoch one) — a mean over the steps between evaluations. Not
+    when it was logged at every step (``gap``, the median step between its values, is 1: issue 23):
+    a mean over one step is that step's loss, however often the validation ran. The one place this
+    is decided: the importers and ``RunData`` both ask it.
     """
-    return axis == "epoch" or (epochs >= 2 and points <= epochs + 1) or (val_points > 0 and points <= 1.5 * val_points)
+    if axis == "epoch" or (epochs >= 2 and points <= epochs + 1):
+        return True
+    if gap is not None and gap <= EVERY_STEP:
+        return False
+    return val_points > 0 and points <= 1.5 * val_points
 
 
 def map_names(counts: Mapping[str, int], *, axis: str = "step", epochs: int = 0,
-              epoch_level: bool | None = None) -> dict[str, str]:
+              epoch_level: bool | None = None, gaps: Mapping[str, float] | None = None) -> dict[str, str]:
     """Original → canonical name for a run's metrics (``counts``: points per original name).
 
     One canonical name per run: a name logged as such wins over aliases, then the longest
     series (``val_loss`` over a one-row ``test_loss``), and an alias whose canonical name is
     taken keeps its own. ``epoch_level`` forces the granularity of a bare
-    loss; None decides it per name with ``loss_per_epoch``.
+    loss; None decides it per name with ``loss_per_epoch`` (``gaps``: the median step between a
+    name's values, where the caller knows its steps).
     """
     val_points = max((n for o, n in counts.items() if canonical(o, True) == "val/loss"), default=0)
     mapping: dict[str, str] = {}
     taken: set[str] = set(counts)  # names that are already canonical keep their place
     for original in sorted(counts, key=lambda o: (canonical(o, False) != o, -int(counts[o]), o)):
         per_epoch = epoch_level if epoch_level is not None else loss_per_epoch(
-            int(counts[original]), axis=axis, epochs=epochs, val_points=val_points)
+            int(counts[original]), axis=axis, epochs=epochs, val_points=val_points,
+            gap=(gaps or {}).get(original))
         target = canonical(original, per_epoch)
         if target != original and target in taken:
             target = original  # another series already holds that canonical name
         mapping[original] = target
         taken.add(target)
     return dict(sorted(mapping.items()))
+
 
 @dataclass(frozen=True)
 class Role:
@@ -212,13 +270,24 @@ def rank_series(name: str, names: Iterable[str]) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
+def _tokens(name: str) -> list[str]:
+    """A name's alphanumeric words, also split at camelCase and fused split+kind words (``valAcc``, ``testloss``)."""
+    words = _TOKEN.findall(name.strip().lower().replace("map50", "map"))
+    words += _TOKEN.findall(_CAMEL.sub("_", name.strip()).lower())
+    found: list[str] = []
+    for word in words:
+        fused = _FUSED.match(word)
+        found += [fused.group("split"), fused.group("kind")] if fused else [word]
+    return list(dict.fromkeys(found))
+
+
 def role(name: str) -> Role:
     """The role of a (canonical or foreign) name, from its tokens; unknown parts stay empty or ``other``."""
     ranked = per_rank(name)
     if ranked is not None:
         return Role(role(ranked[0]).split, "rank", "")
     low = name.strip().lower()
-    tokens = _TOKEN.findall(low.replace("map50", "map"))
+    tokens = _tokens(name)
     split = next((_SPLIT[t] for t in tokens if t in _SPLIT), "other")
     if low.startswith("metrics/") and split == "other":
         split = "val"  # Ultralytics computes its metrics/* on the validation set

@@ -75,6 +75,9 @@ class Parsed:
     # Canonical names this format alone makes unambiguous (MMEngine's ``time`` is seconds per
     # iteration; elsewhere a bare ``time`` is cumulative): applied over the vocabulary's mapping.
     names: dict[str, str] = field(default_factory=dict)
+    # The step is the row's place in the log (no step was logged): how far apart the values are then
+    # says nothing of how often the loss was logged (``vocabulary.loss_per_epoch``'s ``gap``).
+    counted: bool = False
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,10 @@ def read(source: str, text: str, limits: Limits) -> Parsed:
         raise ImportFailed(source, "no metric values found in this text (expected lines like 'loss: 0.41', "
                                    "'step=10 loss=0.41', Keras 'Epoch 1/10' output or tqdm bars)")
     reader = {"keras": _keras, "bracketed": _bracketed, "tqdm": _tqdm, "key-value": _key_value}[kind]
-    frame, axis, *notes = reader(lines)
-    return Parsed(frame, axis=axis, meta={"console_style": kind}, warnings=tuple(notes[0]) if notes else ())
+    frame, axis, *rest = reader(lines)
+    notes = tuple(rest[0]) if rest else ()
+    counted = len(rest) > 1 and bool(rest[1])  # the key-value reader numbered lines without a step itself
+    return Parsed(frame, axis=axis, meta={"console_style": kind}, warnings=notes, counted=counted)
 
 
 def _name(key: str) -> str:
@@ -232,7 +234,7 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
         notes.append(f"{len(stepped_lines)} per-batch line(s) whose counter restarts each epoch were left out; "
                      f"the {len(epoch_lines)} per-epoch summary lines are the run")
         parsed, stepped = epoch_lines, False
-    rows, counter, has_step, only_epochs = [], 0, False, True
+    rows, counter, has_step, only_epochs, counted = [], 0, False, True, False
     for number, pairs, totals, step_key, epoch_key, metrics in parsed:
         if stepped and step_key is None:
             continue  # prose ("starting with lr=0.1") in a log whose metric lines carry a step
@@ -245,9 +247,9 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
         elif epoch is not None and not has_step:
             step = epoch
         else:
-            step, only_epochs = counter, False
+            step, only_epochs, counted = counter, False, True
         rows += [(step, epoch, k, v, None, number) for k, v in metrics.items()]
-    return _frame(rows), "epoch" if only_epochs and rows else "step", notes
+    return _frame(rows), "epoch" if only_epochs and rows else "step", notes, counted
 
 
 def _line_split(line: str, metrics: dict[str, float]) -> str | None:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.importers import bare, console, hf, keras, mmengine
+from runner.importers import bare, console, hf, keras, mmengine, truncated
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.sidecar import load_json
 from runner.importers.tabular import json_lines, sniff_sep
@@ -30,6 +30,7 @@ SUPPORTED = ("TensorBoard event files, Lightning metrics.csv, Keras CSVLogger/Hi
 class Detected:
     format: str
     payload: Any  # text for table/console formats, the JSON document, or the records for JSON lines
+    notes: tuple[str, ...] = ()  # what was repaired on the way (a last row cut mid-row, dropped)
 
 
 def detect(entry: Entry, limits: Limits) -> Detected:
@@ -52,8 +53,9 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         raise ImportFailed(src, "holds only whitespace")
     if body[0] in "{[" and not console.opens_with_tag(body):  # ``[rank: 0] Epoch 3: ...`` is text
         return _json(entry, text, body, limits)
-    if _is_table(body) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
-        return Detected(_table_format(entry, body), text)
+    table, cut = truncated.table_tail(text, sniff_sep(body))
+    if _is_table(body) or _is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
+        return Detected(_table_format(entry, body), table, (cut,) if cut else ())
     if bare.looks_like(body):  # np.savetxt / one value per line: the file name names the series
         return Detected("values", text)
     return Detected("console", text)
@@ -62,8 +64,9 @@ def detect(entry: Entry, limits: Limits) -> Detected:
 def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
     lines = [line for line in body.splitlines() if line.strip()]
     if len(lines) > 1 and _one_object(lines[0]) and lines[1].lstrip().startswith("{"):
+        text, cut = truncated.jsonl_tail(text)
         records = json_lines(entry.path, text)
-        return Detected("mmengine" if mmengine.looks_like(records) else "jsonl", records)
+        return Detected("mmengine" if mmengine.looks_like(records) else "jsonl", records, (cut,) if cut else ())
     doc = load_json(entry.path, text, limits)
     if hf.is_trainer_state(doc):
         return Detected("hf_trainer_state", doc)

@@ -91,9 +91,9 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
         source = label(entry.path)
         fmt = found.format
         parsed = _jsonl(source, found.payload) if fmt == "jsonl" else FORMATS[fmt].read(source, found.payload, limits)
-        note = decode_note(entry.data)
-        if note:
-            parsed = replace(parsed, warnings=(note, *parsed.warnings))
+        notes = tuple(n for n in (decode_note(entry.data), *found.notes) if n)
+        if notes:
+            parsed = replace(parsed, warnings=(*notes, *parsed.warnings))
         config = {**parsed.config, **sidecar.for_log(entry, by_path, limits, hf=fmt == "hf_trainer_state")}
         runs.append(finish(source, fmt, run_name(entry.path, base), parsed, config))
     groups = tensorboard.group([e for e, _ in events])
@@ -119,7 +119,7 @@ def _jsonl(source: str, records: list[tuple[int, dict]]) -> Parsed:
     parsed = tabular.wide_to_long(source, frame)
     lines = [n for n, _ in records]
     return Parsed(parsed.frame.assign(line=[lines[int(i) - 2] for i in parsed.frame["line"]]), axis=parsed.axis,
-                  warnings=parsed.warnings)
+                  warnings=parsed.warnings, counted=parsed.counted)
 
 
 def _tell(progress: Progress | None, fraction: float, what: str) -> None:

@@ -92,12 +92,13 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
         notes.append(note)
         axis = axis or "epoch"
     epochs = pd.to_numeric(frame[epoch_col], errors="coerce") if epoch_col else pd.Series(np.nan, frame.index)
+    counted = False
     if step_col is not None:
         steps, axis = pd.to_numeric(frame[step_col], errors="coerce"), axis or "step"
     elif (epochs.dropna() % 1 == 0).all():
         steps, axis = epochs, axis or "epoch"
     else:  # fractional epochs only: the row order is the step, the epoch kept beside it
-        steps, axis = pd.Series(np.arange(len(frame)), frame.index, dtype=float), "step"
+        steps, axis, counted = pd.Series(np.arange(len(frame)), frame.index, dtype=float), "step", True
     walls = _wall(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
     lines = pd.Series(np.arange(first_line, first_line + len(frame)), frame.index)
     parts = []
@@ -109,7 +110,7 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
                          f"{str(frame[col].iloc[first])[:40]!r}); skipped")
         parts.append(pd.DataFrame({"step": steps[logged], "epoch": epochs[logged], "name": col,
                                    "value": values[logged], "wall_time": walls[logged], "line": lines[logged]}))
-    return Parsed(pd.concat(parts, ignore_index=True), axis=axis, warnings=tuple(notes), where=where)
+    return Parsed(pd.concat(parts, ignore_index=True), axis=axis, warnings=tuple(notes), where=where, counted=counted)
 
 
 def _row_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
@@ -222,4 +223,4 @@ def read_jsonl(source: str, text: str, limits: Limits) -> Parsed:
     parsed = wide_to_long(source, frame)
     lines = dict(enumerate(n for n, _ in records))
     return Parsed(parsed.frame.assign(line=parsed.frame["line"].map(lambda i: lines.get(int(i) - 2, i))),
-                  axis=parsed.axis, warnings=parsed.warnings)
+                  axis=parsed.axis, warnings=parsed.warnings, counted=parsed.counted)

@@ -52,7 +52,7 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
         step=frame["step"].round().astype(np.int64),
         wall_time=frame["wall_time"].fillna(0.0),
     ).reset_index(drop=True)[list(COLUMNS)]
-    mapping = map_names(frame, parsed.axis)
+    mapping = map_names(frame, parsed.axis, logged_steps=not parsed.counted)
     taken = set(mapping.values())
     for original, canonical in parsed.names.items():  # the format's own, where nothing holds the name yet
         if mapping.get(original) == original and canonical not in taken:
@@ -92,8 +92,22 @@ def _value_notes(frame: pd.DataFrame) -> list[str]:
     return notes
 
 
-def map_names(frame: pd.DataFrame, axis: str) -> dict[str, str]:
-    """Original → canonical name (``traindoc.vocabulary.map_names``, from the points per name and the epochs seen)."""
+def map_names(frame: pd.DataFrame, axis: str, logged_steps: bool = True) -> dict[str, str]:
+    """Original → canonical name (``traindoc.vocabulary.map_names``, from the points per name, the epochs seen
+    and, when the steps were logged rather than counted rows, the step gaps)."""
     counts = {str(k): int(v) for k, v in frame["name"].value_counts().items()}
     epochs = frame["epoch"].dropna()
-    return vocabulary.map_names(counts, axis=axis, epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0)
+    return vocabulary.map_names(counts, axis=axis, epochs=int(np.floor(epochs).nunique()) if len(epochs) else 0,
+                                gaps=step_gaps(frame) if logged_steps else None)
+
+
+def step_gaps(frame: pd.DataFrame) -> dict[str, float]:
+    """The median step between consecutive values of each name (the frame is sorted by name, then step).
+
+    A loss whose gap is one step was logged at every step, so it is the per-step curve (issue 23).
+    """
+    names = frame["name"].to_numpy()
+    steps = frame["step"].to_numpy(dtype=float)
+    same = names[1:] == names[:-1]
+    gaps = pd.Series(np.diff(steps)[same], index=names[1:][same])
+    return {str(k): float(v) for k, v in gaps.groupby(level=0, sort=False).median().items()}

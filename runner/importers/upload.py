@@ -1,12 +1,15 @@
 """What the upload page does with a dropped file, in one call each: import it, or tag runs as a sweep.
 
 Every failure becomes a message (file name first, line when known) instead of an
-exception, so the page shows an ``st.error`` and never a traceback.
+exception, so the page shows an ``st.error`` and never a traceback. A file whose bytes were
+imported before is not imported again (issue 20): its content hash is kept in each run's meta
+(``upload_sha256``) and the runs it made are offered instead of a copy.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -42,15 +45,36 @@ class Outcome:
     run_ids: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    existing: bool = False  # run_ids are the runs an earlier upload of the same bytes made: nothing new
+
+
+HASH_KEY = "upload_sha256"  # the run meta key holding the uploaded file's content hash
+
+
+def content_hash(data: bytes) -> str:
+    """The SHA-256 of an uploaded file's bytes: the same file under any name is the same upload."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def imported_before(store: Store, digest: str) -> list[int]:
+    """Ids of the runs an earlier upload with this content hash made (oldest first); empty when none."""
+    runs = store.runs(reconcile=False)
+    found = []
+    for run_id, meta in zip(runs["id"], runs["meta"].fillna(""), strict=True):
+        if digest in meta and json.loads(meta).get(HASH_KEY) == digest:  # the text test skips most parses
+            found.append(int(run_id))
+    return sorted(found)
 
 
 def import_upload(store: Store, name: str, data: bytes, progress: Progress | None = None,
-                  limits: Limits | None = None) -> Outcome:
+                  limits: Limits | None = None, again: bool = False) -> Outcome:
     """Read, then write in one transaction: a file that fails leaves the database as it was.
 
     Bounded: a zip's members together inflate to at most one upload's size, and the whole import
-    to ``MAX_UPLOAD_SECONDS``.
+    to ``MAX_UPLOAD_SECONDS``. The same bytes uploaded again return the runs they made the first
+    time (``Outcome.existing``), unless ``again`` asks for a second copy.
     """
+    digest = content_hash(data)
     deadline = time.monotonic() + MAX_UPLOAD_SECONDS
 
     def tell(fraction: float, what: str) -> None:
@@ -61,8 +85,15 @@ def import_upload(store: Store, name: str, data: bytes, progress: Progress | Non
             progress(fraction, what)
 
     try:
+        earlier = [] if again else imported_before(store, digest)
+        if earlier:
+            ids = ", ".join(f"#{i}" for i in earlier)
+            return Outcome(name, run_ids=earlier, existing=True,
+                           notes=[f"{name}: the same file was imported before (run {ids}); showing "
+                                  f"{'it' if len(earlier) == 1 else 'them'} instead of importing a copy"])
         runs = read_upload(name, data, upload_limits(limits),
                            progress=lambda f, what: tell(0.6 * f, f"reading {what}"))
+        runs = [dataclasses.replace(run, meta={**run.meta, HASH_KEY: digest}) for run in runs]
         ids = save(store, runs, progress=lambda done, total: tell(0.6 + 0.4 * done / max(total, 1),
                                                                    f"writing {done:,} of {total:,} points"))
     except ImportFailed as exc:
