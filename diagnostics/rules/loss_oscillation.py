@@ -96,7 +96,11 @@ class LossOscillation(Rule):
     are the optimizer's), else the per-step loss reduced to ``step_bins`` bin means, because
     ordinary minibatch noise around a falling trend is not oscillation. A per-step loss whose
     single steps swing by a large share of its whole decrease (a flat loss bouncing ±40%) is
-    oscillation too, and is also judged.
+    oscillation too, and is also judged (beside a steady epoch curve as well). Several
+    component losses with no total (a GAN's generator and discriminator, an RL actor and
+    critic) oscillate when every one of them does; when one falls steadily, the others' churn
+    is the expected balance and only wild swings count (``step_threshold`` of a decrease and
+    ``step_swing`` of the loss's size, the single-step bar).
     A diverging loss explains the swings and this finding gives way to ``divergence``; when
     the loss climbs back after a fast early drop, ``lr_too_high`` names the cause beside it.
 
@@ -120,6 +124,9 @@ class LossOscillation(Rule):
       (|first value|, or the decrease when larger): a flat loss with tiny wiggles is not swinging.
     step_threshold: the same ratio for the raw per-step changes: single steps are noisy by nature,
       so they must swing by a large share of the decrease before noise becomes oscillation.
+    component_threshold: ``threshold`` for each of several component losses: adversarial and
+      actor-critic losses churn by nature (a GAN that trains well swings ~10% of its fall from
+      point to point), so every component must swing by a fifth of its decrease.
     step_swing: ``min_swing`` for single steps: a per-step loss must jump by a fifth of its size
       from step to step before it reads as swinging rather than as minibatch noise.
     step_bins: bins a per-step curve is reduced to before the eval-scale test (about the number of
@@ -146,8 +153,9 @@ class LossOscillation(Rule):
     min_turns: float = 0.45
     threshold: float = 0.08
     min_swing: float = 0.05
-    step_threshold: float = 0.3
-    step_swing: float = 0.2
+    step_threshold: float = 0.4
+    component_threshold: float = 0.2
+    step_swing: float = 0.3
     step_bins: int = 20
     bin_points: int = 5
     max_points: int = 500
@@ -160,33 +168,38 @@ class LossOscillation(Rule):
 
     def check(self, run: RunData) -> list[Finding]:
         losses = _train_losses(run)
-        canonical = {s.name for s in losses} & set(train_losses("step"))
-        for series in losses:
-            # a loss outside the canonical family (a GAN's discriminator, an RL critic) need not
-            # fall at all: only swings as large as single steps' strict bar count there
-            found = self._judge(run, series, strict=series.name not in canonical)
-            if found:
-                return found
+        if len(losses) > 1:  # components with no total (a GAN's G and D, an RL actor and critic)
+            found = [self._judge(run, s, self.component_threshold) for s in losses]
+            if all(found):  # none falls steadily: the run's loss has no trend
+                return found[0]
+            # one falls steadily: the others' churn is the expected balance unless it is wild
+            strict = (self._judge(run, s, self.step_threshold, self.step_swing) for s in losses)
+            return next((f for f in strict if f), [])
+        found = self._judge(run, losses[0]) if losses else []
         step = run.get(STEP_LOSS)
-        if step is not None and all(s is not step for s in losses):
+        if not found and step is not None and all(s is not step for s in losses):
             # the epoch curve is steady: single steps may still swing by much of the decrease
-            return self._judge(run, step, strict=True)
-        return []
+            return self._judge(run, step, self.step_threshold)
+        return found
 
-    def _judge(self, run: RunData, series: Series, strict: bool = False) -> list[Finding]:
-        """The eval-scale test (a per-step curve's bin means), then, for a per-step curve, single steps."""
+    def _judge(self, run: RunData, series: Series, bar: float | None = None,
+               strength: float | None = None) -> list[Finding]:
+        """The eval-scale test (a per-step curve's bin means) against ``bar`` and ``strength``
+        (``threshold`` and ``min_swing`` by default), then, for a per-step curve, single steps
+        against ``step_threshold`` and ``step_swing``."""
+        bar = self.threshold if bar is None else bar
         x, y = _before_non_finite(series)
         if len(y) < self.min_points:
             return []
         per_step = series.name == STEP_LOSS or len(y) > self.max_points
         bins = min(self.step_bins, len(y) // self.bin_points)
         if not per_step:
-            hit = self._test(y, self.step_threshold if strict else self.threshold)
+            hit = self._test(y, bar, strength)
             return [self._finding(run, series.name, x, y, hit, "as logged")] if hit else []
         bx, by = x, y
         if bins >= self.min_points:
             bx, by, _ = curves.binned(x, y, bins)
-            hit = None if strict else self._test(by, self.threshold)
+            hit = self._test(by, bar, strength)
             if hit is not None:
                 return [self._finding(run, series.name, bx, by, hit, f"{bins} bin means")]
         raw = unsteadiness(y, self.judge_from, trend=by)
@@ -194,9 +207,9 @@ class LossOscillation(Rule):
             return [self._finding(run, series.name, x, y, raw, "single steps")]
         return []
 
-    def _test(self, y: np.ndarray, threshold: float) -> Unsteadiness | None:
+    def _test(self, y: np.ndarray, threshold: float, strength: float | None = None) -> Unsteadiness | None:
         u = unsteadiness(y, self.judge_from)
-        return u if u is not None and self._passes(u, threshold) else None
+        return u if u is not None and self._passes(u, threshold, strength) else None
 
     def _passes(self, u: Unsteadiness, threshold: float, min_swing: float | None = None) -> bool:
         """Direction reverses often, the swing is strong for the loss's size and comparable to its decrease."""
