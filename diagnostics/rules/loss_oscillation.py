@@ -21,6 +21,7 @@ MIN_BIN_POINTS = 3  # a window's standard deviation needs three points
 TREND_SHARE = 0.3  # the trend of the window means: smoothed over 30% of them (slow moves only)
 START_SHARE, START_POINTS = 0.05, 3  # the loss scale's starting level: the first twentieth, >= 3 points
 MIN_JUDGED = 3  # windows needed after judge_from
+RATIO_CAP = 1e9  # the ratio reported for a curve that never fell (infinite): JSON needs a number
 MIN_TAIL_DIFFS = 3  # the judged part needs three consecutive changes (two turns) to show a back-and-forth
 # the fixes' patches
 LR_DOWN = 0.3  # smaller steps: about half a decade down
@@ -195,16 +196,16 @@ class LossOscillation(Rule):
         bins = min(self.step_bins, len(y) // self.bin_points)
         if not per_step:
             hit = self._test(y, bar, strength)
-            return [self._finding(run, series.name, x, y, hit, "as logged")] if hit else []
+            return [self._finding(run, series.name, x, hit, "as logged")] if hit else []
         bx, by = x, y
         if bins >= self.min_points:
             bx, by, _ = curves.binned(x, y, bins)
             hit = self._test(by, bar, strength)
             if hit is not None:
-                return [self._finding(run, series.name, bx, by, hit, f"{bins} bin means")]
+                return [self._finding(run, series.name, bx, hit, f"{bins} bin means")]
         raw = unsteadiness(y, self.judge_from, trend=by)
         if raw is not None and self._passes(raw, self.step_threshold, self.step_swing):
-            return [self._finding(run, series.name, x, y, raw, "single steps")]
+            return [self._finding(run, series.name, x, raw, "single steps")]
         return []
 
     def _test(self, y: np.ndarray, threshold: float, strength: float | None = None) -> Unsteadiness | None:
@@ -216,18 +217,18 @@ class LossOscillation(Rule):
         strong = (self.min_swing if min_swing is None else min_swing) * u.reference
         return u.turns >= self.min_turns and u.reference > 0 and u.swing >= strong and u.swing >= threshold * u.decrease
 
-    def _finding(self, run: RunData, name: str, x: np.ndarray, y: np.ndarray, u: Unsteadiness,
-                 scale: str) -> Finding:
+    def _finding(self, run: RunData, name: str, x: np.ndarray, u: Unsteadiness, scale: str) -> Finding:
+        """The finding: where the swings start, their size against the decrease, the share of reversals."""
         start = float(x[int(len(x) * self.judge_from)])
         ratio = u.ratio
-        versus = (f"{min(ratio, 1e9):.0%} of its whole decrease ({curves.fmt(u.decrease)})" if u.decrease > 0
+        versus = (f"{min(ratio, RATIO_CAP):.0%} of its whole decrease ({curves.fmt(u.decrease)})" if u.decrease > 0
                   else "while it never fell below its first value")
         summary = (
             f"{name} swings up and down from {run.when(start)} on ({scale}): its consecutive changes "
             f"average {curves.fmt(u.swing)}, {versus}, and {u.turns:.0%} of them reverse direction: "
             "no steady trend."
         )
-        values_ = {"swing": u.swing, "decrease": u.decrease, "swing_over_decrease": min(ratio, 1e9),
+        values_ = {"swing": u.swing, "decrease": u.decrease, "swing_over_decrease": min(ratio, RATIO_CAP),
                    "turns": u.turns, "loss_size": u.reference, "scale": scale, "metric_used": name}
         marks = ({"kind": "span", "start": start, "end": float(x[-1]), "label": "oscillating"},)
         severity = "critical" if ratio >= self.severe else "warning"
