@@ -1,0 +1,92 @@
+"""loss_oscillation on literal curves: swings as large as the decrease with no steady trend fire,
+minibatch noise around a falling trend, tiny wiggles and a GAN component's churn do not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diagnostics.rules.loss_oscillation import unsteadiness
+from tests.diag_curves import falling, fired, make_run
+
+
+def _bouncing(n: int, seed: int = 0) -> np.ndarray:
+    """An epoch loss that falls 1.0 -> 0.5 in its first fifth, then bounces +-0.1 around 0.55."""
+    rng = np.random.default_rng(seed)
+    head = np.linspace(1.0, 0.5, n // 5)
+    tail = 0.55 + 0.1 * np.where(np.arange(n - len(head)) % 2, 1.0, -1.0) * rng.uniform(0.5, 1.0, n - len(head))
+    return np.concatenate([head, tail])
+
+
+def test_unsteadiness_counts_reversals_and_the_decrease():
+    zigzag = np.array([2.0, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5])
+    u = unsteadiness(zigzag, 0.33)
+    assert u.turns == 1.0 and u.swing == 0.5 and u.decrease == 1.0 and u.ratio == 0.5
+    steady = unsteadiness(np.linspace(2.0, 1.0, 9), 0.33)
+    assert steady.turns == 0.0
+    assert unsteadiness(np.array([1.0, 0.9, 0.8]), 0.33) is None  # two points after the head: no back-and-forth
+
+
+def test_an_epoch_loss_bouncing_after_its_first_descent_oscillates():
+    [f] = fired(make_run(**{"train/loss_epoch": _bouncing(40)}), "loss_oscillation")
+    v = f.evidence.values
+    assert f.evidence.metric == "train/loss_epoch" and v["scale"] == "as logged"
+    assert v["turns"] > 0.9 and v["swing_over_decrease"] > 0.2
+
+
+def test_a_steady_epoch_fall_with_evaluation_noise_does_not():
+    rng = np.random.default_rng(1)
+    loss = falling(40, 1.0, 0.2) * (1 + rng.normal(0, 0.01, 40))
+    assert fired(make_run(**{"train/loss_epoch": loss}), "loss_oscillation") == []
+
+
+def test_strong_minibatch_noise_around_a_falling_per_step_trend_is_not_oscillation():
+    rng = np.random.default_rng(2)
+    loss = falling(2000, 2.0, 0.3) * (1 + rng.normal(0, 0.15, 2000))  # +-15% per batch, a clear fall
+    assert fired(make_run(**{"train/loss": loss}), "loss_oscillation") == []
+
+
+def test_per_step_swings_that_survive_binning_oscillate_at_eval_scale():
+    rng = np.random.default_rng(3)
+    n = 2000
+    level = np.where((np.arange(n) // 100) % 2, 0.9, 0.6)  # the level flips every twentieth of the run
+    loss = np.concatenate([np.linspace(1.5, 0.75, 200), level[200:]]) * (1 + rng.normal(0, 0.05, n))
+    [f] = fired(make_run(**{"train/loss": loss}), "loss_oscillation")
+    assert f.evidence.values["scale"] == "20 bin means"
+
+
+def test_a_flat_loss_with_tiny_wiggles_is_not_swinging():
+    rng = np.random.default_rng(4)
+    loss = 0.7 + 0.005 * rng.standard_normal(50)  # no decrease, but only 0.7% from point to point
+    assert fired(make_run(**{"train/loss_epoch": loss}), "loss_oscillation") == []
+
+
+def test_a_component_beside_a_steadily_falling_one_needs_the_strict_bar():
+    # the same bounce: the training loss oscillates; a GAN discriminator's churn of that size beside
+    # a generator loss that falls steadily is the adversarial balance
+    loss = _bouncing(40)
+    assert fired(make_run(**{"train/loss_epoch": loss}), "loss_oscillation")
+    assert fired(make_run(**{"loss_D": loss, "loss_G": falling(40, 3.0, 1.0)}), "loss_oscillation") == []
+
+
+def test_components_that_all_swing_oscillate():
+    rng = np.random.default_rng(6)
+    d = -1.0 + 0.1 * np.where(np.arange(50) % 2, 1.0, -1.0) * rng.uniform(0.5, 1.0, 50)  # a WGAN critic
+    g = 0.5 + 0.3 * np.where(np.arange(50) % 3, 1.0, -1.0) * rng.uniform(0.5, 1.0, 50)
+    [f] = fired(make_run(**{"critic_loss": d, "generator_loss": g}), "loss_oscillation")
+    assert f.evidence.metric in ("critic_loss", "generator_loss")
+    # the generator falling steadily instead: the critic's +-10% churn is the balance, not oscillation
+    assert fired(make_run(**{"critic_loss": d, "generator_loss": falling(50, 2.0, 0.5)}), "loss_oscillation") == []
+
+
+def test_only_the_stretch_before_a_blow_up_is_judged():
+    loss = np.concatenate([falling(30, 1.0, 0.2), [np.nan], 5 + 3 * (np.arange(30) % 2)])
+    assert fired(make_run(**{"train/loss_epoch": loss}), "loss_oscillation") == []
+
+
+def test_a_steady_epoch_curve_with_ordinary_step_noise_is_quiet():
+    rng = np.random.default_rng(5)
+    steps = falling(300, 1.5, 0.3) * (1 + rng.normal(0, 0.1, 300))
+    epochs = falling(15, 1.2, 0.3)
+    run = make_run(steps={"train/loss_epoch": 20 * np.arange(1, 16)},
+                   **{"train/loss": steps, "train/loss_epoch": epochs})
+    assert fired(run, "loss_oscillation") == []
