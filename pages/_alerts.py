@@ -25,7 +25,7 @@ def alerts_settings(store: Any) -> None:
         dashboard = st.text_input("Dashboard address (the alerts link to its run page)", key="alerts:dashboard",
                                   value=store.setting(alerts.SETTING_DASHBOARD) or "",
                                   placeholder=alerts.dashboard_url(store))
-        save, test = st.columns(2)
+        save, test, _ = st.columns([1, 2, 4])  # the two buttons side by side, at the left
         if save.button("Save", icon=":material/save:", key="alerts:save"):
             _save(store, url, dashboard)
         if test.button("Send a test alert", icon=":material/send:", key="alerts:test"):
@@ -34,7 +34,7 @@ def alerts_settings(store: Any) -> None:
         if not saved_url and env_url:
             st.caption(md(f"Sending to {alerts.host_of(env_url)} ({alerts.ENV_URL} in the environment)."))
         elif not saved_url:
-            st.caption("No webhook set: no alerts are sent.")
+            st.caption("No webhook saved: no alerts are sent.")
 
 
 def _save(store: Any, url: str, dashboard: str) -> None:
