@@ -19,20 +19,20 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import http.client
 import json
 import os
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.store.alerts import STATUS_ALERTS
+
+if TYPE_CHECKING:
+    import urllib.request
 
 ENV_URL = "TRAINDOC_ALERT_URL"
 ENV_DASHBOARD = "TRAINDOC_DASHBOARD_URL"
@@ -130,6 +130,8 @@ def run_link(store: Any, run_id: int) -> str:
 
 def request_for(url: str, alert: Alert) -> urllib.request.Request:
     """The POST for this webhook: Slack's body for Slack, the generic one (with ntfy's headers) otherwise."""
+    import urllib.request  # here, not at the top: a process that never sends (runner list) skips http
+
     headers = {"Content-Type": "application/json", "User-Agent": "traindoc-alerts"}
     if is_slack(url):
         body = alert.slack()
@@ -141,6 +143,8 @@ def request_for(url: str, alert: Alert) -> urllib.request.Request:
 
 def post(url: str, alert: Alert, timeout: float = TIMEOUT_SECONDS) -> int:
     """Send once; the HTTP status, or an ``OSError`` (``urllib.error.URLError``, ``HTTPError``, timeout)."""
+    import urllib.request
+
     with urllib.request.urlopen(request_for(url, alert), timeout=timeout) as response:  # noqa: S310 - http(s) only
         response.read(RESPONSE_BYTES)
         return int(response.status)
@@ -148,12 +152,16 @@ def post(url: str, alert: Alert, timeout: float = TIMEOUT_SECONDS) -> int:
 
 def _retryable(exc: BaseException) -> bool:
     """A refused request (4xx: a wrong URL or token) fails the same way again; too-many-requests does not."""
+    import urllib.error
+
     return not isinstance(exc, urllib.error.HTTPError) or exc.code >= 500 or exc.code == 429
 
 
 def deliver(url: str, alert: Alert, attempts: int = ATTEMPTS, timeout: float = TIMEOUT_SECONDS,
             backoff: float = BACKOFF_SECONDS, sleep: Callable[[float], None] = time.sleep) -> tuple[bool, str, int]:
     """Up to ``attempts`` tries: (delivered, what happened, tries used); never raises."""
+    import http.client
+
     error = "not tried"
     for attempt in range(1, attempts + 1):
         try:

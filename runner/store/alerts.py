@@ -13,6 +13,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Sequence
+
+from runner.store.base import StoreError
 
 # the statuses worth waking someone for: the run died (failed, crashed), hangs (stalled), or the doctor
 # ended it (stopped); finished and cancelled are what the user expected
@@ -54,24 +57,26 @@ class AlertsMixin:
 
     def reconcile(self, now: float | None = None) -> list[int]:
         """``LivenessMixin.reconcile``; a run it judged stalled raises an alert (a crash does in ``finish``)."""
-        running: list[int] = []
-        if not self.read_only and self._alerting():
-            running = [r[0] for r in self.conn.execute("SELECT id FROM runs WHERE status='running'")]
+        running = self._ids("SELECT id FROM runs WHERE status='running'") \
+            if not self.read_only and self._alerting() else []
         dead: list[int] = super().reconcile(now)
         if running:
             marks = ",".join("?" * len(running))
-            for (run_id,) in self.conn.execute(
-                    f"SELECT id FROM runs WHERE status='stalled' AND id IN ({marks})", running).fetchall():
+            for run_id in self._ids(f"SELECT id FROM runs WHERE status='stalled' AND id IN ({marks})", running):
                 self._status_alert(run_id, "stalled")
         return dead
+
+    def _ids(self, sql: str, params: Sequence[int] = ()) -> list[int]:
+        """Run ids of a read; none when the file cannot be read (the judging itself says why, not this)."""
+        try:
+            return [int(r[0]) for r in self.conn.execute(sql, tuple(params)).fetchall()]
+        except (sqlite3.DatabaseError, StoreError):
+            return []
 
     def _alerting(self) -> bool:
         from runner import alerts
 
-        try:
-            return alerts.alert_url(self) is not None
-        except sqlite3.DatabaseError:
-            return False
+        return alerts.enabled(self)  # False too when the setting cannot be read: judging goes on
 
     def _status_alert(self, run_id: int, status: str) -> None:
         from runner import alerts
