@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._alerts import alerts_settings
 from pages._manage import manage_selected
 from pages._shared import RUN_PAGE, db_path, get_store, start_links
 from traindoc.views.overview import date_bounds, filter_choices, overview_table
@@ -25,6 +26,7 @@ def watch() -> None:
 
 
 watch()
+alerts_settings(store)  # before the empty state: a fresh database can be given its webhook first
 choices = filter_choices(store)
 if not choices["status"]:
     st.info("No runs yet. Train a preset in the foreground, or launch one in the background "

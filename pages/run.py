@@ -23,6 +23,7 @@ from pages._shared import (
     series,
     start_links,
 )
+from runner.alerts import failure_line
 from runner.store import ACTIVE
 from traindoc.views.cache import against
 from traindoc.views.charts import system_metrics, x_map
@@ -78,6 +79,8 @@ if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped
     st.code(run["error"], language=None, wrap_lines=True)
 for line in store_gap_lines(run["meta"]):  # a store fault the logging API rode out (README, "Reliability")
     st.warning(md(line[0].upper() + line[1:]), icon=":material/sync_problem:")
+if alert_failed := failure_line(run["meta"]):  # the webhook did not take an alert (runner/alerts.py)
+    st.warning(md(alert_failed), icon=":material/notifications_off:")
 
 baseline_id = store.baseline_for(run_id)
 baseline = store.run(baseline_id) if baseline_id is not None else None

@@ -29,7 +29,8 @@ Verdict = tuple[str, "str | None"]
 
 
 class Watcher(Protocol):
-    """What watches a training run from beside it (the live doctor): it may ask the loop to stop."""
+    """What watches a training run from beside it (the live doctor): it may ask the loop to stop. A watcher
+    in this process also has ``last_look()``, called once the run has ended (alerts on its last rows)."""
 
     @property
     def stop_requested(self) -> bool: ...
@@ -134,18 +135,23 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     sink = life.start(device_label(device), pid=pid, on_cancel=cancel.set)
     if sink is None:
         return "cancelled", None
-    doctor = watch(store, run_id)  # the launch form's "stop on a critical finding"
+    doctor = watch(store, run_id)  # the launch form's "stop on a critical finding", or the alerts
+    error: Exception | None = None
     try:
         outcome = train(cfg, sink, should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested),
                         progress=progress)
         if outcome.stopped_early and not cancel.is_set():
             store.update_meta(run_id, stopped_early=outcome.stopped_early)
     except Exception as exc:  # noqa: BLE001 - recorded as the run's error
-        return life.end(exc)
+        error = exc
     finally:
         if doctor is not None:
             doctor.close()
-    return life.end(cancelled=cancel.is_set())
+    verdict = life.end(error) if error is not None else life.end(cancelled=cancel.is_set())
+    last_look = getattr(doctor, "last_look", None)  # a watcher at the Ray head has none: it sees the end there
+    if last_look is not None:
+        last_look()  # the last flush's rows, stored only by the end: a finding there still alerts
+    return verdict
 
 
 def device_label(device: Any) -> str:

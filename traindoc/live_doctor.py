@@ -12,6 +12,10 @@ appears within one sink flush interval of its onset plus one poll. When a critic
 appears it records the finding in the run's meta, ends the run ``stopped`` and sets
 ``stop_requested``; the training loop (or the integration) then leaves at its next step.
 The dashboard's run page already re-diagnoses a live run every two seconds.
+
+When the database has a webhook (``runner.alerts``) the doctor watches every live run, whatever
+asked for it, and hands each new warning or critical finding to the alerts; ``last_look`` after
+the run's end sees the rows of its last flush, which the loop no longer does.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from runner import alerts
 from runner.stop_on import check_stop_on, requested
 from runner.store import Store
 from traindoc.statuses import ACTIVE
@@ -29,14 +34,16 @@ DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagn
 
 
 class LiveDoctor:
-    """Diagnoses run ``run_id`` every ``interval`` seconds until closed or until it stops the run."""
+    """Diagnoses run ``run_id`` every ``interval`` seconds until closed or until it stops the run;
+    with ``alert``, each new warning or critical finding also goes to the database's webhook."""
 
     def __init__(self, store: Store, run_id: int, stop_on: Iterable[str] | str,
-                 interval: float = DEFAULT_INTERVAL) -> None:
+                 interval: float = DEFAULT_INTERVAL, alert: bool = False) -> None:
         self.store = store
         self.run_id = run_id
         self.stop_on = check_stop_on(stop_on)
         self.interval = interval
+        self.alert = alert
         self.stopped_by: dict[str, Any] | None = None
         self.looks = 0  # diagnoses run (one per batch the sink wrote, at most)
         self._seen_step: int | None = None
@@ -73,8 +80,9 @@ class LiveDoctor:
             return False  # nothing new since the last diagnosis
         self._seen_step = run["last_step"]
         self.looks += 1
-        critical = [f for f in diagnose(load_run(self.store, self.run_id))
-                    if f.severity == "critical" and f.rule in self.stop_on]
+        findings = diagnose(load_run(self.store, self.run_id))
+        self._alert(run, findings)
+        critical = [f for f in findings if f.severity == "critical" and f.rule in self.stop_on]
         if not critical:
             return False
         finding = critical[0]
@@ -86,7 +94,33 @@ class LiveDoctor:
         return True
 
 
+    def last_look(self) -> None:
+        """After the run's end (its last rows flushed): alert on what the loop did not see; never raises."""
+        if not self.alert:
+            return
+        from diagnostics import diagnose
+        from traindoc.handoff import load_run
+
+        try:
+            run = self.store.run(self.run_id)
+            if run["last_step"] is not None and run["last_step"] != self._seen_step:
+                self._seen_step = run["last_step"]
+                self._alert(run, diagnose(load_run(self.store, self.run_id)))
+        except Exception:  # noqa: BLE001 - the run has ended as it ended; an alert changes nothing of it
+            return
+
+    def _alert(self, run: dict[str, Any], findings: list[Any]) -> None:
+        if not self.alert:
+            return
+        try:
+            alerts.notify_findings(self.store, run, findings)
+        except Exception:  # noqa: BLE001 - a webhook or its bookkeeping never stops the watch (or a stop)
+            return
+
+
 def for_run(store: Store, run_id: int, **kw: Any) -> LiveDoctor | None:
-    """The doctor a launched run asked for (``requested``), or None."""
+    """The doctor a launched run asked for (``requested``), or one that only alerts when the database has a
+    webhook; None when neither."""
     stop_on = requested(store, store.run(run_id))
-    return LiveDoctor(store, run_id, stop_on, **kw) if stop_on else None
+    alert = alerts.enabled(store)
+    return LiveDoctor(store, run_id, stop_on, alert=alert, **kw) if stop_on or alert else None

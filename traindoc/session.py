@@ -1,4 +1,4 @@
-"""``traindoc.start_run``: the logging API with the run's config and a doctor that can stop it.
+"""``traindoc.start_run``: the logging API with the run's config and a doctor that can stop it (or alert).
 
 Built on ``runner.api.start_run`` (one run lifecycle): this adds ``run.config`` (the
 queued values when traindoc launched the script, else what the script passed), the live
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
-from runner import api
+from runner import alerts, api
 from runner.scripts import ENV_RUN_ID
 from runner.sink import STORE_FAULTS
 from runner.stop_on import check_stop_on, requested
@@ -92,28 +92,35 @@ def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db:
     stop_on = check_stop_on(stop_on)
     launched = bool(os.environ.get(ENV_RUN_ID))
     strict = api.strict_mode(strict)
-    with api.start_run(name, config, db=db, group_id=group_id, strict=strict, rank_zero_only=rank_zero_only) as inner:
-        stored, doctor = {"config": dict(config or {})}, None
-        try:
-            if inner.store is not None and inner.id is not None:
-                stored = inner.store.run(inner.id)
-                stop_on = stop_on or requested(inner.store, stored)
-                leads = isinstance(inner, api.Run)  # rank 0 or a lone process: the one that may stop the run
-                doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval) \
-                    if stop_on and leads else None
-        except STORE_FAULTS:
-            if strict:
-                raise  # else: no doctor for this run; its rows are kept all the same
-        restore = _cancel_on_sigterm() if launched else None
-        try:
-            yield Run(inner, stored["config"], doctor, raise_on_stop)
-        except RunStopped:
-            pass  # the doctor already ended the run `stopped`; what was logged is kept
-        finally:
-            if doctor is not None:
-                doctor.close()
-            if restore is not None:
-                restore()
+    doctor: LiveDoctor | None = None
+    try:
+        with api.start_run(name, config, db=db, group_id=group_id, strict=strict,
+                           rank_zero_only=rank_zero_only) as inner:
+            stored = {"config": dict(config or {})}
+            try:
+                if inner.store is not None and inner.id is not None:
+                    stored = inner.store.run(inner.id)
+                    stop_on = stop_on or requested(inner.store, stored)
+                    alert = alerts.enabled(inner.store)  # a webhook is set: every live run is watched
+                    leads = isinstance(inner, api.Run)  # rank 0 or a lone process: the one that may stop the run
+                    doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval, alert=alert) \
+                        if (stop_on or alert) and leads else None
+            except STORE_FAULTS:
+                if strict:
+                    raise  # else: no doctor for this run; its rows are kept all the same
+            restore = _cancel_on_sigterm() if launched else None
+            try:
+                yield Run(inner, stored["config"], doctor, raise_on_stop)
+            except RunStopped:
+                pass  # the doctor already ended the run `stopped`; what was logged is kept
+            finally:
+                if doctor is not None:
+                    doctor.close()
+                if restore is not None:
+                    restore()
+    finally:
+        if doctor is not None:
+            doctor.last_look()  # the run has ended and its last rows are stored: alert on what they show
 
 
 def _cancel_on_sigterm() -> Any:

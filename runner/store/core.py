@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from runner import rollup
+from runner.store.alerts import AlertsMixin
 from runner.store.base import (
     BUSY_TIMEOUT_MS,
     SOURCES,
@@ -57,7 +58,7 @@ WHERE m.run_id = ? AND m.name = ? AND m.step = wanted.step ORDER BY m.step
 """
 
 
-class Store(ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, StoreBase):
+class Store(AlertsMixin, ImportsMixin, ManageMixin, QueueMixin, ScriptsMixin, LivenessMixin, StoreBase):
     """Thread-safe handle on one database file (one connection per thread)."""
 
     def __init__(self, db: str | os.PathLike | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,

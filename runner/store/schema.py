@@ -146,6 +146,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN job_key TEXT;
     CREATE UNIQUE INDEX runs_job_key ON runs(job_key);
     """,
+    # Alerts (runner/alerts.py): the database's own settings (the webhook, the dashboard's address for
+    # links), and one row per alert a run has had, keyed so that two processes watching the same run
+    # (the run's own and the dashboard's reconcile) can never both send it.
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts_sent (
+        run_id INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    """,
 )
 
 # Merge a batch's bucket summary into what is stored: counts add up, extremes compete.
