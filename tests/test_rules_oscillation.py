@@ -90,3 +90,12 @@ def test_a_steady_epoch_curve_with_ordinary_step_noise_is_quiet():
     run = make_run(steps={"train/loss_epoch": 20 * np.arange(1, 16)},
                    **{"train/loss": steps, "train/loss_epoch": epochs})
     assert fired(run, "loss_oscillation") == []
+
+
+def test_a_swinging_step_loss_beside_an_epoch_curve_too_short_to_judge_is_oscillation() -> None:
+    """Three epochs of a per-step loss jumping between 0.01 and 0.9 (SGD with a huge momentum): the
+    three epoch means cannot show it, the steps do."""
+    rng = np.random.default_rng(0)
+    steps = np.where(rng.random(300) < 0.5, rng.uniform(0.005, 0.05, 300), rng.uniform(0.3, 0.9, 300))
+    run = make_run(**{"train/loss": list(steps), "train/loss_epoch": [0.45, 0.34, 0.31]})
+    assert [f.rule for f in fired(run, "loss_oscillation")] == ["loss_oscillation"]

@@ -166,8 +166,11 @@ class LossOscillation(Rule):
     severe: float = 0.5
 
     def applies(self, run: RunData) -> bool:
-        """A training-loss curve long enough to show a back-and-forth."""
-        return any(np.isfinite(s.values).sum() >= self.min_points for s in _train_losses(run))
+        """A training-loss curve long enough to show a back-and-forth: the judged one, or the per-step
+        curve beside an epoch curve too short to judge (three epochs of 100 swinging steps)."""
+        step = run.get(STEP_LOSS)
+        candidates = [*_train_losses(run), *([step] if step is not None else [])]
+        return any(np.isfinite(s.values).sum() >= self.min_points for s in candidates)
 
     def check(self, run: RunData) -> list[Finding]:
         losses = _train_losses(run)
