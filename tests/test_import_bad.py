@@ -124,12 +124,11 @@ def test_zip_holding_nothing_importable() -> None:
     assert "zip holds no log files" in str(_fails("pics.zip", _zip({"a.png": b"\x89PNG"})))
 
 
-def test_a_step_repeated_on_the_next_row_is_read_in_file_order_with_a_note() -> None:
-    # a repeated step is a second run (or launch) appended to the file: raters read such a file in file order
+def test_duplicate_steps_keep_the_last_value_with_a_note() -> None:
     (run,) = read_upload("dup.csv", b"step,loss\n1,0.9\n2,0.8\n2,0.7\n3,0.6\n")
-    assert run.frame[["step", "value"]].values.tolist() == [[1, 0.9], [2, 0.8], [3, 0.7], [4, 0.6]]
-    assert run.warnings == ("the step column repeats on 1 consecutive row(s): read in file order (the x-axis is "
-                            "the row order)",)
+    assert run.frame[["step", "value"]].values.tolist() == [[1, 0.9], [2, 0.7], [3, 0.6]]
+    assert run.warnings == ("'loss': 2 rows share a step (first step 2, line 3); the last value of each step "
+                            "was kept",)
 
 
 def test_steps_that_go_back_are_appended_segments_read_in_file_order() -> None:

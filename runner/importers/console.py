@@ -116,16 +116,18 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def _keras(lines: list[str]) -> tuple[pd.DataFrame, str]:
-    last: dict[int, tuple[int, str]] = {}
-    epoch = None
+    """One row per epoch, in file order; ``Epoch 1/N`` again after ``Epoch 5/N`` is the next ``fit`` call."""
+    last: dict[tuple[int, int], tuple[int, str]] = {}
+    epoch, fit = None, 0
     for number, line in enumerate(lines, 1):
         match = _KERAS_EPOCH.match(line)
         if match:
+            fit += epoch is not None and int(match.group(1)) <= epoch  # a later fit() printing its epochs again
             epoch = int(match.group(1))
         elif epoch is not None and _KERAS_LINE.search(line):
-            last[epoch] = (number, line)  # the bar redraws; the epoch's final line wins
+            last[(fit, epoch)] = (number, line)  # the bar redraws; the epoch's final line wins
     rows = []
-    for ep, (number, line) in sorted(last.items()):
+    for (_, ep), (number, line) in sorted(last.items()):
         tail = line.split(" - ", 1)[1] if " - " in line else line
         for key, val in _KERAS_PAIR.findall(tail):
             if key not in ("ETA",):

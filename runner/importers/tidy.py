@@ -42,13 +42,16 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     if frame.empty:
         raise ImportFailed(source, f"no rows with a numeric step (read as {fmt})")
     axis, counted, meta = parsed.axis, parsed.counted, dict(parsed.meta)
-    if fmt not in SORTED_FORMATS and segments.needs_file_order(frame):
-        found = segments.file_order(frame)
+    # an epoch that repeats is another fit() of one epoch (or a batch row); a step that repeats is re-logged
+    repeats = axis == "epoch"
+    found = segments.file_order(frame, repeats) if fmt not in SORTED_FORMATS and segments.needs_file_order(
+        frame, repeats) else None
+    if found is not None and found.found:
         frame = found.frame
-        notes.append(segments.note(found, "epoch" if axis == "epoch" else "step", parsed.where))
-        if found.finer_than_axis:  # several rows per epoch (its batches): the rows are steps, not epochs
+        column = "epoch" if axis == "epoch" and not found.rollovers else "step"  # the x column that failed to advance
+        if found.finer_than_axis or found.rollovers:  # several rows per epoch (its batches): rows are steps
             axis = "step"
-        counted = True  # the x-axis is the row order now: its gaps say nothing of how often a value was logged
+        notes.append(segments.note(found, column, parsed.where))
         meta["restarts"] = list(found.restart_steps)
     codes = frame["name"].astype("category").cat.codes.to_numpy()
     steps = frame["step"].to_numpy(dtype=float)
