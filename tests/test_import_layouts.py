@@ -439,3 +439,18 @@ def test_python_logging_epoch_lines_with_settings_and_a_relaunch() -> None:
     assert rd.series["val/loss"].steps.tolist() == rd.series["train/loss_epoch"].steps.tolist() == [1, 2, 3, 4]
     assert not {"Training_samples", "size"} & set(run.mapping)  # settings lines are not curves
     assert any(w.startswith("2 appended segments (the epoch column restarts at lines 16)") for w in run.warnings)
+
+
+def test_bare_step_and_epoch_counters_give_the_x_axis() -> None:
+    # python logging: ``epoch 0 | step 2 | train_loss: ...`` between per-step ``step 1 | loss: ...`` lines
+    lines = []
+    for step in range(1, 9):
+        lines.append(f"2026-12-07 13:46:10,242 - trainer - INFO - step {step} | loss: {2.3 - step / 10:.4f}")
+        if step % 2 == 0:
+            lines.append(f"2026-12-07 13:46:10,242 - trainer - INFO - epoch {step // 5} | step {step} | "
+                         f"train_loss: {2.3 - step / 10:.4f} | val_loss: {2.2 - step / 20:.4f}")
+    (run,) = read_upload("train.log", ("\n".join(lines) + "\n").encode())
+    steps = {n: g["step"].tolist() for n, g in run.frame.groupby("name")}
+    assert steps["loss"] == list(range(1, 9))
+    assert steps["val_loss"] == [2, 4, 6, 8]  # the logged step, not the line's place
+    assert run.frame.loc[run.frame["name"] == "val_loss", "epoch"].tolist() == [0, 0, 1, 1]

@@ -48,9 +48,9 @@ _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "t
 _LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|eval|evaluation|test)\b", re.IGNORECASE)
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "evaluation": "val", "test": "val"}
-# ``Epoch 3 Training - Loss: 0.41`` / ``Epoch 3, Batch 0/8, Loss: ...``: the epoch named by a bare number
-# (no ``:``/``=``); ``Epoch 3/50`` is read by ``_PAIR_TOTAL``
-_BARE_EPOCH = re.compile(r"\bepoch\s+(\d+)\b(?![./\d])", re.IGNORECASE)
+# ``Epoch 3 Training - Loss: 0.41`` / ``epoch 0 | step 2 | train_loss: ...``: an epoch or step named by a bare
+# number (no ``:``/``=``); ``Epoch 3/50`` is read by ``_PAIR_TOTAL``
+_BARE_COUNTER = re.compile(r"\b(epoch|step|iter|iteration|global_step)\s+(\d+)\b(?![./\d])", re.IGNORECASE)
 _STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "batch", "update", "steps")
 _BAR_FIELDS = {"v_num"}  # Lightning's bar shows the logger version: not a metric
 _VAL_KEY = re.compile(r"^(val|valid|validation|eval|test)[_/]", re.IGNORECASE)
@@ -216,9 +216,9 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
             pairs.setdefault(key, float(n))
             totals[key.lower()] = int(total)
         low = {k.lower(): k for k in pairs}
-        bare = _BARE_EPOCH.search(line)
-        if "epoch" not in low and bare:
-            pairs["epoch"], low["epoch"] = float(bare.group(1)), "epoch"
+        for word, count in _BARE_COUNTER.findall(line):
+            if word.lower() not in low:
+                pairs[word.lower()], low[word.lower()] = float(count), word.lower()
         step_key = next((low[k] for k in _STEP_KEYS if k in low), None)
         epoch_key = low.get("epoch")
         metrics = {k: v for k, v in pairs.items() if k not in (step_key, epoch_key)}
