@@ -7,10 +7,13 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from import_golden import FIXTURES
 
 from runner.importers import ImportFailed, Limits, read_upload
+from runner.importers.base import Parsed
+from runner.importers.tidy import finish
 
 
 def _fails(name: str, data: bytes, limits: Limits | None = None) -> ImportFailed:
@@ -128,11 +131,20 @@ def test_duplicate_steps_keep_the_last_value_with_a_note() -> None:
                             "was kept",)
 
 
-def test_non_monotonic_steps_are_sorted_with_a_note() -> None:
+def test_steps_that_go_back_are_appended_segments_read_in_file_order() -> None:
     (run,) = read_upload("restart.csv", b"step,loss\n1,0.9\n2,0.8\n3,0.7\n2,0.75\n3,0.65\n")
+    assert run.frame["step"].tolist() == [1, 2, 3, 4, 5]
+    assert run.frame["value"].tolist() == [0.9, 0.8, 0.7, 0.75, 0.65]  # both segments, as written
+    assert run.meta["restarts"] == [4]
+    assert any(w.startswith("2 appended segments (the step column restarts at lines 5)") for w in run.warnings)
+
+
+def test_tensorboard_restarts_are_still_sorted_by_step() -> None:
+    frame = pd.DataFrame({"step": [1, 2, 3, 2, 3], "name": "loss", "value": [0.9, 0.8, 0.7, 0.75, 0.65],
+                          "line": range(1, 6)})
+    run = finish("tb", "tensorboard", "tb", Parsed(frame), {})
     assert run.frame["step"].tolist() == [1, 2, 3]
-    assert run.frame["value"].tolist() == [0.9, 0.75, 0.65]  # the rerun's values win
-    assert "'loss': steps go backwards 1x (step 2 after 3, line 5); rows were sorted by step" in run.warnings
+    assert run.frame["value"].tolist() == [0.9, 0.75, 0.65]  # a resumed run re-logs steps: the rerun wins
 
 
 def test_nan_and_inf_are_kept_as_logged_values() -> None:

@@ -327,3 +327,130 @@ def test_a_stray_carriage_return_in_the_last_row_is_read_not_raised() -> None:
     """Found by the fuzzer: the csv module refuses a lone CR inside a line; the row is still judged."""
     (run,) = read_upload("log.csv", b"step,loss,val_loss\n1,0.5,0.6\n2,0.4,0.5\n3\r0.3")
     assert sorted(run.frame["step"].unique().tolist()) == [1, 2] and "cut off" in run.warnings[0]
+
+
+# --- appended runs and repeated epochs (issue 17) ------------------------------------------------------------
+
+
+def test_keras_csvlogger_appended_by_one_epoch_fits_keeps_every_row_in_file_order() -> None:
+    # CSVLogger(append=True) around fit(epochs=1) in a loop: every row says epoch 0
+    losses = [0.39, 0.37, 0.35, 1.67, 0.73, 0.54]
+    text = "epoch,accuracy,loss,val_accuracy,val_loss\n" + "".join(
+        f"0,{0.8 + i / 100},{v},{0.85 + i / 100},{v * 0.9}\n" for i, v in enumerate(losses))
+    (run,) = read_upload("training_log.csv", text.encode())
+    assert run.format == "keras_csv" and run.axis == "epoch"
+    rd = from_imported(run)
+    assert rd.series["train/loss_epoch"].values.tolist() == losses
+    assert rd.series["train/loss_epoch"].steps.tolist() == [0, 1, 2, 3, 4, 5]
+    assert rd.series["val/loss"].steps.tolist() == [0, 1, 2, 3, 4, 5]
+    assert run.frame["epoch"].eq(0).all()  # the logged epoch is kept
+    assert any("epoch column repeats on 5 consecutive row(s): read in file order" in w for w in run.warnings)
+
+
+def test_phases_restarting_their_epoch_numbering_are_segments_in_file_order() -> None:
+    rows = [("a", e, 2.0 - e / 10, 2.1 - e / 20) for e in range(1, 6)]
+    rows += [("b", e, 2.3, 2.3) for e in range(1, 4)]
+    rows += [("a", e, 1.6 - (e - 4) / 10, 1.7) for e in range(4, 8)]  # resumes its own numbering past b's end
+    text = "phase,epoch,train_loss,val_loss\n" + "".join(f"{p},{e},{t},{v}\n" for p, e, t, v in rows)
+    (run,) = read_upload("training_log.csv", text.encode())
+    rd = from_imported(run)
+    assert rd.series["train/loss_epoch"].values.tolist() == [r[2] for r in rows]
+    assert rd.series["train/loss_epoch"].steps.tolist() == list(range(1, 13))
+    assert run.meta["restarts"] == [6]  # 3 -> 4 advances: no restart to see, but the rows stay in file order
+    assert any(w.startswith("2 appended segments (the epoch column restarts at lines 7)") for w in run.warnings)
+    assert run.frame.loc[run.frame["name"] == "val_loss", "epoch"].tolist() == [r[1] for r in rows]
+
+
+def test_train_and_val_rows_of_a_restarted_run_stay_aligned() -> None:
+    # train and validation on separate rows sharing a step; the second run restarts both
+    lines = ["step,train_loss,val_loss"]
+    for run_no in range(2):
+        for step in (10, 20, 30):
+            lines += [f"{step},{1 - step / 100 + run_no},", f"{step},,{1.1 - step / 100 + run_no}"]
+    (run,) = read_upload("log.csv", ("\n".join(lines) + "\n").encode())
+    steps = {n: g["step"].tolist() for n, g in run.frame.groupby("name")}
+    assert steps["train_loss"] == steps["val_loss"] == [10, 20, 30, 40, 50, 60]  # spacing of 10 kept
+    assert run.meta["restarts"] == [40]
+
+
+def test_rows_sharing_a_step_on_separate_rows_read_as_before() -> None:
+    text = b"step,train_loss,val_loss\n10,0.5,\n10,,0.6\n20,0.4,\n20,,0.55\n30,0.3,\n30,,0.5\n"
+    (run,) = read_upload("log.csv", text)
+    assert run.warnings == () and "restarts" not in run.meta
+    assert run.frame.loc[run.frame["name"] == "val_loss", "step"].tolist() == [10, 20, 30]
+
+
+def test_a_step_column_counting_inside_each_epoch_is_read_in_file_order() -> None:
+    text = "epoch,batch,loss\n" + "".join(f"{e},{b},{1 / (1 + 3 * e + b):.4f}\n" for e in range(3) for b in range(3))
+    (run,) = read_upload("batches.csv", text.encode())
+    assert run.frame["step"].tolist() == list(range(9))
+    assert run.axis == "step" and run.mapping["loss"] == "train/loss"  # one row per batch, not per epoch
+    assert run.meta["restarts"] == []  # the epoch advanced at each restart: not another run
+    assert any("counts inside each epoch (it restarts 2x as the epoch advances)" in w for w in run.warnings)
+
+
+def test_several_rows_per_epoch_are_batches_in_file_order() -> None:
+    text = "epoch,loss\n" + "".join(f"{e},{1 / (1 + 3 * e + b):.4f}\n" for e in range(3) for b in range(3))
+    (run,) = read_upload("batches.csv", text.encode())
+    assert len(run.frame) == 9 and run.axis == "step" and run.mapping["loss"] == "train/loss"
+
+
+def test_a_step_logged_again_at_the_end_keeps_the_last_value() -> None:
+    # a final evaluation at the last step (Trainer.evaluate() after train()): not another run
+    records = [{"step": s, "loss": 1 / s} for s in (10, 20, 30)] + [{"step": 30, "eval_loss": 0.5},
+                                                                    {"step": 30, "eval_loss": 0.45}]
+    (run,) = read_upload("log_history.jsonl", "\n".join(json.dumps(r) for r in records).encode())
+    assert run.frame.loc[run.frame["name"] == "eval_loss", "value"].tolist() == [0.45]
+    assert run.frame.loc[run.frame["name"] == "loss", "step"].tolist() == [10, 20, 30]
+    assert "restarts" not in run.meta
+
+
+def test_keras_console_output_of_two_fit_calls_is_two_segments() -> None:
+    text = ""
+    for fit in range(2):
+        for e in range(1, 4):
+            loss = 1.0 / (e + 3 * fit)
+            text += (f"Epoch {e}/3\n10/10 [==============================] - 1s 5ms/step - loss: {loss:.4f}"
+                     f" - val_loss: {loss * 1.1:.4f}\n")
+    (run,) = read_upload("fit.log", text.encode())
+    rd = from_imported(run)
+    assert rd.series["val/loss"].values.round(4).tolist() == [round(1.1 / e, 4) for e in range(1, 7)]
+    assert rd.series["val/loss"].steps.tolist() == [1, 2, 3, 4, 5, 6]
+    assert run.frame.loc[run.frame["name"] == "loss", "epoch"].tolist() == [1, 2, 3, 1, 2, 3]
+
+
+def test_python_logging_epoch_lines_with_settings_and_a_relaunch() -> None:
+    head = ["2025-07-05 12:50:30,346 - __main__ - INFO - Training samples: 8000",
+            "2025-07-05 12:50:30,346 - __main__ - INFO - Validation samples: 1000",
+            "2025-07-05 12:50:30,346 - __main__ - INFO - Batch size: 1024"]
+    lines = list(head)
+    for epoch, (train, val) in enumerate([(1.2, 18.5), (0.19, 38.3), (0.11, 50.3)], 1):
+        lines += [f"2025-07-05 12:57:11,293 - __main__ - INFO - Epoch {epoch}, Batch 0/8, Loss: {train * 2}",
+                  f"2025-07-05 12:57:18,784 - __main__ - INFO - Epoch {epoch} Training - Loss: {train}, "
+                  f"Mod Acc: 0.8061, Time: 16.9s",
+                  f"2025-07-05 12:57:21,354 - __main__ - INFO - Epoch {epoch} Validation - Loss: {val}, "
+                  f"Mod Acc: 0.0000"]
+    lines += head + ["2025-07-05 12:59:34,052 - __main__ - INFO - Epoch 1 Training - Loss: 1.07, Mod Acc: 0.85",
+                     "2025-07-05 12:59:34,517 - __main__ - INFO - Epoch 1 Validation - Loss: 21.9, Mod Acc: 0.0"]
+    (run,) = read_upload("training.log", ("\n".join(lines) + "\n").encode())
+    rd = from_imported(run)
+    assert rd.series["val/loss"].values.tolist() == [18.5, 38.3, 50.3, 21.9]
+    assert rd.series["train/loss_epoch"].values.tolist() == [1.2, 0.19, 0.11, 1.07]
+    assert rd.series["val/loss"].steps.tolist() == rd.series["train/loss_epoch"].steps.tolist() == [1, 2, 3, 4]
+    assert not {"Training_samples", "size"} & set(run.mapping)  # settings lines are not curves
+    assert any(w.startswith("2 appended segments (the epoch column restarts at lines 16)") for w in run.warnings)
+
+
+def test_bare_step_and_epoch_counters_give_the_x_axis() -> None:
+    # python logging: ``epoch 0 | step 2 | train_loss: ...`` between per-step ``step 1 | loss: ...`` lines
+    lines = []
+    for step in range(1, 9):
+        lines.append(f"2026-12-07 13:46:10,242 - trainer - INFO - step {step} | loss: {2.3 - step / 10:.4f}")
+        if step % 2 == 0:
+            lines.append(f"2026-12-07 13:46:10,242 - trainer - INFO - epoch {step // 5} | step {step} | "
+                         f"train_loss: {2.3 - step / 10:.4f} | val_loss: {2.2 - step / 20:.4f}")
+    (run,) = read_upload("train.log", ("\n".join(lines) + "\n").encode())
+    steps = {n: g["step"].tolist() for n, g in run.frame.groupby("name")}
+    assert steps["loss"] == list(range(1, 9))
+    assert steps["val_loss"] == [2, 4, 6, 8]  # the logged step, not the line's place
+    assert run.frame.loc[run.frame["name"] == "val_loss", "epoch"].tolist() == [0, 0, 1, 1]

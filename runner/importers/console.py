@@ -48,6 +48,9 @@ _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "t
 _LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|eval|evaluation|test)\b", re.IGNORECASE)
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
                 "eval": "val", "evaluation": "val", "test": "val"}
+# ``Epoch 3 Training - Loss: 0.41`` / ``epoch 0 | step 2 | train_loss: ...``: an epoch or step named by a bare
+# number (no ``:``/``=``); ``Epoch 3/50`` is read by ``_PAIR_TOTAL``
+_BARE_COUNTER = re.compile(r"\b(epoch|step|iter|iteration|global_step)\s+(\d+)\b(?![./\d])", re.IGNORECASE)
 _STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "batch", "update", "steps")
 _BAR_FIELDS = {"v_num"}  # Lightning's bar shows the logger version: not a metric
 _VAL_KEY = re.compile(r"^(val|valid|validation|eval|test)[_/]", re.IGNORECASE)
@@ -113,16 +116,18 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
 
 
 def _keras(lines: list[str]) -> tuple[pd.DataFrame, str]:
-    last: dict[int, tuple[int, str]] = {}
-    epoch = None
+    """One row per epoch, in file order; ``Epoch 1/N`` again after ``Epoch 5/N`` is the next ``fit`` call."""
+    last: dict[tuple[int, int], tuple[int, str]] = {}
+    epoch, fit = None, 0
     for number, line in enumerate(lines, 1):
         match = _KERAS_EPOCH.match(line)
         if match:
+            fit += epoch is not None and int(match.group(1)) <= epoch  # a later fit() printing its epochs again
             epoch = int(match.group(1))
         elif epoch is not None and _KERAS_LINE.search(line):
-            last[epoch] = (number, line)  # the bar redraws; the epoch's final line wins
+            last[(fit, epoch)] = (number, line)  # the bar redraws; the epoch's final line wins
     rows = []
-    for ep, (number, line) in sorted(last.items()):
+    for (_, ep), (number, line) in sorted(last.items()):
         tail = line.split(" - ", 1)[1] if " - " in line else line
         for key, val in _KERAS_PAIR.findall(tail):
             if key not in ("ETA",):
@@ -211,6 +216,9 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
             pairs.setdefault(key, float(n))
             totals[key.lower()] = int(total)
         low = {k.lower(): k for k in pairs}
+        for word, count in _BARE_COUNTER.findall(line):
+            if word.lower() not in low:
+                pairs[word.lower()], low[word.lower()] = float(count), word.lower()
         step_key = next((low[k] for k in _STEP_KEYS if k in low), None)
         epoch_key = low.get("epoch")
         metrics = {k: v for k, v in pairs.items() if k not in (step_key, epoch_key)}
@@ -223,10 +231,10 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
     stepped_lines = [p for p in parsed if p[3] is not None]
     epoch_lines = [p for p in parsed if p[3] is None and p[4] is not None]
     notes = []
-    if epoch_lines and len(stepped_lines) < len(epoch_lines):
+    if epoch_lines and stepped_lines and len(stepped_lines) < len(epoch_lines):
         # a header such as ``batch: 64, lr: 0.1`` does not make every ``Epoch 1/200, Train Loss: ...`` prose
         notes.append(f"{len(stepped_lines)} line(s) with a step or batch key beside {len(epoch_lines)} per-epoch "
-                     "lines were left out (settings, not the run)")
+                     "lines were left out (settings or per-batch lines; the per-epoch lines are the run)")
         parsed = [p for p in parsed if p[3] is None]
         stepped_lines = []
     stepped = bool(stepped_lines)
@@ -234,6 +242,12 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
         notes.append(f"{len(stepped_lines)} per-batch line(s) whose counter restarts each epoch were left out; "
                      f"the {len(epoch_lines)} per-epoch summary lines are the run")
         parsed, stepped = epoch_lines, False
+    plain = [p for p in parsed if p[3] is None and p[4] is None]
+    if not stepped and plain and len(plain) < len(epoch_lines) and len({p[1][p[4]] for p in epoch_lines}) >= 2:
+        # ``Training samples: 8000`` / ``Batch size: 1024`` at each launch, beside ``Epoch 3 ... Loss: 0.41``
+        notes.append(f"{len(plain)} line(s) with neither a step nor an epoch beside {len(epoch_lines)} per-epoch "
+                     "lines were left out (settings, not the run)")
+        parsed = [p for p in parsed if p[4] is not None]
     rows, counter, has_step, only_epochs, counted = [], 0, False, True, False
     for number, pairs, totals, step_key, epoch_key, metrics in parsed:
         if stepped and step_key is None:

@@ -1,9 +1,10 @@
 """From a reader's rows to an ``ImportedRun``: checks, notes for the user, and the name mapping.
 
-Duplicate steps keep the last value logged (a resumed run re-logs them); steps that go
-backwards are sorted (TensorBoard after a restart); NaN and ±inf are kept, because a NaN
-loss is the very fact the divergence rule needs. Each case leaves a note naming the
-metric and the line or step, so nothing is changed silently.
+A text or table log whose step (or epoch) restarts or repeats holds appended runs: it is read
+in file order (``segments``). In a TensorBoard run, duplicate steps keep the last value logged
+(a resumed run re-logs them) and steps that go backwards are sorted; NaN and ±inf are kept,
+because a NaN loss is the very fact the divergence rule needs. Each case leaves a note naming
+the metric and the line or step, so nothing is changed silently.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runner.importers import segments
 from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
 from traindoc import vocabulary
+
+# Formats whose restarts are re-logged steps of one run (TensorBoard resumes from a checkpoint and
+# writes the steps again): their rows are sorted by step and the last value of a step kept.
+SORTED_FORMATS = frozenset({"tensorboard"})
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
@@ -35,6 +41,18 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     frame = frame[frame["step"].notna() & (frame["name"] != "")]
     if frame.empty:
         raise ImportFailed(source, f"no rows with a numeric step (read as {fmt})")
+    axis, counted, meta = parsed.axis, parsed.counted, dict(parsed.meta)
+    # an epoch that repeats is another fit() of one epoch (or a batch row); a step that repeats is re-logged
+    repeats = axis == "epoch"
+    found = segments.file_order(frame, repeats) if fmt not in SORTED_FORMATS and segments.needs_file_order(
+        frame, repeats) else None
+    if found is not None and found.found:
+        frame = found.frame
+        column = "epoch" if axis == "epoch" and not found.rollovers else "step"  # the x column that failed to advance
+        if found.finer_than_axis or found.rollovers:  # several rows per epoch (its batches): rows are steps
+            axis = "step"
+        notes.append(segments.note(found, column, parsed.where))
+        meta["restarts"] = list(found.restart_steps)
     codes = frame["name"].astype("category").cat.codes.to_numpy()
     steps = frame["step"].to_numpy(dtype=float)
     by_name = np.argsort(codes, kind="stable")  # file order inside each name
@@ -52,14 +70,14 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
         step=frame["step"].round().astype(np.int64),
         wall_time=frame["wall_time"].fillna(0.0),
     ).reset_index(drop=True)[list(COLUMNS)]
-    mapping = map_names(frame, parsed.axis, logged_steps=not parsed.counted)
+    mapping = map_names(frame, axis, logged_steps=not counted)
     taken = set(mapping.values())
     for original, canonical in parsed.names.items():  # the format's own, where nothing holds the name yet
         if mapping.get(original) == original and canonical not in taken:
             mapping[original] = canonical
             taken.add(canonical)
-    meta = {**parsed.meta, "format": fmt, "file": source, "axis": parsed.axis}
-    return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=parsed.axis,
+    meta = {**meta, "format": fmt, "file": source, "axis": axis}
+    return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=axis,
                        config=config, meta=meta, warnings=tuple(notes))
 
 
