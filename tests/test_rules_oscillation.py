@@ -99,3 +99,15 @@ def test_a_swinging_step_loss_beside_an_epoch_curve_too_short_to_judge_is_oscill
     steps = np.where(rng.random(300) < 0.5, rng.uniform(0.005, 0.05, 300), rng.uniform(0.3, 0.9, 300))
     run = make_run(**{"train/loss": list(steps), "train/loss_epoch": [0.45, 0.34, 0.31]})
     assert [f.rule for f in fired(run, "loss_oscillation")] == ["loss_oscillation"]
+
+
+def test_an_appended_log_is_judged_run_by_run_not_across_its_restarts() -> None:
+    """Four runs appended to one file (the epoch column restarts): each falls smoothly, and the jumps back
+    to a fresh start are restarts, not swings; a run of them that does swing still oscillates."""
+    short = [2.0, 1.2, 0.8, 0.6]  # ten short runs (a phase each), appended: every restart jumps back up
+    restarts = [1 + len(short) * k for k in range(1, 10)]
+    assert fired(make_run(**{"train/loss_epoch": short * 10}), "loss_oscillation")  # read as one run: it swings
+    assert fired(make_run(meta={"restarts": restarts}, **{"train/loss_epoch": short * 10}), "loss_oscillation") == []
+    one = list(falling(12, 2.0, 0.4))
+    mixed = make_run(meta={"restarts": [13]}, **{"train/loss_epoch": one + list(_bouncing(12))})
+    assert [f.rule for f in fired(mixed, "loss_oscillation")] == ["loss_oscillation"]

@@ -111,3 +111,13 @@ def chance_classes(loss: float, tol: float = CHANCE_TOL) -> int | None:
 
 def share(n: int, frac: float) -> int:
     return max(1, int(math.ceil(n * frac)))
+
+
+def appended_segments(run: RunData, x: np.ndarray) -> list[slice]:
+    """The stretches of ``x`` between the restarts of an appended log (``meta["restarts"]``: the x where
+    each later run or phase begins, set by the importers); one slice for an ordinary run. A jump
+    back to a fresh run's starting loss is a restart, not something the loss did."""
+    starts = sorted(float(r) for r in run.meta.get("restarts") or () if isinstance(r, int | float))
+    cuts = [int(i) for i in np.searchsorted(x, starts, side="left") if 0 < i < len(x)]
+    edges = [0, *sorted(set(cuts)), len(x)]
+    return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]

@@ -10,7 +10,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, clamp, other_train_losses, scaled_lr
+from diagnostics.rules._common import appended_segments, cfg, clamp, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import STEP_LOSS, train_losses
 
@@ -195,6 +195,15 @@ class LossOscillation(Rule):
         against ``step_threshold`` and ``step_swing``."""
         bar = self.threshold if bar is None else bar
         x, y = _before_non_finite(series)
+        parts = appended_segments(run, x)
+        if len(parts) > 1:  # an appended log: each run or phase swings (or not) on its own
+            return next((f for part in parts if (f := self._judge_part(run, series, x[part], y[part], bar,
+                                                                         strength))), [])
+        return self._judge_part(run, series, x, y, bar, strength)
+
+    def _judge_part(self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, bar: float,
+                    strength: float | None) -> list[Finding]:
+        """``_judge`` on one stretch of the curve (the whole run, or one segment of an appended log)."""
         if len(y) < self.min_points:
             return []
         per_step = series.name == STEP_LOSS or len(y) > self.max_points
