@@ -111,3 +111,16 @@ def test_a_validation_loss_far_above_its_start_while_training_falls_is_not_diver
     run = make_run(**{"train/loss_epoch": falling(40, 0.4, 0.01), "val/loss": val})
     assert fired(run, "divergence") == []
     assert fired(make_run(**{"val/loss": val}), "divergence") != []  # the only loss there is: judged
+
+
+def test_an_appended_log_restarting_high_is_not_a_blow_up_but_a_blow_up_within_a_run_is() -> None:
+    """Two phases appended to one file: the second starts at 7.3 after the first reached 0.07. Read as one
+    curve that is a 100x blow-up; judged phase by phase it is a fresh start. A phase that blows up
+    on its own is still divergence."""
+    first = list(np.geomspace(2.0, 0.07, 20))
+    second = list(np.geomspace(7.3, 0.5, 20))
+    assert fired(make_run(**{"train/loss_epoch": first + second}), "divergence")  # one curve: blew up
+    appended = make_run(meta={"restarts": [21]}, **{"train/loss_epoch": first + second})
+    assert fired(appended, "divergence") == []
+    blown = list(np.geomspace(2.0, 0.07, 10)) + list(np.geomspace(0.07, 50.0, 10))
+    assert fired(make_run(meta={"restarts": [21]}, **{"train/loss_epoch": first + blown}), "divergence")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -121,3 +122,12 @@ def appended_segments(run: RunData, x: np.ndarray) -> list[slice]:
     cuts = [int(i) for i in np.searchsorted(x, starts, side="left") if 0 < i < len(x)]
     edges = [0, *sorted(set(cuts)), len(x)]
     return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+
+
+def segment_series(run: RunData, series: Series) -> list[Series]:
+    """``series`` cut at an appended log's restarts (``appended_segments``); itself for an ordinary run."""
+    parts = appended_segments(run, series.steps)
+    if len(parts) <= 1:
+        return [series]
+    return [dataclasses.replace(series, steps=series.steps[p], values=series.values[p],
+                                epochs=None if series.epochs is None else series.epochs[p]) for p in parts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, other_train_losses, reinforcement, scaled_lr
+from diagnostics.rules._common import cfg, other_train_losses, reinforcement, scaled_lr, segment_series
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
@@ -162,19 +163,19 @@ class Divergence(Rule):
         trained = any(s.name in LOSS_NAMES and s.name != VAL_LOSS for s in losses)
         for series in losses:
             if series.name in LOSS_NAMES and not (trained and series.name == VAL_LOSS):
-                found = self._rise(run, series)
+                found = _first(self._rise, run, series)
                 if found:
                     return found
         for series in losses:
             if series.name in LOSS_NAMES and series.name != VAL_LOSS:
-                found = self._rebound(run, series)
+                found = _first(self._rebound, run, series)
                 if found:
                     return found
         # the total training loss when the log has one; its components (a PPO value loss) swing on their own
         train = [s for s in losses if s.name in LOSS_NAMES and s.name != VAL_LOSS] or \
             [s for s in losses if s.name not in LOSS_NAMES]
         for series in train:
-            found = self._blowup(run, series)
+            found = _first(self._blowup, run, series)
             if found:
                 return found
         for series in train:
@@ -396,6 +397,12 @@ class Divergence(Rule):
                 )
             )
         return fixes
+
+
+def _first(judge: Callable[[RunData, Series], list[Finding]], run: RunData, series: Series) -> list[Finding]:
+    """``judge`` on each run of an appended log in turn (a fresh run's starting loss after another's low
+    is a restart, not a blow-up); on the whole curve for an ordinary run."""
+    return next((found for part in segment_series(run, series) if (found := judge(run, part))), [])
 
 
 def _losses(run: RunData) -> list[Series]:
