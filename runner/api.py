@@ -31,6 +31,7 @@ from runner.ranks import Ranks
 from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
 from runner.spill import SpillFile
 from runner.store import Store, resolve_db_path
+from runner.sysmetrics import SystemSampler
 
 __all__ = ["STRICT_ENV", "Run", "StoreFaultWarning", "describe_error", "start_run", "strict_mode"]
 
@@ -123,6 +124,7 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     sink = life.start("user script")
     if sink is None:
         raise RuntimeError(f"run {run_id} ended before it started")
+    sink.system = SystemSampler()  # step time and memory at each flush, as for the runner's own loop
     try:
         yield Run(store, run_id, sink)
     except BaseException as exc:
@@ -161,6 +163,8 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
                   "created_at": stored["created_at"]}
         life = RunLifecycle(store, run_id)
         sink = life.start("user script", spill=SpillFile(store.path, header))
+        if sink is not None:
+            sink.system = SystemSampler()  # step time and memory at each flush: host-side, no device sync
     except STORE_FAULTS as exc:
         return None, None, None, _spilling_sink(db, header, f"cannot start the run: {exc}")
     if sink is None:  # the run ended before this process began (another rank failed first, a cancel):

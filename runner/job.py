@@ -28,6 +28,7 @@ from runner.ranks import Ranks
 from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
 from runner.spill import SpillFile
 from runner.store import Store
+from runner.sysmetrics import SystemSampler
 from traindoc.vocabulary import rank_name
 
 WAIT_ENV = "TRAINDOC_RANK_WAIT"
@@ -166,6 +167,7 @@ class FollowerRun:
             run = self.store.run(self.id)
             header = {"run_id": self.id, "name": run["name"], "config": run["config"], "created_at": run["created_at"]}
             self.sink = MetricSink(self.store, self.id, spill=SpillFile(self.store.path, header))
+            self.sink.system = SystemSampler(rank=self.ranks.rank)  # this rank's step time, as sys/…@rank
         rank = self.ranks.rank
         self.sink.log({rank_name(name, rank): value for name, value in metrics.items()}, step=step, epoch=epoch)
 

@@ -64,7 +64,9 @@ def _read(db: Path) -> tuple[list[tuple], dict[str, int]]:
     conn = sqlite3.connect(db)
     try:
         runs = conn.execute("SELECT status, meta, job_key FROM runs").fetchall()
-        counts = dict(conn.execute("SELECT name, COUNT(*) FROM metrics GROUP BY name").fetchall())
+        # the training rows; system rows (sys/…) ride on the sink's flushes and their count is the clock's
+        counts = dict(conn.execute("SELECT name, COUNT(*) FROM metrics WHERE name NOT LIKE 'sys/%' "
+                                   "GROUP BY name").fetchall())
     finally:
         conn.close()
     return runs, counts
