@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest_ui import ROOT
 from streamlit.testing.v1 import AppTest
+from waiting import wait_for_run
 
 from runner import plan
 from runner.presets import PRESETS
@@ -84,10 +85,7 @@ def test_cancel_group_from_the_page_stops_running_and_queued_runs(db_path: Path,
     store = Store(db_path)
     long = PRESETS["healthy"].config({"train.epochs": 3_000}).to_flat()
     group_id, ids = plan.submit(store, plan.Plan("long", long, {"optim.lr": [1e-3, 2e-3, 3e-3]}, concurrency=1))
-    deadline = time.time() + 60
-    while (store.run(ids[0])["last_step"] or 0) == 0:
-        assert time.time() < deadline, store.run(ids[0])
-        time.sleep(0.2)
+    wait_for_run(store, ids[0], lambda run: (run["last_step"] or 0) > 0)  # it trains: steps reach the store
     at = _session(db_path, monkeypatch)
     at.button(key=f"cancel-group-{group_id}").click().run()
     assert [store.run(i)["status"] for i in ids] == ["cancelled"] * 3

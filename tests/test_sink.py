@@ -71,12 +71,13 @@ def test_training_loop_never_reads_a_tensor_value_per_step(store: Store) -> None
 
 def test_heartbeat_and_progress_reach_the_store(store: Store) -> None:
     run_id = store.create_run("r", status="running")
+    before = time.time()  # a beat written by the sink from here on, however busy the machine
     sink = MetricSink(store, run_id)
     sink.progress = 0.5
     sink.log({"x": 1.0}, step=1)
     sink.close()
     run = store.run(run_id)
-    assert run["progress"] == 0.5 and run["heartbeat"] > time.time() - 10
+    assert run["progress"] == 0.5 and run["heartbeat"] >= before
 
 
 def test_a_failing_writer_surfaces_on_the_training_thread(store: Store) -> None:
