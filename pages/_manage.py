@@ -21,7 +21,7 @@ def _act(action, *args, done: str | None = None) -> None:  # noqa: ANN001 - a st
 
 
 def _delete(store: Store, ids: list[int]) -> None:
-    _act(store.delete_runs, ids)
+    _act(store.delete_runs, ids, done=f"Deleted {', '.join(f'#{i}' for i in sorted(ids))}")
     st.session_state.pop("manage:confirm", None)
     st.session_state["manage:deleted"] = st.session_state.get("manage:deleted", 0) + 1
 
@@ -32,6 +32,9 @@ def manage_selected(store: Store, ids: list[int]) -> None:
         st.error(md(error))
     if done := st.session_state.pop("manage:done", None):
         st.toast(md(done), icon=":material/check:")
+        st.session_state["manage:last"] = done
+    if last := st.session_state.get("manage:last"):  # stays after the toast fades: what the last action did
+        st.caption(f":material/check: {md(last)}")
     if not ids:
         st.caption("Tick one run to open or rename it, two or more to compare them.")
         return
@@ -45,7 +48,9 @@ def manage_selected(store: Store, ids: list[int]) -> None:
                           query_params={"runs": ",".join(map(str, sorted(ids)))})
     archived = all(r["archived"] for r in runs.values())
     cols[1].button("Unarchive" if archived else "Archive", icon=":material/archive:", key="manage:archive",
-                   on_click=_act, args=(store.set_archived, ids, not archived))
+                   on_click=_act, args=(store.set_archived, ids, not archived),
+                   kwargs={"done": f"{'Unarchived' if archived else 'Archived'} "
+                           f"{', '.join(f'#{i}' for i in sorted(ids))}"})
     live = [i for i, r in runs.items() if r["status"] in ACTIVE]
     cols[2].button(f"Delete {len(ids)} run{'s' if len(ids) > 1 else ''}", icon=":material/delete:",
                    key="manage:delete", disabled=bool(live),
