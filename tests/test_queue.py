@@ -45,7 +45,7 @@ def _submit_lr_sweep(at: AppTest, lrs: str, concurrency: int) -> None:
     assert not at.exception and not at.error
 
 
-def _wait_idle(store: Store, timeout: float = 90) -> None:
+def _wait_idle(store: Store, timeout: float = 300) -> None:  # a bound for a loaded machine, not a timing
     deadline = time.time() + timeout
     while time.time() < deadline:
         runs = store.runs()
@@ -64,13 +64,13 @@ def test_two_sessions_share_one_queue_and_one_scheduler(db_path: Path, monkeypat
     runs = store.runs().sort_values("id")
     assert runs.status.tolist() == ["finished"] * 4
     details = [store.run(int(i)) for i in runs.id]
-    # one scheduler at a time served both sessions: under load the first may go idle and exit before
-    # the second sweep arrives, and a new one takes over; two never serve the database together
-    served: dict[int, list[tuple[float, float]]] = {}
-    for d in details:
-        served.setdefault(d["meta"]["scheduler_pid"], []).append((d["started_at"], d["ended_at"]))
-    spans = sorted((min(s for s, _ in v), max(e for _, e in v)) for v in served.values())
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    # one scheduler at a time served both sessions: under load the first may go idle (or fall behind its
+    # beat) and a new one takes over; two never launch together, so in launch order a scheduler that
+    # handed over never launches again. (A run it launched may still be training then: runs are their
+    # own processes, so run spans may overlap across schedulers.)
+    launchers = [d["meta"]["scheduler_pid"] for d in sorted(details, key=lambda d: d["started_at"])]
+    turns = [pid for i, pid in enumerate(launchers) if i == 0 or pid != launchers[i - 1]]
+    assert len(turns) == len(set(turns)), launchers
     for group_id in runs.group_id.unique():
         spans = sorted((d["started_at"], d["ended_at"]) for d in details if d["group_id"] == group_id)
         assert spans[1][0] >= spans[0][1]  # concurrency 1: the second started after the first ended
