@@ -13,17 +13,21 @@ from runner import plan
 from runner.store import Store
 
 
+def _launch_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, AppTest]:
+    """The Launch page on a fresh database; submitting queues runs without starting a scheduler."""
+    db = tmp_path / "l.db"
+    real_submit = plan.submit
+    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
+    return Store(db), app_test(db, monkeypatch, "pages/launch.py")
+
+
 def _queue_button(at: AppTest):  # noqa: ANN202 - an AppTest element
     return at.button(key="launch:queue")
 
 
 def test_launch_form_keeps_its_state_when_a_run_finishes_and_queue_disables_after_submit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "l.db"
-    store = Store(db)
-    real_submit = plan.submit
-    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
-    at = app_test(db, monkeypatch, "pages/launch.py")
+    store, at = _launch_page(tmp_path, monkeypatch)
     at.selectbox(key="launch:start").select("preset · healthy").run()
     at.text_input(key="preset · healthy:train.epochs").input("40").run()
     at.text_input(key="preset · healthy:group-name").input("my group").run()
@@ -179,11 +183,7 @@ def test_open_a_run_label_follows_the_status_and_keeps_the_pick(tmp_path: Path,
 
 def test_launch_asks_once_before_queueing_a_large_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first screen (a 15-run built-in sweep) queues nothing until the user confirms the count."""
-    db = tmp_path / "l.db"
-    store = Store(db)
-    real_submit = plan.submit
-    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
-    at = app_test(db, monkeypatch, "pages/launch.py")
+    store, at = _launch_page(tmp_path, monkeypatch)
     button = _queue_button(at)
     assert button.label == "Queue 15 runs" and button.disabled
     [confirm] = [c for c in at.checkbox if c.label.startswith("Yes, queue all 15 runs")]
@@ -232,11 +232,7 @@ def test_run_page_opens_wide_curves_on_log_y_and_plain_ones_linear(tmp_path: Pat
 
 def test_launch_offers_a_categorical_keys_choices_and_queues_one_run_per_choice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "l.db"
-    store = Store(db)
-    real_submit = plan.submit
-    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
-    at = app_test(db, monkeypatch, "pages/launch.py")
+    store, at = _launch_page(tmp_path, monkeypatch)
     at.selectbox(key="launch:start").select("preset · healthy").run()
     at.multiselect(key="preset · healthy:sweep-keys").select("optim.name").run()
     choices = at.multiselect(key="preset · healthy:choices:optim.name")

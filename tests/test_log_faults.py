@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -24,6 +23,7 @@ from runner.sink import StoreFaultWarning
 from runner.spill import read_spill, spill_files
 from runner.store import Store, StoreError
 from runner.store.schema import MIGRATIONS
+from tests.disks import small_tmpfs
 from traindoc.views.overview import store_gap_lines
 
 pytestmark = pytest.mark.slow  # a few hundred logged steps per store fault, in subprocesses
@@ -230,18 +230,8 @@ def test_a_store_that_cannot_open_gives_a_run_from_the_spill_file(db_path: Path)
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs: a full disk for real. Needs root and mount."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a full disk needs a small tmpfs: mount needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"mount -t tmpfs failed: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", DISK_BYTES) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 DISK_BYTES = 2 * 1024 * 1024

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from runner import cli
 from runner.store import Store
 from runner.store.core import UNSAVED
 from runner.store.liveness import VERDICT
+from tests.disks import small_tmpfs
 
 ROOT = Path(__file__).resolve().parents[1]
 UNWRITABLE = {"query_only": 1}  # SQLite then refuses every write: "attempt to write a readonly database"
@@ -100,18 +100,8 @@ TMPFS_BYTES = 4 * 1024 * 1024  # room for a fresh database and its WAL, little e
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs of a few MB mounted for this test (root only; skipped with the reason otherwise)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs to fill needs root and mount(8); CI runs as root")
-    folder = tmp_path / "disk"
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_BYTES}", "tmpfs", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", TMPFS_BYTES) as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _fill(folder: Path) -> Path:
