@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest_browser import browser_page, expect, settled
+from conftest_browser import browser_page, choose, expect, settled
 from conftest_ui import serve
 from test_alerts import Receiver
 
@@ -39,8 +39,7 @@ def test_a_diverging_preset_alerts_and_the_alert_links_to_its_run_page(tmp_path:
             assert receiver.wait_for(event="test")["url"] == url
 
             page.goto(f"{url}/launch")
-            page.get_by_role("combobox", name="Start from").first.click()
-            page.get_by_role("option", name="preset · divergence", exact=True).click()
+            choose(page, "Start from", "preset · divergence", exact=True)
             page.get_by_role("button", name="Queue 1 run").click()
             alert = receiver.wait_for(timeout=ALERT_WAIT_S, event="finding", rule="divergence")
             assert alert["severity"] == "critical" and alert["name"] == "divergence"

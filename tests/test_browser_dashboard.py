@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest_browser import WAIT_MS, Page, browser_page, expect, settled
+from conftest_browser import WAIT_MS, Page, browser_page, choose, expect, settled
 from conftest_ui import serve
 
 from runner.store import Store
@@ -83,8 +83,7 @@ def test_compare_three_unrelated_runs_is_readable(app: tuple[str, Store, list[in
 def test_launch_form_keeps_its_state_across_a_finishing_run(app: tuple[str, Store, list[int], Page]) -> None:
     url, store, _, page = app
     page.goto(f"{url}/launch")
-    page.get_by_role("combobox", name="Start from").first.click()
-    page.get_by_role("option", name="preset · healthy").click()
+    choose(page, "Start from", "preset · healthy")
     expect(page.get_by_role("button", name="Queue 1 run")).to_be_visible()
     page.get_by_role("tab", name="train", exact=True).click()
     epochs = page.get_by_label("train.epochs", exact=True)
@@ -122,8 +121,7 @@ def test_overview_tags_renames_filters_and_deletes(app: tuple[str, Store, list[i
     page.get_by_role("button", name="Yes, delete").click()
     _caption(page, f"{len(shown) - 1} shown")
     assert shown[1] not in set(store.runs().id)
-    page.get_by_role("combobox", name="Tag").first.click()  # filter by the tag: the one tagged run left
-    page.get_by_role("option", name="keep").click()
+    choose(page, "Tag", "keep")  # filter by the tag: the one tagged run left
     _caption(page, "1 shown")
 
 

@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ from runner.execute import execute
 from runner.presets import PRESETS
 from runner.sink import MetricSink
 from runner.store import STALE_AFTER_SECONDS, Store, StoreError
+from runner.store.base import SCHEDULER_HUNG_FACTOR, SCHEDULER_STALE_SECONDS
 from runner.store.liveness import VERDICT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +168,27 @@ def test_a_scheduler_that_finds_the_lock_held_exits_before_heavy_imports(db_path
     assert out.returncode == 0
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}
     assert not imported & {"pandas", "numpy", "torch", "runner.cli"}, sorted(imported & {"pandas", "torch"})
+
+
+def test_a_running_scheduler_with_a_late_beat_is_not_replaced_until_it_looks_hung(db_path: Path) -> None:
+    """A beat can wait on the write lock or a starved CPU: on its own host a holder whose process
+    runs keeps the lock past the stale limit (a second scheduler would run beside it); a holder
+    silent far longer is hung and replaced; on another host only the beat counts."""
+    store = Store(db_path)
+    assert store.acquire_scheduler(os.getpid())
+
+    def beat_ago(seconds: float, host: str | None = None) -> None:
+        store.conn.execute("UPDATE scheduler SET heartbeat=?, host=? WHERE id=1",
+                           (time.time() - seconds, host or socket.gethostname()))
+
+    late = SCHEDULER_STALE_SECONDS * 2
+    beat_ago(late)
+    assert store.scheduler_holder() is not None
+    assert not store.acquire_scheduler(os.getpid() + 1)
+    beat_ago(SCHEDULER_STALE_SECONDS * (SCHEDULER_HUNG_FACTOR + 1))
+    assert store.scheduler_holder() is None
+    beat_ago(late, host="another-host")
+    assert store.scheduler_holder() is None
 
 
 def test_list_restarts_a_killed_scheduler_when_runs_wait(db_path: Path, capsys: pytest.CaptureFixture) -> None:

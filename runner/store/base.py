@@ -25,6 +25,11 @@ MetricRow = tuple[int, int, "float | None", str, "float | None", float]
 ImportedRunRows = tuple[str, "dict[str, Any]", "dict[str, Any]", Sequence[tuple]]
 # A scheduler beats every poll (sub-second); this long without a beat and it is gone.
 SCHEDULER_STALE_SECONDS = float(os.environ.get("TRAINDOC_SCHEDULER_STALE_SECONDS", "15"))
+# On its own host a scheduler whose process still runs is not replaced for a late beat alone: a
+# beat waits on the database's write lock (up to BUSY_TIMEOUT_MS) and on a starved CPU, and a
+# takeover while the old one still schedules would run two. Only a living scheduler silent this
+# many times the stale limit is taken as hung and replaced (it stops at its next beat).
+SCHEDULER_HUNG_FACTOR = 10
 
 
 class StoreError(RuntimeError):

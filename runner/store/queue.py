@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from runner import procs
-from runner.store.base import SCHEDULER_STALE_SECONDS, row_dict
+from runner.store.base import SCHEDULER_HUNG_FACTOR, SCHEDULER_STALE_SECONDS, row_dict
 
 
 class QueueMixin:
@@ -98,12 +98,15 @@ class QueueMixin:
 
 
 def _holder_alive(row: Sequence[Any], now: float) -> bool:
-    """A holder lives if it beat lately and, on this host, its pid runs and started before it took
-    the lock (a pid reused since is another process)."""
+    """A holder lives if it beat lately. On this host its pid must run and have started before it
+    took the lock (a pid reused since is another process); such a running holder is given
+    SCHEDULER_HUNG_FACTOR times the stale limit, since its beat may only be waiting for a lock."""
     pid, host, beat, taken = row[0], row[1], row[2], row[3]
-    if host == socket.gethostname() and not procs.started_by(pid, taken):
+    if host != socket.gethostname():
+        return now - beat <= SCHEDULER_STALE_SECONDS
+    if not procs.started_by(pid, taken):
         return False
-    return now - beat <= SCHEDULER_STALE_SECONDS
+    return now - beat <= SCHEDULER_STALE_SECONDS * SCHEDULER_HUNG_FACTOR
 
 
 def _spec(text: str | None) -> dict[str, Any]:
