@@ -22,8 +22,11 @@ from diagnostics.findings import Finding
 
 Series = tuple[np.ndarray, np.ndarray]
 
-# Past this many logged points a curve is drawn with WebGL (Scattergl); below it SVG,
-# which renders everywhere (also in browsers without WebGL) and is crisp in screenshots.
+# Past this many points drawn in one figure its curves use WebGL (Scattergl); below it SVG,
+# which renders everywhere (also in browsers without WebGL) and is crisp in screenshots. Counted
+# after downsampling: a single run's chart (a few curves of at most max_points each) stays SVG,
+# so a live run page that redraws every few seconds never piles up WebGL contexts (a browser
+# keeps only 16 and then drops the oldest chart's).
 GL_THRESHOLD = 20_000
 SEVERITY_COLOURS = {"critical": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -93,8 +96,13 @@ def non_finite_marks(steps: np.ndarray, values: np.ndarray) -> list[dict[str, An
     return marks
 
 
-def _trace(n_logged: int, **kwargs: Any) -> go.Scatter | go.Scattergl:
-    cls = go.Scattergl if n_logged > GL_THRESHOLD else go.Scatter
+def _drawn_points(series: Mapping[str, Series], max_points: int) -> int:
+    """Points the figure's lines will hold once downsampled (a smoothed curve also draws its raw one)."""
+    return sum(2 * min(np.size(steps), max_points) for steps, _ in series.values())
+
+
+def _trace(webgl: bool, **kwargs: Any) -> go.Scatter | go.Scattergl:
+    cls = go.Scattergl if webgl else go.Scatter
     return cls(mode="lines", **kwargs)
 
 
@@ -172,6 +180,7 @@ def curve_figure(
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=names if rows > 1 else None) if rows > 1 else go.Figure()
     where = {name: ({"row": i + 1, "col": 1} if rows > 1 else {}) for i, name in enumerate(names)}
+    webgl = _drawn_points(series, max_points) > GL_THRESHOLD
     for i, (name, (steps, values)) in enumerate(series.items()):
         steps, values = np.asarray(steps), np.asarray(values, dtype=float)
         colour, at = PALETTE[i % len(PALETTE)], where[name]
@@ -179,14 +188,14 @@ def curve_figure(
         sparse = int(np.isfinite(values).sum()) < SPARSE_POINTS
         smoothed = _smooth(steps, values, smoothing)
         if smoothed is not values and not np.array_equal(smoothed, values, equal_nan=True):
-            fig.add_trace(_trace(steps.size, x=_xmap(x_map, raw_x), y=raw_y, name=f"{name} (raw)",
+            fig.add_trace(_trace(webgl, x=_xmap(x_map, raw_x), y=raw_y, name=f"{name} (raw)",
                                  legendgroup=name, showlegend=False, opacity=0.25,
                                  line={"color": colour, "width": 1}, hoverinfo="skip"), **at)
             sm_x, sm_y = _compact(*downsample(steps, smoothed, max_points))
-            fig.add_trace(_trace(steps.size, x=_xmap(x_map, sm_x), y=sm_y, name=name, legendgroup=name,
+            fig.add_trace(_trace(webgl, x=_xmap(x_map, sm_x), y=sm_y, name=name, legendgroup=name,
                                  line={"color": colour, "width": 2}), **at)
         else:  # not smoothed (asked off, or a sparse curve): one full-strength line, points shown if few
-            trace = _trace(steps.size, x=_xmap(x_map, raw_x), y=raw_y, name=name, legendgroup=name,
+            trace = _trace(webgl, x=_xmap(x_map, raw_x), y=raw_y, name=name, legendgroup=name,
                            line={"color": colour, "width": 1.5})
             if sparse:
                 trace.update(mode="lines+markers", marker={"size": 5})

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_browser import browser_page, expect
+from conftest_browser import browser_page, expect, settled
 from conftest_ui import FAST_PRESET, real_db_in, serve
 
 from runner.store import Store
@@ -47,6 +47,7 @@ def test_open_finished_run_and_see_its_chart(server: tuple[str, dict[str, int]])
         assert "Traceback" not in page.inner_text("body")
 
 
+LIVE_REFRESH_MS = 2_500  # the run page's fragment reruns every 2 s while the run is live
 HOSTILE_RUN = '<img src=x onerror="window.__xss=1">'
 HOSTILE_METRIC = "<script>window.__xss=2</script>"
 
@@ -69,3 +70,28 @@ def test_a_run_url_opened_first_on_a_fresh_server_gets_the_app_and_shows_hostile
         assert page.evaluate("() => window.__xss") is None
         assert page.locator("img[onerror]").count() == 0
         assert HOSTILE_RUN in page.inner_text("body")
+
+
+def test_a_live_run_page_redraws_without_webgl_contexts(tmp_path: Path) -> None:
+    """A live run page redraws its chart every 2 s; a WebGL chart would take a new context each
+    time until the browser drops the oldest ("Too many active WebGL contexts"). Its curves are
+    downsampled, so they are drawn as SVG whatever the number of logged points."""
+    store = Store(tmp_path / "traindoc.db")
+    run_id = store.create_run("live", {"optim.lr": 0.1}, status="queued", source="api")
+    store.mark_running(run_id, pid=None)
+    store.write_metrics([(run_id, s, None, "train/loss", 1.0 / (s + 1), 0.0) for s in range(1, 50_001)])
+    console: list[str] = []
+    with serve(tmp_path / "traindoc.db") as url, browser_page() as page:
+        page.on("console", lambda message: console.append(message.text))
+        page.goto(f"{url}/run?run={run_id}")
+        page.wait_for_function("() => { const el = document.querySelector('.js-plotly-plot');"
+                               " return el && el.data && el.data.length > 0; }")
+        for step in range(50_001, 50_004):  # three live redraws, each with a new point
+            store.write_metrics([(run_id, step, None, "train/loss", 1.0 / step, 0.0)])
+            store.heartbeat(run_id)
+            page.wait_for_timeout(LIVE_REFRESH_MS)  # the page's own refresh period: let it redraw
+            settled(page)
+        assert page.locator(".gl-container canvas").count() == 0
+        assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                             ".flatMap(el => el.data.map(t => t.type)).filter(t => t === 'scattergl').length") == 0
+    assert not [m for m in console if "WebGL" in m], console

@@ -128,6 +128,18 @@ def test_curve_figure_draws_evidence_marks() -> None:
     assert not [t for t in other.data if t.mode == "markers"]
 
 
+def test_webgl_only_when_the_figure_draws_many_points() -> None:
+    """A run page (a few curves, each downsampled) is SVG, so a live page that redraws every few
+    seconds never piles up WebGL contexts; a figure drawing more than GL_THRESHOLD points uses it."""
+    steps = np.arange(200_000)
+    curve = (steps, np.exp(-steps / 5e4))
+    run_page = curve_figure({"train/loss": curve, "val/loss": curve, "lr": curve}, smoothing=0.9)
+    assert all(type(t) is go.Scatter for t in run_page.data)
+    many = {f"run {i}": curve for i in range(GL_THRESHOLD // 2000 + 1)}
+    compare = curve_figure(many, smoothing=0.0)
+    assert all(isinstance(t, go.Scattergl) for t in compare.data if t.mode == "lines")
+
+
 def test_million_points_payload_and_timing() -> None:
     n = 1_000_000
     rng = np.random.default_rng(1)
@@ -145,7 +157,7 @@ def test_million_points_payload_and_timing() -> None:
               f"JSON {payload / 1000:.1f} kB")
         assert payload < 100_000
         lines = [t for t in fig.data if t.mode == "lines"]
-        assert all(isinstance(t, go.Scattergl) for t in lines) and n > GL_THRESHOLD
+        assert all(isinstance(t, go.Scatter) for t in lines)  # 2,000 drawn points: SVG, no WebGL context
         assert all(len(t.x) <= 2000 for t in lines)
         assert _decoded(lines[0].y).max() == 25.0  # the spike survives downsampling
     assert [t.text for t in fig.data if t.mode == "markers+text"] == [("first NaN at step 990000",)]
