@@ -193,3 +193,13 @@ def test_a_negative_loss_component_beside_a_positive_total_is_judged_on_its_own_
     assert (f.severity, f.evidence.values["outside_unit"]) == ("info", "val/cls_loss")
     # all terms positive: nothing to say
     assert fired(make_run(**{**curves_, "train/cls_loss": -cls, "val/cls_loss": -cls}), "negative_loss") == []
+
+
+def test_a_log_of_losses_nan_from_the_first_row_diverged_but_a_file_nan_everywhere_is_broken():
+    """Nothing finite anywhere: with only losses logged the run was NaN from its first log (the label
+    counts NaN in a loss); a learning rate NaN too says the file, not the run, is broken."""
+    nan4 = [NAN] * 4
+    [f] = fired(make_run(**{"train/loss_epoch": nan4, "val/loss": nan4}), "divergence")
+    assert f.severity == "critical" and f.evidence.values["first_bad_step"] == 1.0 and "NaN" in f.title
+    assert fired(make_run(**{"train/loss_epoch": nan4, "val/loss": nan4, "lr": nan4}), "divergence") == []
+    assert fired(make_run(**{"train/loss_epoch": [NAN]}), "divergence") == []  # one placeholder row

@@ -34,6 +34,8 @@ END_MIN_POINTS = 2  # the end level of a rebound is a median of at least two poi
 # a training loss that blew up (NaN, far above its start or its low) is what a validation loss
 # "better than training" then measures: the blow-up, not the split, is the cause to report
 EXPLAINS = ("val_above_train",)
+WITNESS_KINDS = ("lr", "system")  # series a training step does not compute: NaN there means a broken file
+MIN_DEAD_POINTS = 2  # a training loss NaN at one row alone is a placeholder (an unfinished epoch), not a run
 
 
 @register
@@ -67,8 +69,10 @@ class Divergence(Rule):
     reads as a training loss is judged, not only the canonical ones. A series that is NaN
     from its very first value in an Ultralytics results.csv was never computed: a
     reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
-    beside finite metrics, still is: it blew up inside that epoch). A validation loss that is
-    NaN/inf in its first evaluations and finite later was computed, and broke: it is
+    beside finite metrics, still is: it blew up inside that epoch). A log with nothing finite in it is
+    a run NaN from its first log when it holds only losses and metrics (the label counts NaN in a
+    loss), and a broken file when a series no training step computes (the learning rate) is NaN too.
+    A validation loss that is NaN/inf in its first evaluations and finite later was computed, and broke: it is
     reported (warning while it recovered, critical when it ends non-finite). A loss that may
     be negative (a Gaussian NLL) has no ratio to its start or to a running level: its rise is
     not judged, and its spikes are measured against its typical magnitude (the larger of its
@@ -155,6 +159,9 @@ class Divergence(Rule):
     def check(self, run: RunData) -> list[Finding]:
         losses = _losses(run)
         alive = any(np.isfinite(s.values).any() for s in run.series.values())
+        # nothing finite anywhere: a broken file when a series training does not compute (the learning
+        # rate, a clock) is NaN too; with only losses and metrics logged, the run was NaN from its first log
+        broken = not alive and any(role(n).kind in WITNESS_KINDS for n in run.names)
         for series in [*losses, *_val_losses(run, losses)]:
             if np.isfinite(series.values).all():
                 continue
@@ -166,7 +173,9 @@ class Divergence(Rule):
             # a validation loss NaN at every evaluation beside finite metrics broke at each one; only
             # Ultralytics writes NaN for a validation loss it never computed
             never_computed = run.meta.get("format") in NAN_WHEN_NOT_COMPUTED
-            computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val else alive
+            dead_from_start = not alive and not broken and len(series.values) >= MIN_DEAD_POINTS
+            computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val \
+                else alive or dead_from_start
             if np.isfinite(series.values[0]) or computed:
                 return [self._non_finite(run, series)]
         # a validation loss far above its start beside a training loss is overfitting's (or the training
