@@ -175,3 +175,31 @@ def test_val_accuracy_that_learns_or_a_run_that_learns_nothing_is_not_at_chance_
     high = make_run(**{"train/acc": np.linspace(0.85, 0.99, n), "val/acc": np.full(n, 0.97)})
     for run in (learns, nothing, high):
         assert fired(run, "overfitting") == []
+
+
+def test_a_negative_loss_component_beside_a_positive_total_is_judged_on_its_own_pair():
+    """A detector log (box, cls, dfl terms and their sum): the sum stays positive, the classification term
+    is -p(correct). The component is judged against its own validation partner, not the total."""
+    t = np.arange(18)
+    box, dfl = 0.9 - 0.3 * (1 - np.exp(-t / 6)), 1.8 - 1.2 * (1 - np.exp(-t / 6))
+    cls = -0.1 - 0.35 * (1 - np.exp(-t / 6))  # in [-1, 0], heading down: Softmax fed to NLLLoss
+    curves_ = {"train/box_loss": box, "train/cls_loss": cls, "train/dfl_loss": dfl,
+               "val/box_loss": box + 0.01, "val/cls_loss": cls + 0.02, "val/dfl_loss": dfl + 0.02,
+               "train/loss_epoch": box + cls + dfl, "val/loss": box + cls + dfl + 0.05}
+    [f] = fired(make_run(**curves_), "negative_loss")
+    assert (f.severity, f.evidence.metric, f.evidence.values["shape"]) == ("critical", "train/cls_loss", "softmax_nll")
+    # a component whose validation partner leaves [-1, 0] is a likelihood term, as for the total
+    [f] = fired(make_run(**{**curves_, "val/cls_loss": cls + 0.6}), "negative_loss")
+    assert (f.severity, f.evidence.values["outside_unit"]) == ("info", "val/cls_loss")
+    # all terms positive: nothing to say
+    assert fired(make_run(**{**curves_, "train/cls_loss": -cls, "val/cls_loss": -cls}), "negative_loss") == []
+
+
+def test_a_log_of_losses_nan_from_the_first_row_diverged_but_a_file_nan_everywhere_is_broken():
+    """Nothing finite anywhere: with only losses logged the run was NaN from its first log (the label
+    counts NaN in a loss); a learning rate NaN too says the file, not the run, is broken."""
+    nan4 = [NAN] * 4
+    [f] = fired(make_run(**{"train/loss_epoch": nan4, "val/loss": nan4}), "divergence")
+    assert f.severity == "critical" and f.evidence.values["first_bad_step"] == 1.0 and "NaN" in f.title
+    assert fired(make_run(**{"train/loss_epoch": nan4, "val/loss": nan4, "lr": nan4}), "divergence") == []
+    assert fired(make_run(**{"train/loss_epoch": [NAN]}), "divergence") == []  # one placeholder row

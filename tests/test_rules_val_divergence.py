@@ -124,3 +124,17 @@ def test_an_appended_log_restarting_high_is_not_a_blow_up_but_a_blow_up_within_a
     assert fired(appended, "divergence") == []
     blown = list(np.geomspace(2.0, 0.07, 10)) + list(np.geomspace(0.07, 50.0, 10))
     assert fired(make_run(meta={"restarts": [21]}, **{"train/loss_epoch": first + blown}), "divergence")
+
+
+def test_a_blow_up_in_the_first_steps_is_divergence_even_when_it_recovers():
+    """No running level exists yet: the opening points are read against the loss at init (its chance level)."""
+    loss = np.concatenate([[2.3, 21.6, 1628.0, 1986.0, 22.5, 8.6], 2.3 + RNG.normal(0, 0.05, 200)])
+    [f] = fired(make_run(**{"train/loss": loss}), "divergence")
+    assert "right after the start" in f.title and f.evidence.values["peak_step"] == 4.0
+    assert f.evidence.values["ratio"] > 800 and "came back" in f.summary
+    # a healthy opening: the loss at init is the highest it goes (a x2 bump on a hard batch is not a blow-up)
+    healthy = np.concatenate([[2.3, 4.6, 2.2], falling(200, 2.1, 0.3)])
+    assert fired(make_run(**{"train/loss": healthy}), "divergence") == []
+    # a loss of another name starts anywhere (a GAN discriminator near zero): not judged against its start
+    gan = np.concatenate([[0.0009, 0.0004, 0.137, 0.03], 0.009 + RNG.uniform(0, 0.002, 20)])
+    assert fired(make_run(**{"losses_d": gan, "losses_g": np.full(24, 3.0)}), "divergence") == []

@@ -34,6 +34,8 @@ END_MIN_POINTS = 2  # the end level of a rebound is a median of at least two poi
 # a training loss that blew up (NaN, far above its start or its low) is what a validation loss
 # "better than training" then measures: the blow-up, not the split, is the cause to report
 EXPLAINS = ("val_above_train",)
+WITNESS_KINDS = ("lr", "system")  # series a training step does not compute: NaN there means a broken file
+MIN_DEAD_POINTS = 2  # a training loss NaN at one row alone is a placeholder (an unfinished epoch), not a run
 
 
 @register
@@ -67,8 +69,10 @@ class Divergence(Rule):
     reads as a training loss is judged, not only the canonical ones. A series that is NaN
     from its very first value in an Ultralytics results.csv was never computed: a
     reporting artefact, not a run that diverged (a training loss NaN from its first epoch,
-    beside finite metrics, still is: it blew up inside that epoch). A validation loss that is
-    NaN/inf in its first evaluations and finite later was computed, and broke: it is
+    beside finite metrics, still is: it blew up inside that epoch). A log with nothing finite in it is
+    a run NaN from its first log when it holds only losses and metrics (the label counts NaN in a
+    loss), and a broken file when a series no training step computes (the learning rate) is NaN too.
+    A validation loss that is NaN/inf in its first evaluations and finite later was computed, and broke: it is
     reported (warning while it recovered, critical when it ends non-finite). A loss that may
     be negative (a Gaussian NLL) has no ratio to its start or to a running level: its rise is
     not judged, and its spikes are measured against its typical magnitude (the larger of its
@@ -112,6 +116,15 @@ class Divergence(Rule):
       bench/calibrate.py.
     rebound_share: ... and this share of the points after the low's last-third mark sit above
       half that factor: the climb is sustained, not one excursion at the very end.
+    early_points: the opening points of the (canonical) training loss judged against its first value, before a
+      running level exists (the spike statistic needs ``loss_spikes``' history of points, and a
+      blow-up in the first steps poisons the trailing median it would be read against).
+    early_factor: an opening point this many times the loss's first value has blown up (the label's
+      ">= ~10x"), even when it recovers: a fresh model's loss is at its chance level, the highest an
+      ordinary run reaches, so an order of magnitude above it is not a hard batch (later in the run,
+      a x10 spike above a low level can be, and stays ``loss_spikes``'). The point must also stand
+      this far above the curve's median: a first value logged near zero is no level. Losses of other
+      names (a GAN's discriminator, an RL value loss) do not start at a chance level: not judged.
     Figures: bench/calibrate.py (docs/accuracy.md).
 
     References:
@@ -137,6 +150,8 @@ class Divergence(Rule):
     min_blowup_spikes: int = 1
     rebound_factor: float = 4.0
     rebound_share: float = 0.6
+    early_points: int = 10
+    early_factor: float = 10.0
 
     def applies(self, run: RunData) -> bool:
         return bool(_losses(run))
@@ -144,6 +159,9 @@ class Divergence(Rule):
     def check(self, run: RunData) -> list[Finding]:
         losses = _losses(run)
         alive = any(np.isfinite(s.values).any() for s in run.series.values())
+        # nothing finite anywhere: a broken file when a series training does not compute (the learning
+        # rate, a clock) is NaN too; with only losses and metrics logged, the run was NaN from its first log
+        broken = not alive and any(role(n).kind in WITNESS_KINDS for n in run.names)
         for series in [*losses, *_val_losses(run, losses)]:
             if np.isfinite(series.values).all():
                 continue
@@ -155,7 +173,9 @@ class Divergence(Rule):
             # a validation loss NaN at every evaluation beside finite metrics broke at each one; only
             # Ultralytics writes NaN for a validation loss it never computed
             never_computed = run.meta.get("format") in NAN_WHEN_NOT_COMPUTED
-            computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val else alive
+            dead_from_start = not alive and not broken and len(series.values) >= MIN_DEAD_POINTS
+            computed = (np.isfinite(series.values).any() or (alive and not never_computed)) if is_val \
+                else alive or dead_from_start
             if np.isfinite(series.values[0]) or computed:
                 return [self._non_finite(run, series)]
         # a validation loss far above its start beside a training loss is overfitting's (or the training
@@ -178,11 +198,42 @@ class Divergence(Rule):
             found = _first(self._blowup, run, series)
             if found:
                 return found
+        # a supervised objective starts at its chance level: only the canonical training loss of a run
+        # that is not reinforcement learning (whose losses start near zero and grow with the returns)
+        for series in [] if reinforcement(run) else [s for s in train if s.name in LOSS_NAMES]:
+            found = _first(self._early, run, series)
+            if found:
+                return found
         for series in train:
             found = self._spiked(run, series)
             if found:
                 return found
         return self._metric_non_finite(run)
+
+    def _early(self, run: RunData, series: Series) -> list[Finding]:
+        """A blow-up in the opening points: ``early_factor`` times the first value (the loss at init)."""
+        x, y = series.finite()
+        if len(y) < self.min_points or y.min() <= 0:  # a loss that may be negative has no ratio to its start
+            return []
+        head = y[:self.early_points]
+        first = float(head[0])
+        at = int(np.argmax(head))
+        peak = float(head[at])
+        if peak < self.early_factor * first or peak < self.early_factor * float(np.median(y)):
+            return []
+        later = y[at + 1:]
+        after = f"; it came back to {curves.fmt(float(np.median(later[-self.early_points:])))} later" \
+            if len(later) else ""
+        summary = (f"{series.name} blew up in its first {at + 1} logged points: from {curves.fmt(first)} at "
+                   f"{run.when(float(x[0]))} to {curves.fmt(peak)} at {run.when(float(x[at]))} "
+                   f"({peak / first:.3g}× the loss at the start, which a fresh model does not exceed){after}.")
+        values = {"first_value": first, "peak": peak, "peak_step": float(x[at]), "ratio": peak / first,
+                  "median": float(np.median(y))}
+        marks = ({"kind": "hline", "value": first, "label": "first value"},
+                 {"kind": "point", "step": float(x[at]), "value": peak, "label": f"{peak / first:.3g}× the start"})
+        return [self.finding(summary, Evidence(series.name, int(x[0]), int(x[-1]), values, marks),
+                             self._fixes(run), title=f"Loss blew up at {run.when(float(x[at]))}, right after the start",
+                             explains=_explains(series.name))]
 
     def _spiked(self, run: RunData, series: Series) -> list[Finding]:
         """Spikes of orders of magnitude over the running level (``loss_spikes``' statistic); a loss that

@@ -11,7 +11,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import LOSS_NAMES
+from traindoc.vocabulary import LOSS_NAMES, partners, per_rank, role
 
 NON_NEGATIVE = ("cross_entropy", "nll", "bce", "mse", "mae", "l1", "hinge", "kl", "focal", "huber")
 LIKELIHOOD = (
@@ -68,6 +68,10 @@ class NegativeLoss(Rule):
     does not head to -1 is ambiguous: a warning (info when the metric's name says it is an
     objective that may be negative). In a reinforcement-learning run (it logs rewards or
     episodes) the total loss holds a policy-gradient surrogate, negative by construction: info.
+    When no canonical loss is negative, the components a log names beside its total
+    (Ultralytics' ``train/cls_loss``, a detector's ``loss_cls``) are judged the same way, each
+    against its own train/validation pair: a total of positive box and distribution terms
+    hides a classification term that is -p(correct).
 
     Why it matters:
     NLLLoss expects log-probabilities; fed probabilities it optimises -p(correct),
@@ -97,7 +101,11 @@ class NegativeLoss(Rule):
     min_negative: float = 0.05
 
     def check(self, run: RunData) -> list[Finding]:
-        for name in LOSS_NAMES:
+        # the canonical losses first (one objective, every granularity), then each named component
+        # against its own train/validation pair
+        judged = [(name, LOSS_NAMES) for name in LOSS_NAMES]
+        judged += [(name, (name, *partners(name))) for name in _components(run)]
+        for name, family in judged:
             series = run.get(name)
             if series is None:
                 continue
@@ -107,30 +115,32 @@ class NegativeLoss(Rule):
             negative = y < -self.tolerance
             if negative.mean() < self.min_negative or negative.sum() < MIN_NEGATIVE_POINTS:
                 continue
-            return [self._finding(run, series, x, y, negative)]
+            return [self._finding(run, series, x, y, negative, family)]
         return []
 
-    def _left_unit(self, run: RunData) -> str | None:
-        """The first loss curve of the run with a value outside [-1, 0], or None.
+    def _left_unit(self, run: RunData, family: tuple[str, ...]) -> str | None:
+        """The first loss curve of ``family`` (the judged objective's curves) with a value outside [-1, 0], or None.
 
         -p(correct) bounds the training loss at every granularity and the validation loss
         alike, so one curve of the same objective above zero or under -1 rules it out; a
         likelihood that happens to level off just above -1 on the judged curve often shows
         its true range on its partner (a validation loss above zero, a first epoch above it).
+        A component is set against its own partner only: the total it sums into is another objective.
         """
-        for name in LOSS_NAMES:
+        for name in family:
             _, y = curves.finite(run.get(name))
             if len(y) and (y.min() < SOFTMAX_NLL_FLOOR - self.tolerance or y.max() > self.tolerance):
                 return name
         return None
 
     def _finding(
-        self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, negative: np.ndarray
+        self, run: RunData, series: Series, x: np.ndarray, y: np.ndarray, negative: np.ndarray,
+        family: tuple[str, ...] = LOSS_NAMES,
     ) -> Finding:
         first = float(x[int(np.argmax(negative))])
         low = int(np.argmin(y))
         end = curves.level(y, LEVEL_SHARE, end=True, min_n=1)
-        left = self._left_unit(run)  # the judged curve is one of the run's loss curves
+        left = self._left_unit(run, family)  # the judged curve is one of its family's curves
         in_unit = left is None
         softmax_cfg = cfg(run, "model.head") == "softmax" and cfg(run, "loss.name") == "nll"
         heading = end <= HEADING or end < curves.level(y, LEVEL_SHARE, end=False)
@@ -213,6 +223,13 @@ class NegativeLoss(Rule):
         )
         severity = "critical" if kind == "non-negative" else "warning"
         return self.finding(summary, evidence, fixes, severity=severity)
+
+
+def _components(run: RunData) -> list[str]:
+    """The run's other loss curves (train or validation split, not one rank's copy), sorted: the terms a
+    log names beside its total."""
+    return sorted(n for n in run.names if n not in LOSS_NAMES and per_rank(n) is None
+                  and role(n).kind == "loss" and role(n).split in ("train", "val"))
 
 
 def _declared(run: RunData) -> str:
