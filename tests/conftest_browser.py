@@ -14,10 +14,10 @@ import pytest
 
 pytest.importorskip("playwright.sync_api", reason="the browser tests drive chromium through playwright")
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Locator, Page, expect, sync_playwright  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
-__all__ = ["WAIT_MS", "Page", "browser_page", "choose", "expect", "settled"]
+__all__ = ["WAIT_MS", "Page", "browser_page", "choose", "click_until", "expect", "settled"]
 
 # A busy 2-core CI machine (load 15+) needs far more than playwright's 5 s for a first script
 # run (torch import); waits end as soon as the page is ready, so a generous bound costs nothing.
@@ -78,3 +78,19 @@ def choose(page: Page, combobox: str, option: str, exact: bool = False) -> None:
         wanted.first.click()
         return
     raise AssertionError(f"the select box {combobox!r} never listed {option!r}")
+
+
+def click_until(page: Page, button: Locator, done: Locator) -> None:
+    """Click `button` until `done` shows: a click that lands while a rerun redraws the button is
+    dropped by the page, so a settled page is clicked again, never a button already disabled."""
+    for _ in range(_OPEN_TRIES):
+        settled(page)
+        if not button.is_enabled():
+            break  # the earlier click took: the button now says so and refuses another
+        button.click()
+        try:
+            done.first.wait_for(state="visible", timeout=_OPTIONS_WAIT_MS * 3)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    expect(done.first).to_be_visible()

@@ -7,6 +7,7 @@ scripts" form like a user. With TRAINDOC_SHOTS=DIR it also saves the README's sc
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 SHOTS = os.environ.get("TRAINDOC_SHOTS")
 EXAMPLE = ROOT / "examples" / "digits_mlp.py"
+# Two script runs from fresh processes, one after the other on a loaded 2-core machine.
+GROUP_WAIT_MS = 360_000
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,10 @@ def test_register_the_example_sweep_two_lrs_and_compare(server: str) -> None:
         grid.fill("optim.lr=1e-3,0.5")
         grid.press("Control+Enter")
         page.get_by_role("button", name="Queue 2 runs of digits").click()
-        expect(page.get_by_text("2 finished").first).to_be_visible(timeout=240_000)
+        # lr=0.5 may diverge: the live doctor then stops it (a verdict, not a test failure); the group
+        # has ended either way, and the compare page names the learning rate as what mattered
+        ended = re.compile(r"— (2 finished|1 finished · 1 stopped|1 stopped · 1 finished)")
+        expect(page.get_by_text(ended).first).to_be_visible(timeout=GROUP_WAIT_MS)
         _no_errors(page)
         _shot(page, "script_launch", anchor="Your own scripts")
         page.get_by_role("link", name="Compare").last.click()
