@@ -3,7 +3,8 @@
     python bench/cli_speed.py [--reps 5] [FILE ...]
 
 Both CLIs run on the same files in the same run, alternating, each as a fresh process
-(what a user or a CI step pays): the median wall time over ``--reps`` and the peak
+(what a user or a CI step pays): the median wall time over ``--reps``, the median CPU time
+(user + system: less moved by other load on a shared machine than the wall time) and the peak
 resident memory of the process (``ru_maxrss`` from ``wait4``). Without files, a small
 Keras-style CSV (60 epochs) is written, and the corpus' small CSVs are added when the
 corpus is beside the checkout. ``pip install -r requirements-bench.txt`` brings trainspotter.
@@ -49,14 +50,14 @@ def commands(path: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one fresh process."""
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, float]:
+    """(wall seconds, peak RSS in MiB, exit code, CPU seconds) of one fresh process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, proc.returncode
+    return wall, usage.ru_maxrss / 1024, proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -77,11 +78,12 @@ def main() -> int:
                                                                if (CORPUS / f).is_file())]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; median of {args.reps} fresh processes after a warm-up, peak RSS")
-    print("| file | traindoc wall | trainspotter wall | ratio | traindoc peak RSS | trainspotter peak RSS |")
-    print("|---|---|---|---|---|---|")
+    print("| file | traindoc wall | trainspotter wall | ratio | traindoc CPU | trainspotter CPU | CPU ratio "
+          "| traindoc peak RSS | trainspotter peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
     ratios = []
     for path in files:
-        results: dict[str, list[tuple[float, float, int]]] = {"traindoc": [], "trainspotter": []}
+        results: dict[str, list[tuple[float, float, int, float]]] = {"traindoc": [], "trainspotter": []}
         cmds = commands(path)
         for cmd in cmds.values():
             measure(cmd, env)  # warm-up: bytecode written, files in the page cache
@@ -90,11 +92,13 @@ def main() -> int:
                 results[tool].append(measure(cmd, env))
         wall = {t: statistics.median(r[0] for r in rs) for t, rs in results.items()}
         rss = {t: max(r[1] for r in rs) for t, rs in results.items()}
+        cpu = {t: statistics.median(r[3] for r in rs) for t, rs in results.items()}
         failed = {t for t, rs in results.items() if any(r[2] not in (0, 1) for r in rs)}
         ratio = wall["traindoc"] / wall["trainspotter"]
         ratios.append(ratio)
         note = f" (exit code ≠ 0 for {', '.join(sorted(failed))})" if failed else ""
         print(f"| {path.name}{note} | {wall['traindoc']:.2f} s | {wall['trainspotter']:.2f} s | {ratio:.2f}× "
+              f"| {cpu['traindoc']:.2f} s | {cpu['trainspotter']:.2f} s | {cpu['traindoc'] / cpu['trainspotter']:.2f}× "
               f"| {rss['traindoc']:.0f} MiB | {rss['trainspotter']:.0f} MiB |")
     print(f"\ntraindoc / trainspotter wall time: {statistics.median(ratios):.2f}× (median over {len(files)} files)")
     return 0

@@ -75,3 +75,47 @@ def test_a_million_points_diagnose_and_find_the_overfitting():
     """How fast is bench/diagnose_speed.py's to print (no wall-clock bound in a test)."""
     findings = diagnose(million_point_run())
     assert "overfitting" in {f.rule for f in findings}
+
+
+def _same_run(a: RunData, b: RunData) -> None:
+    assert list(a.series) == list(b.series)
+    for name, s in a.series.items():
+        t = b.series[name]
+        assert s.original == t.original
+        np.testing.assert_array_equal(s.steps, t.steps)
+        np.testing.assert_array_equal(s.values, t.values)  # NaN where NaN, inf where inf
+        assert (s.epochs is None) == (t.epochs is None)
+        if s.epochs is not None:
+            np.testing.assert_array_equal(s.epochs, t.epochs)
+
+
+def test_numpy_columns_make_the_same_run_as_the_frame():
+    """A reader that hands numpy columns (no pandas on the diagnose path) gets exactly from_frame's run."""
+    rng = np.random.default_rng(7)
+    logged = np.array(["loss", "val_loss", "val_accuracy", "lr", "grad_norm/fc1", "acc"])
+    for trial in range(40):
+        n = int(rng.integers(1, 400))
+        steps = rng.integers(0, 60, n).astype(float)  # repeated steps: the last row of each counts
+        steps[rng.random(n) < 0.05] = np.nan  # rows without a step are dropped
+        values = rng.normal(size=n)
+        values[rng.random(n) < 0.1] = np.nan  # a logged NaN stays
+        values[rng.random(n) < 0.02] = np.inf
+        names = rng.choice(logged[: int(rng.integers(1, len(logged) + 1))], n)
+        epochs = None if trial % 3 == 0 else np.floor(steps / 7)
+        if epochs is not None and trial % 3 == 1:
+            epochs[names == "lr"] = np.nan  # one metric without epochs
+        frame = pd.DataFrame({"step": steps, "name": names, "value": values})
+        if epochs is not None:
+            frame["epoch"] = epochs
+        meta = {"axis": "epoch" if trial % 2 else "step"}
+        _same_run(RunData.from_frame(frame, meta=meta), RunData.from_columns(steps, names, values, epochs, meta=meta))
+        mapping = {"loss": "train/loss"}
+        _same_run(RunData.from_frame(frame, mapping=mapping),
+                  RunData.from_columns(steps, names, values, epochs, mapping=mapping))
+
+
+def test_numpy_columns_of_different_lengths_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="length"):
+        RunData.from_columns(np.arange(3.0), np.array(["loss"] * 2), np.arange(3.0))

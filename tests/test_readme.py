@@ -1,4 +1,4 @@
-"""The README's code examples, as written: Python blocks run, shell commands parse with the real CLIs.
+"""The code examples of the README and of ``docs/*.md``, as written: Python blocks run, shell commands parse.
 
 A shell command is checked by the parser of the command it names (runner, diagnostics, the
 ``traindoc`` command): a renamed flag or a removed subcommand fails here, before a user finds
@@ -25,16 +25,23 @@ from diagnostics.cli import build_parser as diagnostics_parser
 from runner.cli import _parser as runner_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
-BLOCKS = [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w*)\n(.*?)```", README, re.S)]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # the README keeps the start; docs/ the depth
+
+
+def blocks(path: Path) -> list[tuple[str, str]]:
+    """(language, code) of each fenced block of one Markdown file."""
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"```(\w*)\n(.*?)```", path.read_text(), re.S)]
+
+
+BLOCKS = [block for path in DOCS for block in blocks(path)]
 PYTHON = [code for lang, code in BLOCKS if lang == "python"]
 RUN_ELSEWHERE = "with traindoc.start_run(\"my-experiment\""  # tests/test_package.py runs it installed
 SKIPPED_PROGRAMS = ("pip", "streamlit", "bash")  # install, serve, the suite: the set-up contract
 
 
-def shell_commands() -> list[str]:
+def shell_commands(found: list[tuple[str, str]] = BLOCKS) -> list[str]:
     lines = []
-    for lang, code in BLOCKS:
+    for lang, code in found:
         if lang not in ("bash", "yaml"):
             continue
         for line in code.splitlines():
@@ -80,7 +87,18 @@ def test_readme_shell_command_parses(command: str) -> None:
 
 
 def test_readme_shows_shell_commands_and_python_blocks() -> None:
-    assert len(shell_commands()) >= 20 and len(PYTHON) >= 3  # the checks above really see the README
+    readme = blocks(ROOT / "README.md")
+    assert len(shell_commands(readme)) >= 6 and sum(lang == "python" for lang, _ in readme) >= 2
+    assert len(shell_commands()) >= 20 and len(PYTHON) >= 5  # the checks above really see README and docs/
+    assert {"reliability.md", "logging-api.md", "multi-process.md"} <= {p.name for p in DOCS}
+
+
+def test_readme_is_short_and_links_resolve() -> None:
+    """A newcomer reads the README in minutes: 250 lines at most, the depth one link away in docs/."""
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text()):
+            assert (path.parent / target).exists(), f"{path.name} links to a missing {target}"
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
 
 
 @pytest.mark.parametrize("code", [c for c in PYTHON if RUN_ELSEWHERE not in c], ids=lambda c: c.splitlines()[0])

@@ -81,10 +81,10 @@ def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db:
     the block is left quietly (``raise_on_stop=False`` leaves it to you: check
     ``run.stop_requested``). A launched script also inherits the launch form's stop toggle.
 
-    No fault of the store stops the block: it is one warning and the rows are kept (README,
+    No fault of the store stops the block: it is one warning and the rows are kept (docs/reliability.md,
     "Reliability"); ``strict=True`` (or ``TRAINDOC_STRICT=1``) raises instead.
 
-    Under ``torchrun``/``srun`` (README, "Many processes") the job is one run: rank 0 creates it,
+    Under ``torchrun``/``srun`` (docs/multi-process.md) the job is one run: rank 0 creates it,
     the other ranks attach, and it ends ``finished`` once every rank left the block (``failed``
     when one raised). Call it on every rank (with a process group it is a collective);
     ``rank_zero_only=True`` when only rank 0 ever calls it. The doctor watches from rank 0.
