@@ -393,6 +393,7 @@ class Pruning:
         self.eval_every = eval_every
         self.mine: list[float] = []
         self.stop_requested = False
+        self.reason: str | None = None
 
     def report(self, step: int, metrics: Mapping[str, float]) -> str | None:
         """One evaluation of this run; returns the reason when it is pruned (and ends the run)."""
@@ -425,7 +426,7 @@ class Pruning:
         self.store.update_meta(self.run_id, pruned={"step": step, "evaluation": k, "value": value,
                                                     "metric": monitor.name, "pruner": self.search.prune})
         self.store.finish(self.run_id, "stopped", error=why)
-        self.stop_requested = True
+        self.stop_requested, self.reason = True, why
         return why
 
     def _prune(self, others: Sequence[Trial], higher_is_better: bool) -> bool:
