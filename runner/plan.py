@@ -41,8 +41,8 @@ class Plan:
         """A random or TPE search (``runner.search.Search``): one variant per trial, the spec recorded."""
         from runner.search import trial_variants
 
-        return cls(name, base, variants=trial_variants(search), kind="sweep",
-                   extra_spec={"search": search.to_spec()}, **kw)
+        extra = {**kw.pop("extra_spec", {}), "search": search.to_spec()}
+        return cls(name, base, variants=trial_variants(search), kind="sweep", extra_spec=extra, **kw)
 
     def points(self) -> list[tuple[str, dict[str, Any], str]]:
         """(label, overrides, variant) per run: grid points (or variants) times seeds, in a stable order."""

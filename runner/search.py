@@ -483,6 +483,40 @@ def _metric_word(name: str) -> str:
     return name.replace("/", "_")
 
 
+# -- a form's starting point --------------------------------------------------------------
+ONE_MINUS_KEYS = ("momentum", "beta1", "beta2")  # decay rates near 1: their scale is 1 - β
+POW2_KEYS = ("width", "batch_size", "d_model")  # sizes: powers of two
+SPAN = 10.0  # a first range spans a decade either side of the starting value (log), ×/÷ 4 for sizes
+SIZE_SPAN = 4
+
+
+def default_dist(key: str, value: Any, meta: Mapping[str, Any], log_keys: Iterable[str] = ()) -> str:
+    """The distribution a form offers first for ``key`` (starting from ``value``): the seed posts' scales."""
+    if "choices" in meta:
+        return "choice:" + ",".join(str(c) for c in meta["choices"])
+    if isinstance(value, bool):
+        return "choice:False,True"
+    lo_ok, hi_ok = float(meta.get("min", -math.inf)), float(meta.get("max", math.inf))
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf in ONE_MINUS_KEYS:
+        return f"1-log:{max(0.8, lo_ok):g}:{min(0.999, hi_ok):g}"
+    if isinstance(value, int) and leaf in POW2_KEYS:
+        e = round(math.log2(max(1, value)))
+        lo, hi = 2 ** max(0, e - int(math.log2(SIZE_SPAN))), 2 ** (e + int(math.log2(SIZE_SPAN)))
+        while lo < lo_ok:
+            lo *= 2
+        while hi > hi_ok:
+            hi //= 2
+        return f"pow2:{lo}:{hi}"
+    if isinstance(value, int):
+        return f"int:{max(int(lo_ok), value // 2)}:{min(int(hi_ok), max(value * 2, value + 2))}"
+    if key in log_keys:
+        center = value if value > 0 else 1e-4
+        return f"log:{max(center / SPAN, lo_ok, 1e-12):.3g}:{min(center * SPAN, hi_ok):.3g}"
+    return f"uniform:{lo_ok:g}:{hi_ok:g}" if math.isfinite(lo_ok) and math.isfinite(hi_ok) else \
+        f"uniform:{value / 2:g}:{value * 2:g}"
+
+
 # -- the command line ---------------------------------------------------------------------
 def add_args(p: argparse.ArgumentParser) -> None:
     """Random / TPE search options, shared by ``sweep`` and ``script sweep``."""

@@ -1,0 +1,70 @@
+"""The Launch page's Random search mode (AppTest): per-key distributions with a histogram of draws,
+the form keeping what was typed, and a queued search group whose runs follow the chosen scale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest_ui import app_test, page_text
+
+from runner import plan
+from runner.store import Store
+
+START = "preset · healthy"
+
+
+def _launch_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202 - (Store, AppTest)
+    db = tmp_path / "s.db"
+    real_submit = plan.submit
+    monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
+    at = app_test(db, monkeypatch, "pages/launch.py")
+    at.selectbox(key="launch:start").select(START).run()
+    at.radio(key=f"{START}:mode").set_value("Random search").run()
+    return Store(db), at
+
+
+def test_random_search_form_shows_each_distribution_and_queues_a_search_group(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, at = _launch_page(tmp_path, monkeypatch)
+    assert not at.exception
+    # optim.lr starts on the log scale around the preset's value, with a histogram of its draws
+    assert at.selectbox(key=f"{START}:search-kind:optim.lr").value == "log"
+    at.text_input(key=f"{START}:search-low:optim.lr").input("1e-4").run()
+    at.text_input(key=f"{START}:search-high:optim.lr").input("1e-1").run()
+    at.multiselect(key=f"{START}:search-keys").select("optim.momentum").run()
+    assert at.selectbox(key=f"{START}:search-kind:optim.momentum").value == "1-log"
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    titles = [c["layout"]["title"]["text"] for c in charts]
+    assert any("log10(optim.lr)" in t for t in titles) and any("log10(1 - optim.momentum)" in t for t in titles)
+    at.number_input(key=f"{START}:trials").set_value(6).run()
+    at.selectbox(key=f"{START}:sampler").select("tpe").run()
+    at.selectbox(key=f"{START}:prune").select("median").run()
+    at.run()  # a rerun keeps what was typed
+    assert at.text_input(key=f"{START}:search-low:optim.lr").value == "1e-4"
+    assert at.number_input(key=f"{START}:trials").value == 6
+    button = at.button(key="launch:queue")
+    assert button.label == "Queue 6 runs" and not button.disabled
+    button.click().run()
+    group = store.groups().iloc[0]
+    spec = json.loads(group["spec"])["search"]
+    assert spec["space"] == {"optim.lr": "log:0.0001:0.1", "optim.momentum": "1-log:0.8:0.999"}
+    assert (spec["sampler"], spec["trials"], spec["prune"]) == ("tpe", 6, "median")
+    runs = store.runs(group_id=int(group["id"]))
+    assert len(runs) == 6 and all(json.loads(m)["pending"] for m in runs.meta)  # TPE draws at start
+
+
+def test_a_bad_range_is_named_and_random_draws_land_in_the_range(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    store, at = _launch_page(tmp_path, monkeypatch)
+    at.text_input(key=f"{START}:search-low:optim.lr").input("0").run()
+    button = at.button(key="launch:queue")
+    assert button.disabled and "optim.lr" in button.label and "positive low bound" in page_text(at)
+    at.text_input(key=f"{START}:search-low:optim.lr").input("1e-5").run()
+    at.number_input(key=f"{START}:trials").set_value(5).run()
+    at.button(key="launch:queue").click().run()
+    runs = store.runs(group_id=int(store.groups().iloc[0]["id"]))
+    lrs = [json.loads(c)["optim.lr"] for c in runs.config]
+    high = float(at.text_input(key=f"{START}:search-high:optim.lr").value)
+    assert len(set(lrs)) == 5 and all(1e-5 <= lr <= high for lr in lrs)
