@@ -4,6 +4,7 @@ with a small histogram of draws on that scale, then trials, sampler and pruning.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -82,6 +83,10 @@ def preview(dist: search.Dist, n: int = PREVIEW_DRAWS) -> go.Figure:
         x, title = values, dist.key
     fig = go.Figure(go.Histogram(x=list(x), nbinsx=20 if dist.kind in ("log", "1-log", "uniform") else None,
                                  marker_color="#4C78A8"))
+    if dist.kind in ("log", "1-log") and len(x):  # ticks at whole decades, labelled with the key's own values
+        decades = list(range(math.floor(float(np.min(x))), math.ceil(float(np.max(x))) + 1))
+        shown = [f"{10.0 ** d:g}" if dist.kind == "log" else f"{1 - 10.0 ** d:g}" for d in decades]
+        fig.update_xaxes(tickvals=decades, ticktext=shown)
     fig.update_layout(height=PREVIEW_HEIGHT, margin={"l": 10, "r": 10, "t": 24, "b": 10}, bargap=0.05,
                       title={"text": f"{n} draws · {title}", "font": {"size": 11}},
                       xaxis={"title": None}, yaxis={"title": None, "showticklabels": False})

@@ -42,6 +42,7 @@ with st.expander("Config", expanded=kind != "sweep", icon=":material/tune:"):
 
 st.subheader("Sweep")
 mode = st.radio("Mode", (GRID, RANDOM_SEARCH), horizontal=True, key=f"{start}:mode",
+                index=1 if st.query_params.get("mode") == "search" else 0,  # ?mode=search opens the search form
                 help="Grid: every combination of the listed values. Random search: each key drawn on its own "
                 "scale (log for the learning rate), as the tuning guides advise; then zoom in on the best.")
 searching = mode == RANDOM_SEARCH

@@ -137,3 +137,75 @@ def test_the_done_means_command_leaves_four_finished_runs_with_distinct_lr(tmp_p
     lrs = [store.run(int(i))["config"]["optim.lr"] for i in runs.id]
     assert len(set(lrs)) == 4 and all(1e-4 <= lr <= 1e-1 for lr in lrs)
     assert store.group(group_id)["spec"]["search"]["space"] == {"optim.lr": "log:0.0001:0.1"}
+
+
+def test_the_tuning_guide_commands_parse() -> None:
+    """docs/tuning.md's commands, as written, through the runner's own parser."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from runner.cli import _parser
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "tuning.md").read_text()
+    commands = [line for block in re.findall(r"```bash\n(.*?)```", text, re.S) for line in block.splitlines()
+                if line.strip()]
+    assert len(commands) == 4
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[:3] == ["python", "-m", "runner"]
+        _parser().parse_args(argv[3:])
+
+
+def _group_with_curves(store: Store, prune: str, curves: list[list[float]]) -> tuple[int, int]:
+    """A search group whose finished trials logged ``curves`` of val/auc, and one running trial's id."""
+    found = search.Search(search.parse_space(["optim.lr=log:1e-5:1"], coerce), trials=len(curves) + 1, prune=prune)
+    base = PRESETS["healthy"].config().to_flat()
+    variants = tuple((f"t{i}", {"optim.lr": 10.0 ** -(i + 1)}) for i in range(len(curves) + 1))
+    group_id, ids = submit(store, Plan("g", base, variants=variants, extra_spec={"search": found.to_spec()}),
+                           start_scheduler=False)
+    for run_id, curve in zip(ids, curves, strict=False):
+        store.mark_running(run_id)
+        store.write_metrics([(run_id, k, float(k), "val/auc", v, 0.0) for k, v in enumerate(curve, start=1)])
+        store.finish(run_id, "finished")
+    store.mark_running(ids[-1])
+    return group_id, ids[-1]
+
+
+FINISHED = [[0.90, 0.92, 0.93], [0.88, 0.90, 0.91], [0.85, 0.87, 0.90]]
+
+
+def test_median_pruning_waits_for_its_warmup_then_stops_a_trial_below_the_median(store: Store) -> None:
+    _, run_id = _group_with_curves(store, "median", FINISHED)
+    pruning = search.for_run(store, store.run(run_id))
+    assert pruning.report(10, {"val/auc": 0.5}) is None  # the first evaluation is never judged
+    why = pruning.report(20, {"val/auc": 0.6})
+    assert why == "pruned at epoch 2: val_auc 0.6 below the median 0.9 of trials at that epoch"
+    run = store.run(run_id)
+    assert run["status"] == "stopped" and run["error"] == why and pruning.stop_requested
+    assert run["meta"]["pruned"] == {"step": 20, "evaluation": 2, "value": 0.6, "metric": "val/auc",
+                                     "pruner": "median"}
+
+
+def test_median_pruning_leaves_a_trial_above_the_median_and_a_search_too_young(tmp_path) -> None:
+    store = Store(tmp_path / "a.db")
+    _, run_id = _group_with_curves(store, "median", FINISHED)
+    pruning = search.for_run(store, store.run(run_id))
+    assert [pruning.report(s, {"val/auc": v}) for s, v in ((10, 0.95), (20, 0.96), (30, 0.97))] == [None] * 3
+    young = Store(tmp_path / "b.db")
+    _, run_id = _group_with_curves(young, "median", FINISHED[: search.PRUNE_STARTUP - 1])
+    pruning = search.for_run(young, young.run(run_id))
+    assert [pruning.report(s, {"val/auc": 0.1}) for s in (10, 20, 30)] == [None] * 3
+
+
+def test_successive_halving_keeps_the_better_half_at_each_rung(tmp_path) -> None:
+    store = Store(tmp_path / "h.db")
+    _, run_id = _group_with_curves(store, "halving", FINISHED)
+    good = search.for_run(store, store.run(run_id))
+    assert good.report(10, {"val/auc": 0.95}) is None and good.report(20, {"val/auc": 0.96}) is None
+    store = Store(tmp_path / "h2.db")
+    _, run_id = _group_with_curves(store, "halving", FINISHED)
+    bad = search.for_run(store, store.run(run_id))
+    why = bad.report(10, {"val/auc": 0.5})
+    assert why is not None and why.startswith("pruned at epoch 1: val_auc 0.5 not among the best 1/2")
+    assert store.run(run_id)["status"] == "stopped"
