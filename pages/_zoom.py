@@ -39,11 +39,9 @@ def with_rounds(table: pd.DataFrame, rounds: dict[int, int]) -> pd.DataFrame:
 def search_caption(store: Store, group_ids: list[int]) -> None:
     """One line per round: its space, sampler, trials and pruning (what the CLI would write)."""
     for gid in group_ids:
-        spec = store.group(gid)["spec"]["search"]
-        space = " · ".join(f"`{k}={v}`" for k, v in spec["space"].items())
-        prune = f", pruning: {spec['prune']}" if spec.get("prune") else ""
-        st.caption(f"Round {spec.get('round') or 1} (group #{gid}): {spec['sampler']} search, "
-                   f"{spec['trials']} trials over {space}{prune}")
+        spec = store.group(gid)["spec"]
+        rnd = int(spec["search"].get("round") or 1)
+        st.caption(f"Round {rnd} · group #{gid}: {md(search.spec_line(spec) or '')}")
 
 
 def zoom_panel(store: Store, group: dict[str, Any]) -> None:

@@ -150,6 +150,9 @@ def queue() -> None:
     for group in recent.to_dict("records"):
         with st.container(border=True):
             group_progress(store, group, store.runs(group_id=int(group["id"])))
+            found = search.spec_line(group["spec"])
+            if found:
+                st.caption(md(found))
 
 
 queue()

@@ -197,6 +197,24 @@ def trial_meta(search_spec: Mapping[str, Any] | None, index: int, seeds: int) ->
     return {"trial": index // max(1, seeds) + 1, "pending": search_spec.get("sampler") == "tpe", "seeded": seeds > 1}
 
 
+def spec_line(spec: Any) -> str | None:
+    """A group's search in one line ("tpe search, round 2 of #3: 8 trials over optim.lr=log:..."), or None."""
+    if isinstance(spec, str):
+        import json
+
+        try:
+            spec = json.loads(spec)
+        except ValueError:
+            return None
+    found = spec.get("search") if isinstance(spec, dict) else None
+    if not isinstance(found, dict) or not isinstance(found.get("space"), dict):
+        return None
+    space = " ".join(f"{k}={v}" for k, v in found["space"].items())
+    rnd = f", round {found.get('round')} (zoomed from group #{found['parent']})" if found.get("parent") else ""
+    prune = f", pruning: {found['prune']}" if found.get("prune") else ""
+    return f"{found.get('sampler')} search{rnd}: {found.get('trials')} trials over {space}{prune}"
+
+
 def label(patch: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in patch.items())
 

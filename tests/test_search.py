@@ -209,3 +209,25 @@ def test_successive_halving_keeps_the_better_half_at_each_rung(tmp_path) -> None
     why = bad.report(10, {"val/auc": 0.5})
     assert why is not None and why.startswith("pruned at epoch 1: val_auc 0.5 not among the best 1/2")
     assert store.run(run_id)["status"] == "stopped"
+
+
+@pytest.mark.slow  # a registered script trained twice in the background
+def test_a_registered_script_is_searched_with_tpe_and_trains_with_the_drawn_values(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    from runner.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits_mlp.py"
+    db = str(tmp_path / "script.db")
+    assert main(["--db", db, "script", "add", "digits", str(example), "--config", "train.epochs=2",
+                 "--config", "model.hidden=32"]) == 0
+    assert main(["--db", db, "script", "sweep", "digits", "--sample", "optim.lr=log:1e-3:1e-1", "--trials", "2",
+                 "--sampler", "tpe", "--wait"]) == 0
+    group_id = int(capsys.readouterr().out.split()[-1])
+    store = Store(db)
+    runs = [store.run(int(i)) for i in store.runs(group_id=group_id).id]
+    assert [r["status"] for r in runs] == ["finished", "finished"]
+    for run in runs:
+        lr = run["config"]["optim.lr"]
+        assert 1e-3 <= lr <= 1e-1 and not run["meta"]["pending"] and f"optim.lr={lr:g}" in run["name"]
+        assert set(store.metric_series(run["id"], "lr")[1]) == {lr}  # the script read the drawn value

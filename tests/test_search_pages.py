@@ -100,7 +100,7 @@ def test_zoom_in_on_the_compare_page_queues_a_linked_round_shown_with_the_first(
     monkeypatch.setattr(plan, "submit", lambda s, p: real_submit(s, p, start_scheduler=False))
     at = app_test(db, monkeypatch, "pages/compare.py", group=str(group_id))
     assert not at.exception
-    assert "random search, 6 trials over" in page_text(at)
+    assert "random search: 6 trials over optim.lr=log:1e-05:1" in page_text(at)
     proposed = [t for t in at.text_input if t.label == "optim.lr next range"]
     assert [t.value for t in proposed] == ["log:0.0015:0.04"]  # the top 3 (3e-3..2e-2), ×/÷ 2
     proposed[0].input("log:0.002:0.03").run()
