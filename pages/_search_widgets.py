@@ -18,6 +18,7 @@ from traindoc.configs import LOG_KEYS
 PREVIEW_DRAWS = 200  # enough for the shape of the distribution, cheap on every rerun
 PREVIEW_HEIGHT = 140
 NO_PRUNING = "no pruning"
+TICK_SLACK = 1e-9  # a bound of 1e-3 is a whole decade, whatever log10's rounding says
 
 
 def search_inputs(base: dict[str, Any], prefix: str) -> tuple[dict[str, search.Dist], dict[str, str], dict[str, Any]]:
@@ -74,9 +75,9 @@ def preview(dist: search.Dist, n: int = PREVIEW_DRAWS) -> go.Figure:
     """A histogram of ``n`` draws on the scale they are drawn on (log10 of lr, log10 of 1-β)."""
     values = np.array([d[dist.key] for d in search.draw_random({dist.key: dist}, n, seed=0)], dtype=object)
     if dist.kind == "log":
-        x, title = np.log10(values.astype(float)), f"log10({dist.key})"
+        x, title = np.log10(values.astype(float)), f"{dist.key}, log scale"
     elif dist.kind == "1-log":
-        x, title = np.log10(1 - values.astype(float)), f"log10(1 - {dist.key})"
+        x, title = np.log10(1 - values.astype(float)), f"{dist.key}, 1 - x on a log scale"
     elif dist.kind == "pow2":
         x, title = np.log2(values.astype(float)), f"log2({dist.key})"
     else:
@@ -84,9 +85,12 @@ def preview(dist: search.Dist, n: int = PREVIEW_DRAWS) -> go.Figure:
     fig = go.Figure(go.Histogram(x=list(x), nbinsx=20 if dist.kind in ("log", "1-log", "uniform") else None,
                                  marker_color="#4C78A8"))
     if dist.kind in ("log", "1-log") and len(x):  # ticks at whole decades, labelled with the key's own values
-        decades = list(range(math.floor(float(np.min(x))), math.ceil(float(np.max(x))) + 1))
+        ends = (dist.low, dist.high) if dist.kind == "log" else (1 - dist.high, 1 - dist.low)
+        first, last = math.log10(ends[0]) - TICK_SLACK, math.log10(ends[1]) + TICK_SLACK
+        decades = list(range(math.ceil(first), math.floor(last) + 1))
         shown = [f"{10.0 ** d:g}" if dist.kind == "log" else f"{1 - 10.0 ** d:g}" for d in decades]
-        fig.update_xaxes(tickvals=decades, ticktext=shown)
+        if decades:  # a range inside one decade keeps plotly's own ticks
+            fig.update_xaxes(tickvals=decades, ticktext=shown)
     fig.update_layout(height=PREVIEW_HEIGHT, margin={"l": 10, "r": 10, "t": 24, "b": 10}, bargap=0.05,
                       title={"text": f"{n} draws · {title}", "font": {"size": 11}},
                       xaxis={"title": None}, yaxis={"title": None, "showticklabels": False})

@@ -49,6 +49,8 @@ def zoom_panel(store: Store, group: dict[str, Any]) -> None:
     gid = int(group["id"])
     runs = store.runs(group_id=gid, reconcile=False)
     st.subheader("Zoom in")
+    st.caption(f"The next round, around the best runs of group #{gid} (round "
+               f"{int(group['spec']['search'].get('round') or 1)}), in a group linked to it.")
     if runs.status.isin(ACTIVE).any():
         st.caption("When this round has finished, zoom in proposes narrower ranges around its best runs.")
         return

@@ -113,5 +113,5 @@ def comparison() -> None:
 if round_groups:
     search_caption(store, round_groups)
 comparison()
-if round_groups and group is not None:
-    zoom_panel(store, group)
+if round_groups:
+    zoom_panel(store, store.group(round_groups[-1]))  # coarse to fine: from the latest round

@@ -37,7 +37,10 @@ def test_random_search_form_shows_each_distribution_and_queues_a_search_group(
     assert at.selectbox(key=f"{START}:search-kind:optim.momentum").value == "1-log"
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     titles = [c["layout"]["title"]["text"] for c in charts]
-    assert any("log10(optim.lr)" in t for t in titles) and any("log10(1 - optim.momentum)" in t for t in titles)
+    assert any("optim.lr, log scale" in t for t in titles)
+    assert any("optim.momentum, 1 - x on a log scale" in t for t in titles)
+    momentum = next(c for c in charts if "momentum" in c["layout"]["title"]["text"])
+    assert momentum["layout"]["xaxis"]["ticktext"] == ["0.999", "0.99", "0.9"]  # decades of 1 - β, read as β
     at.number_input(key=f"{START}:trials").set_value(6).run()
     at.selectbox(key=f"{START}:sampler").select("tpe").run()
     at.selectbox(key=f"{START}:prune").select("median").run()
