@@ -9,6 +9,7 @@ from diagnostics.compare import compare
 from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure, wide_range
 from diagnostics.sweeps import score_columns, style_differences, summary_table
 from pages._shared import db_path, finding_card, get_store, md, run_data
+from pages._zoom import round_of_runs, search_caption, with_rounds, zoom_panel
 from runner.store import ACTIVE
 from runner.textsafe import csv_text
 from traindoc.views.compare import comparable, curves, is_sweep, trimmed_table
@@ -31,6 +32,8 @@ if wanted and (not wanted.isdigit() or int(wanted) not in set(groups.id)):  # sa
 by_group = st.radio("Compare", ["a group", "runs I pick"], horizontal=True,
                     index=1 if groups.empty or st.query_params.get("runs") else 0)
 group = None
+round_groups: list[int] = []
+rounds: dict[int, int] = {}
 if by_group == "a group" and not groups.empty:
     labels = {int(g.id): f"#{g.id} {short(g.name, 50)} ({g.kind})" for g in groups.itertuples()}
     ids = list(labels)
@@ -40,6 +43,9 @@ if by_group == "a group" and not groups.empty:
     picked = sorted(int(i) for i in runs[runs.group_id == group_id].id)
     if group["parent_run_id"] is not None:  # a fix group also shows the run it fixes
         picked = [int(group["parent_run_id"]), *picked]
+    round_groups, rounds = round_of_runs(store, group)  # a search's rounds (zoom in) are shown together
+    if len(round_groups) > 1:
+        picked = sorted(rounds)
 else:
     labels = {int(r.id): f"#{r.id} {short(r.name, 50)} ({r.status})" for r in runs.itertuples()}
     asked = [i for i in st.query_params.get("runs", "").split(",") if i]
@@ -62,7 +68,7 @@ def comparison() -> None:
     data = [run_data(db, int(r.id), None if r.last_step != r.last_step else int(r.last_step))
             for r in current.itertuples()]
     what = comparable(data)
-    table = trimmed_table(summary_table(data), what.keys)
+    table = with_rounds(trimmed_table(summary_table(data), what.keys), rounds)
     scores = score_columns(table)
     if live:
         done = float(current.progress.fillna(0).mean())
@@ -104,4 +110,8 @@ def comparison() -> None:
         st.rerun()
 
 
+if round_groups:
+    search_caption(store, round_groups)
 comparison()
+if round_groups:
+    zoom_panel(store, store.group(round_groups[-1]))  # coarse to fine: from the latest round

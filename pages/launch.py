@@ -6,19 +6,22 @@ groups of every browser session within each group's concurrency limit.
 
 from __future__ import annotations
 
+import random
 import zlib
 
 import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
 from pages._scripts import scripts_section
+from pages._search_widgets import describe, search_inputs
 from pages._shared import get_store, md
-from runner import plan, sweep
+from runner import plan, search, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
 from runner.stop_on import STOPPABLE
 
 store = get_store()
+GRID, RANDOM_SEARCH = "Grid", "Random search"
 LARGE_SUBMISSION = 10  # a submission of this many runs asks once before queueing (one mis-click queued 15)
 st.title(":material/rocket_launch: Launch runs")
 st.caption("Start from a built-in sweep, a preset or a finished run; edit the config; pick what to sweep. "
@@ -38,7 +41,16 @@ with st.expander("Config", expanded=kind != "sweep", icon=":material/tune:"):
     overrides, errors = plan.overrides(base, config_form(base, start))
 
 st.subheader("Sweep")
-texts = sweep_inputs(grid0, start)
+mode = st.radio("Mode", (GRID, RANDOM_SEARCH), horizontal=True, key=f"{start}:mode",
+                index=1 if st.query_params.get("mode") == "search" else 0,  # ?mode=search opens the search form
+                help="Grid: every combination of the listed values. Random search: each key drawn on its own "
+                "scale (log for the learning rate), as the tuning guides advise; then zoom in on the best.")
+searching = mode == RANDOM_SEARCH
+texts: dict[str, str] = {}
+if searching:
+    space, search_errors, search_opts = search_inputs(base, start)
+else:
+    texts = sweep_inputs(grid0, start)
 cols = st.columns(4)
 seeds = int(cols[0].number_input("Seeds (repeats of every point)", 1, 20, seeds0, key=f"{start}:seeds"))
 concurrency = int(cols[1].number_input("Concurrency (runs at once)", 1, 16, 2, key=f"{start}:concurrency"))
@@ -59,12 +71,27 @@ for sweep_key, text in texts.items():
         grid[sweep_key] = sweep.parse_values(sweep_key, text)
     except ConfigError as exc:
         errors[sweep_key] = str(exc)
+if searching:
+    errors.update(search_errors)
+    if not space and not search_errors:
+        errors["search"] = "pick a parameter to search"
 for bad in errors.values():
     st.error(md(bad))
 
-launch_plan = plan.Plan(name.strip() or "sweep", {**base, **overrides}, grid, seeds=seeds, concurrency=concurrency,
-                        executor=executor, address=address or None,
-                        extra_spec={"stop_on": list(STOPPABLE)} if stop else {})
+extra_spec = {"stop_on": list(STOPPABLE)} if stop else {}
+if searching and not errors:
+    # one sampler seed per form: the draws (and so the plan) stay the same across reruns
+    seed = st.session_state.setdefault(f"{start}:search-seed", random.SystemRandom().randrange(2**31))
+    found = search.Search(space, trials=search_opts["trials"], sampler=search_opts["sampler"], seed=seed,
+                          prune=search_opts["prune"])
+    launch_plan = plan.Plan.search(name.strip() or "search", {**base, **overrides}, found, seeds=seeds,
+                                   concurrency=concurrency, executor=executor, address=address or None,
+                                   extra_spec=extra_spec)
+    grid = {"search": [describe(space), search_opts["sampler"], search_opts["trials"], search_opts["prune"]]}
+else:
+    launch_plan = plan.Plan(name.strip() or "sweep", {**base, **overrides}, grid, seeds=seeds,
+                            concurrency=concurrency, executor=executor, address=address or None,
+                            extra_spec=extra_spec)
 try:
     n_runs = len(launch_plan.runs()) if not errors else 0
 except ConfigError as exc:
@@ -123,6 +150,9 @@ def queue() -> None:
     for group in recent.to_dict("records"):
         with st.container(border=True):
             group_progress(store, group, store.runs(group_id=int(group["id"])))
+            found = search.spec_line(group["spec"])
+            if found:
+                st.caption(md(found))
 
 
 queue()

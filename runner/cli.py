@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from runner import launcher, presets, scheduler, scripts_cli, sweep_presets
-from runner.config import ConfigError, RunConfig, parse_assignments
+from runner import launcher, presets, scheduler, scripts, scripts_cli, search, sweep_presets, zoom
+from runner.config import ConfigError, RunConfig, coerce, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
 from runner.store import ACTIVE, STATUSES, Store, StoreError
@@ -53,6 +53,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="local background processes (default) or tasks on a Ray cluster")
     sweep.add_argument("--address", help="Ray cluster address for --executor ray (default: a local Ray)")
     sweep.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
+    search.add_args(sweep)
+    zoom = add("zoom", help="the next round of a finished search: new ranges around its best runs")
+    zoom.add_argument("group_id", type=int)
+    zoom.add_argument("--top", type=int, default=search.ZOOM_TOP, help=f"best runs to zoom around "
+                      f"(default {search.ZOOM_TOP})")
+    zoom.add_argument("--widen", type=float, default=search.ZOOM_WIDEN,
+                      help=f"widen their span by this factor on each key's scale (default {search.ZOOM_WIDEN:g})")
+    zoom.add_argument("--trials", type=int, help="trials of the new round (default: as the old one)")
+    zoom.add_argument("--dry-run", action="store_true", help="print the proposed ranges, queue nothing")
+    zoom.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
 
     listing = add("list", help="runs with their status (stale runs are marked crashed)")
     _manage_args(listing, add)
@@ -136,6 +146,14 @@ def _cmd_launch(store: Store, args: argparse.Namespace) -> int:
 
 def _cmd_sweep(store: Store, args: argparse.Namespace) -> int:
     """Queue a group in the database; the shared scheduler (started if needed) runs it."""
+    found = search.from_args(args, coerce)
+    if found is not None:
+        if args.sweep_preset:
+            raise ConfigError("--sweep-preset is a grid: give --sample with --preset instead")
+        plan = Plan.search(args.name or f"{args.preset} search", _config(args).to_flat(), found,
+                           seeds=args.seeds or 1, concurrency=args.concurrency, executor=args.executor,
+                           address=args.address)
+        return _submit_and_wait(store, plan, args.wait)
     if args.sweep_preset:
         chosen = sweep_presets.get(args.sweep_preset)
         base = presets.get(chosen.preset).config({**chosen.overrides, **parse_assignments(args.set)})
@@ -146,12 +164,26 @@ def _cmd_sweep(store: Store, args: argparse.Namespace) -> int:
         raise ConfigError("give --grid KEY=V1,V2,... or --sweep-preset NAME")
     plan = Plan(args.name or name, base.to_flat(), grid, seeds=args.seeds or seeds, concurrency=args.concurrency,
                 executor=args.executor, address=args.address)
-    group_id, run_ids = submit(store, plan)
+    return _submit_and_wait(store, plan, args.wait)
+
+
+def _submit_and_wait(store: Store, plan: Any, wait: bool) -> int:
+    group_id, run_ids = submit(store, plan) if isinstance(plan, Plan) else scripts.submit(store, plan)
     print(f"group {group_id}: {len(run_ids)} runs queued ({', '.join(map(str, run_ids))})", file=sys.stderr)
-    if args.wait:
+    if wait:
         _wait_for(store, group_id)
     print(group_id)
     return 0
+
+
+def _cmd_zoom(store: Store, args: argparse.Namespace) -> int:
+    """Propose the next round's ranges around the best trials; queue it in a linked group."""
+    plan, proposal = zoom.plan(store, args.group_id, top=args.top, widen=args.widen, trials=args.trials)
+    for key, (old, new) in proposal.items():
+        print(f"{key}: {old} -> {new}", file=sys.stderr)
+    if args.dry_run:
+        return 0
+    return _submit_and_wait(store, plan, args.wait)
 
 
 def _wait_for(store: Store, group_id: int) -> None:
@@ -284,7 +316,8 @@ def _cmd_recover_spill(store: Store, args: argparse.Namespace) -> int:
 
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
             "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
-            "rename": _cmd_rename, "import": _cmd_import, "recover-spill": _cmd_recover_spill, "_exec": _cmd_exec,
+            "rename": _cmd_rename, "zoom": _cmd_zoom, "import": _cmd_import, "recover-spill": _cmd_recover_spill,
+            "_exec": _cmd_exec,
             "_scheduler": _cmd_scheduler, "script": scripts_cli.command}
 
 

@@ -136,12 +136,15 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     if sink is None:
         return "cancelled", None
     doctor = watch(store, run_id)  # the launch form's "stop on a critical finding", or the alerts
+    pruning = search_pruning(store, run_id, cfg.train.eval_every)  # a search's --prune: judged at each evaluation
     error: Exception | None = None
     try:
-        outcome = train(cfg, sink, should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested),
-                        progress=progress)
+        outcome = train(cfg, sink, progress=_judged(progress, pruning),
+                        should_stop=lambda: cancel.is_set() or bool(doctor and doctor.stop_requested)
+                        or bool(pruning and pruning.stop_requested))
         if outcome.stopped_early and not cancel.is_set():
-            store.update_meta(run_id, stopped_early=outcome.stopped_early)
+            pruned = pruning.reason if pruning is not None and pruning.stop_requested else None
+            store.update_meta(run_id, stopped_early=pruned or outcome.stopped_early)
     except Exception as exc:  # noqa: BLE001 - recorded as the run's error
         error = exc
     finally:
@@ -152,6 +155,34 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     if last_look is not None:
         last_look()  # the last flush's rows, stored only by the end: a finding there still alerts
     return verdict
+
+
+def search_pruning(store: Any, run_id: int, eval_every: int = 0) -> Any:
+    """The pruning a search group asked for (``runner.search.Pruning``), or None; only where the store is
+    the database itself (a Ray task's proxy cannot read the other trials: there runs go unpruned)."""
+    from runner.store import Store
+
+    if not isinstance(store, Store):
+        return None
+    from runner import search
+
+    return search.for_run(store, store.run(run_id), eval_every)
+
+
+def _judged(progress: ProgressCallback | None, pruning: Any) -> ProgressCallback | None:
+    """The progress callback, with the pruner fed each evaluation's metrics after it."""
+    if pruning is None:
+        return progress
+
+    def both(fraction: float, step: int, metrics: dict[str, float]) -> None:
+        if progress is not None:
+            progress(fraction, step, metrics)
+        try:
+            pruning.report(step, metrics)
+        except Exception:  # noqa: BLE001 - a pruner that cannot judge leaves the trial to run on
+            return
+
+    return both
 
 
 def device_label(device: Any) -> str:

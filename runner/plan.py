@@ -13,6 +13,7 @@ from typing import Any
 
 from runner import executors
 from runner.config import ConfigError, RunConfig, coerce, from_flat, schema
+from runner.search import trial_meta
 from runner.store import ACTIVE, Store
 from runner.sweep import expand
 
@@ -35,6 +36,14 @@ class Plan:
     variants: tuple[tuple[str, dict[str, Any]], ...] = ()  # (label, patch) runs instead of a grid
     extra_spec: dict[str, Any] = field(default_factory=dict)  # e.g. the finding a fix group verifies
 
+    @classmethod
+    def search(cls, name: str, base: dict[str, Any], search: Any, **kw: Any) -> Plan:
+        """A random or TPE search (``runner.search.Search``): one variant per trial, the spec recorded."""
+        from runner.search import trial_variants
+
+        extra = {**kw.pop("extra_spec", {}), "search": search.to_spec()}
+        return cls(name, base, variants=trial_variants(search), kind="sweep", extra_spec=extra, **kw)
+
     def points(self) -> list[tuple[str, dict[str, Any], str]]:
         """(label, overrides, variant) per run: grid points (or variants) times seeds, in a stable order."""
         items = list(self.variants) or [(_label(p), p) for p in expand(self.grid)] or [("", {})]
@@ -52,6 +61,7 @@ class Plan:
         for label, patch, variant in self.points():
             meta = {"swept": {k: v for k, v in patch.items() if k != "train.seed"}, "label": label,
                     "variant": variant}
+            meta.update(trial_meta(self.extra_spec.get("search"), len(out), self.seeds))
             out.append((f"{self.name} [{label}]" if label else self.name, cfg.replace(patch).to_flat(), meta))
         return out
 

@@ -84,6 +84,14 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - a bad executor fails its runs, not the scheduler
             self.store.finish(row["id"], "failed", error=f"executor unavailable: {type(exc).__name__}: {exc}")
             return
+        if (row["spec"].get("search") or {}).get("sampler") == "tpe":
+            try:  # a TPE trial's values come from the trials finished so far
+                from runner.search import assign
+
+                assign(self.store, row["id"])
+            except Exception as exc:  # noqa: BLE001 - a trial that cannot be drawn fails, the queue goes on
+                self.store.finish(row["id"], "failed", error=f"search: {type(exc).__name__}: {exc}")
+                return
         try:
             # recorded before the start, so a cancel already knows how to reach the run
             self.store.update_meta(row["id"], scheduler_pid=self.pid, executor=ex.name)

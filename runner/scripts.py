@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import ConfigError, coerce, schema
+from runner.search import trial_meta
 from runner.store import ACTIVE, Store
 from runner.sweep import expand
 
@@ -170,6 +171,7 @@ def submit(store: Store, plan: ScriptPlan, start_scheduler: bool = True) -> tupl
                 "variant": variant, "swept": {k: v for k, v in patch.items() if k != "train.seed"}}
         if stop_on:
             meta["stop_on"] = list(stop_on)
+        meta.update(trial_meta(plan.extra_spec.get("search"), len(ids), plan.seeds))
         ids.append(store.create_run(f"{plan.name} [{label}]" if label else plan.name, {**base, **patch},
                                     source="script", group_id=group_id, parent_id=plan.parent_run_id, meta=meta))
     if start_scheduler:

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 
-from runner import scripts
+from runner import scripts, search
 from runner.store import Store
 
 
@@ -33,9 +33,11 @@ def add_parser(add: Callable[..., argparse.ArgumentParser]) -> None:
         p.add_argument("--stop-on", action="append", default=[], metavar="RULE",
                        help="stop the run when this critical finding fires (divergence, exploding_gradients)")
         if cmd == "sweep":
-            p.add_argument("--grid", action="append", default=[], required=True, metavar="KEY=V1,V2,...")
+            p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
             p.add_argument("--seeds", type=int, default=1)
             p.add_argument("--concurrency", type=int, default=2)
+            p.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
+            search.add_args(p)
 
 
 def command(store: Store, args: argparse.Namespace) -> int:
@@ -53,10 +55,32 @@ def command(store: Store, args: argparse.Namespace) -> int:
         return 0
     defaults = store.script(args.name)["config"]
     overrides = scripts.parse_pairs(defaults, args.set)
+    if args.script_command == "sweep":
+        found = search.from_args(args, lambda key, value: scripts.parse_value(defaults, key, str(value)))
+        if found is not None:
+            plan = scripts.ScriptPlan(args.name, args.run_name or f"{args.name} search", overrides=overrides,
+                                      variants=search.trial_variants(found), seeds=args.seeds,
+                                      concurrency=args.concurrency, stop_on=tuple(args.stop_on),
+                                      extra_spec={"search": found.to_spec()})
+            return _queued(store, plan, args.wait)
+        if not args.grid:
+            raise ValueError("give --grid KEY=V1,V2,... or --sample KEY=DIST")
     grid = scripts.parse_grid(defaults, args.grid) if args.script_command == "sweep" else {}
     plan = scripts.ScriptPlan(args.name, args.run_name or (f"{args.name} sweep" if grid else args.name),
                               overrides=overrides, grid=grid, seeds=getattr(args, "seeds", 1),
                               concurrency=getattr(args, "concurrency", 1), stop_on=tuple(args.stop_on))
-    group_id, run_ids = scripts.submit(store, plan)
-    print(group_id if grid else run_ids[0])
+    if grid:
+        return _queued(store, plan, args.wait)
+    _, run_ids = scripts.submit(store, plan)
+    print(run_ids[0])
+    return 0
+
+
+def _queued(store: Store, plan: scripts.ScriptPlan, wait: bool) -> int:
+    group_id, _ = scripts.submit(store, plan)
+    if wait:
+        from runner.cli import _wait_for
+
+        _wait_for(store, group_id)
+    print(group_id)
     return 0

@@ -88,11 +88,11 @@ def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-HEAVY = ("torch", "streamlit", "plotly", "scipy", "sklearn")
+HEAVY = ("torch", "streamlit", "plotly", "scipy", "sklearn", "optuna")
 
 
-@pytest.mark.parametrize("module", ["runner", "diagnostics", "traindoc.vocabulary", "traindoc.statuses",
-                                    "runner.importers", "runner.store", "runner.config"])
+@pytest.mark.parametrize("module", ["runner", "runner.cli", "traindoc", "diagnostics", "traindoc.vocabulary",
+                                    "traindoc.statuses", "runner.importers", "runner.store", "runner.config"])
 def test_importing_a_package_does_not_load_torch_or_the_dashboard(module: str) -> None:
     assert loaded_after(f"import {module}", HEAVY) == []
 

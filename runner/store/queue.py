@@ -25,6 +25,13 @@ class QueueMixin:
         ).fetchall()
         return [{"id": i, "group_id": g, "status": s, "spec": _spec(spec)} for i, g, s, spec in rows]
 
+    def assign_trial(self, run_id: int, name: str, config: dict[str, Any], meta: dict[str, Any]) -> bool:
+        """Give a queued search trial the values drawn for it (``runner.search.assign``); False when the
+        run is no longer queued (cancelled meanwhile): it keeps what it had."""
+        cur = self._write("UPDATE runs SET name=?, config=?, meta=? WHERE id=? AND status='queued'",
+                          (name, json.dumps(config, default=str), json.dumps(meta, default=str), run_id))
+        return cur.rowcount == 1
+
     def groups_of_parent(self, parent_run_id: int) -> list[dict[str, Any]]:
         """Groups launched from a run (its fix verifications), newest first."""
         cur = self.conn.execute("SELECT * FROM groups WHERE parent_run_id=? ORDER BY id DESC", (parent_run_id,))
