@@ -134,7 +134,7 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     sink = life.start("user script")
     if sink is None:
         raise RuntimeError(f"run {run_id} ended before it started")
-    sink.system = SystemSampler()  # step time and memory at each flush, as for the runner's own loop
+    sink.system = SystemSampler(follow_cuda=True)  # step time and memory at each flush, as the runner.s loop
     try:
         yield Run(store, run_id, sink, lead.stop if lead is not None else None)
     except BaseException as exc:
@@ -174,7 +174,7 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
         life = RunLifecycle(store, run_id)
         sink = life.start("user script", spill=SpillFile(store.path, header))
         if sink is not None:
-            sink.system = SystemSampler()  # step time and memory at each flush: host-side, no device sync
+            sink.system = SystemSampler(follow_cuda=True)  # at each flush: host-side counters, no device sync
     except STORE_FAULTS as exc:
         return None, None, None, _spilling_sink(db, header, f"cannot start the run: {exc}")
     if sink is None:  # the run ended before this process began (another rank failed first, a cancel):

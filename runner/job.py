@@ -282,7 +282,7 @@ class FollowerRun:
             run = self.store.run(self.id)
             header = {"run_id": self.id, "name": run["name"], "config": run["config"], "created_at": run["created_at"]}
             self.sink = MetricSink(self.store, self.id, spill=SpillFile(self.store.path, header))
-            self.sink.system = SystemSampler(rank=self.ranks.rank)  # this rank's step time, as sys/…@rank
+            self.sink.system = SystemSampler(rank=self.ranks.rank, follow_cuda=True)  # as sys/…@rank
         rank = self.ranks.rank
         self.sink.log({rank_name(name, rank): value for name, value in metrics.items()}, step=step, epoch=epoch)
 
