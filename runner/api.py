@@ -133,6 +133,8 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:
+        if lead is not None:
+            lead.stop_watch()
         raise RuntimeError(f"run {run_id} ended before it started")
     sink.system = SystemSampler(follow_cuda=True)  # step time and memory at each flush, as the runner.s loop
     try:
