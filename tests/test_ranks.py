@@ -212,10 +212,12 @@ def _stopped_job(db: Path, stop: object) -> tuple[dict[int, int], dict[int, Base
     The last step each rank logged."""
     last: dict[int, int] = {}
     rank_one_in = threading.Event()  # a loaded machine may start rank 1 late: stop a run it has joined
+    all_reduce = threading.Barrier(2)  # DDP's lockstep: a rank that left early breaks the other's wait
 
     def body(r: int) -> object:
         def loop(run: object) -> None:
             for step in range(5, NO_STOP):
+                all_reduce.wait(timeout=60)
                 run.log({"train/loss": 1.0 / (step + 1)}, step=step, all_ranks=True)
                 last[r] = step
                 if run.stop_requested:
