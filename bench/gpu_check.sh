@@ -89,7 +89,7 @@ x, y = torch.randn(2048, 32), torch.randint(0, 4, (2048,))
 loader = DataLoader(TensorDataset(x, y), batch_size=64)
 logger = traindoc.lightning.TraindocLogger("gpu-lightning", db=sys.argv[1])
 L.Trainer(accelerator=os.environ["GPU_CHECK_ACCELERATOR"], devices=1, max_epochs=3, logger=logger,
-          enable_progress_bar=False).fit(Net(), loader, loader)
+          enable_progress_bar=False, default_root_dir=os.path.dirname(sys.argv[1])).fit(Net(), loader, loader)
 EOF
 step "Lightning on $device" python "$work/lightning_gpu.py" "$db"
 
