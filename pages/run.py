@@ -26,7 +26,7 @@ from pages._shared import (
 from runner.alerts import failure_line
 from runner.store import ACTIVE
 from traindoc.views.cache import against
-from traindoc.views.charts import system_metrics, x_map
+from traindoc.views.charts import align_x, shared_x_range, system_findings, system_metrics, x_map
 from traindoc.views.overview import short, store_gap_lines
 
 store = get_store()
@@ -108,24 +108,32 @@ def live_view() -> None:
     findings, note = diagnose_run(db, run_id, now["last_step"])
     if names and not picked:
         st.info("Pick one or more metrics to plot.")
-    elif picked:
-        data = series(db, run_id, now["last_step"], tuple(picked))
-        xs, x_title = x_map(db, run_id, now["last_step"], tuple(picked), axis)
+    system = system_metrics(names)
+    # one step → x map for both charts, and one x range: the System group lines up under the curves
+    xs, x_title = x_map(db, run_id, now["last_step"], tuple(picked) + tuple(system), axis)
+    data = series(db, run_id, now["last_step"], tuple(picked)) if picked else {}
+    system_data = series(db, run_id, now["last_step"], tuple(system)) if system else {}
+    beside = series(db, baseline_id, baseline["last_step"], tuple(picked)) \
+        if picked and baseline is not None and axis == "step" and not panels else {}
+    span = shared_x_range(xs, data, system_data, beside)
+    if picked:
         figure = curve_figure(data, smoothing=smoothing, log_y=log_y, findings=findings, x_map=xs,
                               x_title=x_title, panels=panels)
-        if baseline is not None and axis == "step" and not panels:  # its curves, dashed, on the same steps
-            drawn = series(db, baseline_id, baseline["last_step"], tuple(picked)).items()
-            for (name, (steps, values)), dash in zip(drawn, itertools.cycle(BASELINE_DASHES), strict=False):
-                figure.add_scatter(x=steps, y=values, name=f"baseline #{baseline_id}: {name}", mode="lines",
-                                   line={"dash": dash, "color": BASELINE_COLOUR, "width": 1.5})
+        align_x(figure, span)
+        # the baseline's curves, dashed, on the same steps
+        for (name, (steps, values)), dash in zip(beside.items(), itertools.cycle(BASELINE_DASHES), strict=False):
+            figure.add_scatter(x=steps, y=values, name=f"baseline #{baseline_id}: {name}", mode="lines",
+                               line={"dash": dash, "color": BASELINE_COLOUR, "width": 1.5})
         st.plotly_chart(figure, width="stretch", key="curves")
-    system = system_metrics(names)
     if system:
         st.subheader("System")
         st.caption("Step time (s), samples per second and memory (MB), sampled at each flush of the metric "
-                   "writer: no extra device sync.")
-        st.plotly_chart(curve_figure(series(db, run_id, now["last_step"], tuple(system)), panels=True),
-                        width="stretch", key="system")
+                   "writer: no extra device sync. On the curves' x-axis and range, so a memory rise or a "
+                   "slowdown sits under the loss of the same steps.")
+        system_figure = curve_figure(system_data, findings=system_findings(findings, system), x_map=xs,
+                                     x_title=x_title, panels=True)
+        align_x(system_figure, span)
+        st.plotly_chart(system_figure, width="stretch", key="system")
     st.subheader("Findings")
     if note:
         st.caption(note)

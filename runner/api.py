@@ -48,15 +48,25 @@ def strict_mode(strict: bool | None = None) -> bool:
 class Run:
     """A live run: ``log`` buffers metrics, the sink writes them in batches off-thread."""
 
-    def __init__(self, store: Store | None, run_id: int | None, sink: MetricSink) -> None:
-        """``store`` and ``run_id`` are None when the store could not be opened: rows go to the spill file."""
+    def __init__(self, store: Store | None, run_id: int | None, sink: MetricSink,
+                 stop: job.JobStop | None = None) -> None:
+        """``store`` and ``run_id`` are None when the store could not be opened: rows go to the spill file.
+        ``stop``: rank 0 of a many-process job, where a stop takes every rank out at one step."""
         self.store = store
         self.id = run_id
         self._sink = sink
+        self.stop = stop
+
+    @property
+    def stop_requested(self) -> bool:
+        """A many-process job's run was stopped and this rank has logged the step where all leave."""
+        return self.stop is not None and self.stop.requested
 
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
         """Buffer metrics. ``all_ranks`` matters on the other ranks of a many-process job (``runner.job``):
         here, rank 0 (or a lone process), the names are the run's own curves."""
+        if self.stop is not None:
+            self.stop.logged(step)
         self._sink.log(metrics, step=step, epoch=epoch)
 
     def set_progress(self, fraction: float) -> None:
@@ -98,7 +108,7 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
         return
     store, run_id, life, sink = _open_tolerant(name, config, db, group_id, lead)
     try:
-        yield Run(store, run_id, sink)
+        yield Run(store, run_id, sink, lead.stop if lead is not None else None)
     except BaseException as exc:
         _end_tolerant(life, sink, exc, lead)
         raise
@@ -123,10 +133,12 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     life = RunLifecycle(store, run_id)
     sink = life.start("user script")
     if sink is None:
+        if lead is not None:
+            lead.stop_watch()
         raise RuntimeError(f"run {run_id} ended before it started")
-    sink.system = SystemSampler()  # step time and memory at each flush, as for the runner's own loop
+    sink.system = SystemSampler(follow_cuda=True)  # step time and memory at each flush, as the runner.s loop
     try:
-        yield Run(store, run_id, sink)
+        yield Run(store, run_id, sink, lead.stop if lead is not None else None)
     except BaseException as exc:
         verdict = life.end(exc)
         if lead is not None:
@@ -164,7 +176,7 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
         life = RunLifecycle(store, run_id)
         sink = life.start("user script", spill=SpillFile(store.path, header))
         if sink is not None:
-            sink.system = SystemSampler()  # step time and memory at each flush: host-side, no device sync
+            sink.system = SystemSampler(follow_cuda=True)  # at each flush: host-side counters, no device sync
     except STORE_FAULTS as exc:
         return None, None, None, _spilling_sink(db, header, f"cannot start the run: {exc}")
     if sink is None:  # the run ended before this process began (another rank failed first, a cancel):
@@ -196,6 +208,8 @@ def _end_tolerant(life: RunLifecycle | None, sink: MetricSink, exc: BaseExceptio
     """Close the sink and record the verdict (with ``lead``, after the other ranks left: theirs when one
     failed); a verdict the store cannot take goes to the spill file."""
     if life is None:
+        if lead is not None:
+            lead.stop_watch()
         sink.close()
         verdict = RunLifecycle.verdict(exc)
         sink.release(verdict)

@@ -7,6 +7,13 @@ launcher while it waits in a collective. So a follower that raises fails the run
 waits a bounded time (``TRAINDOC_RANK_WAIT``) for the others' marks and ends the run ``crashed``
 when one never comes (a rank killed without running its ``finally``).
 
+A stop reaches every rank (``JobStop``): the live doctor on rank 0, the dashboard's Cancel or
+``python -m runner cancel`` ends the run in the store; rank 0 then writes the step after which
+every rank leaves (``meta["stop_step"]``), far enough ahead that each rank's watcher has read it
+before it gets there. DDP ranks move in lockstep (every step all-reduces), so a rank that left
+one step before the others would leave them hanging in the next all-reduce; leaving after the
+same step, they all reach the end of the block, and the run keeps the stop's status and reason.
+
 Rank 0's metrics are the run's metrics. A follower's ``log`` is a no-op unless
 ``all_ranks=True``: then its series go into the same run as ``name@rank`` (``train/loss@1``,
 ``traindoc.vocabulary.rank_name``), written by its own sink, so a straggler or a rank whose loss
@@ -15,7 +22,9 @@ differs is visible beside rank 0's curve.
 
 from __future__ import annotations
 
+import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -29,6 +38,7 @@ from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stackl
 from runner.spill import SpillFile
 from runner.store import Store
 from runner.sysmetrics import SystemSampler
+from traindoc.statuses import ACTIVE
 from traindoc.vocabulary import rank_name
 
 WAIT_ENV = "TRAINDOC_RANK_WAIT"
@@ -44,6 +54,11 @@ POLL_SECONDS = 0.2
 # How a verdict that another rank gave the run begins ("rank 1: ValueError: ..."): rank 0's block
 # then ended well, and ``start_run`` does not raise there for it.
 OTHER_RANK = "rank "
+# How often each rank's stop watcher reads its run (seconds): one indexed row, five times a second.
+STOP_POLL = 0.2
+# How far ahead of rank 0's last step the stop step lies, in seconds of training at rank 0's pace:
+# ten polls, so a follower on a loaded machine (a poll late, a slow read) has read it in time.
+STOP_LEAD_SECONDS = 10 * STOP_POLL
 
 
 def exit_wait() -> float:
@@ -69,6 +84,86 @@ def _warn(message: str) -> None:
     warnings.warn(StoreFaultWarning(message), stacklevel=user_stacklevel())
 
 
+class JobStop:
+    """Where every rank of a job leaves after the run was stopped: rank 0 picks the step, the others read it.
+
+    A thread per rank reads the run every ``STOP_POLL`` seconds; the training loop only tells it
+    each step it logs (``logged``: two assignments, no read). Once the run has ended in the store
+    (stopped by the doctor, cancelled by the user, failed by another rank) rank 0 writes
+    ``stop_step``: its last logged step plus ``STOP_LEAD_SECONDS`` at its measured pace.
+    ``requested`` is true on a rank once it has logged that step, so each rank leaves at the same
+    point of its loop. A follower whose rank 0 has already left (it will write nothing) stops at
+    once.
+    """
+
+    def __init__(self, store: Store, run_id: int, rank: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.rank = rank
+        self.stop_step: int | None = None
+        self.reason: str | None = None  # the run's status and error once it ended: why this rank leaves
+        self._first: tuple[int, float] | None = None  # (step, monotonic time) of the first log
+        self._last: tuple[int, float] | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"traindoc-stop-{run_id}-{rank}")
+        self._thread.start()
+
+    def logged(self, step: int) -> None:
+        """The training loop logged ``step`` (on the training thread: no store access here)."""
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (step, now)
+        self._last = (step, now)
+
+    @property
+    def requested(self) -> bool:
+        """This rank has logged the stop step: it should leave its loop now."""
+        return self.stop_step is not None and self._last is not None and self._last[0] >= self.stop_step
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._done.wait(STOP_POLL):
+            try:
+                if self.look():
+                    return
+            except Exception:  # noqa: BLE001 - a failed read must never take the training down; read again
+                continue
+
+    def look(self) -> bool:
+        """One read of the run; True once the stop step is known (nothing left to watch)."""
+        run = self.store.run(self.run_id)
+        if run["status"] in ACTIVE:
+            return False
+        self.reason = f"{run['status']}: {run['error']}" if run["error"] else run["status"]
+        step = run["meta"].get("stop_step")
+        if step is not None:
+            self.stop_step = int(step)
+            return True
+        if self.rank == 0:
+            step = self._pick()
+            if step is None:
+                return False  # not yet two steps logged: the pace is unknown
+            self.store.update_meta(self.run_id, stop_step=step)
+            self.stop_step = step
+            return True
+        mark = (run["meta"].get("ranks") or {}).get("0") or {}
+        if mark.get("status", "running") != "running":  # rank 0 left without writing a step: leave now
+            self.stop_step = self._last[0] if self._last is not None else -1
+            return True
+        return False
+
+    def _pick(self) -> int | None:
+        """Rank 0's last logged step plus ``STOP_LEAD_SECONDS`` at its pace since its first log."""
+        if self._first is None or self._last is None or self._last[0] <= self._first[0]:
+            return None
+        pace = (self._last[1] - self._first[1]) / (self._last[0] - self._first[0])  # seconds per step
+        ahead = math.ceil(STOP_LEAD_SECONDS / pace) if pace > 0 else 1
+        return self._last[0] + max(ahead, 1)
+
+
 class Lead:
     """Rank 0's side: the run is created with the job's key and size, its id shared, the others awaited."""
 
@@ -81,6 +176,7 @@ class Lead:
         self.key = None if rank_zero_only else ranks_mod.job_key()
         self._dist = None if rank_zero_only else ranks_mod.process_group()
         self._shared = False
+        self.stop: JobStop | None = None  # the step every rank leaves at once the run is stopped
 
     def create_args(self) -> dict[str, Any]:
         """What the run is created with: the job's key and the ranks' meta."""
@@ -104,6 +200,8 @@ class Lead:
             if strict:
                 raise
             _warn(f"traindoc: run {run_id}: rank 0 not registered ({exc}); training goes on")
+        if not self.rank_zero_only:  # with followers, a stop must reach them at a step they all log
+            self.stop = JobStop(store, run_id, 0)
 
     def await_others(self, store: Store, run_id: int, strict: bool) -> Verdict | None:
         """Wait (bounded) for every other rank's exit mark: a failure or a missing mark is the run's verdict."""
@@ -144,8 +242,16 @@ class Lead:
         _warn(f"traindoc: run {run_id}: rank {', '.join(map(str, absent))} never attached to the job's run"
               f" (waited {wait:.0f} s); when only rank 0 calls start_run, pass rank_zero_only=True")
 
+    def stop_watch(self) -> None:
+        """Stop watching for a stop: rank 0 has left its block (the others are awaited next)."""
+        if self.stop is not None:
+            self.stop.close()
+
     def left(self, store: Store, run_id: int, verdict: Verdict) -> None:
-        """Rank 0's own exit mark (bookkeeping: a fault here changes nothing)."""
+        """Rank 0's own exit mark (bookkeeping: a fault here changes nothing); ``stopped`` when it left for a stop."""
+        self.stop_watch()
+        if verdict[0] == "finished" and self.stop is not None and self.stop.requested:
+            verdict = "stopped", self.stop.reason
         with suppress(STORE_FAULTS):
             store.register_rank(run_id, 0, status=verdict[0], error=verdict[1])
 
@@ -158,16 +264,25 @@ class FollowerRun:
         self.id = run_id
         self.ranks = ranks
         self.sink: MetricSink | None = None
+        self.stop: JobStop | None = None if run_id is None else JobStop(store, run_id, ranks.rank)
+
+    @property
+    def stop_requested(self) -> bool:
+        """The run was stopped and this rank has logged the step where every rank leaves."""
+        return self.stop is not None and self.stop.requested
 
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
-        """With ``all_ranks``, this rank's series as ``name@rank`` in the job's run; else nothing."""
+        """With ``all_ranks``, this rank's series as ``name@rank`` in the job's run; else nothing (but the
+        step counts: a stop takes every rank out after the same logged step)."""
+        if self.stop is not None:
+            self.stop.logged(step)
         if not all_ranks or self.id is None:
             return
         if self.sink is None:
             run = self.store.run(self.id)
             header = {"run_id": self.id, "name": run["name"], "config": run["config"], "created_at": run["created_at"]}
             self.sink = MetricSink(self.store, self.id, spill=SpillFile(self.store.path, header))
-            self.sink.system = SystemSampler(rank=self.ranks.rank)  # this rank's step time, as sys/…@rank
+            self.sink.system = SystemSampler(rank=self.ranks.rank, follow_cuda=True)  # as sys/…@rank
         rank = self.ranks.rank
         self.sink.log({rank_name(name, rank): value for name, value in metrics.items()}, step=step, epoch=epoch)
 
@@ -183,6 +298,10 @@ class FollowerRun:
         if self.id is None:
             return
         status, error = RunLifecycle.verdict(exc)
+        if self.stop is not None:
+            self.stop.close()
+            if exc is None and self.stop.requested:
+                status, error = "stopped", self.stop.reason
         rows = 0
         if self.sink is not None:
             try:

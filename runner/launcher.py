@@ -58,11 +58,15 @@ def cancel(store: Store, run_id: int) -> str:
 
     A run judged crashed whose process still lives (the same pid *and* start time) is signalled
     too: the verdict was a guess. A Ray run is only marked: the answer to its next heartbeat
-    stops it on its worker.
+    stops it on its worker. Nor is a job of many ranks (``runner.job``): its pid is rank 0's, and a
+    signal there alone would leave the other ranks hanging in their next all-reduce; every rank
+    reads the cancel and they leave after one step that rank 0 sets.
     """
     run = store.request_cancel(run_id)
     if run["meta"].get("executor") == "ray":
         return store.run(run_id)["status"]  # its pid is the scheduler's; the task stops at its next heartbeat
+    if len(run["meta"].get("ranks") or {}) > 1:
+        return store.run(run_id)["status"]  # every rank watches its run (runner.job.JobStop)
     judged = run["status"] == "crashed" and (run["error"] or "").startswith(VERDICT)
     if (run["status"] in STARTED or judged) and run["host"] == socket.gethostname() \
             and run["pid"] != run["meta"].get("scheduler_pid") and procs.alive(run["pid"], run["pid_started"]):

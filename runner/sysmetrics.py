@@ -8,6 +8,19 @@ window. The host runs at most a few launches ahead of the GPU, so over a window 
 the host's pace is the device's. Memory comes from counters the host already holds: RSS from
 ``/proc/self/statm``, CUDA from the caching allocator's statistics (``memory_allocated`` and
 ``memory_reserved`` read host-side bookkeeping and never wait for the device).
+
+Why the wall clock and not CUDA events per step: an event recorded at each ``log`` is cheap, but
+its elapsed time can only be read once the device has passed it, so the reader must either wait
+(a sync) or keep every step's events until they complete. The host cannot run more than the
+launch queue ahead of the device, and every flush's own copy is fenced by an event the writer
+waits on, so over a window of many steps the wall clock measures the device's pace, with an
+error of at most the queue's depth at the window's edges, spread over the window.
+
+Which device: the runner names it (``cuda_device``); a user's script (the logging API and the
+integrations) does not, so there ``follow_cuda`` asks, at each sample, whether this process's
+torch has initialised CUDA (``torch.cuda.is_initialized``: a flag, it starts nothing) and reads
+the current device's counters if so. Where torch was never loaded or CUDA never used, nothing
+CUDA is called at all.
 """
 
 from __future__ import annotations
@@ -55,14 +68,18 @@ class SystemSampler:
     """Turns (step, time) at each flush into system rows; a ``rank`` above 0 suffixes the names (``@rank``).
 
     ``samples_per_step`` (the batch size) gives throughput; ``cuda_device`` (an index or a
-    ``torch.device``) adds the allocator's counters. The first sample sets the reference and
-    logs the limits (host RAM, device memory) once; every later one logs the window's step time.
+    ``torch.device``) adds the allocator's counters; ``follow_cuda`` adds them for the device the
+    process trains on, once it uses one (see the module). The first sample sets the reference and
+    logs host RAM; the device's memory is logged once, with its first counters; every later
+    sample logs the window's step time.
     """
 
     samples_per_step: int | None = None
     cuda_device: object | None = None
     rank: int | None = None
+    follow_cuda: bool = False
     _last: tuple[int, float] | None = field(default=None, init=False)
+    _cuda_total_logged: bool = field(default=False, init=False)
 
     def _name(self, name: str) -> str:
         return name if not self.rank else rank_name(name, self.rank)  # rank 0's is the run's own series
@@ -82,20 +99,29 @@ class SystemSampler:
         rss = rss_mb()
         if rss is not None:
             out[RSS_MB] = rss
-        if self.cuda_device is not None:
+        device = self.cuda_device if self.cuda_device is not None else cuda_in_use() if self.follow_cuda else None
+        if device is not None:
             import torch  # loaded already wherever a CUDA device trains
 
-            out[CUDA_ALLOC_MB] = torch.cuda.memory_allocated(self.cuda_device) / MB
-            out[CUDA_RESERVED_MB] = torch.cuda.memory_reserved(self.cuda_device) / MB
+            if not self._cuda_total_logged:
+                out[CUDA_TOTAL_MB] = torch.cuda.get_device_properties(device).total_memory / MB
+                self._cuda_total_logged = True
+            out[CUDA_ALLOC_MB] = torch.cuda.memory_allocated(device) / MB
+            out[CUDA_RESERVED_MB] = torch.cuda.memory_reserved(device) / MB
         return {self._name(k): v for k, v in out.items()}
 
     def _limits(self) -> dict[str, float]:
-        out: dict[str, float] = {}
         ram = ram_total_mb()
-        if ram is not None:
-            out[RAM_TOTAL_MB] = ram
-        if self.cuda_device is not None:
-            import torch
+        return {} if ram is None else {RAM_TOTAL_MB: ram}
 
-            out[CUDA_TOTAL_MB] = torch.cuda.get_device_properties(self.cuda_device).total_memory / MB
-        return out
+
+def cuda_in_use() -> int | None:
+    """The CUDA device this process works on, when its torch has initialised CUDA; else None.
+
+    Never starts CUDA: torch is only looked up among the loaded modules, and ``is_initialized``
+    is a flag; ``current_device`` is then the host's record of the device set for this thread."""
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or not cuda.is_initialized():
+        return None
+    return cuda.current_device()

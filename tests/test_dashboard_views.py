@@ -155,3 +155,16 @@ def test_a_log_without_the_usual_losses_opens_on_its_loss_never_on_a_constant() 
     assert default_metrics(["n_parameters", "lr", "val_acc1"], [], constant={"n_parameters"}) == ["val_acc1"]
     assert default_metrics(["n_parameters", "batch"], [], constant={"n_parameters"}) == ["batch"]
     assert default_metrics(["n_parameters"], [], constant={"n_parameters"}) == ["n_parameters"]  # all there is
+
+
+def test_shared_x_range_spans_every_chart_mapped_like_the_curves():
+    import numpy as np
+
+    from traindoc.views.charts import shared_x_range
+
+    loss = {"train/loss": (np.arange(1, 30), np.ones(29))}
+    system = {"sys/rss_mb": (np.arange(10, 41, 10), np.ones(4)), "sys/step_time": (np.array([]), np.array([]))}
+    assert shared_x_range(None, loss, system) == [1.0, 40.0]  # the System group ran past the last loss row
+    minutes = (np.array([1.0, 40.0]), np.array([0.0, 13.0]))  # wall time: step 1 at 0 min, step 40 at 13 min
+    assert shared_x_range(minutes, loss, system) == [0.0, 13.0]
+    assert shared_x_range(None, {}, {"sys/rss_mb": (np.array([5]), np.array([1.0]))}) is None  # one point: no span

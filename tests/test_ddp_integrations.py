@@ -9,6 +9,7 @@ ranks trained. The HF Trainer under ``torchrun --nproc_per_node 2``: every rank 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -89,6 +90,23 @@ transformers.Trainer(model=Regression(), args=args, train_dataset=rows,
                      callbacks=[TraindocCallback("hf-ddp", db=out / "t.db", all_ranks=True)]).train()
 """
 
+KERAS = DATA + """
+import os
+
+os.environ["KERAS_BACKEND"] = "torch"
+import keras
+
+from traindoc.keras import TraindocCallback
+
+rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+keras.utils.set_random_seed(rank)
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="mse")
+# each process fits its own shard: Keras on torch has no multi-worker fit
+model.fit(X[rank::size].numpy(), Y[rank::size].numpy(), batch_size=32, epochs=2, verbose=0,
+          callbacks=[TraindocCallback("keras-ddp", db=out / "t.db", all_ranks=True)])
+"""
+
 
 def _one_run(db: Path) -> tuple[dict, dict[str, int]]:
     store = Store(db)
@@ -129,3 +147,20 @@ def test_hf_trainer_under_torchrun_is_one_finished_run_with_rank_one_beside(tmp_
     assert {r: m["status"] for r, m in run["meta"]["ranks"].items()} == {"0": "finished", "1": "finished"}
     assert counts["train/loss"] == STEPS and counts["train/loss@1"] == STEPS
     assert run["config"]["optim.lr"] == 0.05
+
+
+def test_keras_fit_under_torchrun_is_one_finished_run_with_rank_one_beside(tmp_path: Path) -> None:
+    if importlib.util.find_spec("keras") is None:  # not imported here: it would pick its backend in this process
+        pytest.skip("keras is not installed")
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed")
+    script = tmp_path / "fit.py"
+    script.write_text(KERAS)
+    _launch([torchrun, "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)], tmp_path)
+    run, counts = _one_run(tmp_path / "t.db")  # before: the same, and nothing tested it
+    assert run["status"] == "finished" and run["meta"]["world_size"] == 2
+    assert {r: m["status"] for r, m in run["meta"]["ranks"].items()} == {"0": "finished", "1": "finished"}
+    assert counts["train/loss"] == STEPS and counts["train/loss@1"] == STEPS  # 128 rows a rank: 4 batches x 2
+    assert counts["train/loss_epoch"] == 2 and counts["train/loss_epoch@1"] == 2
+    assert run["config"]["optim.lr"] == pytest.approx(0.05)  # Keras keeps it as a float32

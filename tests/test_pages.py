@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ def test_run_page_shows_a_system_group_when_the_run_logged_system_signals(tmp_pa
     store = Store(tmp_path / "s.db")
     run_id = store.create_run("ddp", {}, status="running")
     rows = [(run_id, s, None, "train/loss", 1 / s, 0.0) for s in range(1, 30)]
-    rows += [(run_id, s, None, name, v, 0.0) for s in range(1, 30)
+    rows += [(run_id, s, None, name, v, 0.0) for s in range(10, 30)  # sampled from the first flushes on
              for name, v in (("sys/step_time", 0.1), ("sys/step_time@1", 0.2), ("sys/rss_mb", 900.0 + s))]
     store.write_metrics(rows)
     store.finish(run_id, "finished")
@@ -82,6 +83,10 @@ def test_run_page_shows_a_system_group_when_the_run_logged_system_signals(tmp_pa
     assert all(f'"text":"{n}"'.replace("/", "\\u002f") in system
                for n in ("sys/step_time", "sys/step_time@1", "sys/rss_mb"))  # one panel each
     assert "Rank 1" in page_text(at)  # rank_straggler's card
+    # one x range for both charts, every System panel included: step 10 of rss sits under step 10 of the loss
+    layouts = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    ranges = [v["range"] for layout in layouts for k, v in layout.items() if k.startswith("xaxis")]
+    assert len(ranges) == 1 + 3 and all(r == [1, 29] for r in ranges), ranges
 
 
 def test_run_page_failed_run_shows_its_error(real_db: tuple[Path, dict[str, int]],

@@ -200,3 +200,85 @@ def test_a_rank_without_a_job_makes_no_run(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(RuntimeError, match="found no run"), \
             api.start_run("job", db=tmp_path / "t.db", ranks=Ranks(1, 2), strict=True):
         pass
+
+
+# -- a stop reaches every rank -------------------------------------------------
+STOP_AT = 20  # the step at which the stop comes (from rank 0's thread, as a user's click would)
+NO_STOP = 3000  # a rank that logs this many steps never saw the stop
+
+
+def _stopped_job(db: Path, stop: object) -> tuple[dict[int, int], dict[int, BaseException | None]]:
+    """Two ranks log steps until their run says stop; ``stop(store, run_id)`` ends the run at ``STOP_AT``.
+    The last step each rank logged."""
+    last: dict[int, int] = {}
+    rank_one_in = threading.Event()  # a loaded machine may start rank 1 late: stop a run it has joined
+    all_reduce = threading.Barrier(2)  # DDP's lockstep: a rank that left early breaks the other's wait
+
+    def body(r: int) -> object:
+        def loop(run: object) -> None:
+            for step in range(5, NO_STOP):
+                all_reduce.wait(timeout=60)
+                run.log({"train/loss": 1.0 / (step + 1)}, step=step, all_ranks=True)
+                last[r] = step
+                if run.stop_requested:
+                    return
+                if r == 1:
+                    rank_one_in.set()
+                if r == 0 and step == STOP_AT:
+                    rank_one_in.wait(60)
+                    stop(Store(db), run.id)
+                threading.Event().wait(0.005)  # a training step
+        return loop
+
+    raised = _job(db, {0: body(0), 1: body(1)})
+    return last, raised
+
+
+def test_a_cancel_takes_every_rank_out_after_the_same_step(tmp_path: Path, job_env: None,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner import launcher
+
+    signalled: list[int] = []
+    monkeypatch.setattr(launcher.os, "kill", lambda pid, sig: signalled.append(pid))
+    last, raised = _stopped_job(tmp_path / "t.db", launcher.cancel)
+    run, counts = _one_run(tmp_path / "t.db")
+    assert raised == {0: None, 1: None} and not signalled  # no rank is signalled: each reads the cancel
+    stop_step = run["meta"]["stop_step"]
+    assert STOP_AT < stop_step < NO_STOP - 1 and last == {0: stop_step, 1: stop_step}
+    assert run["status"] == "cancelled" and run["error"] == "cancelled by user"
+    assert {r: m["status"] for r, m in run["meta"]["ranks"].items()} == {"0": "stopped", "1": "stopped"}
+    assert run["meta"]["ranks"]["1"]["error"] == "cancelled: cancelled by user"
+    # every step up to the stop step is kept: rank 0's from 0, rank 1's from 5 (where all_ranks begins)
+    assert counts["train/loss"] == stop_step + 1 and counts["train/loss@1"] == stop_step + 1 - 5
+
+
+def test_a_doctors_stop_ends_the_run_stopped_with_its_reason_once_every_rank_left(
+        tmp_path: Path, job_env: None) -> None:
+    reason = "stopped by the doctor: divergence: the loss went non-finite"
+
+    def doctor(store: Store, run_id: int) -> None:  # what traindoc.live_doctor writes on rank 0
+        store.finish(run_id, "stopped", error=reason)
+
+    last, raised = _stopped_job(tmp_path / "t.db", doctor)
+    run, _counts = _one_run(tmp_path / "t.db")
+    assert raised == {0: None, 1: None} and last[0] == last[1] == run["meta"]["stop_step"]
+    assert run["status"] == "stopped" and run["error"] == reason
+    assert all(m["status"] == "stopped" and m["error"] == f"stopped: {reason}" for m in run["meta"]["ranks"].values())
+
+
+def test_a_follower_whose_rank_zero_left_without_a_stop_step_leaves_at_once(tmp_path: Path) -> None:
+    from runner.job import JobStop
+
+    store = Store(tmp_path / "t.db")
+    run_id = store.create_run("job", {})
+    store.register_rank(run_id, 0, status="running")
+    stop = JobStop(store, run_id, 1)
+    try:
+        stop.logged(7)
+        assert not stop.look() and not stop.requested  # running: nothing to do
+        store.finish(run_id, "cancelled", error="cancelled by user")
+        assert not stop.look()  # rank 0 is still in its loop: it will write the step
+        store.register_rank(run_id, 0, status="failed", error="killed")
+        assert stop.look() and stop.requested and stop.stop_step == 7
+    finally:
+        stop.close()

@@ -72,3 +72,49 @@ def test_training_loop_logs_step_time_throughput_and_memory(store: Store):
     assert throughput == pytest.approx(16 / step_time)
     assert len(store.metric_series(run_id, "sys/rss_mb")[1]) == len(steps) + 1
     assert len(store.metric_series(run_id, "sys/cuda_alloc_mb")[1]) == 0  # a CPU run has no CUDA counters
+
+
+def _no_cuda_call(*_args: object, **_kw: object) -> None:
+    raise AssertionError("a CUDA call where CUDA is not in use")
+
+
+def test_a_script_without_cuda_touches_nothing_cuda(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    for name in ("current_device", "memory_allocated", "memory_reserved", "get_device_properties", "synchronize"):
+        monkeypatch.setattr(torch.cuda, name, _no_cuda_call)
+    sampler = SystemSampler(follow_cuda=True)
+    rows = {**sampler.sample(1, now=0.0), **sampler.sample(3, now=1.0)}
+    assert not [name for name in rows if "cuda" in name] and rows["sys/step_time"] == pytest.approx(0.5)
+
+
+def test_an_api_run_on_cuda_logs_the_allocators_counters_at_flushes_without_a_sync(
+        tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """CUDA initialised by the script after ``start_run``: the counters of its current device appear from the
+    next flush on, read once per flush (host-side), and nothing waits for the device."""
+    import traindoc
+
+    in_use = {"cuda": False}
+    reads: list[int] = []
+
+    def allocated(device: int) -> int:
+        reads.append(device)
+        return (100 + len(reads)) * MB  # grows by a MB a flush
+
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: in_use["cuda"])
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", allocated)
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 512 * MB)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: mock.Mock(total_memory=80 * 1024 * MB))
+    monkeypatch.setattr(torch.cuda, "synchronize", _no_cuda_call)
+    with traindoc.start_run("cuda", db=tmp_path / "t.db") as run:
+        run._inner._sink.flush_every = 10  # noqa: SLF001 - a flush every 10 steps, whatever the default
+        for step in range(1, 101):
+            if step == 31:
+                in_use["cuda"] = True  # the script moved its model to the GPU
+            run.log({"train/loss": 1.0 / step}, step=step)
+    store = Store(tmp_path / "t.db")
+    alloc_steps, alloc = store.metric_series(run.id, "sys/cuda_alloc_mb")
+    assert alloc_steps.tolist() == list(range(40, 101, 10))  # one read per flush once CUDA is in use
+    assert alloc.tolist() == [101.0 + i for i in range(len(alloc))] and set(reads) == {1}
+    assert store.metric_series(run.id, "sys/cuda_reserved_mb")[1].tolist() == [512.0] * len(alloc)
+    assert store.metric_series(run.id, "sys/cuda_total_mb")[0].tolist() == [40]  # once, with the first counters

@@ -6,9 +6,13 @@ The run's config is the optimizer's ``get_config()`` on canonical keys (``learni
 its worker threads, so turning the batch's tensors into numbers never waits on the training
 thread. The live doctor (``stop_on``) ends the fit through ``model.stop_training``.
 
-Single process: Keras 3 on the torch backend has no multi-worker training to follow. Started under
-a launcher of many processes anyway, each process is a rank of one run (``traindoc.start_run``):
-rank 0's logs are the run's.
+Many processes: Keras 3's own distribution API is JAX-only; on the torch backend ``model.fit``
+has no multi-worker strategy, so under ``torchrun`` each process fits its own copy of the model
+on what it is given (Keras's guide wraps the model in DDP with a hand-written loop instead). The
+callback reads the launcher's environment like the other integrations: the job is one run,
+created by rank 0 and joined by the others through the job's key (``runner.ranks``); rank 0's
+logs are the run's, and ``all_ranks=True`` adds each other rank's as ``name@rank``. A stop
+(the doctor on rank 0, a cancel) ends every rank's fit after the same batch.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ class TraindocCallback(keras.callbacks.Callback):
 
     def __init__(self, name: str = "keras", db: str | os.PathLike | None = None,
                  stop_on: Iterable[str] | str = (), config: Mapping[str, Any] | None = None,
-                 batch_size: int | None = None, strict: bool | None = None) -> None:
+                 batch_size: int | None = None, strict: bool | None = None, all_ranks: bool = False) -> None:
         super().__init__()
-        self._session = Session(name, db, stop_on, config, strict)
+        self._session = Session(name, db, stop_on, config, strict, all_ranks=all_ranks)
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._epoch_start = 0  # steps before this epoch: Keras numbers batches from 0 in each epoch

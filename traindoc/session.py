@@ -46,12 +46,19 @@ class Run:
 
     @property
     def stop_requested(self) -> bool:
-        """True once the doctor stopped the run: the loop (or an integration) should leave."""
+        """True once the doctor stopped the run: the loop (or an integration) should leave. In a
+        many-process job, once the run was stopped (by the doctor, a cancel, another rank's failure)
+        and this rank has logged the step where every rank leaves (``runner.job.JobStop``)."""
+        if getattr(self._inner, "stop", None) is not None:
+            return self._inner.stop_requested
         return self.doctor is not None and self.doctor.stop_requested
 
     @property
     def stopped_by(self) -> dict[str, Any] | None:
-        return None if self.doctor is None else self.doctor.stopped_by
+        if self.doctor is not None and self.doctor.stopped_by is not None:
+            return self.doctor.stopped_by
+        stop = getattr(self._inner, "stop", None)
+        return None if stop is None or stop.reason is None else {"reason": stop.reason, "stop_step": stop.stop_step}
 
     def log(self, metrics: Mapping[str, Any], step: int, epoch: float | None = None, all_ranks: bool = False) -> None:
         """Buffer metrics (tensors stay tensors until the sink's batch); raises RunStopped once stopped.

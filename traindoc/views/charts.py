@@ -3,7 +3,8 @@ metrics drawn by default (the findings' metrics with their train/val partner).""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -79,11 +80,13 @@ def constant_series(run: RunData | None) -> set[str]:
 
 def default_metrics(names: list[str], findings: list[Finding], constant: Collection[str] = ()) -> list[str]:
     """train/loss + val/loss, plus each finding's metrics with their train/val partner, so a finding's
-    evidence is on the chart beside what it is judged against. With none of those, the first series
+    evidence is on the chart beside what it is judged against (a system series stays in the System
+    group, on the same x-axis). With none of those, the first series
     by ``_first_look`` that is not ``constant`` (an uploaded log must not open on ``n_parameters``)."""
     picked = [n for n in DEFAULT_METRICS if n in names]
-    for finding in findings:
-        picked += [m for m in (finding.evidence.metric, *finding.evidence.related) if m in names]
+    for finding in findings:  # a system finding's series are drawn in the System group, with its marks
+        picked += [m for m in (finding.evidence.metric, *finding.evidence.related)
+                   if m in names and m not in system_metrics(names)]
     if not picked and names:
         moving = [n for n in names if n not in constant] or names
         picked = [min(moving, key=_first_look)]  # min keeps the first of equals: the log's own order
@@ -104,3 +107,38 @@ def system_metrics(names: list[str]) -> list[str]:
         if name == STEP_TIME:
             out += [n for n in rank_series(STEP_TIME, names).values() if n != STEP_TIME]
     return out
+
+
+def shared_x_range(xs: tuple[np.ndarray, np.ndarray] | None,
+                   *charts: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[float] | None:
+    """One x range for the run page's charts (the curves and the System group), so a memory rise sits
+    under the loss it came with. ``xs`` maps steps to the chosen x (``x_map``; None: the step
+    itself); the range spans every series of every chart, mapped the way ``curve_figure`` maps
+    them. None when no chart has a point."""
+    steps = [np.asarray(s, dtype=float) for chart in charts for s, _ in chart.values() if len(s)]
+    if not steps:
+        return None
+    ends = np.array([min(float(s.min()) for s in steps), max(float(s.max()) for s in steps)])
+    if xs is not None:
+        ends = np.interp(ends, np.asarray(xs[0], dtype=float), np.asarray(xs[1], dtype=float))
+    low, high = float(ends[0]), float(ends[1])
+    return [low, high] if high > low else None
+
+
+# The left margin (px) of the run page's charts, fixed so their plot areas start at the same pixel
+# whatever their tick labels ("0.5" beside "2000"); wide enough for a log axis's "0.0001".
+ALIGNED_LEFT_MARGIN = 64
+
+
+def align_x(figure: Any, span: list[float] | None) -> Any:
+    """Give ``figure`` the shared x range and the fixed left margin: charts stacked on the run page
+    then put one step (or minute) at the same pixel column."""
+    figure.update_xaxes(range=span)
+    figure.update_yaxes(automargin=False)
+    figure.update_layout(margin={"l": ALIGNED_LEFT_MARGIN})
+    return figure
+
+
+def system_findings(findings: list[Finding], system: Collection[str]) -> list[Finding]:
+    """The findings about system series (a slowdown, a memory growth): their marks go on the System group."""
+    return [f for f in findings if f.evidence.metric in system]
