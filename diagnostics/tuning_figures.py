@@ -21,16 +21,20 @@ def lr_find_figure(lrs: Sequence[float], losses: Sequence[float], smooth: Sequen
     fig.add_trace(go.Scatter(x=list(lrs), y=list(smooth), mode="lines", name="smoothed",
                              line={"color": SMOOTH, "width": 2.5}))
     if suggested is not None:
-        fig.add_vline(x=suggested, line={"color": MARK, "dash": "dash", "width": 2},
-                      annotation_text=f"suggested {suggested:.3g}", annotation_position="top left")
+        fig.add_vline(x=suggested, line={"color": MARK, "dash": "dash", "width": 2})
+        # an annotation on a log axis is placed in log10 units (a shape is not)
+        fig.add_annotation(x=float(np.log10(suggested)), y=1, yref="paper", text=f"suggested {suggested:.3g}",
+                           showarrow=False, xanchor="right", font={"color": MARK})
     finite = np.asarray(smooth, dtype=float)
     finite = finite[np.isfinite(finite)]
+    raw = np.asarray(losses, dtype=float)
+    raw = raw[np.isfinite(raw)]
     fig.update_layout(title="Learning-rate range test: loss vs lr", xaxis_title="lr (log)", yaxis_title="train/loss",
                       hovermode="x unified", **LAYOUT)
     fig.update_xaxes(type="log", exponentformat="power")
-    if len(finite):  # the blow-up would flatten the descent: show up to a little above the start
-        top = float(max(finite[0], finite.min())) * 1.5
-        fig.update_yaxes(range=[float(finite.min()) * 0.9 if finite.min() > 0 else float(finite.min()) * 1.1, top])
+    if len(finite) and len(raw):  # the blow-up would flatten the descent: show up to a little above the start
+        low, top = float(min(raw.min(), finite.min())), float(finite[0]) * 1.5
+        fig.update_yaxes(range=[low - 0.05 * abs(low), max(top, low + 1e-9)])
     return fig
 
 
