@@ -106,24 +106,23 @@ def range_test(store: Store, name: str, cfg: RunConfig, steps: int = DEFAULT_STE
                cancel: threading.Event | None = None) -> tuple[int, Suggestion]:
     """Run the range test on ``cfg``'s data, model, loss and optimizer as a run in ``store``."""
     from runner.lifecycle import RunLifecycle, device_label
+    from runner.train import resolve_device  # torch: only when a test runs
 
     spec = {"steps": steps, "min_lr": min_lr, "max_lr": max_lr, "blow_up": BLOW_UP}
     run_id = store.create_run(name, cfg.to_flat(), meta={**(meta or {}), "lr_find": spec})
     store.tag([run_id], add=[TAG])
     life = RunLifecycle(store, run_id)
-    from runner.train import resolve_device
-
     device = resolve_device(cfg.train.device)
     sink = life.start(device_label(device))
     if sink is None:
         return run_id, Suggestion(None, None, None, "cancelled before it started")
-    error: Exception | None = None
+    error: BaseException | None = None
     suggestion = Suggestion(None, None, None, "not run")
     try:
         lrs, losses = _steps(cfg, sink, device, lrs_for(steps, min_lr, max_lr), cancel or threading.Event())
         suggestion = suggest(lrs, losses)
         store.update_meta(run_id, lr_find={**spec, **asdict(suggestion), "tested": len(lrs)})
-    except Exception as exc:  # noqa: BLE001 - the run's verdict, recorded by the lifecycle
+    except BaseException as exc:  # noqa: BLE001 - the run's verdict (Ctrl-C: cancelled), then raised again
         error = exc
     life.end(error, cancelled=bool(cancel and cancel.is_set()))
     if error is not None:
