@@ -57,11 +57,15 @@ class Importance:
         return f"{lead}; {', '.join(rest)}; over {self.runs} runs."
 
 
+SCALARS = (bool, int, float, str)  # what a search-space distribution can hold (an imported list or dict cannot)
+
+
 def varying(runs: Sequence[RunData]) -> list[str]:
-    """Config keys (seed and device aside) that every configured run sets and that take two or more values."""
+    """Config keys (seed and device aside) that every configured run sets, to a plain value, and that take
+    two or more values."""
     configs = [dict(r.config) for r in runs if r.config]
     keys = differing_keys(configs) if len(configs) > 1 else []
-    return [k for k in keys if all(c.get(k) is not None for c in configs)]
+    return [k for k in keys if all(isinstance(c.get(k), SCALARS) for c in configs)]
 
 
 def _score(run: RunData, monitor: Monitor) -> float | None:

@@ -13,7 +13,7 @@ from conftest_ui import app_test, page_text
 from test_layers import loaded_after
 
 from diagnostics.compare import compare
-from diagnostics.importance import MIN_RUNS, importance
+from diagnostics.importance import MIN_RUNS, importance, varying
 from runner.store import Store
 from traindoc.handoff import load_run
 
@@ -90,3 +90,17 @@ def test_compare_page_shows_the_importance_panel(tmp_path: Path, monkeypatch: py
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert "Which hyper-parameters mattered for best val/auc" in titles
     assert "optim.lr mattered most" in text or "optim.lr mattered most" in str(at.expander)
+
+
+
+def test_keys_with_non_scalar_values_are_left_out(tmp_path: Path) -> None:
+    """An imported config can hold a list (layer sizes): no search space takes it, the other keys still count."""
+    db = tmp_path / "s.db"
+    group = _search(db, 12, "optim.lr")
+    store = Store(db)
+    for i in store.runs(group_id=group).id:
+        store.set_run_config(int(i), {**store.run(int(i))["config"], "model.layers": [int(i) % 3, 2]})
+    runs = _runs(db, group)
+    assert isinstance(runs[0].config["model.layers"], list)
+    assert varying(runs) == ["optim.lr", "optim.eps"]
+    assert importance(runs).top[0] == "optim.lr"
