@@ -4,7 +4,8 @@ Runs form a sweep over key K when their configs agree on every other key (the se
 and device aside: several seeds per value are averaged, and their spread is the noise
 the sensitivity must beat). The rules themselves live in ``diagnostics/rules/``
 (``sensitivity.py``: a result that depends on ε, lr, weight decay, batch size or dropout;
-``depth_sensitivity.py``: a deeper net that fits the training set worse).
+``depth_sensitivity.py``: a deeper net that fits the training set worse;
+``hyperparameter_importance.py``: over several varying keys, the one that explains most of the result).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import streamlit as st
 from diagnostics.compare import compare
 from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure, wide_range
 from diagnostics.sweeps import score_columns, style_differences, summary_table
+from pages._importance import importance_panel
 from pages._shared import db_path, finding_card, get_store, md, run_data
 from pages._zoom import round_of_runs, search_caption, with_rounds, zoom_panel
 from runner.store import ACTIVE
@@ -99,6 +100,7 @@ def comparison() -> None:
             cols[i % 2].plotly_chart(sensitivity_figure(table, key, metric), width="stretch", key=f"sens-{key}")
         if len(numeric) >= 2:
             st.plotly_chart(parallel_figure(table, numeric, metric), width="stretch", key="parallel")
+    importance_panel(data)
     st.subheader("Cross-run findings")
     findings = compare(data)
     if not findings:

@@ -12,9 +12,10 @@ import zlib
 import streamlit as st
 
 from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
+from pages._lr_find import lr_find_section
 from pages._scripts import scripts_section
 from pages._search_widgets import describe, search_inputs
-from pages._shared import get_store, md
+from pages._shared import db_path, get_store, md
 from runner import plan, search, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
@@ -39,6 +40,7 @@ base, grid0, seeds0 = starting_point(store, kind, key)
 
 with st.expander("Config", expanded=kind != "sweep", icon=":material/tune:"):
     overrides, errors = plan.overrides(base, config_form(base, start))
+lr_find_section(db_path(), {**base, **overrides}, start, str(key))
 
 st.subheader("Sweep")
 mode = st.radio("Mode", (GRID, RANDOM_SEARCH), horizontal=True, key=f"{start}:mode",

@@ -1,4 +1,4 @@
-"""``python -m runner``: presets, run, launch, sweep, list, cancel, delete, tag, rename, import.
+"""``python -m runner``: presets, run, launch, sweep, lr-find, list, cancel, delete, tag, rename, import.
 
 Errors are turned into one line on stderr and exit code 2 here, at the boundary.
 """
@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from runner import launcher, presets, scheduler, scripts, scripts_cli, search, sweep_presets, zoom
+from runner import launcher, lr_find, presets, scheduler, scripts, scripts_cli, search, sweep_presets, zoom
 from runner.config import ConfigError, RunConfig, coerce, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     zoom.add_argument("--dry-run", action="store_true", help="print the proposed ranges, queue nothing")
     zoom.add_argument("--wait", action="store_true", help="stay in the foreground until all finish")
 
+    lr_find.add_parser(add, config_args)
     listing = add("list", help="runs with their status (stale runs are marked crashed)")
     _manage_args(listing, add)
     cancel = add("cancel", help="cancel a queued or running run (its metrics are kept)")
@@ -317,8 +318,8 @@ def _cmd_recover_spill(store: Store, args: argparse.Namespace) -> int:
 COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sweep": _cmd_sweep,
             "list": _cmd_list, "cancel": _cmd_cancel, "delete": _cmd_delete, "tag": _cmd_tag,
             "rename": _cmd_rename, "zoom": _cmd_zoom, "import": _cmd_import, "recover-spill": _cmd_recover_spill,
-            "_exec": _cmd_exec,
-            "_scheduler": _cmd_scheduler, "script": scripts_cli.command}
+            "_exec": _cmd_exec, "_scheduler": _cmd_scheduler, "script": scripts_cli.command,
+            "lr-find": lr_find.command}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,8 +77,9 @@ class LossConfig:
 class OptimConfig:
     name: str = _choice(
         "adam",
-        ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"),
-        "torch.optim optimizers; momentum/nesterov are SGD with momentum",
+        ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adam_sgd"),
+        "torch.optim optimizers; momentum/nesterov are SGD with momentum; adam_sgd is Adam, then SGD with "
+        "momentum from optim.switch_epoch on (SWATS-style)",
     )
     lr: float = _num(1e-3, 1e-8, 100.0, "the most important hyper-parameter")
     momentum: float = _num(0.9, 0.0, 0.999, "for momentum/nesterov/rmsprop")
@@ -87,6 +88,9 @@ class OptimConfig:
     eps: float = _num(1e-8, 1e-12, 10.0, "Adam's epsilon; 1e-8..1e-6 unless shown otherwise")
     weight_decay: float = _num(0.0, 0.0, 10.0, "L2 penalty; too much underfits")
     amsgrad: bool = _flag(False, "AMSGrad variant of Adam/AdamW")
+    # 10 epochs: Adam's fast early progress is mostly spent by then on the built-in tasks (30 epochs by default)
+    switch_epoch: int = _num(10, 1, 100_000, "adam_sgd: epochs of Adam before SGD with momentum takes over, "
+                                             "its lr estimated from Adam's last steps")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from runner.config import RunConfig
 from runner.data import Split, load
 from runner.early_stopping import EarlyStopping
 from runner.model import MLP
-from runner.optim import build_optimizer, build_scheduler, step_scheduler_per_epoch
+from runner.optim import AdamToSGD, build_optimizer, build_scheduler, step_scheduler_per_epoch
 from runner.sink import MetricSink
 from runner.sysmetrics import SystemSampler
 
@@ -162,6 +162,7 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
     if cfg.train.max_steps:
         total_steps = min(total_steps, cfg.train.max_steps)
     scheduler = build_scheduler(cfg.sched, optimizer, steps_per_epoch)
+    switch = AdamToSGD(cfg.optim, model.parameters(), steps_per_epoch) if cfg.optim.name == "adam_sgd" else None
     evaluate = _Evaluator(model, split, device, loss_fn)
     eval_every = cfg.train.eval_every or steps_per_epoch
     clip = cfg.train.clip_grad or float("inf")
@@ -186,11 +187,16 @@ def train(cfg: RunConfig, sink: MetricSink, should_stop: Callable[[], bool] = la
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = nn.utils.clip_grad_norm_(model.parameters(), clip)
+            if switch is not None:
+                switch.before_step()
             optimizer.step()
             step += 1
             lr = optimizer.param_groups[0]["lr"]
             if scheduler is not None and not step_scheduler_per_epoch(cfg.sched):
                 scheduler.step()
+            if switch is not None and (sgd := switch.after_step(step, optimizer)) is not optimizer:
+                optimizer = sgd  # the schedule starts again on SGD's lr: a new stage of training
+                scheduler = build_scheduler(cfg.sched, optimizer, steps_per_epoch)
             loss_sum += loss.detach()
             loss_count += 1
             sink.log({"train/loss": loss, "lr": lr, "grad_norm": grad_norm}, step=step,

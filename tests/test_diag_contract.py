@@ -105,7 +105,7 @@ def test_catalog_lists_every_rule_and_the_sweep_comparisons():
     assert set(REGISTRY) <= set(listed)
     sweeps = {"lr_sensitivity", "weight_decay_sensitivity", "batch_size_sensitivity", "dropout_sensitivity",
               "depth_sensitivity", "optimizer_sensitivity", "activation_sensitivity", "schedule_sensitivity",
-              "loss_sensitivity"}
+              "loss_sensitivity", "hyperparameter_importance"}
     assert sweeps | {"epsilon_sensitivity"} == set(COMPARISONS)
     assert set(listed) == set(REGISTRY) | sweeps
     assert all(e[k] for e in listed.values() for k in ("what", "why", "fix", "parameters", "references"))

@@ -39,6 +39,20 @@ def test_missing_warmup_spike_then_recovery():
     assert fired(warmed, "missing_warmup") == []
 
 
+def test_missing_warmup_suggests_warming_up_until_the_spike_settled():
+    """The loss is above its first value from step 4 to step 40 (a spike, then a slow return) and stays below
+    it from step 41 on: warm up over 41 steps."""
+    loss = falling(300, 0.7, 0.1)
+    loss[3:40] = np.linspace(4.0, 0.75, 37)
+    loss[45] = 0.9  # one bump after settling is not the spike again: it settled at step 41
+    run = make_run(config={"optim.name": "adam", "optim.lr": 0.1, "sched.name": "none"}, **{"train/loss": loss})
+    [f] = fired(run, "missing_warmup")
+    assert (f.evidence.values["settle_step"], f.evidence.values["warmup_steps"]) == (41, 41)
+    assert f.fixes[0].config_patch == {"sched.name": "warmup", "sched.warmup_steps": 41}
+    assert "settled by step 41: a linear warm-up over 41 steps" in f.summary
+    assert f.fixes[0].text == "Warm the learning rate up linearly over 41 steps"
+
+
 def test_lr_too_high_drop_then_climb():
     loss = np.concatenate([np.linspace(2.0, 0.3, 8), np.linspace(0.3, 0.9, 22)])
     run = make_run(config={"optim.name": "adam", "optim.lr": 0.05}, **{"train/loss_epoch": loss})

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 
-RUNNER_COMMANDS = ("run", "launch", "sweep", "list", "cancel", "delete", "tag", "rename", "zoom", "presets", "script")
+RUNNER_COMMANDS = ("run", "launch", "sweep", "lr-find", "list", "cancel", "delete", "tag", "rename", "zoom",
+                   "presets", "script")
 USAGE = ("usage: traindoc {dashboard,diagnose," + ",".join(RUNNER_COMMANDS) + "} ...\n"
          "  dashboard [--db FILE] [--port N]   the Streamlit dashboard, on 127.0.0.1 only\n"
          "  diagnose FILE... [--json] [--fail-on LEVEL]   findings for log files; exit 1 at LEVEL (CI gate)\n"

@@ -16,8 +16,12 @@ EARLY_MIN_STEPS = 10  # "the first steps" are never fewer than this, however sho
 LATER_FROM = 2  # the later loss starts twice the early window in: the spike has recovered by then
 LATER_MIN_POINTS = 3  # a later stretch shorter than this has no level to compare with
 LATER_QUANTILE = 0.99  # the later loss's top (its outliers aside) that the spike must stand out from
-WARMUP_PER_EARLY = 2  # the suggested warm-up spans twice the early window...
+WARMUP_PER_EARLY = 2  # when the loss never settles for good, the warm-up spans twice the early window...
 WARMUP_MIN, WARMUP_MAX = 50, 1_000_000  # ...within sane bounds for a step count
+# the spike has settled at the first step after it from which the loss stays below its first value for this
+# many points in a row: one dip between two spikes is not the end of them
+SETTLE_POINTS = 3
+SETTLED_MIN = EARLY_MIN_STEPS  # a warm-up shorter than "the first steps" is no warm-up
 RAMP = 1.5  # an lr 50 % above its first value by the end of the early window is a warm-up
 
 
@@ -36,8 +40,10 @@ class MissingWarmup(Rule):
     (or into NaN) before training has begun.
 
     Suggested fix:
-    A linear warm-up over the first few hundred steps, e.g. the Noam schedule
-    lr = factor · d^-0.5 · min(step^-0.5, step · warmup^-1.5).
+    A linear warm-up as long as the spike took to settle (the first step after it from which the
+    loss stays below its first value), launched as ``sched.name=warmup`` with that
+    ``sched.warmup_steps``; or the Noam schedule
+    lr = factor · d^-0.5 · min(step^-0.5, step · warmup^-1.5) with the same warm-up.
 
     On imported logs without the run's config (the lr unknown for lr_too_low) the finding is
     reported at info: without the schedule the rule cannot tell a deliberate choice from a
@@ -89,11 +95,15 @@ class MissingWarmup(Rule):
             return []
         if self._warmed_up(run, x, e) or not self._large_lr(run):
             return []
+        settled = _settled(x, y, peak)
+        warm = int(min(max(settled, SETTLED_MIN), WARMUP_MAX)) if settled is not None else int(
+            min(max(WARMUP_PER_EARLY * e, WARMUP_MIN), WARMUP_MAX))
         summary = (
             f"train/loss jumped from {curves.fmt(y[0])} to {curves.fmt(y[peak])} ({ratio:.1f}×) at "
             f"{run.when(float(x[peak]))}, within the first {e} steps, with no lr warm-up"
             + (f" (lr {lr_of(run):g})" if lr_of(run) else "")
-            + "; it recovered afterwards."
+            + (f"; it settled by step {settled}: a linear warm-up over {warm} steps covers it."
+               if settled is not None else "; it recovered afterwards.")
         )
         values = {
             "first_value": float(y[0]),
@@ -102,16 +112,18 @@ class MissingWarmup(Rule):
             "ratio": float(ratio),
             "early_steps": e,
             "lr": lr_of(run),
+            "settle_step": settled,
+            "warmup_steps": warm,
         }
         marks = (
             {"kind": "point", "step": float(x[peak]), "value": float(y[peak]), "label": "early spike"},
             {"kind": "span", "start": float(x[0]), "end": float(x[e - 1]), "label": "first steps"},
         )
-        warm = int(min(max(WARMUP_PER_EARLY * e, WARMUP_MIN), WARMUP_MAX))
         fixes = [
             Fix(
-                f"Warm the learning rate up linearly over ~{warm} steps",
-                "small steps while Adam's moment estimates settle avoid the early blow-up",
+                f"Warm the learning rate up linearly over {warm} steps",
+                (f"the spike settled by step {settled}: " if settled is not None else "")
+                + "small steps while Adam's moment estimates settle avoid the early blow-up",
                 {"sched.name": "warmup", "sched.warmup_steps": warm},
             ),
             Fix(
@@ -141,3 +153,16 @@ class MissingWarmup(Rule):
         if lr is None or name is None:
             return True
         return lr >= (self.adam_lr if name in ADAM_FAMILY else self.sgd_lr)
+
+
+def _settled(x: np.ndarray, y: np.ndarray, peak: int) -> int | None:
+    """The step after the spike from which the loss stays below its first value ``SETTLE_POINTS`` points in a
+    row (the rule's evidence of recovery), as a step count from the run's first step; None if it never does."""
+    below = y[peak + 1:] < y[0]
+    run = 0
+    for i, ok in enumerate(below):
+        run = run + 1 if ok else 0
+        if run == SETTLE_POINTS:
+            first = peak + 1 + i - (SETTLE_POINTS - 1)
+            return int(np.ceil(x[first] - x[0])) + 1
+    return None
