@@ -22,6 +22,19 @@ def test_an_lr_sweep_that_swings_is_sensitive_and_names_the_best_value():
     assert f.fixes[0].config_patch == {"optim.lr": 1e-3}
 
 
+def test_a_run_the_doctor_stopped_counts_as_the_worst_outcome_not_its_score_before_the_stop():
+    """lr=0.5 diverged and was stopped early, its accuracy still close to the other's: the sweep
+    says the learning rate matters, because one value blew the run up."""
+    stopped = make_run(config={**BASE, "optim.lr": 0.5}, meta={"stopped_by": {"rule": "divergence"}},
+                       **{"val/acc": list(np.linspace(0.5, 0.88, 5)), "train/loss_epoch": [1.0, 0.9, 3.0, 9.0, 20.0]})
+    [f] = compare([_run(0.90, **{"optim.lr": 1e-3}), stopped])
+    assert (f.rule, f.severity) == ("lr_sensitivity", "warning")
+    assert "1 run(s) stopped by the doctor" in f.summary and f.evidence.values["best_value"] == 1e-3
+    unstopped = make_run(config={**BASE, "optim.lr": 0.5}, **{"val/acc": list(np.linspace(0.5, 0.88, 5))})
+    assert [(g.rule, g.severity) for g in compare([_run(0.90, **{"optim.lr": 1e-3}), unstopped])] == [
+        ("lr_sensitivity", "info")]
+
+
 def test_a_flat_sweep_is_insensitive_info_and_parameters_are_fields():
     runs = [_run(0.90, **{"optim.lr": 1e-3}), _run(0.88, **{"optim.lr": 1e-2})]
     assert [(f.rule, f.severity) for f in compare(runs)] == [("lr_sensitivity", "info")]

@@ -90,8 +90,9 @@ class Sensitivity(ComparisonRule):
         name, higher = monitor.name, monitor.higher_is_better
         per_value: dict[Any, list[float]] = defaultdict(list)
         for run in members:
-            score = _best(run, monitor)
-            # a run that never logged the metric (diverged) counts as the worst outcome
+            # a run that never logged the metric, or that the live doctor stopped on a critical
+            # finding (a divergence), counts as the worst outcome whatever it scored before
+            score = None if run.meta.get("stopped_by") else _best(run, monitor)
             per_value[as_number(run.config[self.key])].append(score if score is not None else math.nan)
         points = []
         for value in sorted(per_value, key=lambda v: (isinstance(v, str), v)):
@@ -114,7 +115,7 @@ class Sensitivity(ComparisonRule):
         sensitive = sensitive or bool(failed)
         kind = "best" if higher else "lowest"
         tried = ", ".join(f"{p['value']:g}" if isinstance(p["value"], float) else str(p["value"]) for p in points)
-        fail_text = (f"; {sum(p['failed'] for p in failed)} run(s) never logged {name} "
+        fail_text = (f"; {sum(p['failed'] for p in failed)} run(s) stopped by the doctor or never logged {name} "
                      f"(at {', '.join(show(p['value']) for p in failed)})" if failed else "")
         values = {
             "key": self.key, "metric": name, "higher_is_better": higher, "points": points,
