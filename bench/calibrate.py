@@ -296,10 +296,13 @@ SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
     # the relative fall of the training loss below which it has not fitted
     "underfitting": (("max_drop", (0.02, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)),),
     # at the judged scale: the mean consecutive change over the whole decrease (threshold), over the
-    # loss's own size (min_swing), and the share of changes that reverse direction (min_turns)
+    # loss's own size (min_swing), and the share of changes that reverse direction (min_turns); the
+    # scales a per-step curve is judged at (step_bins bin means, and step_octaves halvings and doublings)
     "loss_oscillation": (("threshold", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)),
                          ("min_swing", (0.02, 0.03, 0.05, 0.08, 0.1, 0.15)),
-                         ("min_turns", (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6))),
+                         ("min_turns", (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)),
+                         ("step_bins", (10, 15, 20, 30, 40)),
+                         ("step_octaves", (0, 1, 2))),
     "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),
                    ("rebound_factor", (3.0, 4.0, 5.0, 6.0, 8.0, 10.0))),
     # the share of evaluations where validation beats training

@@ -4,8 +4,9 @@ minibatch noise around a falling trend, tiny wiggles and a GAN component's churn
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from diagnostics.rules.loss_oscillation import unsteadiness
+from diagnostics.rules.loss_oscillation import LossOscillation, unsteadiness
 from tests.diag_curves import falling, fired, make_run
 
 
@@ -111,3 +112,56 @@ def test_an_appended_log_is_judged_run_by_run_not_across_its_restarts() -> None:
     one = list(falling(12, 2.0, 0.4))
     mixed = make_run(meta={"restarts": [13]}, **{"train/loss_epoch": one + list(_bouncing(12))})
     assert [f.rule for f in fired(mixed, "loss_oscillation")] == ["loss_oscillation"]
+
+
+def _cycling(cycles: int, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """A per-step loss that falls 2.0 -> 0.6 in its first tenth, then cycles ``cycles`` times over the run
+    between 0.35 and 0.85, with 5% minibatch noise."""
+    rng = np.random.default_rng(seed)
+    level = 0.6 + 0.25 * np.sin(2 * np.pi * cycles * np.arange(n) / n)
+    return np.concatenate([np.linspace(2.0, 0.6, n // 10), level[n // 10:]]) * (1 + rng.normal(0, 0.05, n))
+
+
+def test_a_short_zigzag_oscillates_and_a_short_steady_fall_does_not() -> None:
+    """Six epochs are enough to show a back-and-forth as large as the fall; five are too few to judge."""
+    zigzag = [2.0, 1.0, 1.6, 1.0, 1.6, 1.0]
+    [f] = fired(make_run(**{"train/loss_epoch": zigzag}), "loss_oscillation")
+    assert f.evidence.values["turns"] == 1.0 and f.evidence.values["swing_over_decrease"] == pytest.approx(0.6)
+    assert fired(make_run(**{"train/loss_epoch": list(falling(6, 2.0, 0.5))}), "loss_oscillation") == []
+    assert fired(make_run(**{"train/loss_epoch": zigzag[:5]}), "loss_oscillation") == []
+
+
+def test_slow_swings_of_a_per_step_loss_show_at_a_coarser_scale() -> None:
+    """Four cycles per run climb or fall for several of 20 bins in a row (few turns there); 10 bin means
+    show them turning. Without the extra scales (step_octaves=0) the same curve passes unnoticed."""
+    run = make_run(**{"train/loss": _cycling(4)})
+    [f] = fired(run, "loss_oscillation")
+    assert f.evidence.values["scale"] == "10 bin means"
+    assert LossOscillation(step_octaves=0).check(run) == []
+
+
+def test_fast_swings_of_a_per_step_loss_show_at_a_finer_scale() -> None:
+    """Eighteen cycles per run blur within 20 bins of 100 steps; 40 bin means resolve them."""
+    run = make_run(**{"train/loss": _cycling(18)})
+    [f] = fired(run, "loss_oscillation")
+    assert f.evidence.values["scale"] == "40 bin means"
+    assert LossOscillation(step_octaves=0).check(run) == []
+
+
+def test_spiky_minibatch_noise_around_a_clear_fall_is_quiet_at_every_scale() -> None:
+    """±10% noise and a batch in fifty spiking 3-8x over a 2.0 -> 0.1 fall: healthy at 10, 20 and 40 bins."""
+    rng = np.random.default_rng(7)
+    n = 1500
+    spikes = np.where(rng.random(n) < 0.02, rng.uniform(3, 8, n), 1.0)
+    loss = falling(n, 2.0, 0.1) * (1 + rng.normal(0, 0.1, n)) * spikes
+    assert fired(make_run(**{"train/loss": loss}), "loss_oscillation") == []
+    assert LossOscillation(step_octaves=2).check(make_run(**{"train/loss": loss})) == []
+
+
+def test_the_scales_halve_and_double_the_bins_within_what_the_curve_can_fill() -> None:
+    rule = LossOscillation()
+    assert rule._scales(2000) == [10, 20, 40]
+    assert rule._scales(120) == [10, 20, 24]  # 120 points fill at most 24 bins of five
+    assert rule._scales(40) == [8]  # 8 bins of five: the three scales collapse into one
+    assert rule._scales(25) == []  # five bins are too few for a trend: single steps only
+    assert LossOscillation(step_octaves=0)._scales(2000) == [20]

@@ -94,8 +94,9 @@ class LossOscillation(Rule):
     third of training its consecutive changes reverse direction often and are comparable to
     the loss's whole decrease (its first value minus its lowest). This is judged at the scale
     a person reads the curve on: the epoch-level training loss when one is logged (its swings
-    are the optimizer's), else the per-step loss reduced to ``step_bins`` bin means, because
-    ordinary minibatch noise around a falling trend is not oscillation. A per-step loss whose
+    are the optimizer's), else the per-step loss reduced to bin means (``step_bins`` of them, and
+    half and twice as many: a swing's period is unknown), because ordinary minibatch noise around a
+    falling trend is not oscillation. A per-step loss whose
     single steps swing by a large share of its whole decrease (a flat loss bouncing ±40%) is
     oscillation too, and is also judged (beside a steady epoch curve as well). Several
     component losses with no total (a GAN's generator and discriminator, an RL actor and
@@ -134,6 +135,12 @@ class LossOscillation(Rule):
       from step to step before it reads as swinging rather than as minibatch noise.
     step_bins: bins a per-step curve is reduced to before the eval-scale test (about the number of
       evaluations a run logs), so minibatch noise averages out.
+    step_octaves: a swing's period is unknown, so a per-step curve is judged at ``step_bins`` and at
+      this many halvings and doublings of it (10, 20 and 40 bin means by default), coarsest first: a
+      slow swing of a few cycles per run turns rarely between 40 bins and shows at 10, a dozen cycles
+      blur into 10 bins and show at 40, while minibatch noise around a falling trend averages out at
+      all of them (bench/calibrate.py sweeps it: one octave recovers slow swings on the population's
+      calib split with no new healthy alarm on any set; two add false positives).
     bin_points: points a bin needs to average minibatch noise; a per-step curve too short for
       ``min_points`` such bins gets the single-step test only.
     max_points: an epoch-level curve longer than this is read as per-step (binned).
@@ -160,6 +167,7 @@ class LossOscillation(Rule):
     component_threshold: float = 0.2
     step_swing: float = 0.3
     step_bins: int = 20
+    step_octaves: int = 1
     bin_points: int = 5
     max_points: int = 500
     min_points: int = 6
@@ -207,20 +215,27 @@ class LossOscillation(Rule):
         if len(y) < self.min_points:
             return []
         per_step = series.name == STEP_LOSS or len(y) > self.max_points
-        bins = min(self.step_bins, len(y) // self.bin_points)
         if not per_step:
             hit = self._test(y, bar, strength)
             return [self._finding(run, series.name, x, hit, "as logged")] if hit else []
-        bx, by = x, y
-        if bins >= self.min_points:
-            bx, by, _ = curves.binned(x, y, bins)
-            hit = self._test(by, bar, strength)
+        for bins in self._scales(len(y)):  # coarsest first: a slow swing shows there, a fast one finer
+            bx, means, _ = curves.binned(x, y, bins)
+            hit = self._test(means, bar, strength)
             if hit is not None:
                 return [self._finding(run, series.name, bx, hit, f"{bins} bin means")]
+        middle = min(self.step_bins, len(y) // self.bin_points)  # the single-step test's trend: these bin means
+        by = curves.binned(x, y, middle)[1] if middle >= self.min_points else y
         raw = unsteadiness(y, self.judge_from, trend=by)
         if raw is not None and self._passes(raw, self.step_threshold, self.step_swing):
             return [self._finding(run, series.name, x, raw, "single steps")]
         return []
+
+    def _scales(self, n: int) -> list[int]:
+        """The bin counts a per-step curve of ``n`` points is judged at: ``step_bins`` halved and doubled
+        ``step_octaves`` times, each with at least ``bin_points`` points a bin and ``min_points`` bins."""
+        wanted = (round(self.step_bins * 2.0 ** k) for k in range(-self.step_octaves, self.step_octaves + 1))
+        fits = sorted({min(b, n // self.bin_points) for b in wanted})
+        return [b for b in fits if b >= self.min_points]
 
     def _test(self, y: np.ndarray, threshold: float, strength: float | None = None) -> Unsteadiness | None:
         u = unsteadiness(y, self.judge_from)
