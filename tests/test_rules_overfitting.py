@@ -65,9 +65,18 @@ def test_a_short_run_climbing_through_swings_overfits():
     assert "Only 10 evaluations" in f.summary
 
 
-def test_a_short_val_curve_that_never_came_down_is_not_a_turn():
-    """Best at the first evaluation, then swings: the val loss never improved, it did not turn back."""
+def test_a_short_val_curve_worse_after_its_first_evaluation_overfits():
+    """Best at the first evaluation, then every later one 10-60% worse while training falls: raters label
+    such a run overfitting from its first epoch (the best stands alone: no neighbour before it)."""
     val = [1.42, 1.69, 1.85, 1.57, 2.25, 1.94, 1.82, 2.09, 1.87]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": np.linspace(1.73, 1.53, 9)})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.values["best_value"] == 1.42
+
+
+def test_a_short_val_curve_that_never_came_down_and_swings_back_is_not_overfitting():
+    """Best at the first evaluation, later ones back at it: no sustained worsening."""
+    val = [1.42, 1.69, 1.43, 1.57, 1.44, 1.6, 1.45, 1.62, 1.44]
     run = make_run(**{"val/loss": val, "train/loss_epoch": np.linspace(1.73, 1.53, 9)})
     assert fired(run, "overfitting") == []
 
