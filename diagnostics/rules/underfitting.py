@@ -40,8 +40,9 @@ class Underfitting(Rule):
     its numbers: ``lr_too_low`` fires beside it and names the cause. A NaN that ends a run
     whose finite loss never fell does not hide it (nor does the blow-up leading into the NaN);
     a run that learned and then lost it (its loss climbed back from a clearly lower level, with
-    or without a NaN) is divergence or an unstable run, not this. A stall right where the lr
-    schedule collapsed is reported as plateau; vanishing or exploding gradients, dead ReLUs, a
+    or without a NaN) is divergence or an unstable run, not this. A stall right where the
+    configured lr schedule collapsed is reported as plateau (on an imported log, where the collapse
+    is only a hint, this verdict stands); vanishing or exploding gradients, dead ReLUs, a
     dominating Adam epsilon or a too-high lr explain it better when they fire.
 
     Why it matters:
