@@ -292,7 +292,10 @@ SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
     # z of the post-best rise against the point noise: with a trend or sign test, and alone
     "overfitting": (("noise_k", (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)),
                     ("jump_k", (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)),
-                    ("few_min_rise", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3))),
+                    ("few_min_rise", (0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)),
+                    # the effect-size floor on the rise (relative to the best level), and the shortest run judged
+                    ("min_rise", (0.02, 0.03, 0.04, 0.05, 0.07, 0.1)),
+                    ("min_points", (3, 4, 5, 6, 8))),
     # the relative fall of the training loss below which it has not fitted
     "underfitting": (("max_drop", (0.02, 0.03, 0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)),),
     # at the judged scale: the mean consecutive change over the whole decrease (threshold), over the

@@ -139,15 +139,19 @@ def _premature_decay(n=30):
 
 def test_plateau_where_the_logged_lr_collapsed_explains_the_underfitting():
     loss, lr = _premature_decay()
-    run = make_run(**{"train/loss_epoch": loss, "lr": lr, "train/acc": [0.62] * 30, "val/acc": [0.61] * 30})
+    acc = {"train/acc": [0.62] * 30, "val/acc": [0.61] * 30}
+    run = make_run(**{"train/loss_epoch": loss, "lr": lr}, **acc)
     assert fired(run, "underfitting") != []
-    [f] = [f for f in diagnose(run) if f.rule in ("plateau", "underfitting")]
-    # issue 11: without a config the logged lr cut may be the author's schedule, so only a hint
-    assert (f.rule, f.severity, f.explains) == ("plateau", "info", ("underfitting",))
+    # issue 11: without a config the logged lr cut may be the author's schedule, so only a hint; a hint
+    # does not explain the underfitting away (issue 17: the training set is still not fitted)
+    [f] = fired(run, "plateau")
+    assert (f.severity, f.explains) == ("info", ())
     assert f.evidence.values["lr_fall"] >= 400 and "cut the learning rate" in f.summary
-    with_config = make_run(config={"optim.lr": 0.1}, **{"train/loss_epoch": loss, "lr": lr})
-    [g] = fired(with_config, "plateau")
-    assert g.severity == "warning"
+    [u] = [f for f in diagnose(run) if f.rule in ("plateau", "underfitting")]
+    assert (u.rule, u.severity) == ("underfitting", "warning")
+    with_config = make_run(config={"optim.lr": 0.1}, **{"train/loss_epoch": loss, "lr": lr}, **acc)
+    [g] = [f for f in diagnose(with_config) if f.rule in ("plateau", "underfitting")]
+    assert (g.rule, g.severity, g.explains) == ("plateau", "warning", ("underfitting",))
     assert f.fixes[0].config_patch == {"sched.name": "plateau", "sched.factor": 0.5, "sched.patience": 3}
 
 
@@ -304,7 +308,7 @@ def test_a_run_that_learned_before_its_nan_is_not_underfitting():
 
 
 def test_a_loss_that_merely_ends_near_some_ln_k_is_not_at_chance():
-    loss = falling(40, 2.1, 1.79)  # -15 %, ends at ln 6, started nowhere near it; no accuracy logged
+    loss = falling(40, 2.25, 1.79)  # -20 %, ends at ln 6, started nowhere near it; no accuracy logged
     assert fired(make_run(**{"train/loss_epoch": loss}), "underfitting") == []
     at_chance = falling(40, 1.84, 1.79)  # started at ln 6 as well: it sat there throughout
     [f] = fired(make_run(**{"train/loss_epoch": at_chance}), "underfitting")

@@ -65,9 +65,18 @@ def test_a_short_run_climbing_through_swings_overfits():
     assert "Only 10 evaluations" in f.summary
 
 
-def test_a_short_val_curve_that_never_came_down_is_not_a_turn():
-    """Best at the first evaluation, then swings: the val loss never improved, it did not turn back."""
+def test_a_short_val_curve_worse_after_its_first_evaluation_overfits():
+    """Best at the first evaluation, then every later one 10-60% worse while training falls: raters label
+    such a run overfitting from its first epoch (the best stands alone: no neighbour before it)."""
     val = [1.42, 1.69, 1.85, 1.57, 2.25, 1.94, 1.82, 2.09, 1.87]
+    run = make_run(**{"val/loss": val, "train/loss_epoch": np.linspace(1.73, 1.53, 9)})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.values["best_value"] == 1.42
+
+
+def test_a_short_val_curve_that_never_came_down_and_swings_back_is_not_overfitting():
+    """Best at the first evaluation, later ones back at it: no sustained worsening."""
+    val = [1.42, 1.69, 1.43, 1.57, 1.44, 1.6, 1.45, 1.62, 1.44]
     run = make_run(**{"val/loss": val, "train/loss_epoch": np.linspace(1.73, 1.53, 9)})
     assert fired(run, "overfitting") == []
 
@@ -121,3 +130,25 @@ def test_a_part_that_rises_while_the_summed_val_loss_stalls_overfits():
     }
     [f] = fired(make_run(**curves_), "overfitting")
     assert f.evidence.metric == "val/box_loss"
+
+
+def test_a_four_epoch_fine_tune_worse_after_its_first_epoch_overfits():
+    """Four evaluations: the best at the first, the three after it 7-15 % worse while training falls a
+    third (a short fine-tune). Two evaluations after a best are not enough."""
+    train = [84.8, 65.4, 58.2, 54.3]
+    [f] = fired(make_run(**{"val/loss": [92.6, 99.2, 106.4, 103.1], "train/loss_epoch": train}), "overfitting")
+    assert f.evidence.values["best_value"] == 92.6
+    three = make_run(**{"val/loss": [92.6, 99.2, 106.4], "train/loss_epoch": train[:3]})
+    assert fired(three, "overfitting") == []
+
+
+def test_a_loss_with_a_large_floor_that_rises_clearly_beyond_its_noise_overfits():
+    """A cross-entropy near ln 9 that crept down, then climbs 5 % over its last ten evaluations (many
+    noises) while training keeps falling: a small share of a large level, but clearly beyond noise."""
+    rng = np.random.default_rng(20)
+    val = np.concatenate([np.linspace(2.19, 2.11, 25), np.linspace(2.12, 2.23, 10)]) + rng.normal(0, 0.004, 35)
+    train = np.linspace(2.21, 2.11, 35)
+    [f] = fired(make_run(**{"val/loss": val, "train/loss_epoch": train}), "overfitting")
+    assert 20 <= f.evidence.values["best_step"] <= 27
+    flat = np.concatenate([np.linspace(2.19, 2.11, 25), np.full(10, 2.11)]) + rng.normal(0, 0.004, 35)
+    assert fired(make_run(**{"val/loss": flat, "train/loss_epoch": train}), "overfitting") == []

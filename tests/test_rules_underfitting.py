@@ -119,3 +119,28 @@ def test_a_low_loss_is_fitted_only_for_a_classifier():
     assert f.evidence.values["relative_drop"] < 0.12
     classifier = make_run(**{"train/loss": loss, "train/acc": np.full(40, 0.7)})
     assert fired(classifier, "underfitting") == []
+
+
+def test_a_never_learned_run_with_early_spikes_that_ends_in_a_nan_is_unfitted():
+    """A per-step loss that sits near 15 (falling 6 %) with isolated spikes among its first points, then
+    NaN: the spikes are the instability's, not the start level (they lifted it to a 15 % 'fall'), and a
+    run that ended in a NaN did not converge (no 'converging fine-tune' hint): a warning."""
+    rng = np.random.default_rng(5)
+    calm = np.linspace(15.6, 14.6, 90) + rng.normal(0, 0.5, 90)
+    calm[[3, 4, 5, 10, 40]] = [44.8, 23.5, 27.5, 109.9, 79.2]
+    loss = np.concatenate([calm, [np.nan] * 60])
+    assert _severities(make_run(**{"train/loss": loss})) == ["warning"]
+    learned = np.concatenate([falling(90, 15.6, 3.0), [np.nan] * 60])  # learned, then blew up: not unfitted
+    assert fired(make_run(**{"train/loss": learned}), "underfitting") == []
+
+
+def test_a_fall_of_fourteen_percent_that_levelled_off_is_unfitted_a_fall_of_a_quarter_is_not():
+    """First to last 0.85 -> 0.73 (-14 %), level for its second half, train accuracy stuck at 0.6: the
+    rule's median levels shrink a fall that a rater reads from the first and last values, so up to
+    ``max_drop`` (15 %) is unfitted. 0.85 -> 0.62 fell enough."""
+    noise = RNG.normal(0, 0.004, 30)
+    acc = {"train/acc": np.full(30, 0.6), "val/acc": np.full(30, 0.59)}
+    small = np.concatenate([np.linspace(0.85, 0.74, 15), np.full(15, 0.73)]) + noise
+    assert _severities(make_run(**{"train/loss_epoch": small}, **acc)) == ["warning"]
+    large = np.concatenate([np.linspace(0.85, 0.63, 15), np.full(15, 0.62)]) + noise
+    assert "warning" not in _severities(make_run(**{"train/loss_epoch": large}, **acc))

@@ -70,7 +70,8 @@ class Overfitting(Rule):
     of a few points would move it). Thresholds calibrated with bench/calibrate.py.
 
     Parameters:
-    min_points: evaluations needed before judging.
+    min_points: evaluations needed before judging (4: a short fine-tune whose best is its first
+      evaluation and whose three later ones are all worse has overfit; raters call it).
     min_after: share of the evaluations that must come after the best.
     min_after_points: evaluations after the best the trend test needs (4: the smallest count
       whose perfectly rising order reaches p < 0.05).
@@ -83,7 +84,9 @@ class Overfitting(Rule):
       most later points clear it by one noise (two real healthy calibration logs did).
     jump_k: a rise of this many standard errors counts without either test (a few evaluations far
       above the best: too few for a test to reach ``max_p``).
-    min_rise: relative worsening of the end level of a val loss from its best.
+    min_rise: relative worsening of the end level of a val loss from its best (an effect-size floor
+      beside the noise test: a loss with a large constant floor, such as a cross-entropy stuck near
+      ln K, rises by a few percent of its level when it overfits; 0.04 from the balanced sweep).
     min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
     noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
       2.5: the best level is the minimum over many windows, a selection the plain standard error
@@ -94,7 +97,8 @@ class Overfitting(Rule):
       the best (one may miss from four on, never the last)...
     few_after_max: below this many evaluations after the best, a stretch the tests reject is
       judged by the few-evaluations test instead.
-    few_min_rise: ... by this share of the best val loss ("tens of percent" in short fine-tunes)...
+    few_min_rise: ... by this share of the best val loss (0.07: a four-epoch fine-tune's later
+      evaluations 7-15% above its best; at 0.05, a noise of 5% on a plateau alarms)...
     few_metric_drop: ... or, for an accuracy/AUC, by this much absolute, and by
     few_noise_k: ... this many point noises of the curve up to the best (a noisy plateau's later
       evaluations clear a lucky low by less).
@@ -113,19 +117,19 @@ class Overfitting(Rule):
     severity = "warning"
     requires = (VAL_CURVES,)
 
-    min_points: int = 5
+    min_points: int = 4
     min_after: float = 0.2
     min_after_points: int = 4
     smooth_points: int = 20
     max_p: float = 0.05
-    min_rise: float = 0.05
+    min_rise: float = 0.04
     min_metric_drop: float = 0.02
     noise_k: float = 2.5
     shift_k: float = 1.5
-    jump_k: float = 4.0
+    jump_k: float = 3.5
     few_after_points: int = 2
     few_after_max: int = 8
-    few_min_rise: float = 0.1
+    few_min_rise: float = 0.07
     few_metric_drop: float = 0.04
     few_noise_k: float = 2.0
     late_from: int = 4
@@ -378,9 +382,13 @@ class Overfitting(Rule):
 
 def _neighbour_level(s: np.ndarray, b: int) -> float:
     """The median of the best and its neighbours (``BEST_NEIGHBOURS`` in all): a raw minimum of noisy
-    points sits a noise below the level they share."""
+    points sits a noise below the level they share. A best at the first evaluation has no neighbour
+    before it: the median of it and the next one would be half made of the stretch being judged
+    (the worsening itself), so the best stands alone."""
     side = BEST_NEIGHBOURS // 2
-    return float(np.median(s[max(0, b - side) : b + side + 1]))
+    if b < side:
+        return float(s[b])
+    return float(np.median(s[b - side : b + side + 1]))
 
 
 def _scatter_about_trend(y: np.ndarray) -> float:

@@ -30,7 +30,8 @@ class Plateau(Rule):
     converged, not stalled. Two kinds: the learning rate collapsed (logged ``lr``, or the
     configured step/exponential schedule, at least ``lr_cut``× below its peak where the
     loss went flat: the schedule decayed before the loss had converged; a warning, and the
-    stall explains the underfitting it leaves behind), or the lr stayed constant (an
+    stall explains the underfitting it leaves behind; on an imported log without its config
+    a hint, which does not overrule an underfitting verdict), or the lr stayed constant (an
     ``info``: decay on plateau may help; underfitting explains it better when it fires).
 
     Why it matters:
@@ -130,15 +131,18 @@ class Plateau(Rule):
         )
         evidence = Evidence(name, int(x0), int(x1), values, marks)
         if collapsed:
+            # without the config a logged lr cut may be the schedule the author chose: a hint, and a hint
+            # does not explain away the underfitting verdict (the training set is still not fitted): when
+            # that fires, it explains this hint, as at a constant lr
+            verdict = bool(run.config)
             return [
                 self.finding(
                     summary,
                     evidence,
                     self._decay_fixes(),
-                    # without the config a logged lr cut may be the schedule the author chose: a hint
-                    severity="warning" if run.config else "info",
+                    severity="warning" if verdict else "info",
                     title="Loss plateau: the lr was cut too early",
-                    explains=("underfitting",),
+                    explains=("underfitting",) if verdict else (),
                 )
             ]
         return [self.finding(summary, evidence, self._constant_fixes(run))]
