@@ -30,6 +30,10 @@ def test_a_run_the_doctor_stopped_counts_as_the_worst_outcome_not_its_score_befo
     [f] = compare([_run(0.90, **{"optim.lr": 1e-3}), stopped])
     assert (f.rule, f.severity) == ("lr_sensitivity", "warning")
     assert "1 run(s) stopped by the doctor" in f.summary and f.evidence.values["best_value"] == 1e-3
+    early = make_run(config={**BASE, "optim.lr": 0.5}, meta={"stopped_by": {"rule": "divergence"}},
+                     **{"train/loss": [2.3, 40.0]})  # stopped before its first evaluation
+    [g] = compare([_run(0.90, **{"optim.lr": 1e-3}), early])
+    assert (g.rule, g.severity, g.evidence.values["best_value"]) == ("lr_sensitivity", "warning", 1e-3)
     unstopped = make_run(config={**BASE, "optim.lr": 0.5}, **{"val/acc": list(np.linspace(0.5, 0.88, 5))})
     assert [(g.rule, g.severity) for g in compare([_run(0.90, **{"optim.lr": 1e-3}), unstopped])] == [
         ("lr_sensitivity", "info")]

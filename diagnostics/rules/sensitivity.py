@@ -74,13 +74,15 @@ class Sensitivity(ComparisonRule):
         return [f for f in found if f is not None]
 
     def _monitor(self, members: list[RunData]) -> Monitor | None:
-        """The first preferred score at least two runs logged (a run that logged none counts as failed)."""
-        for name in SCORE_PREFERENCE:
-            monitor = Monitor(name)
-            if self.scores_only and not monitor.higher_is_better:
-                continue
-            if sum(_best(r, monitor) is not None for r in members) >= 2:
-                return monitor
+        """The first preferred score at least two runs logged; else, in a sweep where some runs ended
+        before logging any score (stopped or failed early), the first score one run logged: the
+        others count as failed, the worst outcome."""
+        candidates = [Monitor(name) for name in SCORE_PREFERENCE]
+        candidates = [m for m in candidates if m.higher_is_better or not self.scores_only]
+        for enough in (2, 1):
+            for monitor in candidates:
+                if len(members) >= 2 and sum(_best(r, monitor) is not None for r in members) >= enough:
+                    return monitor
         return None
 
     def _sensitivity(self, members: list[RunData]) -> Finding | None:
