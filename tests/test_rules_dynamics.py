@@ -61,11 +61,16 @@ def test_lr_too_high_drop_then_climb():
 
 
 def test_softmax_nll_signature_without_config():
+    """The shape of -p(correct) beside the accuracy it follows establishes the bug: critical. The shape
+    alone (no classification score in the log) does not: a Gaussian NLL can take it too, so it is a question."""
     loss = -1 + 0.9 * np.exp(-np.arange(50) / 10)
-    [f] = fired(make_run(**{"train/loss": loss}), "negative_loss")
-    assert f.severity == "critical"
+    [f] = fired(make_run(**{"train/loss": loss, "train/acc": -loss + 0.03}), "negative_loss")
+    assert f.severity == "critical" and "train/acc" in f.summary
     assert f.fixes[0].config_patch == {"model.head": "log_softmax"}
     assert f.evidence.values["first_negative_step"] == 1.0
+    [f] = fired(make_run(**{"train/loss": loss}), "negative_loss")
+    assert (f.severity, f.evidence.values["shape"]) == ("info", "softmax_nll")
+    assert "if it is a likelihood" in f.summary and f.fixes[0].config_patch == {"model.head": "log_softmax"}
 
 
 def test_gaussian_nll_negative_is_info():

@@ -106,7 +106,7 @@ def test_a_likelihood_loss_unbounded_below_or_crossing_zero_is_legitimate_by_its
         [f] = fired(make_run(**{"train/loss": loss}), "negative_loss")
         assert f.severity == "info" and f.evidence.values["shape"] == "unbounded"
     softmax = -0.1 - 0.85 * (1 - np.exp(-t / 10))  # -p(correct): in [-1, 0], heading to -1
-    [f] = fired(make_run(**{"train/loss": softmax}), "negative_loss")
+    [f] = fired(make_run(**{"train/loss": softmax, "val/acc": -softmax}), "negative_loss")
     assert (f.severity, f.evidence.values["shape"]) == ("critical", "softmax_nll")
 
 
@@ -128,7 +128,7 @@ def test_a_likelihood_that_levels_off_just_above_minus_one_is_told_by_its_partne
         assert (f.severity, f.evidence.values["shape"]) == ("info", "unbounded")
         assert f.evidence.values["outside_unit"] == outside and outside in f.summary
     val_in = -0.2 - 0.7 * (1 - np.exp(-t / 4))  # the same objective on held-out data, also in [-1, 0]
-    [f] = fired(make_run(**{"train/loss_epoch": train, "val/loss": val_in}), "negative_loss")
+    [f] = fired(make_run(**{"train/loss_epoch": train, "val/loss": val_in, "val/acc": -val_in}), "negative_loss")
     assert (f.severity, f.evidence.values["shape"], f.evidence.values["outside_unit"]) == (
         "critical", "softmax_nll", None)
 
@@ -145,7 +145,8 @@ def test_a_softmax_shaped_loss_named_like_a_likelihood_is_still_flagged():
     """The shape decides, not the name: -p(correct) logged as ``flow_nll`` is still the Softmax + NLLLoss bug."""
     t = np.arange(60)
     values = -0.1 - 0.85 * (1 - np.exp(-t / 10))
-    frame = pd.DataFrame({"step": t + 1, "name": "flow_nll", "value": values})
+    frame = pd.concat([pd.DataFrame({"step": t + 1, "name": "flow_nll", "value": values}),
+                       pd.DataFrame({"step": t + 1, "name": "val/acc", "value": -values})])
     run = RunData.from_frame(frame, mapping={"flow_nll": "train/loss"})
     [f] = fired(run, "negative_loss")
     assert (f.severity, f.evidence.values["original_name"]) == ("critical", "flow_nll")
@@ -185,7 +186,8 @@ def test_a_negative_loss_component_beside_a_positive_total_is_judged_on_its_own_
     cls = -0.1 - 0.35 * (1 - np.exp(-t / 6))  # in [-1, 0], heading down: Softmax fed to NLLLoss
     curves_ = {"train/box_loss": box, "train/cls_loss": cls, "train/dfl_loss": dfl,
                "val/box_loss": box + 0.01, "val/cls_loss": cls + 0.02, "val/dfl_loss": dfl + 0.02,
-               "train/loss_epoch": box + cls + dfl, "val/loss": box + cls + dfl + 0.05}
+               "train/loss_epoch": box + cls + dfl, "val/loss": box + cls + dfl + 0.05,
+               "metrics/mAP50(B)": 0.1 + 0.8 * (1 - np.exp(-t / 6))}
     [f] = fired(make_run(**curves_), "negative_loss")
     assert (f.severity, f.evidence.metric, f.evidence.values["shape"]) == ("critical", "train/cls_loss", "softmax_nll")
     # a component whose validation partner leaves [-1, 0] is a likelihood term, as for the total
@@ -203,3 +205,39 @@ def test_a_log_of_losses_nan_from_the_first_row_diverged_but_a_file_nan_everywhe
     assert f.severity == "critical" and f.evidence.values["first_bad_step"] == 1.0 and "NaN" in f.title
     assert fired(make_run(**{"train/loss_epoch": nan4, "val/loss": nan4, "lr": nan4}), "divergence") == []
     assert fired(make_run(**{"train/loss_epoch": [NAN]}), "divergence") == []  # one placeholder row
+
+
+def test_a_softmax_shaped_loss_is_graded_by_the_classification_evidence_the_log_holds():
+    """Critical only when the log establishes -p(correct): a classification score the loss follows (in
+    trend, or in level for a classifier stuck at chance, in percent or as a fraction). With no score the
+    shape is a question (info); beside a regression metric it is a likelihood (info, no fix)."""
+    t = np.arange(40)
+    softmax = -0.1 - 0.85 * (1 - np.exp(-t / 8))
+    stuck = -0.1 - 0.002 * np.sin(t)  # a classifier at chance over 10 classes: -1/K beside an accuracy of 1/K
+    for loss, score, values in ((softmax, "val/acc", -softmax + 0.05),
+                                (softmax, "train/acc", 100 * (-softmax - 0.04)),  # logged in percent
+                                (stuck, "val/acc", np.full(40, 0.1))):
+        [f] = fired(make_run(**{"train/loss_epoch": loss, score: values}), "negative_loss")
+        assert (f.severity, f.evidence.values["classification_score"]) == ("critical", score)
+    [f] = fired(make_run(**{"train/loss_epoch": softmax}), "negative_loss")
+    assert (f.severity, f.evidence.values["classification_score"]) == ("info", None)
+    assert "Softmax" in f.title and "likelihood" in f.title
+    [f] = fired(make_run(**{"train/loss_epoch": softmax, "val/mae": np.linspace(0.8, 0.2, 40)}), "negative_loss")
+    assert (f.severity, f.fixes, f.evidence.values["regression_metric"]) == ("info", (), "val/mae")
+    assert "regression metric" in f.summary
+
+
+def test_a_loss_that_does_not_follow_the_score_or_a_negated_dice_is_not_the_softmax_bug():
+    t = np.arange(40)
+    softmax = -0.1 - 0.85 * (1 - np.exp(-t / 8))
+    # -loss climbs while the accuracy falls far below it: negative, yet not -p(correct) -> a warning, not critical
+    [f] = fired(make_run(**{"train/loss_epoch": softmax, "val/acc": np.linspace(0.6, 0.1, 40)}), "negative_loss")
+    assert f.severity == "warning" and "does not follow val/acc" in f.summary
+    assert f.evidence.values["tracking"] < 0 and f.evidence.values["level_gap"] > 0.25
+    # a negated Dice follows its Dice score exactly, but Dice is no classification score: a question, not a bug
+    [f] = fired(make_run(**{"train/loss_epoch": softmax, "val/dice": -softmax}), "negative_loss")
+    assert (f.severity, f.evidence.values["classification_score"]) == ("info", None)
+    # in [-1, 0] without heading to -1 and with no score: a likelihood's range as much as anything, info
+    flat = -0.5 + 0.2 * t / 40  # drifting toward zero, away from -1
+    [f] = fired(make_run(**{"train/loss_epoch": flat}), "negative_loss")
+    assert (f.severity, f.evidence.values["shape"]) == ("info", "bounded")
