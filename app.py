@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._shared import db_path
+from traindoc.ui.shared import db_path
 
 HERE = Path(__file__).parent
 # a file shipped with the app: a Material icon as favicon is fetched from a font CDN (fails offline)

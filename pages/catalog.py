@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import SEVERITY_STYLE, catalog
+from traindoc.ui.shared import SEVERITY_STYLE, catalog
 
 st.title(":material/menu_book: Rule catalog")
 st.caption(

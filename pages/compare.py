@@ -8,11 +8,11 @@ import streamlit as st
 from diagnostics.compare import compare
 from diagnostics.sweep_figures import overlay_figure, parallel_figure, sensitivity_figure, wide_range
 from diagnostics.sweeps import score_columns, style_differences, summary_table
-from pages._importance import importance_panel
-from pages._shared import db_path, finding_card, get_store, md, run_data
-from pages._zoom import round_of_runs, search_caption, with_rounds, zoom_panel
 from runner.store import ACTIVE
 from runner.textsafe import csv_text
+from traindoc.ui.importance import importance_panel
+from traindoc.ui.shared import db_path, finding_card, get_store, md, run_data
+from traindoc.ui.zoom import round_of_runs, search_caption, with_rounds, zoom_panel
 from traindoc.views.compare import comparable, curves, is_sweep, trimmed_table
 from traindoc.views.overview import short
 

@@ -11,15 +11,15 @@ import zlib
 
 import streamlit as st
 
-from pages._launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
-from pages._lr_find import lr_find_section
-from pages._scripts import scripts_section
-from pages._search_widgets import describe, search_inputs
-from pages._shared import db_path, get_store, md
 from runner import plan, search, sweep
 from runner.config import ConfigError
 from runner.executors import EXECUTORS
 from runner.stop_on import STOPPABLE
+from traindoc.ui.launch_widgets import config_form, group_progress, sources, starting_point, sweep_inputs
+from traindoc.ui.lr_find import lr_find_section
+from traindoc.ui.scripts import scripts_section
+from traindoc.ui.search_widgets import describe, search_inputs
+from traindoc.ui.shared import db_path, get_store, md
 
 store = get_store()
 GRID, RANDOM_SEARCH = "Grid", "Random search"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._alerts import alerts_settings
-from pages._manage import manage_selected
-from pages._shared import RUN_PAGE, db_path, get_store, start_links
+from traindoc.ui.alerts import alerts_settings
+from traindoc.ui.manage import manage_selected
+from traindoc.ui.shared import RUN_PAGE, db_path, get_store, start_links
 from traindoc.views.overview import date_bounds, filter_choices, overview_table
 
 st.title(":material/monitor_heart: traindoc")

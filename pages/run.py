@@ -8,10 +8,12 @@ import streamlit as st
 
 from diagnostics.figures import curve_figure
 from diagnostics.sweep_figures import wide_range
-from pages._fixes import fix_actions, fix_results, fixes_active
-from pages._report import report_buttons
-from pages._run_parts import chart_controls, run_header
-from pages._shared import (
+from runner.alerts import failure_line
+from runner.store import ACTIVE
+from traindoc.ui.fixes import fix_actions, fix_results, fixes_active
+from traindoc.ui.report import report_buttons
+from traindoc.ui.run_parts import chart_controls, run_header
+from traindoc.ui.shared import (
     STATUS_ICONS,
     config_table,
     db_path,
@@ -23,8 +25,6 @@ from pages._shared import (
     series,
     start_links,
 )
-from runner.alerts import failure_line
-from runner.store import ACTIVE
 from traindoc.views.cache import against
 from traindoc.views.charts import align_x, shared_x_range, system_findings, system_metrics, x_map
 from traindoc.views.overview import short, store_gap_lines

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from diagnostics.figures import curve_figure
-from pages._shared import db_path, diagnose_run, finding_card, get_store, md, opening_metrics, series
 from runner.importers import FORMATS
 from runner.importers.upload import correct_mapping, import_upload, tag_as_sweep
+from traindoc.ui.shared import db_path, diagnose_run, finding_card, get_store, md, opening_metrics, series
 from traindoc.views.overview import length_caption
 from traindoc.views.uploads import name_uploaded
 

@@ -95,7 +95,7 @@ def test_bad_group_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 def test_a_tried_fix_says_so_on_its_card_with_full_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from diagnostics.findings import Evidence, Finding, Fix
-    from pages import _shared
+    from traindoc.ui import shared as _shared
 
     store = Store(tmp_path / "f.db")
     run_id = store.create_run("nll", {"model.head": "softmax"}, status="finished")

@@ -133,3 +133,28 @@ def test_the_diagnostics_command_stays_small_and_says_the_same(tmp_path: Path) -
         assert main([str(log), "--json"]) == 0
     assert json.loads((tmp_path / "out.json").read_text()) == json.loads(buf.getvalue())
     assert peak_kb / 1024 < 100, f"python -m diagnostics peaked at {peak_kb / 1024:.0f} MiB"
+
+
+def test_pages_holds_only_the_pages_the_app_lists() -> None:
+    """Streamlit lists every file of ``pages/`` in the sidebar of a fresh server's first load, before
+    the app's navigation replaces it: a helper module there shows up as a page. Helpers live in
+    ``traindoc/ui``; ``pages/`` holds the listed pages and the package marker only."""
+    listed = {Path(path).name for path, *_ in _app_pages()}
+    present = {p.name for p in (ROOT / "pages").glob("*.py")} - {"__init__.py"}
+    assert present == listed
+
+
+def test_the_runner_and_the_diagnostics_never_import_the_dashboard_helpers() -> None:
+    found = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+             for package in ("runner", "diagnostics") for path in sorted((ROOT / package).rglob("*.py"))
+             for line, module in imported_modules(path) if module.startswith("traindoc.ui")]
+    assert found == []
+
+
+def _app_pages() -> list[tuple[str, ...]]:
+    """The PAGES table of app.py, read without running Streamlit."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGES" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("app.py has no PAGES table")

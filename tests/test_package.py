@@ -34,7 +34,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    check=True, capture_output=True, timeout=240)
     wheel = next((base / "dist").glob("traindoc-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for wanted in ("app.py", "pages/run.py", "pages/_shared.py", "traindoc/cli.py", "runner/store/scripts.py",
+    for wanted in ("app.py", "pages/run.py", "traindoc/ui/shared.py", "traindoc/cli.py", "runner/store/scripts.py",
                    "diagnostics/rules/divergence.py", "runner/importers/__init__.py", "traindoc/assets/icon.png"):
         assert wanted in names, f"{wanted} missing from the wheel"
     assert not any(n.startswith(("tests/", "bench/")) for n in names)

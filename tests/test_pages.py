@@ -10,8 +10,8 @@ from conftest_ui import FAST_PRESET, app_test, page_text, real_db_in
 from streamlit.testing.v1 import AppTest
 
 from diagnostics.findings import Evidence, Finding, Fix
-from pages import _shared
 from runner.store import Store
+from traindoc.ui import shared as _shared
 from traindoc.views.charts import system_metrics
 
 
@@ -192,8 +192,8 @@ def test_unreadable_db_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch: 
 
 
 def test_every_run_status_has_an_icon() -> None:
-    from pages._shared import STATUS_ICONS
     from runner.store import STATUSES
+    from traindoc.ui.shared import STATUS_ICONS
 
     assert set(STATUS_ICONS) == set(STATUSES)
 

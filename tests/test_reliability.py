@@ -474,6 +474,6 @@ def test_the_overview_survives_a_partly_corrupt_database(db_path: Path) -> None:
         fh.write(b"\xff" * (size // 3))
     with pytest.raises(StoreError, match="read failed: database disk image is malformed — the file is corrupt"):
         Store(db_path).metric_series(run_id, "val/loss")
-    from pages._shared import key_metric
+    from traindoc.ui.shared import key_metric
 
     assert key_metric(str(db_path), run_id, None) == "unreadable (damaged database)"

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages._shared import md
 from runner import plan, search, zoom
 from runner.config import ConfigError
 from runner.store import ACTIVE, Store
+from traindoc.ui.shared import md
 
 
 def round_of_runs(store: Store, group: dict[str, Any] | None) -> tuple[list[int], dict[int, int]]:

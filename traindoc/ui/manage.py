@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import RUN_PAGE, md
 from runner.store import ACTIVE, Store
+from traindoc.ui.shared import RUN_PAGE, md
 
 
 def _act(action, *args, done: str | None = None) -> None:  # noqa: ANN001 - a store method and its arguments

@@ -7,8 +7,8 @@ from typing import Any
 import streamlit as st
 
 from diagnostics.figures import curve_figure
-from pages._shared import diagnose_run, series
 from runner.store import Store
+from traindoc.ui.shared import diagnose_run, series
 from traindoc.views.report import report_html, report_markdown
 
 

@@ -9,11 +9,11 @@ import sys
 
 import streamlit as st
 
-from pages._shared import md
 from runner import scripts
 from runner.config import ConfigError
 from runner.stop_on import STOPPABLE
 from runner.store import Store, StoreError
+from traindoc.ui.shared import md
 
 
 def _lines(text: str) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 import streamlit as st
 
 from diagnostics.findings import Finding
-from pages._shared import md
 from runner import reproduce
 from runner.store import ACTIVE, Store
+from traindoc.ui.shared import md
 
 
 def _tag(store: Store, run_id: int, finding: Finding, fix_text: str, key: str) -> None:

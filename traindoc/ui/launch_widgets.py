@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages._shared import STATUS_ICONS, md
 from runner import launcher, plan, presets, reproduce, sweep, sweep_presets
 from runner.config import schema
 from runner.store import ACTIVE, Store
 from traindoc.configs import LOG_KEYS
+from traindoc.ui.shared import STATUS_ICONS, md
 
 
 def sources(store: Store) -> dict[str, tuple[str, Any]]:

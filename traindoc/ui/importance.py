@@ -10,7 +10,7 @@ import streamlit as st
 from diagnostics.importance import MIN_RUNS, importance, varying
 from diagnostics.rundata import RunData
 from diagnostics.tuning_figures import importance_figure
-from pages._shared import md
+from traindoc.ui.shared import md
 
 
 def importance_panel(runs: Sequence[RunData]) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from pages._shared import duration
 from runner import launcher
 from runner.store import ACTIVE, Store
+from traindoc.ui.shared import duration
 from traindoc.views.charts import X_AXES
 from traindoc.views.overview import run_length
 

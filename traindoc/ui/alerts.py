@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from pages._shared import md
 from runner import alerts
+from traindoc.ui.shared import md
 
 
 def alerts_settings(store: Any) -> None:

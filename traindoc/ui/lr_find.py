@@ -8,10 +8,10 @@ from typing import Any
 import streamlit as st
 
 from diagnostics.tuning_figures import lr_find_figure
-from pages._shared import md
 from runner.config import ConfigError, from_flat
 from runner.lr_find import DEFAULT_STEPS, MAX_LR, MIN_LR, range_test, smoothed, stored_curve
 from runner.store import Store
+from traindoc.ui.shared import md
 
 
 def _fill(widget_key: str, lr: float) -> None:

@@ -13,12 +13,12 @@ from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
 from diagnostics.sweep_figures import before_after_figure
 from diagnostics.verify import Verdict, group_runs
-from pages._launch_widgets import group_progress
-from pages._own_code import code_fixes
-from pages._shared import md
 from runner import reproduce
 from runner.store import ACTIVE, Store
 from traindoc.handoff import fix_group
+from traindoc.ui.launch_widgets import group_progress
+from traindoc.ui.own_code import code_fixes
+from traindoc.ui.shared import md
 from traindoc.views.cache import fix_verdicts, group_state
 
 VERDICT_STYLE = {"verified": ("green", ":material/verified:"), "did not help": ("red", ":material/block:"),
