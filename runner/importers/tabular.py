@@ -163,9 +163,18 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
         counts.append(len(taken))
     at = np.concatenate(rows)  # column by column, each in row order: one frame, not one per column
     long = pd.DataFrame({"step": steps.to_numpy()[at], "epoch": epochs.to_numpy(dtype=float)[at],
-                         "name": np.repeat(np.array(names, dtype=object), counts), "value": np.concatenate(values),
+                         "name": _names(names, counts),
+                         "value": np.concatenate(values),
                          "wall_time": walls.to_numpy(dtype=float)[at], "line": lines[at]})
     return Parsed(long, axis=axis, warnings=tuple(notes), where=where, counted=counted)
+
+
+def _names(names: list[str], counts: list[int]) -> pd.Categorical:
+    """``names[i]`` repeated ``counts[i]`` times as a categorical (a byte a row, not a pointer), its categories
+    sorted as ``astype("category")`` sorts them, so the rows order as they did from a column of strings."""
+    ordered = sorted(names)
+    rank = {name: i for i, name in enumerate(ordered)}
+    return pd.Categorical.from_codes(np.repeat([rank[name] for name in names], counts), ordered)
 
 
 def _row_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
