@@ -108,7 +108,10 @@ class LivenessMixin:
                  status, run_id))
             return True
 
-        return self._transaction(body)
+        ended: bool = self._transaction(body)
+        if ended:  # a fault note that waited to tell this end (``runner.faultnote``) has nothing left to say
+            clear_note(self.path, run_id)
+        return ended
 
     def heartbeat(self, run_id: int, progress: float | None = None) -> str:
         """Record a beat; a run judged stalled or crashed that beats is running again. Returns the status
@@ -222,13 +225,11 @@ class LivenessMixin:
             return False
         error = end.get("error") if isinstance(end.get("error"), str) else None
         try:
-            self.finish(run_id, end["status"], error=error)
+            self.finish(run_id, end["status"], error=error)  # the note goes with it
         except StoreError as exc:
             reason = str(note.get("reason") or error or "")
             unsaved[run_id] = ("stalled", reason, _unsaved_because(exc)) if alive \
                 else (end["status"], error or "", _unsaved_because(exc))
-            return True
-        clear_note(self.path, run_id)
         return True
 
     def _stall(self, run_id: int, why: str) -> None:
