@@ -201,3 +201,25 @@ def test_json_lines_read_in_chunks_store_the_same_rows_as_one_read(tmp_path, mon
     without_wall = [row[:4] for row in _stored(whole, before.run_ids[0])]  # no wall column: the import time
     assert [row[:4] for row in _stored(chunked, after.run_ids[0])] == without_wall
     assert any(value is None for *_, value in without_wall) and any("not numbers" in n for n in after.notes)
+
+
+def test_short_metrics_in_shared_chunks_store_the_same_rows_and_summaries(tmp_path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short metrics share a write chunk (a wide table was one chunk, one chart summary, per column):
+    the rows, the chart summaries and the per-metric stats are those of one chunk per few rows."""
+    import importlib
+
+    from runner.importers.upload import import_upload
+
+    save_module = importlib.import_module("runner.importers.save")  # the package's ``save`` is the function
+    data = _messy_table(60, 80)
+    tables = {}
+    for label, rows in (("shared", save_module.CHUNK_ROWS), ("small", 7)):
+        monkeypatch.setattr(save_module, "CHUNK_ROWS", rows)
+        store = Store(tmp_path / f"{label}.db")
+        run_id = import_upload(store, "wide.csv", data).run_ids[0]
+        tables[label] = [
+            _stored(store, run_id),
+            store.conn.execute("SELECT * FROM metric_rollups ORDER BY 1, 2, 3, 4").fetchall(),
+            store.conn.execute("SELECT * FROM metric_stats ORDER BY 1, 2").fetchall()]
+    assert tables["shared"] == tables["small"] and len(tables["shared"][1]) > 80
