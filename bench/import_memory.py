@@ -1,11 +1,13 @@
-"""Memory and time of importing one big CSV the way the upload page does (issue 14).
+"""Memory and time of importing CSVs the way the upload page does (issues 14, 20), against plain pandas.
 
-    python bench/import_memory.py [--mb 195] [--keep]
+    python bench/import_memory.py [--sizes 10,50,200] [--wide 10000x50] [--keep]
 
-Writes a wide training-log CSV of about ``--mb`` MB in a temporary folder (step, epoch and
-four metrics per line), imports it in a child process through ``import_upload`` (the page's
-call: the bytes of the file in memory), and prints wall time, the child's peak RSS, and the
-database and WAL sizes after. Everything is deleted afterwards unless ``--keep``.
+For each size writes a training-log CSV of about that many MB in a temporary folder (step,
+epoch and four metrics per line), and one wide CSV (``--wide COLUMNSxROWS``); imports each in
+a child process through ``import_upload`` (the page's call: the bytes of the file in memory),
+and reads it in another child with a plain ``pandas.read_csv`` of the same file. Prints, per
+file: wall time and the child's own peak RSS for both, and the ratio import / pandas, plus
+the database size after. Everything is deleted afterwards unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -13,27 +15,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_CHILD = """
-import json, os, sys, time
+_IMPORT = """
+import json, os, resource, sys, time
 from runner.importers.upload import import_upload
 from runner.store import Store
 data = open(sys.argv[1], 'rb').read()
 start = time.perf_counter()
-out = import_upload(Store(sys.argv[2]), 'big.csv', data)
+out = import_upload(Store(sys.argv[2]), os.path.basename(sys.argv[1]), data)
 seconds = time.perf_counter() - start
-wal = os.path.getsize(sys.argv[2] + '-wal') if os.path.exists(sys.argv[2] + '-wal') else 0  # while open
-print(json.dumps({"seconds": seconds, "runs": out.run_ids, "error": out.error, "wal": wal}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "error": out.error}))
+"""
+# The yardstick: the same file read by pandas with its defaults (numbers parsed, nothing stored).
+_PANDAS = """
+import json, resource, sys, time
+import pandas as pd
+start = time.perf_counter()
+frame = pd.read_csv(sys.argv[1])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "error": None}))
 """
 
 
@@ -52,34 +62,60 @@ def write_csv(path: Path, megabytes: float) -> int:
     return lines
 
 
+def write_wide(path: Path, columns: int, rows: int) -> None:
+    """A CSV of ``columns`` metric columns and ``rows`` rows (a step column first)."""
+    rng = np.random.default_rng(0)
+    with open(path, "w") as fh:
+        fh.write("step," + ",".join(f"m{i}" for i in range(columns)) + "\n")
+        np.savetxt(fh, np.column_stack([np.arange(rows), rng.random((rows, columns))]),
+                   fmt=["%d"] + ["%.5f"] * columns, delimiter=",")
+
+
+def _child(code: str, *args: Path) -> dict:
+    """Run ``code`` in a fresh interpreter; its last line of output is a JSON summary."""
+    env = {**os.environ, "TRAINDOC_MAX_UPLOAD_SECONDS": "3600"}  # measure it, however loaded the machine
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                         check=False, env=env)
+    if out.returncode:
+        return {"seconds": float("nan"), "peak_mb": float("nan"), "error": out.stderr.strip().splitlines()[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(csv: Path, db: Path, label: str) -> None:
+    """Import ``csv`` and read it with pandas, each in its own process; print one line."""
+    ours, plain = _child(_IMPORT, csv, db), _child(_PANDAS, csv)
+    size = db.stat().st_size / 1e6 if db.exists() else 0.0
+    print(f"{label:<34} import {ours['seconds']:7.1f} s {ours['peak_mb']:7,.0f} MB | pandas.read_csv "
+          f"{plain['seconds']:6.1f} s {plain['peak_mb']:6,.0f} MB | ratio {ours['seconds'] / plain['seconds']:5.1f}x "
+          f"time {ours['peak_mb'] / plain['peak_mb']:4.1f}x memory | db {size:,.0f} MB"
+          + (f" | error: {ours['error']}" if ours["error"] else ""), flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--mb", type=float, default=195)
+    parser.add_argument("--sizes", default="10,50,200", help="MB of the long CSVs, comma-separated")
+    parser.add_argument("--wide", default="10000x50", help="COLUMNSxROWS of the wide CSV ('' for none)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="traindoc-import-"))
-    csv, db = folder / "big.csv", folder / "big.db"
     try:
-        lines = write_csv(csv, args.mb)
-        started = time.perf_counter()
-        env = {**os.environ, "TRAINDOC_MAX_UPLOAD_SECONDS": "3600"}  # measure it, however loaded the machine
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(csv), str(db)], cwd=ROOT, capture_output=True,
-                             text=True, check=False, env=env)
-        wall = time.perf_counter() - started
-        if out.returncode:
-            print(out.stderr, file=sys.stderr)
-            return 1
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"csv {csv.stat().st_size / 1e6:.0f} MB, {lines:,} lines, {lines * 4:,} points: "
-              f"import {result['seconds']:.1f} s (process {wall:.1f} s), peak RSS {peak_mb:,.0f} MB, "
-              f"db {db.stat().st_size / 1e6:,.0f} MB, wal while open {result['wal'] / 1e6:,.0f} MB"
-              + (f", error: {result['error']}" if result["error"] else ""))
+        for mb in [float(x) for x in args.sizes.split(",") if x.strip()]:
+            csv = folder / f"long-{mb:g}mb.csv"
+            lines = write_csv(csv, mb)
+            measure(csv, folder / f"long-{mb:g}mb.db",
+                    f"{csv.stat().st_size / 1e6:.0f} MB CSV, {lines:,} lines")
+        if args.wide:
+            columns, rows = (int(x) for x in args.wide.lower().split("x"))
+            csv = folder / "wide.csv"
+            write_wide(csv, columns, rows)
+            measure(csv, folder / "wide.db", f"{columns:,} columns x {rows} rows ({csv.stat().st_size / 1e6:.1f} MB)")
     finally:
         if not args.keep:
             for path in folder.iterdir():
                 path.unlink()
             folder.rmdir()
+        else:
+            print(f"kept in {folder}")
     return 0
 
 

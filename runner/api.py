@@ -25,12 +25,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from runner import job
+from runner.faultnote import FaultNote
 from runner.job import FollowerRun
 from runner.lifecycle import RunLifecycle, Verdict, describe_error
 from runner.ranks import Ranks
 from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stacklevel
 from runner.spill import SpillFile
-from runner.store import Store, resolve_db_path
+from runner.store import DISK_FULL, DiskFullError, Store, resolve_db_path
 from runner.sysmetrics import SystemSampler
 
 __all__ = ["STRICT_ENV", "Run", "StoreFaultWarning", "describe_error", "start_run", "strict_mode"]
@@ -130,7 +131,8 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
         raise
     if lead is not None:
         lead.started(store, run_id, strict=True)
-    life = RunLifecycle(store, run_id)
+    note = _reserved_note(store, run_id)
+    life = RunLifecycle(store, run_id, note)
     sink = life.start("user script")
     if sink is None:
         if lead is not None:
@@ -138,18 +140,35 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
         raise RuntimeError(f"run {run_id} ended before it started")
     sink.system = SystemSampler(follow_cuda=True)  # step time and memory at each flush, as the runner.s loop
     try:
-        yield Run(store, run_id, sink, lead.stop if lead is not None else None)
-    except BaseException as exc:
-        verdict = life.end(exc)
-        if lead is not None:
-            lead.left(store, run_id, verdict)
-        raise
-    others = lead.await_others(store, run_id, strict=True) if lead is not None else None
-    status, error = life.end(verdict=others)
+        try:
+            yield Run(store, run_id, sink, lead.stop if lead is not None else None)
+        except BaseException as exc:
+            try:
+                verdict = life.end(exc)
+            except DiskFullError:  # the end is in the note for a reader; the caller's error is the one to raise
+                verdict = RunLifecycle.verdict(exc)
+            if lead is not None:
+                lead.left(store, run_id, verdict)
+            raise
+        others = lead.await_others(store, run_id, strict=True) if lead is not None else None
+        status, error = life.end(verdict=others)
+    finally:
+        if not note.written:
+            note.clear()
     if lead is not None:
         lead.left(store, run_id, RunLifecycle.verdict() if others else (status, error))
+    if status == "failed" and (error or "").startswith(DISK_FULL):
+        raise DiskFullError(f"run {run_id} failed: {error}")
     if status == "failed" and not (error or "").startswith(job.OTHER_RANK):
         raise RuntimeError(f"run {run_id} failed: {error}")
+
+
+def _reserved_note(store: Store, run_id: int) -> FaultNote:
+    """The run's fault note, its room taken now: an end that meets a full disk is said there
+    (``runner.faultnote``) and stored by the first reader that can write."""
+    note = FaultNote(store.path, run_id)
+    note.reserve()
+    return note
 
 
 def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
@@ -177,6 +196,7 @@ def _open_tolerant(name: str, config: Mapping[str, Any] | None, db: str | os.Pat
         sink = life.start("user script", spill=SpillFile(store.path, header))
         if sink is not None:
             sink.system = SystemSampler(follow_cuda=True)  # at each flush: host-side counters, no device sync
+            life.note = _reserved_note(store, run_id)
     except STORE_FAULTS as exc:
         return None, None, None, _spilling_sink(db, header, f"cannot start the run: {exc}")
     if sink is None:  # the run ended before this process began (another rank failed first, a cancel):

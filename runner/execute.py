@@ -7,8 +7,9 @@ import threading
 from typing import Any
 
 from runner.config import ConfigError
-from runner.lifecycle import RunLifecycle, parse_config, train_run
-from runner.store import Store
+from runner.faultnote import FaultNote
+from runner.lifecycle import DISK_FULL_WAIT_SECONDS, RunLifecycle, parse_config, train_run
+from runner.store import DiskFullError, Store, disk_full_reason
 from runner.store.core import DamagedRow, clip
 from runner.store.liveness import VERDICT
 from runner.train import ProgressCallback
@@ -27,15 +28,35 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     flushed before the process exits and the run ends ``cancelled``. A stored row that
     cannot be read or is not a config fails that run as ``bad config: ...`` before anything
     starts, so the scheduler and the other runs go on.
+
+    A full disk ends the run ``failed`` with ``disk full: ...``: the process stays to record that,
+    retrying for up to ``DISK_FULL_WAIT_SECONDS`` while its fault note (``runner.faultnote``) tells
+    readers why it is stalled; a note still there when it gives up is the end a reader stores.
     """
     cancel = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    note = FaultNote(store.path, run_id)
+    note.reserve()  # now, while the disk has room: rewriting it later needs none
+    try:
+        return _execute(store, run_id, note, cancel, progress)
+    except DiskFullError as exc:  # a write outside the run's end (its start, a meta update) met the full disk
+        if note.written:  # the end itself waited for space and gave up: the note holds it for a reader
+            raise
+        RunLifecycle(store, run_id, note, DISK_FULL_WAIT_SECONDS).record("failed", disk_full_reason(exc))
+        return "failed"
+    finally:
+        if not note.written:  # nothing to tell: the reserved blanks go
+            note.clear()
+
+
+def _execute(store: Store, run_id: int, note: FaultNote, cancel: threading.Event,
+             progress: ProgressCallback | None) -> str:
     try:
         run = _checked_row(store, run_id)
     except DAMAGE as exc:
         reason = str(exc) if isinstance(exc, (DamagedRow, ConfigError)) else f"{type(exc).__name__}: {exc}"
-        RunLifecycle(store, run_id).fail(f"bad config: {clip(reason)}")
+        RunLifecycle(store, run_id, note, DISK_FULL_WAIT_SECONDS).fail(f"bad config: {clip(reason)}")
         return "failed"
     judged = run["status"] == "crashed" and str(run["error"] or "").startswith(VERDICT)
     if run["status"] not in ACTIVE and not judged:
@@ -44,7 +65,8 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
         from runner.scripts import execute_script
 
         return execute_script(store, run_id)
-    train_run(store, run_id, run["config"], cancel, progress=progress)
+    train_run(store, run_id, run["config"], cancel, progress=progress, note=note,
+              wait_for_space=DISK_FULL_WAIT_SECONDS)
     return store.run(run_id)["status"]
 
 

@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner import boot
+from runner.store.base import StoreError, disk_full_reason, is_disk_full
 
 if TYPE_CHECKING:
+    from runner.faultnote import FaultNote
     from runner.sink import MetricSink
     from runner.train import ProgressCallback
 
 Verdict = tuple[str, "str | None"]
+
+# A run whose end meets a full disk retries recording it with a back-off from DISK_FULL_FIRST_DELAY
+# to DISK_FULL_MAX_DELAY seconds, for at most the wait its entry point allows (a background run:
+# DISK_FULL_WAIT_SECONDS, long enough for someone to free space; a user's script: none, it is told).
+DISK_FULL_FIRST_DELAY = 0.5
+DISK_FULL_MAX_DELAY = 15.0
+DISK_FULL_WAIT_SECONDS = float(os.environ.get("TRAINDOC_DISK_FULL_WAIT_SECONDS", "600"))
 
 
 class Watcher(Protocol):
@@ -48,9 +58,13 @@ def describe_error(exc: BaseException) -> str:
 class RunLifecycle:
     """The writes that move one run from queued to its end, in the one right order."""
 
-    def __init__(self, store: Any, run_id: int) -> None:
+    def __init__(self, store: Any, run_id: int, note: FaultNote | None = None, wait_for_space: float = 0.0) -> None:
+        """With ``note`` (a ``runner.faultnote.FaultNote``), an end that meets a full disk is said there
+        and retried for up to ``wait_for_space`` seconds before the ``DiskFullError`` is raised."""
         self.store = store
         self.run_id = run_id
+        self.note = note
+        self.wait_for_space = wait_for_space
         self.sink: MetricSink | None = None
 
     def start(self, device: str, pid: int | None = None, on_cancel: Any = None,
@@ -67,14 +81,40 @@ class RunLifecycle:
 
     def fail(self, error: str) -> Verdict:
         """End the run ``failed`` before (or instead of) training."""
-        self.store.finish(self.run_id, "failed", error=error)
-        return "failed", error
+        return self.record("failed", error)
+
+    def record(self, status: str, error: str | None, meta: Mapping[str, Any] | None = None) -> Verdict:
+        """Store the run's end (and ``meta`` first). A full disk is said in the note (``stalled`` to a
+        reader, the end kept there for the first reader that can write it) and retried with a bounded
+        back-off; after ``wait_for_space`` the ``DiskFullError`` is raised, the note left in place."""
+        started, delay = time.monotonic(), DISK_FULL_FIRST_DELAY
+        while True:
+            try:
+                if meta:
+                    self.store.update_meta(self.run_id, **meta)
+                self.store.finish(self.run_id, status, error=error)
+            except StoreError as exc:
+                if self.note is None or not is_disk_full(exc):
+                    raise
+                self.note.write(f"{disk_full_reason(exc)}; waiting for space to record the run's end ({status})",
+                                end=(status, error))
+                left = self.wait_for_space - (time.monotonic() - started)
+                if left <= 0:
+                    raise
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, DISK_FULL_MAX_DELAY)
+                continue
+            if self.note is not None:
+                self.note.clear()
+            return status, error
 
     @staticmethod
     def verdict(exc: BaseException | None = None, cancelled: bool = False) -> Verdict:
-        """The exception's verdict, a cancel's, or finished."""
+        """The exception's verdict, a cancel's, or finished; a full disk is ``failed`` with ``disk full: ...``."""
         if isinstance(exc, KeyboardInterrupt):
             return "cancelled", describe_error(exc)
+        if exc is not None and is_disk_full(exc):
+            return "failed", disk_full_reason(exc)
         if exc is not None:
             return "failed", describe_error(exc)
         if cancelled:
@@ -86,17 +126,17 @@ class RunLifecycle:
         """Close the sink, then record the verdict: the exception's, a cancel's, ``verdict`` (another
         rank's end, ``runner.job``), or finished."""
         status, error = verdict or self.verdict(exc, cancelled)
+        meta = None
         if self.sink is not None:
             try:
                 self.sink.close()
             except Exception as close_exc:  # noqa: BLE001 - the run's verdict, not a crash of the caller
                 if exc is None:
-                    status, error = "failed", f"could not write metrics: {close_exc}"
+                    status, error = ("failed", disk_full_reason(close_exc)) if is_disk_full(close_exc) \
+                        else ("failed", f"could not write metrics: {close_exc}")
             else:  # what the writer acknowledged: a reader can check that none of it went missing
-                self.store.update_meta(self.run_id, rows_logged=self.sink.rows_logged,
-                                       rows_written=self.sink.rows_written)
-        self.store.finish(self.run_id, status, error=error)
-        return status, error
+                meta = {"rows_logged": self.sink.rows_logged, "rows_written": self.sink.rows_written}
+        return self.record(status, error, meta)
 
 
 def parse_config(config: Any) -> Any:
@@ -117,16 +157,18 @@ def live_doctor(store: Any, run_id: int) -> Watcher | None:
 
 def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
               progress: ProgressCallback | None = None, pid: int | None = None,
-              watch: Callable[[Any, int], Watcher | None] = live_doctor) -> Verdict:
+              watch: Callable[[Any, int], Watcher | None] = live_doctor, note: FaultNote | None = None,
+              wait_for_space: float = 0.0) -> Verdict:
     """Train one run from its stored config to its verdict; the body of every trained run.
 
     ``watch`` is handed in by the entry point: where the store is a file here, the live doctor
     reads it in this process; a Ray task (whose store is a proxy) watches from the head instead.
+    ``note`` and ``wait_for_space``: how an end that meets a full disk is told and retried (``RunLifecycle``).
     """
     from runner.config import ConfigError
     from runner.train import resolve_device, train  # torch, sklearn
 
-    life = RunLifecycle(store, run_id)
+    life = RunLifecycle(store, run_id, note, wait_for_space)
     try:
         cfg = parse_config(config)
         device = resolve_device(cfg.train.device)

@@ -42,7 +42,7 @@ from typing import Any
 import torch
 
 from runner.spill import SpillFile
-from runner.store import HEARTBEAT_SECONDS, Store, StoreError, StoreGone
+from runner.store import HEARTBEAT_SECONDS, DiskFullError, Store, StoreError, StoreGone, is_disk_full
 from runner.sysmetrics import SystemSampler
 
 # Frames in these folders (and contextlib's, which runs a with-block's exit) are ours, not the user's.
@@ -253,7 +253,8 @@ class MetricSink:
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
-            raise RuntimeError(f"metric writer failed: {self._error}") from self._error
+            kind = DiskFullError if is_disk_full(self._error) else RuntimeError
+            raise kind(f"metric writer failed: {self._error}") from self._error
 
     # -- writer thread -----------------------------------------------------
     def _write_loop(self) -> None:

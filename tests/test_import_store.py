@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from import_golden import FIXTURES
 
@@ -120,3 +121,105 @@ def test_the_import_command_says_when_a_file_was_imported_before(db_path, tmp_pa
     out = capsys.readouterr().out
     assert out.startswith("run 1: results_a (already imported from") and "imported before (run #1)" in out
     assert main(["import", str(tmp_path / "missing.csv"), "--db", str(db_path)]) == 2
+
+
+def _messy_table(rows: int, columns: int) -> bytes:
+    """A CSV whose cells exercise every reading of a cell: numbers, empty (not logged), ``nan``/``inf``
+    text (logged), a number printed as a tensor, and junk (skipped with a note), scattered so that a
+    column is clean in some chunks and not in others."""
+    rng = np.random.default_rng(7)
+    header = ["step", "epoch", "wall_time", *(f"m{i}" for i in range(columns))]
+    lines = [",".join(header)]
+    odd = ["", "nan", "inf", "-inf", "\"tensor(0.25, grad_fn=<X>)\"", "oops"]
+    for row in range(rows):
+        cells = [str(row), f"{row / 10:.1f}", f"{1.7e9 + row:.3f}"]
+        for _ in range(columns):
+            pick = rng.random()
+            cells.append(odd[int(rng.integers(len(odd)))] if pick < 0.08 else f"{rng.normal():.6g}")
+        lines.append(",".join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _stored(store: Store, run_id: int) -> list[tuple]:
+    return store.conn.execute("SELECT name, step, epoch, value, wall_time FROM metrics WHERE run_id=?"
+                              " ORDER BY name, step", (run_id,)).fetchall()
+
+
+@pytest.mark.parametrize(("rows", "columns", "chunk"), [(400, 6, 7), (30, 600, 9)], ids=["long", "wide"])
+def test_a_chunked_read_stores_the_same_rows_and_notes_as_the_whole_text_read(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, rows: int, columns: int, chunk: int) -> None:
+    """Issue 20: a CSV read in chunks (number columns turned into numbers chunk by chunk) stores exactly
+    what reading the whole file as text stored: the same rows, logged NaNs kept, the same notes."""
+    from runner.importers import tabular
+    from runner.importers.upload import import_upload
+
+    data = _messy_table(rows, columns)
+    whole = Store(tmp_path / "whole.db")
+    with monkeypatch.context() as patched:  # the path before: one read, every cell kept as text
+        patched.setattr(tabular, "READ_CHUNK_ROWS", 10**9)
+        patched.setattr(tabular, "compact", lambda frame: frame)
+        before = import_upload(whole, "messy.csv", data)
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", chunk)
+    chunked = Store(tmp_path / "chunked.db")
+    after = import_upload(chunked, "messy.csv", data)
+    assert before.error is None and after.error is None
+    assert after.notes == before.notes and any("not numbers" in note for note in after.notes)
+    expected = _stored(whole, before.run_ids[0])
+    got = _stored(chunked, after.run_ids[0])
+    assert len(got) == len(expected) > rows
+    assert any(value is None for *_, value, _wall in got)  # the logged NaNs are there (NULL in the store)
+    assert got == expected
+
+
+def test_json_lines_read_in_chunks_store_the_same_rows_as_one_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for JSON lines: ``NaN`` logged, a missing key not logged, junk skipped with a note."""
+    import json
+
+    from runner.importers import tabular
+    from runner.importers.upload import import_upload
+
+    rng = np.random.default_rng(3)
+    lines = []
+    for step in range(300):
+        record: dict = {"step": step}
+        for name in ("loss", "acc", "lr"):
+            pick = rng.random()
+            if pick < 0.05:
+                continue  # not logged at this step
+            record[name] = float("nan") if pick < 0.08 else "oops" if pick < 0.1 else float(rng.normal())
+        lines.append(json.dumps(record))
+    data = ("\n".join(lines) + "\n").encode()
+    whole = Store(tmp_path / "whole.db")
+    with monkeypatch.context() as patched:
+        patched.setattr(tabular, "READ_CHUNK_ROWS", 10**9)
+        patched.setattr(tabular, "compact", lambda frame: frame)
+        before = import_upload(whole, "log.jsonl", data)
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", 11)
+    chunked = Store(tmp_path / "chunked.db")
+    after = import_upload(chunked, "log.jsonl", data)
+    assert before.error is None and after.notes == before.notes
+    without_wall = [row[:4] for row in _stored(whole, before.run_ids[0])]  # no wall column: the import time
+    assert [row[:4] for row in _stored(chunked, after.run_ids[0])] == without_wall
+    assert any(value is None for *_, value in without_wall) and any("not numbers" in n for n in after.notes)
+
+
+def test_short_metrics_in_shared_chunks_store_the_same_rows_and_summaries(tmp_path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short metrics share a write chunk (a wide table was one chunk, one chart summary, per column):
+    the rows, the chart summaries and the per-metric stats are those of one chunk per few rows."""
+    import importlib
+
+    from runner.importers.upload import import_upload
+
+    save_module = importlib.import_module("runner.importers.save")  # the package's ``save`` is the function
+    data = _messy_table(60, 80)
+    tables = {}
+    for label, rows in (("shared", save_module.CHUNK_ROWS), ("small", 7)):
+        monkeypatch.setattr(save_module, "CHUNK_ROWS", rows)
+        store = Store(tmp_path / f"{label}.db")
+        run_id = import_upload(store, "wide.csv", data).run_ids[0]
+        tables[label] = [
+            _stored(store, run_id),
+            store.conn.execute("SELECT * FROM metric_rollups ORDER BY 1, 2, 3, 4").fetchall(),
+            store.conn.execute("SELECT * FROM metric_stats ORDER BY 1, 2").fetchall()]
+    assert tables["shared"] == tables["small"] and len(tables["shared"][1]) > 80

@@ -166,6 +166,32 @@ def test_corrupted_length_resumes_at_the_next_record(loss_file: bytes, tmp_path:
     assert _same(_ours(_write(tmp_path, bytes(damaged))), expected)  # the 69 records after it are all read
 
 
+@pytest.mark.parametrize("where", [0, 3, 8, 11], ids=["length-byte", "length-high-byte", "crc-byte", "crc-high-byte"])
+def test_a_corrupted_first_header_resumes_at_the_next_record_with_a_note(loss_file: bytes, tmp_path: Path,
+                                                                        where: int) -> None:
+    """The first record's header used to decide whether the file was an event file at all: damaged,
+    the whole file was refused, while the same damage one record later was skipped with a note."""
+    _starts, lengths, _ = frame_records(loss_file)
+    damaged = bytearray(loss_file)
+    damaged[where] ^= 0x10
+    following = 12 + int(lengths[0]) + 4
+    assert tbevents.looks_like_events(bytes(damaged)) and tbevents.first_record_at(bytes(damaged)) == following
+    out = decode(bytes(damaged))
+    assert out.notes == [f"the record length at byte 0 failed its checksum; bytes 0-{following - 1} skipped, "
+                         f"reading resumed at the next valid record (byte {following})"]
+    # record 0 is the file-version event: every scalar is still there, value for value
+    assert _same(_ours(_write(tmp_path, bytes(damaged))), _official(_write(tmp_path, loss_file)))
+
+
+def test_a_damaged_first_header_with_no_whole_record_after_it_is_not_an_event_file(loss_file: bytes) -> None:
+    damaged = bytearray(loss_file[:200])
+    damaged[0] ^= 0x10
+    for i in range(24, len(damaged)):  # every later record's data damaged too: nothing proves the framing
+        damaged[i] ^= 0x55
+    assert not tbevents.looks_like_events(bytes(damaged))
+    assert not tbevents.looks_like_events(np.random.default_rng(0).bytes(1 << 17))  # random bytes are not one
+
+
 def test_length_claiming_past_the_end_is_resynchronised_too(loss_file: bytes) -> None:
     """A corrupted length that points beyond the file used to read as 'truncated' and drop the rest."""
     starts, _, _ = frame_records(loss_file)

@@ -20,12 +20,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from runner.store.base import DiskFullError  # a write the disk had no room for (strict logging raises it)
     from traindoc.doctor import diagnose, load
     from traindoc.session import Run, RunStopped, start_run
 
-__all__ = ["Run", "RunStopped", "diagnose", "hf", "keras", "lightning", "load", "start_run", "vocabulary"]
+__all__ = ["DiskFullError", "Run", "RunStopped", "diagnose", "hf", "keras", "lightning", "load", "start_run",
+           "vocabulary"]
 
-_ATTRIBUTES = {"Run": "traindoc.session", "RunStopped": "traindoc.session", "start_run": "traindoc.session",
+_ATTRIBUTES = {"DiskFullError": "runner.store.base",
+               "Run": "traindoc.session", "RunStopped": "traindoc.session", "start_run": "traindoc.session",
                "diagnose": "traindoc.doctor", "load": "traindoc.doctor"}
 _SUBMODULES = ("hf", "keras", "lightning", "vocabulary", "cli")
 

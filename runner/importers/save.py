@@ -51,14 +51,21 @@ class RowChunks:
         frame = self.frame
         steps, epochs = frame["step"].to_numpy(), frame["epoch"].to_numpy(dtype=float)
         values, walls = frame["value"].to_numpy(dtype=float), frame["wall_time"].to_numpy(dtype=float)
+        pending: list[tuple] = []  # short metrics share a chunk: a 10,000-column table is not 10,000 writes
         for original, where in frame.groupby("name", sort=False).indices.items():
             name = self.mapping.get(original, original)
             where = where[np.argsort(steps[where], kind="stable")]
             for start in range(0, len(where), self.chunk_rows):
                 idx = where[start:start + self.chunk_rows]
                 wall = np.where(walls[idx] > 0, walls[idx], self.imported_at)
-                yield list(zip(steps[idx].tolist(), epochs[idx].tolist(), repeat(name, len(idx)),
-                               values[idx].tolist(), wall.tolist(), strict=True))
+                part = list(zip(steps[idx].tolist(), epochs[idx].tolist(), repeat(name, len(idx)),
+                                values[idx].tolist(), wall.tolist(), strict=True))
+                if pending and len(pending) + len(part) > self.chunk_rows:
+                    yield pending
+                    pending = []
+                pending.extend(part)
+        if pending:
+            yield pending
 
 
 def meta(run: ImportedRun) -> dict[str, Any]:

@@ -48,10 +48,35 @@ class NotEvents(ValueError):
 
 
 def looks_like_events(data: bytes) -> bool:
-    """A TFRecord stream: the first length header carries its own valid checksum."""
+    """A TFRecord stream: its first record is intact, or (a damaged first header) a whole record follows."""
+    return first_record_at(data) is not None
+
+
+def first_record_at(data: bytes) -> int | None:
+    """Where the first record starts: 0 when its length header carries its own valid checksum, else the
+    first offset within ``RESYNC_WINDOW`` bytes that opens a whole record (length and data checksums
+    both pass, about 2**-64 by chance: other binary data does not pass for an event file); None when none.
+
+    Why: a damaged first header used to make the whole file "not an event file", while the same
+    damage one record later was skipped with a note.
+    """
     if len(data) < _HEADER:
-        return False
-    return masked_crc32c(data[:8]) == struct.unpack_from("<I", data, 8)[0]
+        return None
+    if masked_crc32c(data[:8]) == struct.unpack_from("<I", data, 8)[0]:
+        return 0
+    buf = np.frombuffer(data, dtype=np.uint8)
+    pos, limit = 1, min(len(data), RESYNC_WINDOW)
+    while pos + _HEADER <= limit:
+        pos = _resync(buf[:limit], pos)
+        if pos + _HEADER > limit:
+            return None
+        (length,) = _U64.unpack_from(data, pos)
+        end = pos + _HEADER + length
+        if end + _FOOTER <= len(data) and \
+                masked_crc32c(data[pos + _HEADER:end]) == struct.unpack_from("<I", data, end)[0]:
+            return pos
+        pos += 1
+    return None
 
 
 @dataclass

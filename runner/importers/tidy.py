@@ -38,7 +38,9 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     )
     if "line" not in frame:
         frame["line"] = np.arange(1, len(frame) + 1)
-    frame = frame[frame["step"].notna() & (frame["name"] != "")]
+    keep = (frame["step"].notna() & (frame["name"] != "")).to_numpy()
+    if not keep.all():  # a copy of every row only when some go (a big file's rows usually all stay)
+        frame = frame[keep]
     if frame.empty:
         raise ImportFailed(source, f"no rows with a numeric step (read as {fmt})")
     axis, counted, meta = parsed.axis, parsed.counted, dict(parsed.meta)
@@ -124,8 +126,9 @@ def step_gaps(frame: pd.DataFrame) -> dict[str, float]:
 
     A loss whose gap is one step was logged at every step, so it is the per-step curve (issue 23).
     """
-    names = frame["name"].to_numpy()
+    names = frame["name"].astype("category").cat  # integer codes: no string compared or hashed per row
+    codes, categories = names.codes.to_numpy(), names.categories
     steps = frame["step"].to_numpy(dtype=float)
-    same = names[1:] == names[:-1]
-    gaps = pd.Series(np.diff(steps)[same], index=names[1:][same])
-    return {str(k): float(v) for k, v in gaps.groupby(level=0, sort=False).median().items()}
+    same = codes[1:] == codes[:-1]
+    gaps = pd.Series(np.diff(steps)[same]).groupby(codes[1:][same], sort=False).median()
+    return {str(categories[k]): float(v) for k, v in gaps.items()}

@@ -14,14 +14,18 @@ from typing import TYPE_CHECKING, Any
 from runner.store.base import (
     BUSY_TIMEOUT_MS,
     DEFAULT_DB,
+    DISK_FULL,
     HEARTBEAT_SECONDS,
     SCHEDULER_STALE_SECONDS,
     SOURCES,
     STALE_AFTER_SECONDS,
+    DiskFullError,
     ImportedRunRows,
     MetricRow,
     StoreError,
     StoreGone,
+    disk_full_reason,
+    is_disk_full,
     resolve_db_path,
 )
 from runner.store.schema import MIGRATIONS
@@ -40,7 +44,6 @@ def __getattr__(name: str) -> Any:
         return Store
     raise AttributeError(f"module 'runner.store' has no attribute {name!r}")
 
-__all__ = ["ACTIVE", "BUSY_TIMEOUT_MS", "DEFAULT_DB", "HEARTBEAT_SECONDS", "MIGRATIONS", "SCHEDULER_STALE_SECONDS",
-           "SOURCES", "STALE_AFTER_SECONDS", "STATUSES", "ImportedRunRows", "MetricRow", "Store", "StoreError",
-           "StoreGone",
-           "resolve_db_path"]
+__all__ = ["ACTIVE", "BUSY_TIMEOUT_MS", "DEFAULT_DB", "DISK_FULL", "HEARTBEAT_SECONDS", "MIGRATIONS",
+           "SCHEDULER_STALE_SECONDS", "SOURCES", "STALE_AFTER_SECONDS", "STATUSES", "DiskFullError", "ImportedRunRows",
+           "MetricRow", "Store", "StoreError", "StoreGone", "disk_full_reason", "is_disk_full", "resolve_db_path"]

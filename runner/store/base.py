@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -38,6 +39,45 @@ class StoreError(RuntimeError):
 
 class StoreGone(StoreError):
     """The database file was deleted or replaced under an open store: nothing more can go into it."""
+
+
+class DiskFullError(StoreError):
+    """A write the disk (or the database's size limit) had no room for. Nothing of it was written and
+    the file is intact: free space on that disk, then log or run again."""
+
+
+# How the error of a run that met a full disk begins.
+DISK_FULL = "disk full"
+# What SQLite (SQLITE_FULL) and the file system (ENOSPC) say when there is no room left.
+_DISK_FULL_TEXTS = ("disk is full", "no space left on device")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """``exc``, or an error it was raised from, is a full disk."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DiskFullError) or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+            return True
+        if isinstance(exc, sqlite3.Error) and any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_reason(exc: BaseException) -> str:
+    """``disk full: <what the store said, with its fix>``: the error a run that met a full disk ends with."""
+    found: BaseException | None = exc
+    seen: set[int] = set()
+    while found is not None and id(found) not in seen and not isinstance(found, DiskFullError):
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return f"{DISK_FULL}: {found if found is not None else exc}"
+
+
+def _store_error(message: str, exc: BaseException) -> StoreError:
+    """The error to raise for a failed SQLite call: a ``DiskFullError`` when the disk was full."""
+    return DiskFullError(message) if is_disk_full(exc) else StoreError(message)
 
 
 _HINTS = {
@@ -119,11 +159,11 @@ class StoreBase:
                 if not _is_locked(exc) or waited >= self.busy_timeout_ms / 1000:
                     hint = (f"other processes kept the file locked for {waited:.1f} s while it was opened"
                             if _is_locked(exc) else None)
-                    raise StoreError(_explain(self.path, exc, attempts, action=what, hint=hint)) from exc
+                    raise _store_error(_explain(self.path, exc, attempts, action=what, hint=hint), exc) from exc
                 time.sleep(min(delay, max(self.busy_timeout_ms / 1000 - waited, 0.0)))
                 delay = min(delay * 2, OPEN_MAX_DELAY)
             except sqlite3.DatabaseError as exc:
-                raise StoreError(_explain(self.path, exc, attempts, action=what)) from exc
+                raise _store_error(_explain(self.path, exc, attempts, action=what), exc) from exc
 
     def _connect(self) -> sqlite3.Connection:
         if self._identity is not None:  # another thread's connection: never create a file that vanished
@@ -225,11 +265,11 @@ class StoreBase:
                 return result
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 5:
-                    raise StoreError(_explain(self.path, exc, attempts=attempt + 1)) from exc
+                    raise _store_error(_explain(self.path, exc, attempts=attempt + 1), exc) from exc
                 time.sleep(delay)
                 delay *= 2
             except sqlite3.DatabaseError as exc:
-                raise StoreError(_explain(self.path, exc)) from exc
+                raise _store_error(_explain(self.path, exc), exc) from exc
         raise AssertionError("unreachable")
 
     def _migrate(self) -> None:

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from runner import procs
+from runner.faultnote import clear_note, read_note
 from runner.store.base import STALE_AFTER_SECONDS, StoreError
 from traindoc.statuses import ACTIVE, STATUSES
 
@@ -107,7 +108,10 @@ class LivenessMixin:
                  status, run_id))
             return True
 
-        return self._transaction(body)
+        ended: bool = self._transaction(body)
+        if ended:  # a fault note that waited to tell this end (``runner.faultnote``) has nothing left to say
+            clear_note(self.path, run_id)
+        return ended
 
     def heartbeat(self, run_id: int, progress: float | None = None) -> str:
         """Record a beat; a run judged stalled or crashed that beats is running again. Returns the status
@@ -186,7 +190,10 @@ class LivenessMixin:
         dead = []
         for run_id, status, pid, started, run_host, beat in rows:
             late = beat is None or now - beat > STALE_AFTER_SECONDS
-            if run_host == host and pid is not None:
+            local = run_host == host and pid is not None
+            if self._noted_end(run_id, local and procs.alive(pid, started), unsaved):
+                continue
+            if local:
                 if procs.alive(pid, started):
                     if late and status == "running":
                         why = f"no heartbeat for over {STALE_AFTER_SECONDS:.0f} s; process {pid} is alive"
@@ -207,6 +214,23 @@ class LivenessMixin:
                 unsaved[run_id] = ("crashed", f"{VERDICT}: {why}", _unsaved_because(exc))
                 dead.append(run_id)
         return dead
+
+    def _noted_end(self, run_id: int, alive: bool, unsaved: dict[int, tuple[str, str, str]]) -> bool:
+        """A run whose fault note (``runner.faultnote``) holds its end: store that end now (the note
+        goes); when the store cannot take it either, show the run ``stalled`` with the note's reason
+        while its process lives on (it is retrying), else the end itself. False: no such note."""
+        note = read_note(self.path, run_id)
+        end = note.get("end") if note is not None else None
+        if not isinstance(end, dict) or end.get("status") not in STATUSES or end.get("status") in ACTIVE:
+            return False
+        error = end.get("error") if isinstance(end.get("error"), str) else None
+        try:
+            self.finish(run_id, end["status"], error=error)  # the note goes with it
+        except StoreError as exc:
+            reason = str(note.get("reason") or error or "")
+            unsaved[run_id] = ("stalled", reason, _unsaved_because(exc)) if alive \
+                else (end["status"], error or "", _unsaved_because(exc))
+        return True
 
     def _stall(self, run_id: int, why: str) -> None:
         def body(conn: sqlite3.Connection) -> None:
