@@ -89,7 +89,7 @@ def importance(runs: Sequence[RunData]) -> Importance | None:
     else:
         return None
     keys = [k for k in keys if len({repr(r.config[k]) for r, _ in scored}) > 1]
-    if len(keys) < 2:
+    if len(keys) < 2 or len({s for _, s in scored}) < 2:  # every run scored the same: nothing to explain
         return None
     rows = tuple((tuple(r.config[k] for k in keys), s) for r, s in scored)
     shares = _fanova(tuple(keys), rows, monitor.higher_is_better)
@@ -130,7 +130,10 @@ def _fanova(keys: tuple[str, ...], rows: tuple[tuple[tuple[Any, ...], float], ..
                   for k, v in zip(keys, values, strict=True)}
         study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=float(score)))
     evaluator = optuna.importance.FanovaImportanceEvaluator(n_trees=N_TREES, seed=SEED)
-    raw = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
+    try:
+        raw = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
+    except RuntimeError:  # the forest found no variance to split (scores equal up to rounding)
+        return None
     if not raw or not all(math.isfinite(v) for v in raw.values()):
         return None  # every run scored the same: nothing to split
     return {k: float(v) for k, v in sorted(raw.items(), key=lambda kv: -kv[1])}

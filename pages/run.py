@@ -71,6 +71,8 @@ if run["parent_id"]:  # a fix or comparison run: one click back to the run it wa
 if run["error"] and run["status"] in ("failed", "crashed", "cancelled", "stopped"):
     if run["status"] == "cancelled":
         st.warning("This run was cancelled. What it logged before stopping is kept below.")
+    elif run["status"] == "stopped" and (run.get("meta") or {}).get("pruned"):  # a search's pruner
+        st.info(f"The search pruned this trial: {md(run['error'])}. What it logged is kept below.")
     elif run["status"] == "stopped":  # the live doctor, as asked at launch (traindoc/live_doctor.py)
         st.warning("The live doctor stopped this run on a critical finding. What it logged is kept below.")
     else:

@@ -141,6 +141,10 @@ class JobStop:
         step = run["meta"].get("stop_step")
         if step is not None:
             self.stop_step = int(step)
+            if self._last is not None and self._last[0] > self.stop_step:  # read too late to leave with the others
+                warnings.warn(f"rank {self.rank} read the job's stop step {self.stop_step} after logging step "
+                              f"{self._last[0]}: it leaves now, and the other ranks may wait for it in their next "
+                              "collective until the process group times out", RuntimeWarning, stacklevel=2)
             return True
         if self.rank == 0:
             step = self._pick()

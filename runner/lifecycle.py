@@ -17,6 +17,7 @@ import os
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -216,13 +217,18 @@ def _judged(progress: ProgressCallback | None, pruning: Any) -> ProgressCallback
     if pruning is None:
         return progress
 
+    warned: list[BaseException] = []  # said once per run, not at every evaluation
+
     def both(fraction: float, step: int, metrics: dict[str, float]) -> None:
         if progress is not None:
             progress(fraction, step, metrics)
         try:
             pruning.report(step, metrics)
-        except Exception:  # noqa: BLE001 - a pruner that cannot judge leaves the trial to run on
-            return
+        except Exception as exc:  # noqa: BLE001 - a pruner that cannot judge leaves the trial to run on
+            if not warned:
+                warned.append(exc)
+                warnings.warn(f"the search's pruner could not judge this trial, which runs on unpruned: "
+                              f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
 
     return both
 

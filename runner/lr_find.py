@@ -109,10 +109,10 @@ def range_test(store: Store, name: str, cfg: RunConfig, steps: int = DEFAULT_STE
     from runner.train import resolve_device  # torch: only when a test runs
 
     spec = {"steps": steps, "min_lr": min_lr, "max_lr": max_lr, "blow_up": BLOW_UP}
+    device = resolve_device(cfg.train.device)  # before the run exists: no device, no run left queued
     run_id = store.create_run(name, cfg.to_flat(), meta={**(meta or {}), "lr_find": spec})
     store.tag([run_id], add=[TAG])
     life = RunLifecycle(store, run_id)
-    device = resolve_device(cfg.train.device)
     sink = life.start(device_label(device))
     if sink is None:
         return run_id, Suggestion(None, None, None, "cancelled before it started")

@@ -92,8 +92,10 @@ class Dist:
 
     def internal(self, value: Any) -> Any:
         """The inverse of :meth:`value` for a stored run (clipped into the range), or None when it cannot be."""
-        if self.kind == "choice":
-            return value if value in self.choices else None
+        if self.kind == "choice":  # a spec read back without its coercer holds the choices as text
+            if value in self.choices:
+                return value
+            return next((c for c in self.choices if str(c) == str(value)), None)
         try:
             x = float(value)
         except (TypeError, ValueError):
@@ -297,6 +299,12 @@ def history(store: Any, group_id: int, metric: str | None = None) -> tuple[Any, 
 
 
 # -- TPE: the values of a trial, when it starts -------------------------------------------------
+# TPE draws at random until this many trials finished: a quarter of the search, at least 2 (a model
+# needs a good and a bad trial), at most Optuna's own default of 10 (which alone would leave a
+# 10-trial search entirely random).
+TPE_STARTUP_SHARE = 0.25
+TPE_MIN_STARTUP = 2
+TPE_MAX_STARTUP = 10
 def suggest(search: Search, trials: Sequence[Trial], higher_is_better: bool, number: int) -> dict[str, Any]:
     """The next trial's values: TPE over the finished trials (running ones count as pending, so two
     runs started together do not get the same values); random while too few have finished."""
@@ -305,8 +313,9 @@ def suggest(search: Search, trials: Sequence[Trial], higher_is_better: bool, num
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # the study is rebuilt for every trial: seeding by the trial number keeps the draws apart
     seed = (search.seed * 1_000_003 + number) % 2**32
-    sampler = (optuna.samplers.TPESampler(seed=seed, constant_liar=True) if search.sampler == "tpe"
-               else optuna.samplers.RandomSampler(seed=seed))
+    startup = max(TPE_MIN_STARTUP, min(TPE_MAX_STARTUP, round(search.trials * TPE_STARTUP_SHARE)))
+    sampler = (optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=startup)
+               if search.sampler == "tpe" else optuna.samplers.RandomSampler(seed=seed))
     study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", sampler=sampler)
     dists = {k: d.optuna() for k, d in search.space.items()}
     for t in trials:

@@ -143,6 +143,9 @@ def test_a_run_that_fails_crashes_stalls_or_is_stopped_alerts_once_and_one_that_
     ids = {s: alerting.create_run(s, status="running") for s in ("failed", "stopped", "finished", "cancelled")}
     alerting.finish(ids["failed"], "failed", error="ValueError: boom (at train.py:12)")
     alerting.finish(ids["stopped"], "stopped", error="stopped by the doctor: divergence: NaN")
+    pruned = alerting.create_run("pruned", status="running")  # a search trial its pruner stopped: expected
+    alerting.update_meta(pruned, pruned={"step": 2, "metric": "val/auc"})
+    alerting.finish(pruned, "stopped", error="pruned at epoch 2: val AUC 0.6 below the median 0.9")
     alerting.finish(ids["finished"], "finished")
     alerting.finish(ids["cancelled"], "cancelled", error="cancelled by user")
     gone = subprocess.Popen(["true"])
@@ -165,6 +168,7 @@ def test_a_run_that_fails_crashes_stalls_or_is_stopped_alerts_once_and_one_that_
     assert said["stalled"]["severity"] == "warning" and "no heartbeat" in said["stalled"]["summary"]
     assert "is gone" in said["crashed"]["summary"]
     assert said["stopped"]["title"] == f"Run #{ids['stopped']} was stopped by the doctor"
+    assert pruned not in {b["run_id"] for b in receiver.bodies(event="status")}
 
 
 def test_a_failing_webhook_is_retried_then_noted_on_the_run_never_raised(

@@ -67,6 +67,20 @@ def test_too_few_runs_give_no_importance_and_no_finding(tmp_path: Path) -> None:
     assert not [f for f in compare(runs) if f.rule == "hyperparameter_importance"]
 
 
+def test_a_search_where_every_run_scored_the_same_has_nothing_to_explain(tmp_path: Path) -> None:
+    """Every trial stuck at the same val/auc (a broken search): no panel, no finding, and no crash."""
+    db = tmp_path / "s.db"
+    store = Store(db)
+    group = store.create_group("stuck", spec={"sampler": "random"})
+    for i in range(MIN_RUNS + 1):
+        config = {**BASE, "optim.lr": 10.0 ** -(1 + i / 3), "optim.eps": 10.0 ** -(8 - i / 2)}
+        run_id = store.create_run(f"trial {i}", config, status="finished", group_id=group)
+        store.write_metrics([(run_id, s, float(s), "val/auc", 0.5, 0.0) for s in range(1, 4)])
+    runs = _runs(db, group)
+    assert importance(runs) is None
+    assert not [f for f in compare(runs) if f.rule == "hyperparameter_importance"]
+
+
 def test_a_one_key_sweep_keeps_the_sensitivity_view(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     one_key = _runs(db, _search(db, 12, "optim.lr", eps=1e-8))

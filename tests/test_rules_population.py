@@ -241,3 +241,17 @@ def test_a_loss_that_does_not_follow_the_score_or_a_negated_dice_is_not_the_soft
     flat = -0.5 + 0.2 * t / 40  # drifting toward zero, away from -1
     [f] = fired(make_run(**{"train/loss_epoch": flat}), "negative_loss")
     assert (f.severity, f.evidence.values["shape"]) == ("info", "bounded")
+
+
+def test_a_score_with_too_few_evaluations_to_follow_is_no_verdict():
+    """One val/acc of 0.2 beside a loss heading to -0.94 contradicts -p(correct): not critical. A score
+    logged only outside the loss's steps cannot confirm it: the question (info), never the verdict."""
+    t = np.arange(40)
+    softmax = -0.1 - 0.85 * (1 - np.exp(-t / 8))
+    one = make_run(**{"train/loss_epoch": softmax, "val/acc": [0.2]}, steps={"val/acc": [39]})
+    assert [f.severity for f in fired(one, "negative_loss")] == ["warning"]
+    agreeing = make_run(**{"train/loss_epoch": softmax, "val/acc": [0.9]}, steps={"val/acc": [39]})
+    assert [f.severity for f in fired(agreeing, "negative_loss")] == ["critical"]
+    outside = make_run(**{"train/loss_epoch": softmax, "val/acc": [0.9]}, steps={"val/acc": [400]})
+    [f] = fired(outside, "negative_loss")
+    assert f.severity == "info" and "no evaluation of val/acc" in f.summary

@@ -17,7 +17,7 @@ from diagnostics.bounds import clamp
 from diagnostics.rundata import RunData, Series
 from traindoc.vocabulary import reads_as_train_loss, train_losses
 
-ADAM_FAMILY = ("adam", "adamw")
+ADAM_FAMILY = ("adam", "adamw", "adam_sgd")  # adam_sgd is Adam until its switch epoch
 DECIMAL = 10  # suggested numbers are rounded to one significant decimal digit
 CHANCE_TOL = 0.03  # a loss within 3 % of ln K sits at chance: epoch means wobble around it by about that
 MIN_CLASSES = 2  # the fewest classes a uniform guess can be over (ln 2, a coin)

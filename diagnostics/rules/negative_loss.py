@@ -229,8 +229,10 @@ class NegativeLoss(Rule):
                 {"model.head": "logits", "loss.name": "cross_entropy"},
             ),
         )
-        # the loss follows the score in trend or in level; too few shared evaluations: nothing against
-        tracks = tracking is None or tracking >= self.min_tracking or (gap is not None and gap <= self.max_level_gap)
+        # the loss follows the score in trend or in level; with no evaluation of the score inside the loss's
+        # span nothing is established either way (the question below, never the verdict)
+        comparable = gap is not None
+        tracks = (tracking is not None and tracking >= self.min_tracking) or (comparable and gap <= self.max_level_gap)
         # established: a classification score logged, every loss curve in [-1, 0], and the loss heading to -1 with
         # nothing against it, or sitting at the score's level (a classifier that learns little does not head anywhere)
         at_level = gap is not None and gap <= self.max_level_gap
@@ -252,11 +254,13 @@ class NegativeLoss(Rule):
                 f"{why}, the signature of nn.Softmax + nn.NLLLoss, which optimises -p(correct)."
             )
             return self.finding(summary, evidence, fixes, title="Negative loss: Softmax fed to NLLLoss")
-        if shape == "softmax_nll" and unclassified and declared != "non-negative":
+        if shape == "softmax_nll" and (unclassified or not comparable) and declared != "non-negative":
             # the shape of -p(correct), with no score to say the model is a classifier: a question, not a verdict
+            missing = ("logs no accuracy or other classification score to confirm it" if unclassified else
+                       f"has no evaluation of {score} within the loss's steps to confirm it")
             return self.finding(
                 f"{series.name} stays in [-1, 0] and heads to -1 (now {curves.fmt(end)}), the shape of -p(correct), "
-                "but the run logs no accuracy or other classification score to confirm it: if this is a classifier "
+                f"but the run {missing}: if this is a classifier "
                 "with nn.Softmax before nn.NLLLoss, use nn.LogSoftmax (or logits into CrossEntropyLoss); if it is a "
                 "likelihood (a Gaussian NLL, a flow), nothing to do.",
                 evidence,
@@ -287,16 +291,18 @@ class NegativeLoss(Rule):
 
     def _tracking(self, run: RunData, x: np.ndarray, y: np.ndarray, score: str) -> tuple[float | None, float | None]:
         """How -loss follows ``score`` at the score's evaluations inside the loss's span: their rank correlation
-        and the median distance between their levels, or Nones with fewer than MIN_TRACK_POINTS evaluations.
+        (None with fewer than MIN_TRACK_POINTS evaluations) and the median distance between their levels
+        (None with no evaluation inside the span).
         -p(correct) rises as the model gets more examples right, and sits near the share it gets right."""
         sx, sy = curves.finite(run.get(score))
         inside = (sx >= x[0]) & (sx <= x[-1])
-        if inside.sum() < MIN_TRACK_POINTS:
+        if not inside.any():
             return None, None
         at, sy = -np.interp(sx[inside], x, y), sy[inside]
         if np.max(np.abs(sy)) > 1 + self.tolerance:
             sy = sy / PERCENT
-        return _rank_correlation(at, sy), float(np.median(np.abs(at - sy)))
+        gap = float(np.median(np.abs(at - sy)))  # the level says something from one evaluation on
+        return (_rank_correlation(at, sy) if inside.sum() >= MIN_TRACK_POINTS else None), gap
 
 
 def _components(run: RunData) -> list[str]:

@@ -51,9 +51,17 @@ class AlertsMixin:
     def finish(self, run_id: int, status: str, error: str | None = None) -> bool:
         """``LivenessMixin.finish``, then an alert when the run died or was stopped (never an error here)."""
         ended: bool = super().finish(run_id, status, error=error)
-        if ended and status in STATUS_ALERTS:
+        if ended and status in STATUS_ALERTS and not (status == "stopped" and self._pruned(run_id)):
             self._status_alert(run_id, status)
         return ended
+
+    def _pruned(self, run_id: int) -> bool:
+        """A search trial its pruner stopped (meta ``pruned``): an expected end, not worth waking anyone."""
+        try:
+            row = self.conn.execute("SELECT json_extract(meta, '$.pruned') FROM runs WHERE id=?", (run_id,)).fetchone()
+        except sqlite3.DatabaseError:
+            return False
+        return bool(row and row[0])
 
     def reconcile(self, now: float | None = None) -> list[int]:
         """``LivenessMixin.reconcile``; a run it judged stalled raises an alert (a crash does in ``finish``)."""

@@ -32,8 +32,12 @@ def lr_find_section(db: str, config: dict[str, Any], prefix: str, label: str) ->
             except ConfigError as exc:
                 st.error(md(exc))
                 return
-            with st.spinner("Range test running…"):
-                run_id, _ = range_test(Store(db), f"lr-find {label}", cfg, meta={"from": label})
+            try:
+                with st.spinner("Range test running…"):
+                    run_id, _ = range_test(Store(db), f"lr-find {label}", cfg, meta={"from": label})
+            except RuntimeError as exc:  # a TrainingError (train.device=cuda without CUDA) or a StoreError
+                st.error(f"The range test could not run: {md(exc)}. Change the config above and try again.")
+                return
             st.session_state[done_key] = run_id
         run_id = st.session_state.get(done_key)
         if run_id is None:

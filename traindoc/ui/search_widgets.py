@@ -46,7 +46,7 @@ def search_inputs(base: dict[str, Any], prefix: str) -> tuple[dict[str, search.D
                                       help="runs of the search (× seeds)"))
     sampler = cols[1].selectbox("Sampler", search.SAMPLERS, key=f"{prefix}:sampler",
                                 help="random: every trial drawn now; tpe: each trial drawn when it starts, "
-                                "from the trials finished so far (Optuna's TPE)")
+                                "from the trials finished so far (Optuna's TPE; its first quarter at random)")
     prune = cols[2].selectbox("Pruning", (NO_PRUNING, *search.PRUNERS), key=f"{prefix}:prune",
                               help="stop a trial clearly behind the others at the same epoch "
                               "(median rule, or successive halving)")

@@ -54,6 +54,9 @@ def zoom_panel(store: Store, group: dict[str, Any]) -> None:
     if runs.status.isin(ACTIVE).any():
         st.caption("When this round has finished, zoom in proposes narrower ranges around its best runs.")
         return
+    if runs.empty:
+        st.caption("This round has no runs left (deleted): nothing to zoom in on.")
+        return
     cols = st.columns(3)
     top = int(cols[0].number_input("Best runs to zoom around", 1, max(1, len(runs)), min(search.ZOOM_TOP, len(runs)),
                                    key=f"zoom:{gid}:top"))
