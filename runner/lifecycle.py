@@ -201,15 +201,15 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
 
 
 def search_pruning(store: Any, run_id: int, eval_every: int = 0) -> Any:
-    """The pruning a search group asked for (``runner.search.Pruning``), or None; only where the store is
+    """The pruning a search group asked for (``runner.pruning.Pruning``), or None; only where the store is
     the database itself (a Ray task's proxy cannot read the other trials: there runs go unpruned)."""
     from runner.store import Store
 
     if not isinstance(store, Store):
         return None
-    from runner import search
+    from runner import pruning
 
-    return search.for_run(store, store.run(run_id), eval_every)
+    return pruning.for_run(store, store.run(run_id), eval_every)
 
 
 def _judged(progress: ProgressCallback | None, pruning: Any) -> ProgressCallback | None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from runner import search, zoom
+from runner import pruning, search, zoom
 from runner.config import ConfigError, coerce
 from runner.plan import Plan, submit
 from runner.presets import PRESETS
@@ -99,7 +99,7 @@ def test_a_hopeless_trial_is_pruned_and_zoom_in_queues_a_linked_round(tmp_path) 
     store = Store(tmp_path / "prune.db")
     base = PRESETS["healthy"].config({"train.epochs": 3}).to_flat()
     found = search.Search(search.parse_space(["optim.lr=log:1e-7:1e-1"], coerce), trials=4, prune="median")
-    good = [("good", {"optim.lr": lr}) for lr in (0.01, 0.02, 0.005)][: search.PRUNE_STARTUP]
+    good = [("good", {"optim.lr": lr}) for lr in (0.01, 0.02, 0.005)][: pruning.PRUNE_STARTUP]
     plan = Plan("prune", base, variants=(*good, ("hopeless", {"optim.lr": 1e-7})),
                 extra_spec={"search": found.to_spec()})
     group_id, ids = submit(store, plan, start_scheduler=False)
@@ -107,10 +107,10 @@ def test_a_hopeless_trial_is_pruned_and_zoom_in_queues_a_linked_round(tmp_path) 
         assert execute(store, run_id) == "finished"
     assert execute(store, ids[-1]) == "stopped"
     run = store.run(ids[-1])
-    assert run["error"].startswith(f"pruned at epoch {search.PRUNE_WARMUP}: val_auc ")
-    assert "below the median" in run["error"] and run["meta"]["pruned"]["evaluation"] == search.PRUNE_WARMUP
+    assert run["error"].startswith(f"pruned at epoch {pruning.PRUNE_WARMUP}: val_auc ")
+    assert "below the median" in run["error"] and run["meta"]["pruned"]["evaluation"] == pruning.PRUNE_WARMUP
     _, values = store.metric_series(ids[-1], "val/auc")
-    assert len(values) == search.PRUNE_WARMUP  # the curve up to the pruning is kept
+    assert len(values) == pruning.PRUNE_WARMUP  # the curve up to the pruning is kept
     assert run["meta"]["stopped_early"] == run["error"]
 
     next_plan, ranges = zoom.plan(store, group_id, top=2, trials=1)
@@ -181,12 +181,12 @@ FINISHED = [[0.90, 0.92, 0.93], [0.88, 0.90, 0.91], [0.85, 0.87, 0.90]]
 
 def test_median_pruning_waits_for_its_warmup_then_stops_a_trial_below_the_median(store: Store) -> None:
     _, run_id = _group_with_curves(store, "median", FINISHED)
-    pruning = search.for_run(store, store.run(run_id))
-    assert pruning.report(10, {"val/auc": 0.5}) is None  # the first evaluation is never judged
-    why = pruning.report(20, {"val/auc": 0.6})
+    judge = pruning.for_run(store, store.run(run_id))
+    assert judge.report(10, {"val/auc": 0.5}) is None  # the first evaluation is never judged
+    why = judge.report(20, {"val/auc": 0.6})
     assert why == "pruned at epoch 2: val_auc 0.6 below the median 0.9 of trials at that epoch"
     run = store.run(run_id)
-    assert run["status"] == "stopped" and run["error"] == why and pruning.stop_requested
+    assert run["status"] == "stopped" and run["error"] == why and judge.stop_requested
     assert run["meta"]["pruned"] == {"step": 20, "evaluation": 2, "value": 0.6, "metric": "val/auc",
                                      "pruner": "median"}
 
@@ -194,22 +194,22 @@ def test_median_pruning_waits_for_its_warmup_then_stops_a_trial_below_the_median
 def test_median_pruning_leaves_a_trial_above_the_median_and_a_search_too_young(tmp_path) -> None:
     store = Store(tmp_path / "a.db")
     _, run_id = _group_with_curves(store, "median", FINISHED)
-    pruning = search.for_run(store, store.run(run_id))
-    assert [pruning.report(s, {"val/auc": v}) for s, v in ((10, 0.95), (20, 0.96), (30, 0.97))] == [None] * 3
+    judge = pruning.for_run(store, store.run(run_id))
+    assert [judge.report(s, {"val/auc": v}) for s, v in ((10, 0.95), (20, 0.96), (30, 0.97))] == [None] * 3
     young = Store(tmp_path / "b.db")
-    _, run_id = _group_with_curves(young, "median", FINISHED[: search.PRUNE_STARTUP - 1])
-    pruning = search.for_run(young, young.run(run_id))
-    assert [pruning.report(s, {"val/auc": 0.1}) for s in (10, 20, 30)] == [None] * 3
+    _, run_id = _group_with_curves(young, "median", FINISHED[: pruning.PRUNE_STARTUP - 1])
+    judge = pruning.for_run(young, young.run(run_id))
+    assert [judge.report(s, {"val/auc": 0.1}) for s in (10, 20, 30)] == [None] * 3
 
 
 def test_successive_halving_keeps_the_better_half_at_each_rung(tmp_path) -> None:
     store = Store(tmp_path / "h.db")
     _, run_id = _group_with_curves(store, "halving", FINISHED)
-    good = search.for_run(store, store.run(run_id))
+    good = pruning.for_run(store, store.run(run_id))
     assert good.report(10, {"val/auc": 0.95}) is None and good.report(20, {"val/auc": 0.96}) is None
     store = Store(tmp_path / "h2.db")
     _, run_id = _group_with_curves(store, "halving", FINISHED)
-    bad = search.for_run(store, store.run(run_id))
+    bad = pruning.for_run(store, store.run(run_id))
     why = bad.report(10, {"val/auc": 0.5})
     assert why is not None and why.startswith("pruned at epoch 1: val_auc 0.5 not among the best 1/2")
     assert store.run(run_id)["status"] == "stopped"
