@@ -48,7 +48,7 @@ def fix_actions(store: Store, run: dict[str, Any]) -> Callable[[Finding], None]:
     """
     def actions(finding: Finding) -> None:
         patched = [(f.text, dict(f.config_patch)) for f in finding.fixes if f.config_patch]
-        if run["status"] != "finished":
+        if run["status"] not in ("finished", "stopped"):  # a run the doctor stopped is the one to fix
             return
         why = reproduce.why_not_reproducible(store, run)
         if why is not None:  # an upload or an API run: never launch traindoc's own model as "the fix"
