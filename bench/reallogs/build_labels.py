@@ -4,8 +4,8 @@
 
 Rater 1 (who collected the file) wrote ``manifest_*.json``; rater 2 labelled the same files
 blind (``ratings/rater2_*.json``), from the file and the corpus label guide alone; every file
-where they disagreed was settled from its numbers by a third reader (``ratings/adjudicated.json``).
-Every copy was checked against its repository (``ratings/verified.json``): ``exact`` when the
+where they disagreed was settled from its numbers by a third reader (``ratings/adjudicated*.json``).
+Every copy was checked against its repository (``ratings/verified*.json``, one per collection batch): ``exact`` when the
 bytes at the recorded commit match; ``index_reread`` when no snapshot of the repository could be
 had and a second read of the indexed text matched instead (``index_reread_eol``: matched once the
 line ends the index does not keep are set aside; the numbers are the same). A copy that differs is left out.
@@ -29,9 +29,8 @@ def _by_file(paths: list[Path]) -> dict[str, dict]:
 def build() -> list[dict]:
     rater1 = _by_file(sorted(HERE.glob("manifest_*.json")))
     rater2 = _by_file(sorted((HERE / "ratings").glob("rater2_*.json")))
-    settled = _by_file([HERE / "ratings" / "adjudicated.json"])
-    verified_path = HERE / "ratings" / "verified.json"
-    verified = _by_file([verified_path]) if verified_path.is_file() else {}
+    settled = _by_file(sorted((HERE / "ratings").glob("adjudicated*.json")))
+    verified = _by_file(sorted((HERE / "ratings").glob("verified*.json")))
     out = []
     for name, first in sorted(rater1.items()):
         second = rater2.get(name)
