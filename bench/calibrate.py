@@ -457,10 +457,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", "-v", type=int, nargs="?", const=40, default=0, help="list misses/alarms")
     ap.add_argument("--sets", default="reallogs,population,corpus",
                     help="comma-separated sets to score (reallogs, population, corpus)")
+    ap.add_argument("--batches", default="",
+                    help="real logs only from these collection batches (the id's last part: a,b,c,d); "
+                         "a batch no rule was tuned on is a clean unseen measurement")
     args = ap.parse_args(argv)
     wanted = {s.strip() for s in args.sets.split(",") if s.strip()}
 
-    sets = {"reallogs": reallog_items(), "population": population_items(args.population),
+    batches = {b.strip() for b in args.batches.split(",") if b.strip()}
+    real = [i for i in reallog_items() if not batches or i.name.rsplit("_", 1)[-1] in batches]
+    sets = {"reallogs": real, "population": population_items(args.population),
             "corpus": corpus_items()}
     unknown = wanted - sets.keys()
     if unknown:
