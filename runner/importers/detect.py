@@ -2,8 +2,8 @@
 
 Order: empty → TensorBoard (a TFRecord header with a valid checksum) → compressed or
 binary (refused) → text: one JSON document (HF ``log_history``, Keras history), JSON
-lines (MMEngine markers, else generic), a table (Ultralytics, Lightning, Keras CSVLogger,
-generic CSV/TSV by their headers) → a console log (also when it opens with a bracketed
+lines (MMEngine markers, else generic), Stable-Baselines3's boxed tables, a table (Ultralytics,
+Lightning, Keras CSVLogger, generic CSV/TSV by their headers) → a console log (also when it opens with a bracketed
 tag: Lightning's ``[rank: 0]`` prefix, ``[INFO]``, ``[TRAIN]``). Returns the format and what was already parsed (text or
 JSON), so nothing is decoded twice.
 """
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from runner.importers import bare, console, hf, keras, mmengine, truncated
+from runner.importers import bare, console, hf, keras, mmengine, sb3, truncated
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.sidecar import load_json
 from runner.importers.tabular import json_lines, sniff_sep
@@ -23,7 +23,7 @@ from runner.importers.text import decode, looks_binary
 
 SUPPORTED = ("TensorBoard event files, Lightning metrics.csv, Keras CSVLogger/History JSON, HF trainer_state.json, "
              "Ultralytics results.csv, MMEngine JSON lines, CSV/TSV/JSON lines with a step or epoch column, "
-             "console logs, bare lists of values named by their file")
+             "Stable-Baselines3 console tables, console logs, bare lists of values named by their file")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         raise ImportFailed(src, "holds only whitespace")
     if body[0] in "{[" and not console.opens_with_tag(body):  # ``[rank: 0] Epoch 3: ...`` is text
         return _json(entry, text, body, limits)
+    if sb3.looks_like(body):  # boxed ``| rollout/ |`` tables: pipes that a table sniffer would take for columns
+        return Detected("sb3", text)
     table, cut = truncated.table_tail(text, sniff_sep(body))
     if _is_table(body) or _is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
         return Detected(_table_format(entry, body), table, (cut,) if cut else ())

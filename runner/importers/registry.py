@@ -14,7 +14,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from runner.importers import bare, console, hf, keras, lightning, mmengine, sidecar, tabular, tensorboard, ultralytics
+from runner.importers import (
+    bare,
+    console,
+    hf,
+    keras,
+    lightning,
+    mmengine,
+    sb3,
+    sidecar,
+    tabular,
+    tensorboard,
+    ultralytics,
+)
 from runner.importers.base import Entry, ImportedRun, ImportFailed, Limits, Parsed
 from runner.importers.detect import detect
 from runner.importers.text import decode_note
@@ -47,6 +59,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("jsonl", "JSON lines with a step or epoch field", "one JSON object per line", None),
     Format("values", "A bare list of values (json.dump(losses), np.savetxt)",
            "numbers only; the file name names the series", bare.read),
+    Format("sb3", "Stable-Baselines3 console tables", "boxed tables with section rows (| rollout/ |)", sb3.read),
     Format("console", "Console log (Keras fit, tqdm, [TRAIN]/[VALID], key=value)", "text with name: number pairs",
            console.read),
 ]}
