@@ -176,3 +176,21 @@ def test_folder_path_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_bytes(b"")
     with pytest.raises(ImportFailed, match=r"bad\.csv: is empty"):
         read_path(tmp_path)
+
+
+def test_a_log_truncated_in_place_reads_past_its_nul_padding_with_a_note() -> None:
+    """logrotate's copytruncate (or ``> log`` while the writer keeps its offset) leaves NUL bytes first."""
+    from runner.importers import read_upload
+
+    text = b"\x00" * 4096 + b"epoch 1 loss: 0.9\r\nepoch 2 loss: 0.7\r\nepoch 3 loss: 0.6\r\n"
+    (run,) = read_upload("train.log", text)
+    assert run.frame[run.frame.name == "loss"].value.tolist() == [0.9, 0.7, 0.6]
+    assert any("4096 NUL bytes" in w for w in run.warnings)
+
+
+def test_nul_bytes_throughout_are_still_binary() -> None:
+    from runner.importers import read_upload
+    from runner.importers.base import ImportFailed
+
+    with pytest.raises(ImportFailed, match="binary"):
+        read_upload("train.log", b"\x00" * 64 + b"l\x00o\x00s\x00s\x00" * 400)

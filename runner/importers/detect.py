@@ -11,7 +11,7 @@ JSON), so nothing is decoded twice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.importers import bare, console, hf, keras, mmengine, sb3, truncated
@@ -43,6 +43,12 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         raise ImportFailed(src, "is gzip-compressed; unpack it (gunzip) and import the file inside")
     if data.startswith(b"PK\x03\x04"):
         raise ImportFailed(src, "is a zip inside a zip; unpack the outer zip and import the inner one")
+    padding = len(data) - len(data.lstrip(b"\x00"))
+    if padding and padding < len(data) and not looks_binary(data[padding:]):
+        found = detect(Entry(entry.path, data[padding:]), limits)
+        return replace(found, notes=(f"{padding} NUL bytes at the start skipped (a log truncated in place while "
+                                     "its writer kept its offset, as logrotate's copytruncate leaves it)",
+                                     *found.notes))
     if looks_binary(data):
         if "tfevents" in entry.name:
             raise ImportFailed(src, "named like an event file but has no valid TFRecord header (corrupt?)")
