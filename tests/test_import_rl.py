@@ -61,3 +61,17 @@ def test_sb3_console_tables_are_rows_at_their_total_timesteps() -> None:
 
 def test_a_pipe_table_without_section_rows_is_not_taken_for_sb3() -> None:
     assert not sb3.looks_like("| epoch | loss |\n|-------|------|\n| 1 | 0.9 |\n| 2 | 0.7 |\n")
+
+
+MONITOR = (b'#{"t_start": 1713454733.7462618, "env_id": "CartPole-v1"}\r\n'
+           b"r,l,t,is_success\r\n9.0,9,0.012,0\r\n22.0,22,0.04,0\r\n48.0,48,0.1,1\r\n")
+
+
+def test_sb3_monitor_csv_is_reward_and_length_at_the_environment_steps_taken() -> None:
+    (run,) = read_upload("monitor.csv", MONITOR)
+    assert run.format == "sb3_monitor"
+    reward = run.frame[run.frame.name == "rollout/ep_rew"]
+    assert reward.step.tolist() == [9, 31, 79]
+    assert reward.value.tolist() == [9.0, 22.0, 48.0]
+    assert "is_success" in set(run.mapping)
+    assert run.config.get("env_id") == "CartPole-v1"

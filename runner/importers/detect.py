@@ -59,6 +59,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         raise ImportFailed(src, "holds only whitespace")
     if body[0] in "{[" and not console.opens_with_tag(body):  # ``[rank: 0] Epoch 3: ...`` is text
         return _json(entry, text, body, limits)
+    if sb3.looks_like_monitor(body):
+        return Detected("sb3_monitor", body)
     if sb3.looks_like(body):  # boxed ``| rollout/ |`` tables: pipes that a table sniffer would take for columns
         return Detected("sb3", text)
     table, cut = truncated.table_tail(text, sniff_sep(body))

@@ -60,6 +60,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in [
     Format("values", "A bare list of values (json.dump(losses), np.savetxt)",
            "numbers only; the file name names the series", bare.read),
     Format("sb3", "Stable-Baselines3 console tables", "boxed tables with section rows (| rollout/ |)", sb3.read),
+    Format("sb3_monitor", "Stable-Baselines3 monitor.csv", "a #{\"t_start\": ...} line, then r,l,t columns",
+           sb3.read_monitor),
     Format("console", "Console log (Keras fit, tqdm, [TRAIN]/[VALID], key=value)", "text with name: number pairs",
            console.read),
 ]}

@@ -14,10 +14,16 @@ A section row (``rollout/``) prefixes the keys under it, so the names are SB3's 
 (``rollout/ep_rew_mean``, ``train/loss``, what its TensorBoard and CSV loggers write). Each
 block is one row at its ``time/total_timesteps``, SB3's x-axis, else at its place in the log.
 Text between the blocks (``Using cpu device``, evaluation prints) is left out.
+
+Its ``Monitor`` wrapper writes ``monitor.csv``: a ``#{"t_start": ..., "env_id": ...}`` line, then one row
+per episode (``r`` reward, ``l`` length, ``t`` seconds since the start, then any info keys). Read
+as ``rollout/ep_rew`` and ``rollout/ep_len`` at the environment steps taken so far.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 
 import pandas as pd
@@ -73,3 +79,31 @@ def read(source: str, text: str, limits: Limits) -> Parsed:
     frame = pd.DataFrame(rows, columns=["step", "epoch", "name", "value", "line"])
     counted = not any(STEP_KEY in values for _, values in blocks)
     return Parsed(frame, counted=counted)
+
+
+MONITOR_NAMES = {"r": "rollout/ep_rew", "l": "rollout/ep_len", "t": "time/elapsed"}
+
+
+def looks_like_monitor(text: str) -> bool:
+    """SB3's ``monitor.csv``: a ``#`` + JSON line naming ``t_start``, then an ``r,l,t`` header."""
+    first, _, rest = text.lstrip("\ufeff").partition("\n")
+    header = rest.lstrip("\r\n").split("\n", 1)[0].strip().split(",")
+    return first.startswith("#") and "t_start" in first and header[:3] == ["r", "l", "t"]
+
+
+def read_monitor(source: str, text: str, limits: Limits) -> Parsed:
+    first, _, rest = text.lstrip("\ufeff").partition("\n")
+    try:
+        header = json.loads(first.lstrip("#").strip())
+    except json.JSONDecodeError:
+        header = {}
+    try:
+        table = pd.read_csv(io.StringIO(rest.replace("\r", "")), skip_blank_lines=True)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ImportFailed(source, f"a Stable-Baselines3 monitor file whose rows do not parse ({exc})") from None
+    table = table.apply(pd.to_numeric, errors="coerce")
+    steps = table["l"].fillna(0).cumsum()  # environment steps taken when each episode ended
+    long = table.rename(columns=MONITOR_NAMES).assign(step=steps).melt(id_vars="step", var_name="name")
+    long = long.dropna(subset=["value"]).assign(epoch=None, line=lambda f: f.index % len(table) + 3)
+    config = {k: v for k, v in header.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    return Parsed(long[["step", "epoch", "name", "value", "line"]], config=config)
