@@ -341,11 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per file and peer")
     ap.add_argument("--jobs", type=int, default=MAX_JOBS, help=f"peer processes at once (at most {MAX_JOBS})")
     ap.add_argument("--verbose", "-v", type=int, nargs="?", const=40, default=0, help="list misses/alarms")
+    ap.add_argument("--batches", default="", help="real logs only from these collection batches (a,b,c,d)")
     args = ap.parse_args(argv)
+    batches = {b.strip() for b in args.batches.split(",") if b.strip()}
+
+    def real() -> list[Item]:
+        every = reallog_items(args.reallogs) if args.reallogs.is_dir() else []
+        return [i for i in every if not batches or i.name.rsplit("_", 1)[-1] in batches]
 
     loaders: dict[str, Callable[[], list[Item]]] = {
         "corpus": lambda: corpus_items(args.corpus),
-        "reallogs": lambda: reallog_items(args.reallogs) if args.reallogs.is_dir() else [],
+        "reallogs": real,
         "population": lambda: population_items(args.population),
     }
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
