@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -151,8 +150,8 @@ def ensure_running(store: Store) -> int | None:
     def spawn() -> int:
         with open(log, "ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_scheduler"],
-                cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                launcher.runner_argv(store, "_scheduler"),
+                env=launcher.child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the page or CLI that asked for it
             ).pid
 
