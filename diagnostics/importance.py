@@ -22,8 +22,8 @@ from typing import Any
 
 from diagnostics.rundata import RunData
 from diagnostics.sweeps import differing_keys
-from traindoc.configs import LOG_KEYS
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
+from traindoc.core.configs import LOG_KEYS
+from traindoc.core.vocabulary import SCORE_PREFERENCE, Monitor
 
 MIN_RUNS = 8  # fewer scored runs than this over two or more keys: the forest fits noise, not an effect
 LITTLE = 0.2  # under a fifth of the spread "matters little": with few runs the forest lends a key with no

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from traindoc.vocabulary import map_names
+from traindoc.core.vocabulary import map_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,7 +119,7 @@ class RunData:
 
         ``mapping`` (logged → canonical name) is the one an importer found or a user
         corrected; without it the names are mapped here, the same way
-        (``traindoc.vocabulary.map_names``; ``epoch_level`` forces the granularity of a
+        (``traindoc.core.vocabulary.map_names``; ``epoch_level`` forces the granularity of a
         bare ``loss``). The logged name stays beside each series.
         """
         missing = {"step", "name", "value"} - set(frame.columns)

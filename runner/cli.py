@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import launcher, lr_find, presets, scheduler, scripts, scripts_cli, search, sweep_presets, zoom
 from runner.config import ConfigError, RunConfig, coerce, parse_assignments
@@ -18,6 +18,9 @@ from runner.plan import Plan, submit
 from runner.store import ACTIVE, STATUSES, Store, StoreError
 from runner.sweep import parse_grid
 from runner.textsafe import terminal
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +121,7 @@ def _cmd_run(store: Store, args: argparse.Namespace) -> int:
 
     run_id = store.create_run(args.name or args.preset, _config(args).to_flat(), meta={"preset": args.preset})
     print(f"run {run_id}: {args.name or args.preset}", file=sys.stderr)
-    status = execute(store, run_id, progress=_progress_line(run_id))
+    status = execute(store, run_id, progress=_progress_line(run_id), watch=args.watch)
     run = store.run(run_id)
     print(f"\nrun {run_id} {status}" + (f": {run['error']}" if run["error"] else ""), file=sys.stderr)
     print(run_id)
@@ -292,11 +295,11 @@ def _cmd_import(store: Store, args: argparse.Namespace) -> int:
 def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
     from runner.execute import execute
 
-    return 0 if execute(store, args.run_id) == "finished" else 1
+    return 0 if execute(store, args.run_id, watch=args.watch) == "finished" else 1
 
 
 def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
-    scheduler.Scheduler(store, max_parallel=args.max_parallel).serve()
+    scheduler.Scheduler(store, max_parallel=args.max_parallel, watch=args.watch).serve()
     return 0
 
 
@@ -322,8 +325,11 @@ COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sw
             "lr-find": lr_find.command}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, watch: WatchFactory | None = None) -> int:
+    """The commands; ``watch`` makes the watcher of each run trained here or by Ray (the live doctor,
+    handed in by the entry point: ``runner/__main__.py``, ``traindoc.cli``); None trains unwatched."""
     args = _parser().parse_args(argv)
+    args.watch = watch
     try:
         store = None if args.command == "presets" else Store(args.db)
         return COMMANDS[args.command](store, args)

@@ -13,7 +13,7 @@ from pathlib import Path
 from runner import procs
 from runner.store import Store
 from runner.store.liveness import VERDICT
-from traindoc.statuses import STARTED
+from traindoc.core.statuses import STARTED
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding runner/ and traindoc/
 

@@ -20,10 +20,13 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import boot, executors, launcher
 from runner.store import Store
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 # Two cores run two trainings at full speed; more only queue for the CPU.
 DEFAULT_MAX_PARALLEL = int(os.environ.get("TRAINDOC_MAX_PARALLEL", str(os.cpu_count() or 2)))
@@ -57,8 +60,12 @@ def plan_starts(active: list[dict[str, Any]], max_parallel: int) -> list[dict[st
 class Scheduler:
     """The loop body, separated from the process so tests can drive single ticks."""
 
-    def __init__(self, store: Store, max_parallel: int = DEFAULT_MAX_PARALLEL) -> None:
+    def __init__(self, store: Store, max_parallel: int = DEFAULT_MAX_PARALLEL,
+                 watch: WatchFactory | None = None) -> None:
+        """``watch``: the entry point's live doctor, for runs that train in this process's reach (Ray's
+        head); a local run's own process gets it from its entry point."""
         self.store = store
+        self.watch = watch
         self.max_parallel = max_parallel
         self.pid = os.getpid()
         self._executors: dict[tuple[str, str | None], executors.Executor] = {}
@@ -79,7 +86,7 @@ class Scheduler:
             return
         try:
             key = executors.executor_key(row["spec"])
-            ex = self._executors.get(key) or self._executors.setdefault(key, executors.build(*key))
+            ex = self._executors.get(key) or self._executors.setdefault(key, executors.build(*key, watch=self.watch))
         except Exception as exc:  # noqa: BLE001 - a bad executor fails its runs, not the scheduler
             self.store.finish(row["id"], "failed", error=f"executor unavailable: {type(exc).__name__}: {exc}")
             return

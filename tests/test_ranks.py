@@ -19,7 +19,7 @@ from runner import api
 from runner.ranks import Ranks, from_env, job_key
 from runner.store import Store
 from tests.diag_curves import falling, make_run
-from traindoc.vocabulary import canonical, per_rank, rank_name, reads_as_train_loss, role
+from traindoc.core.vocabulary import canonical, per_rank, rank_name, reads_as_train_loss, role
 
 TORCHRUN = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}

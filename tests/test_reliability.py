@@ -234,7 +234,7 @@ class _RecordingExecutor:
 def test_a_bad_queued_row_fails_that_run_and_the_queue_goes_on(store: Store,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     ex = _RecordingExecutor()
-    monkeypatch.setattr(scheduler.executors, "build", lambda *_: ex)
+    monkeypatch.setattr(scheduler.executors, "build", lambda *_, **__: ex)
     bad_json, good = store.create_run("bad json"), store.create_run("good")
     store.conn.execute("UPDATE runs SET config='{not json' WHERE id=?", (bad_json,))
     bad_group = store.create_group("bad spec")

@@ -54,8 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command in RUNNER_COMMANDS:
         from runner.cli import main as runner_main
+        from traindoc.live_doctor import for_run
 
-        return runner_main([command, *rest])
+        return runner_main([command, *rest], watch=for_run)  # the live doctor watches what trains here
     if command == "diagnose":
         from diagnostics.cli import main as diagnostics_main
 

@@ -18,7 +18,7 @@ from diagnostics.base import ComparisonRule, register
 from diagnostics.compare import as_number, show, sweep_groups
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
+from traindoc.core.vocabulary import SCORE_PREFERENCE, Monitor
 
 SCORE_FLOOR = 1e-12  # a best val loss of zero: the relative spread stays finite
 
