@@ -13,6 +13,7 @@ from traindoc.core.vocabulary import (
     TRAIN_LOSSES,
     VAL_CURVES,
     Monitor,
+    first_score_logged,
     partner,
     partners,
     reads_as_train_loss,
@@ -156,3 +157,19 @@ def test_a_loss_logged_at_every_step_is_the_per_step_curve_however_often_val_ran
     counts = {"train_loss": 200, "val_loss": 200}
     assert map_names(counts, gaps={"train_loss": 1.0, "val_loss": 1.0})["train_loss"] == "train/loss"
     assert map_names(counts)["train_loss"] == "train/loss_epoch"
+
+
+def test_the_first_score_enough_runs_logged_is_picked_with_those_runs() -> None:
+    """The one home of "which score do these runs share": the first preferred one at least ``enough`` logged;
+    runs without it are left out (unlike ``score_monitor``, which needs every run)."""
+    runs = {"a": {"val/acc": 0.9, "val/loss": 0.3}, "b": {"val/loss": 0.5}, "c": {"val/acc": 0.7, "val/loss": 0.4}}
+
+    def best(run: str, monitor: Monitor) -> float | None:
+        return runs[run].get(monitor.name)
+
+    monitor, scored = first_score_logged(runs, best, enough=2)
+    assert (monitor, scored) == (Monitor("val/acc"), [("a", 0.9), ("c", 0.7)])
+    monitor, scored = first_score_logged(runs, best, enough=3)
+    assert monitor == Monitor("val/loss") and [r for r, _ in scored] == ["a", "b", "c"]
+    assert first_score_logged(runs, best, enough=4) is None
+    assert first_score_logged(runs, best, enough=1, preference=("val/auc",)) is None
