@@ -15,7 +15,7 @@ from runner import launcher, lr_find, presets, scheduler, scripts, scripts_cli, 
 from runner.config import ConfigError, RunConfig, coerce, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
-from runner.store import ACTIVE, STATUSES, Store, StoreError
+from runner.store import STATUSES, Store, StoreError
 from runner.sweep import parse_grid
 from runner.textsafe import terminal
 
@@ -175,7 +175,7 @@ def _submit_and_wait(store: Store, plan: Any, wait: bool) -> int:
     group_id, run_ids = submit(store, plan) if isinstance(plan, Plan) else scripts.submit(store, plan)
     print(f"group {group_id}: {len(run_ids)} runs queued ({', '.join(map(str, run_ids))})", file=sys.stderr)
     if wait:
-        _wait_for(store, group_id)
+        scheduler.wait_for(store, group_id)
     print(group_id)
     return 0
 
@@ -188,22 +188,6 @@ def _cmd_zoom(store: Store, args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     return _submit_and_wait(store, plan, args.wait)
-
-
-def _wait_for(store: Store, group_id: int) -> None:
-    shown = -1
-    while True:
-        runs = store.runs(group_id=group_id)
-        done = int((~runs.status.isin(ACTIVE)).sum())
-        if done != shown:
-            print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
-            shown = done
-        if done == len(runs):
-            print(file=sys.stderr)
-            return
-        if (runs.status == "queued").any():
-            scheduler.ensure_running(store)  # e.g. the scheduler was killed: a new one takes over
-        time.sleep(0.5)
 
 
 def _cmd_list(store: Store, args: argparse.Namespace) -> int:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from runner import boot, executors, launcher
-from runner.store import Store
+from runner.store import ACTIVE, Store
 
 if TYPE_CHECKING:
     from runner.lifecycle import WatchFactory
@@ -170,3 +171,21 @@ def revive(store: Store) -> int | None:
     if not store.queued(limit=1):
         return None
     return ensure_running(store)
+
+
+def wait_for(store: Store, group_id: int) -> None:
+    """Stay in the foreground until every run of the group has ended (``--wait``), with a count on stderr;
+    a scheduler that died meanwhile is started again so the queue drains."""
+    shown = -1
+    while True:
+        runs = store.runs(group_id=group_id)
+        done = int((~runs.status.isin(ACTIVE)).sum())
+        if done != shown:
+            print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
+            shown = done
+        if done == len(runs):
+            print(file=sys.stderr)
+            return
+        if (runs.status == "queued").any():
+            ensure_running(store)  # e.g. the scheduler was killed: a new one takes over
+        time.sleep(0.5)

@@ -103,6 +103,80 @@ def test_the_runner_is_handed_the_live_doctor_and_never_loads_it() -> None:
                         ("traindoc.live_doctor", "diagnostics", "traindoc.session")) == []
 
 
+def import_graph(root: Path = ROOT, packages: tuple[str, ...] = ("traindoc", "runner", "diagnostics"),
+                 ) -> dict[str, set[str]]:
+    """Module → the modules of ours it imports (anywhere in the file); ``from pkg import mod`` counts as ``pkg.mod``."""
+    files = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = (name if path.name == "__init__.py" else name.rpartition(".")[0]).split(".")
+                    base = ".".join([*package[: len(package) - (node.level - 1)], *([base] if base else [])])
+                targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names}
+        graph[name] = set()
+        for target in targets:
+            parts = target.split(".")
+            while parts and ".".join(parts) not in files:
+                parts.pop()
+            if parts and ".".join(parts) != name:
+                graph[name].add(".".join(parts))
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles (strongly connected groups of two or more modules) of an import graph."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """A circle (even through an import inside a function) means two modules are one: no floor between them."""
+    assert import_circles(import_graph()) == []
+
+
+def test_the_circle_finder_sees_a_lazy_circle(tmp_path: Path) -> None:
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "__init__.py").write_text("")
+    (tmp_path / "runner" / "a.py").write_text("from runner import b\n")
+    (tmp_path / "runner" / "b.py").write_text("def f():\n    from . import c\n")
+    (tmp_path / "runner" / "c.py").write_text("import runner.a\n")
+    (tmp_path / "runner" / "d.py").write_text("from runner.a import x\n")
+    assert import_circles(import_graph(tmp_path, ("runner",))) == [["runner.a", "runner.b", "runner.c"]]
+
+
 def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
     """Which of ``watch`` are in sys.modules after running ``statement`` in a fresh interpreter."""
     code = f"import sys, json\n{statement}\nprint(json.dumps([m for m in {list(watch)!r} if m in sys.modules]))"
