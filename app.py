@@ -10,11 +10,13 @@ from pathlib import Path
 
 import streamlit as st
 
+import traindoc
 from traindoc.ui.shared import db_path
 
-HERE = Path(__file__).parent
-# a file shipped with the app: a Material icon as favicon is fetched from a font CDN (fails offline)
-st.set_page_config(page_title="traindoc", page_icon=str(HERE / "traindoc" / "assets" / "icon.png"), layout="wide")
+HERE = Path(__file__).parent  # the checkout's top, or traindoc/_dashboard when installed: pages/ is beside it
+# a file shipped with the package: a Material icon as favicon is fetched from a font CDN (fails offline)
+ICON = Path(traindoc.__file__).parent / "assets" / "icon.png"
+st.set_page_config(page_title="traindoc", page_icon=str(ICON), layout="wide")
 # (file, title, icon, url path); the first is the default page
 PAGES = (
     ("pages/overview.py", "Overview", ":material/table_rows:", "overview"),

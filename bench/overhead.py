@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import runner  # noqa: E402
+import traindoc as traindoc_api  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def item_list(_tmp: Path) -> Iterator[Log]:
 
 @contextlib.contextmanager
 def traindoc(tmp: Path) -> Iterator[Log]:
-    with runner.start_run("bench", db=tmp / "traindoc.db") as run:
+    with traindoc_api.start_run("bench", db=tmp / "traindoc.db") as run:
         yield lambda m, s: run.log(m, step=s)
 
 
@@ -101,9 +101,9 @@ def traindoc_system(tmp: Path) -> Iterator[Log]:
     memory at each flush): what they cost on top of the metrics."""
     from runner.sysmetrics import SystemSampler
 
-    with runner.start_run("bench", db=tmp / "traindoc.db") as run:
+    with traindoc_api.start_run("bench", db=tmp / "traindoc.db") as run:
         cuda = torch.cuda.current_device() if torch.cuda.is_available() else None
-        run._sink.system = SystemSampler(samples_per_step=128, cuda_device=cuda)  # the loop's one line
+        run._inner._sink.system = SystemSampler(samples_per_step=128, cuda_device=cuda)  # the loop's one line
         yield lambda m, s: run.log(m, step=s)
 
 

@@ -3,7 +3,7 @@
     python bench/writers.py [--writers 1 2 4 8 16] [--seconds 5] [--mode api|store] [--batch 512]
     python bench/writers.py --mode store --rate 1000 --writers 16 32 64 128
 
-``api``: each writer is a user script on the logging API (``runner.start_run``, ``run.log`` of
+``api``: each writer is a user script on the logging API (``traindoc.start_run``, ``run.log`` of
 4 scalars a step, as fast as Python goes); its sink batches rows and a writer thread commits
 them. ``store``: each writer commits batches of ``--batch`` rows straight through
 ``Store.write_metrics`` (the path every sink ends in), so the figure is SQLite's, not Python's.
@@ -59,9 +59,9 @@ def _writer(db: str, mode: str, batch: int, seconds: float, ready: mp.Barrier, o
     rows, error = 0, ""
     try:
         if mode == "api":
-            import runner
+            import traindoc
 
-            with runner.start_run(f"writer-{os.getpid()}", db=db) as run:
+            with traindoc.start_run(f"writer-{os.getpid()}", db=db) as run:
                 ready.wait()
                 start = time.perf_counter()
                 deadline = start + seconds

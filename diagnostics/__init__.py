@@ -15,8 +15,8 @@ if sys.argv[:1] == ["-m"] and "pandas" not in sys.modules:
 
 import diagnostics.rules  # noqa: E402, F401  (registers every rule)
 from diagnostics.compare import compare  # noqa: E402
-from diagnostics.engine import diagnose, sort_findings  # noqa: E402
-from diagnostics.findings import Evidence, Finding, Fix, worst  # noqa: E402
+from diagnostics.engine import diagnose, sort_findings, worst  # noqa: E402
+from diagnostics.findings import Evidence, Finding, Fix  # noqa: E402
 from diagnostics.rundata import RunData, Series  # noqa: E402
 
 __all__ = ["Evidence", "Finding", "Fix", "RunData", "Series", "compare", "diagnose", "sort_findings", "worst"]

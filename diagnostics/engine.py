@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from diagnostics.base import Rule, all_rules
+from diagnostics.base import Rule, all_rules, order_of
 from diagnostics.bounds import Bounds, in_force
-from diagnostics.findings import Evidence, Finding, rank_key
+from diagnostics.findings import SEVERITY_RANK, Evidence, Finding
 from diagnostics.rundata import RunData
 
 
@@ -53,6 +53,22 @@ def resolve(findings: list[Finding], by_id: dict[str, Rule]) -> list[Finding]:
     ]
     explained = {rule for f in kept for rule in f.explains if rule != f.rule}
     return [f for f in kept if f.rule not in explained]
+
+
+def rank_key(finding: Finding) -> tuple[int, int]:
+    """Sort key: severity first, then the more explanatory rule first (the ``order`` its class declares).
+
+    Among equals, causes come before the symptoms they produce: a diverging loss explains
+    everything after it, gradients and step size explain oscillation, dead units and stalls;
+    the info-level bookkeeping (where to stop) comes last. Here, beside the registry's user, so that
+    ``findings`` (which the registry imports) imports nothing back.
+    """
+    return SEVERITY_RANK[finding.severity], order_of(finding.rule)
+
+
+def worst(findings: list[Finding]) -> Finding | None:
+    """The most severe finding, the most explanatory of equals, for the overview's one-line verdict."""
+    return min(findings, key=rank_key, default=None)
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

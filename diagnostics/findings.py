@@ -66,20 +66,3 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "severity": self.severity, "title": self.title, "summary": self.summary,
                 "evidence": self.evidence.to_dict(), "fixes": [f.to_dict() for f in self.fixes]}
-
-
-def rank_key(finding: Finding) -> tuple[int, int]:
-    """Sort key: severity first, then the more explanatory rule first (the ``order`` its class declares).
-
-    Among equals, causes come before the symptoms they produce: a diverging loss explains
-    everything after it, gradients and step size explain oscillation, dead units and stalls;
-    the info-level bookkeeping (where to stop) comes last.
-    """
-    from diagnostics.base import order_of  # the registry imports this module
-
-    return SEVERITY_RANK[finding.severity], order_of(finding.rule)
-
-
-def worst(findings: list[Finding]) -> Finding | None:
-    """The most severe finding, the most explanatory of equals, for the overview's one-line verdict."""
-    return min(findings, key=rank_key, default=None)

@@ -22,8 +22,8 @@ from typing import Any
 
 from diagnostics.rundata import RunData
 from diagnostics.sweeps import differing_keys
-from traindoc.configs import LOG_KEYS
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
+from traindoc.core.configs import LOG_KEYS
+from traindoc.core.vocabulary import first_score_logged
 
 MIN_RUNS = 8  # fewer scored runs than this over two or more keys: the forest fits noise, not an effect
 LITTLE = 0.2  # under a fifth of the spread "matters little": with few runs the forest lends a key with no
@@ -68,26 +68,15 @@ def varying(runs: Sequence[RunData]) -> list[str]:
     return [k for k in keys if all(isinstance(c.get(k), SCALARS) for c in configs)]
 
 
-def _score(run: RunData, monitor: Monitor) -> float | None:
-    series = run.get(monitor.name)
-    if series is None:
-        return None
-    best = monitor.best(series.values)
-    return None if math.isnan(best) else best
-
-
 def importance(runs: Sequence[RunData]) -> Importance | None:
     """The key shares for runs where two or more keys vary over at least ``MIN_RUNS`` scored runs; else None."""
     keys = varying(runs)
     if len(keys) < 2:
         return None
-    for name in SCORE_PREFERENCE:
-        monitor = Monitor(name)
-        scored = [(r, s) for r in runs if r.config and (s := _score(r, monitor)) is not None]
-        if len(scored) >= MIN_RUNS:
-            break
-    else:
+    picked = first_score_logged([r for r in runs if r.config], RunData.best, MIN_RUNS)
+    if picked is None:
         return None
+    monitor, scored = picked
     keys = [k for k in keys if len({repr(r.config[k]) for r, _ in scored}) > 1]
     if len(keys) < 2 or len({s for _, s in scored}) < 2:  # every run scored the same: nothing to explain
         return None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from traindoc.vocabulary import map_names
+from traindoc.core.vocabulary import Monitor, map_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,6 +67,15 @@ class RunData:
         """The series, or None when absent or empty."""
         s = self.series.get(name)
         return s if s is not None and len(s) else None
+
+    def best(self, monitor: Monitor) -> float | None:
+        """The best finite value of the monitored metric (``Monitor.best``); None when it was not logged
+        or is not finite anywhere. The ``best`` that ``vocabulary.first_score_logged`` takes."""
+        s = self.get(monitor.name)
+        if s is None:
+            return None
+        value = monitor.best(s.values)
+        return None if np.isnan(value) else value
 
     def first(self, *names: str) -> Series | None:
         """The first of ``names`` that is present: callers list them in order of preference."""
@@ -119,7 +128,7 @@ class RunData:
 
         ``mapping`` (logged → canonical name) is the one an importer found or a user
         corrected; without it the names are mapped here, the same way
-        (``traindoc.vocabulary.map_names``; ``epoch_level`` forces the granularity of a
+        (``traindoc.core.vocabulary.map_names``; ``epoch_level`` forces the granularity of a
         bare ``loss``). The logged name stays beside each series.
         """
         missing = {"step", "name", "value"} - set(frame.columns)

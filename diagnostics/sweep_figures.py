@@ -13,7 +13,7 @@ from plotly.colors import sample_colorscale
 
 from diagnostics.figures import downsample, ema
 from diagnostics.sweeps import is_log_key, log10_safe, sensitivity_points
-from traindoc.vocabulary import higher_is_better
+from traindoc.core.vocabulary import higher_is_better
 
 COLOURSCALE = "Viridis"
 LAYOUT = {"height": 420, "margin": {"l": 10, "r": 10, "t": 50, "b": 10}}

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from diagnostics.rundata import RunData
-from traindoc.configs import LOG_KEYS
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
+from traindoc.core.configs import LOG_KEYS
+from traindoc.core.vocabulary import SCORE_PREFERENCE, Monitor
 
 METRICS = (*SCORE_PREFERENCE, "train/loss_epoch")  # the scores, then the fit; direction from the vocabulary
 REPEAT_KEYS = ("train.seed",)  # differ between repeats of one setting: spread, not a swept axis

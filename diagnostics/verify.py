@@ -27,7 +27,7 @@ import numpy as np
 from diagnostics.engine import diagnose
 from diagnostics.findings import SEVERITY_RANK, Finding
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor, score_monitor
+from traindoc.core.vocabulary import SCORE_PREFERENCE, Monitor, score_monitor
 
 VERDICTS = ("verified", "did not help", "inconclusive")
 LOSS_KEYS = ("loss.name", "model.head")  # a patch touching these changes what val/loss means

@@ -34,7 +34,7 @@ if not choices["status"]:
     st.code("python -m runner run --preset healthy\npython -m runner launch --preset overfitting",
             language="bash")
     st.caption("`python -m runner presets` lists the presets; your own script can stream into the same "
-               "database with `runner.start_run(...)` (see the README).")
+               "database with `traindoc.start_run(...)` (see the README).")
     st.markdown("Or, from here:")
     start_links()
     st.stop()

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from runner.store.alerts import STATUS_ALERTS
+from traindoc.core.statuses import STATUS_ALERTS
 
 if TYPE_CHECKING:
     import urllib.request

@@ -1,9 +1,6 @@
-"""The logging API for users' own scripts: stream into the same store as the runner.
-
-    with runner.start_run("exp", config={"optim.lr": 1e-3}) as run:
-        for step, batch in enumerate(loader):
-            loss = ...
-            run.log({"train/loss": loss}, step=step)   # tensors welcome: no sync
+"""The run underneath ``traindoc.start_run`` (the one public logging API): stream into the same store
+as the runner. ``open_run`` is the lifecycle (create or join, sink, spill, ranks, finish or fail);
+``traindoc.session`` adds the config, the live doctor and the clean cancel on top.
 
 Leaving the block finishes the run; an exception marks it failed (with the error
 text) and is re-raised; metrics logged before the error are kept.
@@ -34,7 +31,7 @@ from runner.spill import SpillFile
 from runner.store import DISK_FULL, DiskFullError, Store, resolve_db_path
 from runner.sysmetrics import SystemSampler
 
-__all__ = ["STRICT_ENV", "Run", "StoreFaultWarning", "describe_error", "start_run", "strict_mode"]
+__all__ = ["STRICT_ENV", "LeadRun", "StoreFaultWarning", "describe_error", "open_run", "strict_mode"]
 
 STRICT_ENV = "TRAINDOC_STRICT"
 
@@ -46,8 +43,9 @@ def strict_mode(strict: bool | None = None) -> bool:
     return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class Run:
-    """A live run: ``log`` buffers metrics, the sink writes them in batches off-thread."""
+class LeadRun:
+    """The run of a lone process or of rank 0 (``runner.job.FollowerRun`` is another rank's): ``log``
+    buffers metrics, the sink writes them in batches off-thread. Users get it wrapped in ``traindoc.Run``."""
 
     def __init__(self, store: Store | None, run_id: int | None, sink: MetricSink,
                  stop: job.JobStop | None = None) -> None:
@@ -79,9 +77,9 @@ class Run:
 
 
 @contextmanager
-def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
+def open_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.PathLike | None = None,
               group_id: int | None = None, strict: bool | None = None, *, ranks: Ranks | None = None,
-              rank_zero_only: bool = False) -> Iterator[Run | FollowerRun]:
+              rank_zero_only: bool = False) -> Iterator[LeadRun | FollowerRun]:
     """Create a run (source ``api``), yield it, and finish or fail it on the way out.
 
     A script that traindoc launched (``TRAINDOC_RUN_ID``) joins its queued run instead. By default a
@@ -109,7 +107,7 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
         return
     store, run_id, life, sink = _open_tolerant(name, config, db, group_id, lead)
     try:
-        yield Run(store, run_id, sink, lead.stop if lead is not None else None)
+        yield LeadRun(store, run_id, sink, lead.stop if lead is not None else None)
     except BaseException as exc:
         _end_tolerant(life, sink, exc, lead)
         raise
@@ -120,7 +118,7 @@ def start_run(name: str, config: Mapping[str, Any] | None = None, db: str | os.P
 
 @contextmanager
 def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLike | None,
-                group_id: int | None, lead: job.Lead | None) -> Iterator[Run]:
+                group_id: int | None, lead: job.Lead | None) -> Iterator[LeadRun]:
     from runner.scripts import attach_or_create
 
     try:
@@ -141,7 +139,7 @@ def _strict_run(name: str, config: Mapping[str, Any] | None, db: str | os.PathLi
     sink.system = SystemSampler(follow_cuda=True)  # step time and memory at each flush, as the runner.s loop
     try:
         try:
-            yield Run(store, run_id, sink, lead.stop if lead is not None else None)
+            yield LeadRun(store, run_id, sink, lead.stop if lead is not None else None)
         except BaseException as exc:
             try:
                 verdict = life.end(exc)

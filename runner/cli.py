@@ -9,15 +9,18 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import launcher, lr_find, presets, scheduler, scripts, scripts_cli, search, sweep_presets, zoom
 from runner.config import ConfigError, RunConfig, coerce, parse_assignments
 from runner.executors import EXECUTORS
 from runner.plan import Plan, submit
-from runner.store import ACTIVE, STATUSES, Store, StoreError
+from runner.store import STATUSES, Store, StoreError
 from runner.sweep import parse_grid
 from runner.textsafe import terminal
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +121,7 @@ def _cmd_run(store: Store, args: argparse.Namespace) -> int:
 
     run_id = store.create_run(args.name or args.preset, _config(args).to_flat(), meta={"preset": args.preset})
     print(f"run {run_id}: {args.name or args.preset}", file=sys.stderr)
-    status = execute(store, run_id, progress=_progress_line(run_id))
+    status = execute(store, run_id, progress=_progress_line(run_id), watch=args.watch)
     run = store.run(run_id)
     print(f"\nrun {run_id} {status}" + (f": {run['error']}" if run["error"] else ""), file=sys.stderr)
     print(run_id)
@@ -172,7 +175,7 @@ def _submit_and_wait(store: Store, plan: Any, wait: bool) -> int:
     group_id, run_ids = submit(store, plan) if isinstance(plan, Plan) else scripts.submit(store, plan)
     print(f"group {group_id}: {len(run_ids)} runs queued ({', '.join(map(str, run_ids))})", file=sys.stderr)
     if wait:
-        _wait_for(store, group_id)
+        scheduler.wait_for(store, group_id)
     print(group_id)
     return 0
 
@@ -185,22 +188,6 @@ def _cmd_zoom(store: Store, args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     return _submit_and_wait(store, plan, args.wait)
-
-
-def _wait_for(store: Store, group_id: int) -> None:
-    shown = -1
-    while True:
-        runs = store.runs(group_id=group_id)
-        done = int((~runs.status.isin(ACTIVE)).sum())
-        if done != shown:
-            print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
-            shown = done
-        if done == len(runs):
-            print(file=sys.stderr)
-            return
-        if (runs.status == "queued").any():
-            scheduler.ensure_running(store)  # e.g. the scheduler was killed: a new one takes over
-        time.sleep(0.5)
 
 
 def _cmd_list(store: Store, args: argparse.Namespace) -> int:
@@ -292,11 +279,11 @@ def _cmd_import(store: Store, args: argparse.Namespace) -> int:
 def _cmd_exec(store: Store, args: argparse.Namespace) -> int:
     from runner.execute import execute
 
-    return 0 if execute(store, args.run_id) == "finished" else 1
+    return 0 if execute(store, args.run_id, watch=args.watch) == "finished" else 1
 
 
 def _cmd_scheduler(store: Store, args: argparse.Namespace) -> int:
-    scheduler.Scheduler(store, max_parallel=args.max_parallel).serve()
+    scheduler.Scheduler(store, max_parallel=args.max_parallel, watch=args.watch).serve()
     return 0
 
 
@@ -322,8 +309,11 @@ COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "launch": _cmd_launch, "sw
             "lr-find": lr_find.command}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, watch: WatchFactory | None = None) -> int:
+    """The commands; ``watch`` makes the watcher of each run trained here or by Ray (the live doctor,
+    handed in by the entry point: ``runner/__main__.py``, ``traindoc.cli``); None trains unwatched."""
     args = _parser().parse_args(argv)
+    args.watch = watch
     try:
         store = None if args.command == "presets" else Store(args.db)
         return COMMANDS[args.command](store, args)

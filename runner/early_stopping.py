@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from traindoc.vocabulary import Monitor
+from traindoc.core.vocabulary import Monitor
 
 
 @dataclass

@@ -8,12 +8,12 @@ from typing import Any
 
 from runner.config import ConfigError
 from runner.faultnote import FaultNote
-from runner.lifecycle import DISK_FULL_WAIT_SECONDS, RunLifecycle, parse_config, train_run
+from runner.lifecycle import DISK_FULL_WAIT_SECONDS, RunLifecycle, WatchFactory, parse_config, train_run
 from runner.store import DiskFullError, Store, disk_full_reason
 from runner.store.core import DamagedRow, clip
 from runner.store.liveness import VERDICT
 from runner.train import ProgressCallback
-from traindoc.statuses import ACTIVE
+from traindoc.core.statuses import ACTIVE
 
 # What a damaged stored row can raise while it is read and checked, whatever the damage: a parse
 # error (ValueError, and UnicodeError within it), a column of the wrong type (TypeError), JSON or a
@@ -21,8 +21,10 @@ from traindoc.statuses import ACTIVE
 DAMAGE = (ValueError, TypeError, RecursionError, MemoryError)
 
 
-def execute(store: Store, run_id: int, progress: ProgressCallback | None = None) -> str:
-    """Train run ``run_id`` from its stored config; returns the final status.
+def execute(store: Store, run_id: int, progress: ProgressCallback | None = None,
+            watch: WatchFactory | None = None) -> str:
+    """Train run ``run_id`` from its stored config, watched by what ``watch`` makes (the entry point's
+    live doctor; ``runner.lifecycle.train_run``); returns the final status.
 
     SIGTERM (a cancel) sets a flag the loop checks each step, so buffered metrics are
     flushed before the process exits and the run ends ``cancelled``. A stored row that
@@ -39,7 +41,7 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
     note = FaultNote(store.path, run_id)
     note.reserve()  # now, while the disk has room: rewriting it later needs none
     try:
-        return _execute(store, run_id, note, cancel, progress)
+        return _execute(store, run_id, note, cancel, progress, watch)
     except DiskFullError as exc:  # a write outside the run's end (its start, a meta update) met the full disk
         if note.written:  # the end itself waited for space and gave up: the note holds it for a reader
             raise
@@ -51,7 +53,7 @@ def execute(store: Store, run_id: int, progress: ProgressCallback | None = None)
 
 
 def _execute(store: Store, run_id: int, note: FaultNote, cancel: threading.Event,
-             progress: ProgressCallback | None) -> str:
+             progress: ProgressCallback | None, watch: WatchFactory | None) -> str:
     try:
         run = _checked_row(store, run_id)
     except DAMAGE as exc:
@@ -65,7 +67,7 @@ def _execute(store: Store, run_id: int, note: FaultNote, cancel: threading.Event
         from runner.scripts import execute_script
 
         return execute_script(store, run_id)
-    train_run(store, run_id, run["config"], cancel, progress=progress, note=note,
+    train_run(store, run_id, run["config"], cancel, progress=progress, watch=watch, note=note,
               wait_for_space=DISK_FULL_WAIT_SECONDS)
     return store.run(run_id)["status"]
 

@@ -8,10 +8,13 @@ default. A group's spec may name another executor (``{"executor": "ray", "addres
 from __future__ import annotations
 
 import os
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runner import launcher
 from runner.store import Store
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 EXECUTORS = ("local", "ray")
 
@@ -75,12 +78,13 @@ def executor_key(spec: dict[str, Any]) -> tuple[str, str | None]:
     return name, (spec.get("address") or None) if name == "ray" else None
 
 
-def build(name: str, address: str | None = None) -> Executor:
-    """An executor by name; Ray is imported here and only here."""
+def build(name: str, address: str | None = None, watch: WatchFactory | None = None) -> Executor:
+    """An executor by name; Ray is imported here and only here. ``watch``: the live doctor a Ray run gets
+    at the head (a local run's process is watched by its own entry point, ``python -m runner``)."""
     if name == "local":
         return LocalExecutor()
     if name == "ray":
         from runner.ray_executor import RayExecutor  # optional extra: requirements-ray.txt
 
-        return RayExecutor(address)
+        return RayExecutor(address, watch=watch)
     raise ValueError(f"executor {name!r}: allowed values are {', '.join(EXECUTORS)}")

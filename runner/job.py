@@ -16,7 +16,7 @@ same step, they all reach the end of the block, and the run keeps the stop's sta
 
 Rank 0's metrics are the run's metrics. A follower's ``log`` is a no-op unless
 ``all_ranks=True``: then its series go into the same run as ``name@rank`` (``train/loss@1``,
-``traindoc.vocabulary.rank_name``), written by its own sink, so a straggler or a rank whose loss
+``traindoc.core.vocabulary.rank_name``), written by its own sink, so a straggler or a rank whose loss
 differs is visible beside rank 0's curve.
 """
 
@@ -38,8 +38,8 @@ from runner.sink import STORE_FAULTS, MetricSink, StoreFaultWarning, user_stackl
 from runner.spill import SpillFile
 from runner.store import Store
 from runner.sysmetrics import SystemSampler
-from traindoc.statuses import ACTIVE
-from traindoc.vocabulary import rank_name
+from traindoc.core.statuses import ACTIVE
+from traindoc.core.vocabulary import rank_name
 
 WAIT_ENV = "TRAINDOC_RANK_WAIT"
 # How long rank 0 waits for the other ranks' exit marks (seconds). The ranks of one DDP job leave

@@ -13,9 +13,22 @@ from pathlib import Path
 from runner import procs
 from runner.store import Store
 from runner.store.liveness import VERDICT
-from traindoc.statuses import STARTED
+from traindoc.core.statuses import STARTED
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding runner/ and traindoc/
+
+
+def runner_argv(store: Store, *words: str) -> list[str]:
+    """``python -P -m runner --db DB WORDS...``: ``-P`` keeps the working folder off the child's import
+    path, so a ``runner/`` of the user's own there cannot stand in for this one."""
+    return [sys.executable, "-P", "-m", "runner", "--db", str(store.path.resolve()), *words]
+
+
+def child_env() -> dict[str, str]:
+    """This environment, with the folder holding this ``runner`` last on ``PYTHONPATH``: a child started
+    in the user's working folder (not in site-packages or the checkout) imports the same traindoc."""
+    path = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(PACKAGE_ROOT)) if p)
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def log_path(store: Store, run_id: int) -> Path:
@@ -27,11 +40,12 @@ def log_path(store: Store, run_id: int) -> Path:
 
 def run_argv(store: Store, run_id: int) -> list[str]:
     """The argument list of a background run (never a shell): the one place it is built."""
-    return [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_exec", str(run_id)]
+    return runner_argv(store, "_exec", str(run_id))
 
 
 def spawn(store: Store, run_id: int) -> int:
-    """Start ``python -m runner _exec RUN_ID`` detached from this process; returns its pid.
+    """Start ``python -m runner _exec RUN_ID`` detached from this process, in this process's working
+    folder (the user's: relative paths in a config mean what they meant there); returns its pid.
 
     The child beats (and records its pid) itself before its heavy imports; recording the pid
     here too covers the moment before it gets that far.
@@ -39,7 +53,7 @@ def spawn(store: Store, run_id: int) -> int:
     with open(log_path(store, run_id), "ab") as log:
         proc = subprocess.Popen(
             run_argv(store, run_id),
-            cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=child_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the dashboard or shell that started it
         )
     store.set_pid(run_id, proc.pid)

@@ -49,6 +49,12 @@ class Watcher(Protocol):
     def close(self) -> None: ...
 
 
+# Makes the watcher of one run (or None: nothing to watch). Handed in by the entry point that starts the
+# run (``python -m runner``, ``traindoc``, a test): the live doctor composes the store and the diagnostics,
+# a floor above the runner, so the runner never imports it.
+WatchFactory = Callable[[Any, int], "Watcher | None"]
+
+
 def describe_error(exc: BaseException) -> str:
     """The error text stored with a failed run: type, message and where it was raised."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -149,21 +155,15 @@ def parse_config(config: Any) -> Any:
     return from_flat(dict(config))
 
 
-def live_doctor(store: Any, run_id: int) -> Watcher | None:
-    """The default watcher: the live doctor, beside the store in this process (composes store + diagnostics)."""
-    from traindoc import live_doctor as doctor  # loaded only when a run trains
-
-    return doctor.for_run(store, run_id)
-
-
 def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
               progress: ProgressCallback | None = None, pid: int | None = None,
-              watch: Callable[[Any, int], Watcher | None] = live_doctor, note: FaultNote | None = None,
+              watch: WatchFactory | None = None, note: FaultNote | None = None,
               wait_for_space: float = 0.0) -> Verdict:
     """Train one run from its stored config to its verdict; the body of every trained run.
 
-    ``watch`` is handed in by the entry point: where the store is a file here, the live doctor
-    reads it in this process; a Ray task (whose store is a proxy) watches from the head instead.
+    ``watch`` is handed in by the entry point (``traindoc.live_doctor.for_run``; None: unwatched): where
+    the store is a file here, the live doctor reads it in this process; a Ray task (whose store is a
+    proxy) watches from the head instead.
     ``note`` and ``wait_for_space``: how an end that meets a full disk is told and retried (``RunLifecycle``).
     """
     from runner.config import ConfigError
@@ -178,7 +178,8 @@ def train_run(store: Any, run_id: int, config: Any, cancel: threading.Event,
     sink = life.start(device_label(device), pid=pid, on_cancel=cancel.set)
     if sink is None:
         return "cancelled", None
-    doctor = watch(store, run_id)  # the launch form's "stop on a critical finding", or the alerts
+    # the launch form's "stop on a critical finding", or the alerts
+    doctor = watch(store, run_id) if watch is not None else None
     pruning = search_pruning(store, run_id, cfg.train.eval_every)  # a search's --prune: judged at each evaluation
     error: Exception | None = None
     try:

@@ -45,7 +45,7 @@ class Pruning:
             return None
         monitor, trials = history(self.store, self.group_id, self.search.extra.get("metric"))
         if monitor is None:
-            from traindoc.vocabulary import score_monitor
+            from traindoc.core.vocabulary import score_monitor
 
             monitor = score_monitor(set(metrics))
         if monitor is None or monitor.name not in metrics:

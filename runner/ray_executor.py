@@ -27,13 +27,16 @@ import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray.exceptions import RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from runner.store import Store
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 RUNNER_DIR = Path(__file__).resolve().parent
 # shipped to every worker: runner imports traindoc's vocabulary; the head's live doctor, diagnostics
@@ -55,12 +58,14 @@ class StoreWriter:
     waiting on ``write`` is the back-pressure: its sink's queue is bounded (``MetricSink``).
     """
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, watch: WatchFactory | None = None) -> None:
+        """``watch``: the live doctor's factory the scheduler's entry point handed in (None: no doctor)."""
         if not Path(db).exists():  # a client elsewhere (ray://): a new empty file here would swallow the rows
             raise FileNotFoundError(f"{db} is not on the node this actor runs on: run traindoc on the head node")
         self.store = Store(db)
         self.rows: dict[int, int] = {}  # rows received per run: what the workers handed over
         self.doctors: dict[int, Any] = {}
+        self.make_watcher = watch
 
     def write(self, rows: Sequence[tuple]) -> int:
         for row in rows:
@@ -85,9 +90,7 @@ class StoreWriter:
 
     def watch(self, run_id: int) -> bool:
         """Start the live doctor for a run that asked for one (here, beside the file); True if started."""
-        from runner.lifecycle import live_doctor
-
-        doctor = live_doctor(self.store, run_id)
+        doctor = self.make_watcher(self.store, run_id) if self.make_watcher is not None else None
         if doctor is not None:
             self.doctors[run_id] = doctor
         return doctor is not None
@@ -169,7 +172,8 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str | None = None, num_cpus: int | None = None,
+                 watch: WatchFactory | None = None) -> None:
         runtime_env = {"py_modules": PY_MODULES}
         if address:
             ray.init(address=address, runtime_env=runtime_env, ignore_reinit_error=True, log_to_driver=False)
@@ -178,13 +182,14 @@ class RayExecutor:
             ray.init(num_cpus=cpus, runtime_env=runtime_env, ignore_reinit_error=True, include_dashboard=False,
                      log_to_driver=False)
         self._writers: dict[str, Any] = {}
+        self._watch = watch
         self._inflight: dict[Any, int] = {}
 
     def _writer(self, store: Store) -> Any:
         db = str(store.path.resolve())
         if db not in self._writers:  # on this (the head's) node: the DB file is here
             here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-            self._writers[db] = StoreWriter.options(scheduling_strategy=here).remote(db)
+            self._writers[db] = StoreWriter.options(scheduling_strategy=here).remote(db, self._watch)
         return self._writers[db]
 
     def start(self, store: Store, run_id: int) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.store import Store
-from traindoc.statuses import ACTIVE
+from traindoc.core.statuses import ACTIVE
 
 
 def why_not_reproducible(store: Store, run: Mapping[str, Any]) -> str | None:

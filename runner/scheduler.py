@@ -21,10 +21,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import boot, executors, launcher
-from runner.store import Store
+from runner.store import ACTIVE, Store
+
+if TYPE_CHECKING:
+    from runner.lifecycle import WatchFactory
 
 # Two cores run two trainings at full speed; more only queue for the CPU.
 DEFAULT_MAX_PARALLEL = int(os.environ.get("TRAINDOC_MAX_PARALLEL", str(os.cpu_count() or 2)))
@@ -58,8 +61,12 @@ def plan_starts(active: list[dict[str, Any]], max_parallel: int) -> list[dict[st
 class Scheduler:
     """The loop body, separated from the process so tests can drive single ticks."""
 
-    def __init__(self, store: Store, max_parallel: int = DEFAULT_MAX_PARALLEL) -> None:
+    def __init__(self, store: Store, max_parallel: int = DEFAULT_MAX_PARALLEL,
+                 watch: WatchFactory | None = None) -> None:
+        """``watch``: the entry point's live doctor, for runs that train in this process's reach (Ray's
+        head); a local run's own process gets it from its entry point."""
         self.store = store
+        self.watch = watch
         self.max_parallel = max_parallel
         self.pid = os.getpid()
         self._executors: dict[tuple[str, str | None], executors.Executor] = {}
@@ -80,7 +87,7 @@ class Scheduler:
             return
         try:
             key = executors.executor_key(row["spec"])
-            ex = self._executors.get(key) or self._executors.setdefault(key, executors.build(*key))
+            ex = self._executors.get(key) or self._executors.setdefault(key, executors.build(*key, watch=self.watch))
         except Exception as exc:  # noqa: BLE001 - a bad executor fails its runs, not the scheduler
             self.store.finish(row["id"], "failed", error=f"executor unavailable: {type(exc).__name__}: {exc}")
             return
@@ -151,8 +158,8 @@ def ensure_running(store: Store) -> int | None:
     def spawn() -> int:
         with open(log, "ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "runner", "--db", str(store.path.resolve()), "_scheduler"],
-                cwd=launcher.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                launcher.runner_argv(store, "_scheduler"),
+                env=launcher.child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives the page or CLI that asked for it
             ).pid
 
@@ -164,3 +171,21 @@ def revive(store: Store) -> int | None:
     if not store.queued(limit=1):
         return None
     return ensure_running(store)
+
+
+def wait_for(store: Store, group_id: int) -> None:
+    """Stay in the foreground until every run of the group has ended (``--wait``), with a count on stderr;
+    a scheduler that died meanwhile is started again so the queue drains."""
+    shown = -1
+    while True:
+        runs = store.runs(group_id=group_id)
+        done = int((~runs.status.isin(ACTIVE)).sum())
+        if done != shown:
+            print(f"\r[group {group_id}] {done}/{len(runs)} done", end="", file=sys.stderr, flush=True)
+            shown = done
+        if done == len(runs):
+            print(file=sys.stderr)
+            return
+        if (runs.status == "queued").any():
+            ensure_running(store)  # e.g. the scheduler was killed: a new one takes over
+        time.sleep(0.5)

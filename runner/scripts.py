@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import ConfigError, coerce, schema
+from runner.launcher import child_env
 from runner.search import trial_meta
 from runner.store import ACTIVE, Store
 from runner.sweep import expand
@@ -36,7 +37,6 @@ ENV_DB = "TRAINDOC_DB"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_RUNS = 200
 LOG_TAIL_LINES = 15
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding runner/ and traindoc/
 
 
 # -- registration -----------------------------------------------------------
@@ -205,9 +205,8 @@ def execute_script(store: Store, run_id: int) -> str:
     if not Path(command[1]).is_file() or not Path(cwd).is_dir():
         store.finish(run_id, "failed", error=f"script {command[1]} or its folder {cwd} no longer exists")
         return "failed"
-    env = {**os.environ, ENV_RUN_ID: str(run_id), ENV_DB: str(store.path.resolve()), "PYTHONUNBUFFERED": "1",
-           # last on the path: the script's own environment wins, else it imports the traindoc that launched it
-           "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(PACKAGE_ROOT)) if p)}
+    # traindoc last on the path: the script's own environment wins, else it imports the traindoc that launched it
+    env = {**child_env(), ENV_RUN_ID: str(run_id), ENV_DB: str(store.path.resolve()), "PYTHONUNBUFFERED": "1"}
     sys.stdout.flush()
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
     cancelled = threading.Event()

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 
-from runner import scripts, search
+from runner import scheduler, scripts, search
 from runner.store import Store
 
 
@@ -79,8 +79,6 @@ def command(store: Store, args: argparse.Namespace) -> int:
 def _queued(store: Store, plan: scripts.ScriptPlan, wait: bool) -> int:
     group_id, _ = scripts.submit(store, plan)
     if wait:
-        from runner.cli import _wait_for
-
-        _wait_for(store, group_id)
+        scheduler.wait_for(store, group_id)
     print(group_id)
     return 0

@@ -252,7 +252,7 @@ class Trial:
 
 def score_name(names: Iterable[Iterable[str]], wanted: str | None = None) -> Any:
     """The Monitor a search optimises: ``wanted``, else the comparison's score (val AUC, acc, loss)."""
-    from traindoc.vocabulary import Monitor, score_monitor
+    from traindoc.core.vocabulary import Monitor, score_monitor
 
     if wanted:
         return Monitor(wanted)

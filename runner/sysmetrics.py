@@ -30,7 +30,7 @@ import resource
 import sys
 from dataclasses import dataclass, field
 
-from traindoc.vocabulary import (
+from traindoc.core.vocabulary import (
     CUDA_ALLOC_MB,
     CUDA_RESERVED_MB,
     CUDA_TOTAL_MB,

@@ -20,6 +20,7 @@ from runner import alerts
 from runner.execute import execute
 from runner.presets import PRESETS
 from runner.store import STALE_AFTER_SECONDS, Store
+from traindoc.live_doctor import for_run
 
 DASHBOARD = "http://dashboard.example:8501"
 ONSET = 40  # the first NaN step of the logged curves below
@@ -288,7 +289,7 @@ def test_a_diverging_preset_alerts_with_its_finding(alerting: Store, receiver: R
     """A trained run (the runner's lifecycle, as the scheduler starts it) is watched for the alerts."""
     cfg = PRESETS["divergence"].config({"train.epochs": 20})
     run_id = alerting.create_run("divergence", cfg.to_flat())
-    execute(alerting, run_id)
+    execute(alerting, run_id, watch=for_run)  # the watcher python -m runner hands in
     alerts.dispatcher().drain(WAIT_S)
     body = receiver.wait_for(rule="divergence")
     assert (body["run_id"], body["severity"], body["url"]) == (run_id, "critical", f"{DASHBOARD}/run?run={run_id}")

@@ -1,4 +1,4 @@
-"""The logging API for users' own scripts."""
+"""The logging API for users' own scripts: ``traindoc.start_run``, the one public ``start_run``."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import runner
+import traindoc
 from runner.store import Store
 
 
 def test_logs_floats_and_tensors_and_finishes(db_path: Path) -> None:
-    with runner.start_run("exp", config={"optim.lr": 0.01}, db=db_path) as run:
+    with traindoc.start_run("exp", config={"optim.lr": 0.01}, db=db_path) as run:
         for step in range(1, 301):
             run.log({"train/loss": torch.tensor(1.0 / step), "lr": 0.01}, step=step)
         run.log({"val/loss": 0.5, "val/acc": None}, step=300, epoch=1.0)
@@ -27,7 +27,7 @@ def test_logs_floats_and_tensors_and_finishes(db_path: Path) -> None:
 
 
 def test_an_exception_marks_the_run_failed_and_keeps_its_data(db_path: Path) -> None:
-    with pytest.raises(ZeroDivisionError), runner.start_run("buggy", db=db_path) as run:
+    with pytest.raises(ZeroDivisionError), traindoc.start_run("buggy", db=db_path) as run:
         for step in range(10):
             run.log({"train/loss": 1.0 / (5 - step)}, step=step)
     store = Store(db_path)
@@ -39,14 +39,14 @@ def test_an_exception_marks_the_run_failed_and_keeps_its_data(db_path: Path) -> 
 
 def test_non_scalar_tensor_is_refused_with_its_shape(db_path: Path) -> None:
     with pytest.raises(ValueError, match=r"expected a scalar, got a tensor of shape \(3,\)"), \
-            runner.start_run("x", db=db_path) as run:
+            traindoc.start_run("x", db=db_path) as run:
         run.log({"train/loss": torch.ones(3)}, step=0)
 
 
 def test_a_script_run_gets_the_system_signals_of_the_runners_loop(db_path: Path) -> None:
     """Step time and memory ride on the sink's flushes for a logging-API run too (issue: system signals
     for every run), named like the runner's own (sys/step_time, sys/rss_mb), with no call of the user's."""
-    with runner.start_run("api system", db=db_path) as run:
+    with traindoc.start_run("api system", db=db_path) as run:
         for step in range(1, 5001):  # a few flushes of the 2,048-row buffer
             run.log({"train/loss": 1.0 / step}, step=step)
     names = Store(db_path).metric_names(run.id)

@@ -68,7 +68,7 @@ class _InProcess:
 @pytest.fixture(autouse=True)
 def fast_runs() -> Iterator[None]:
     with mock.patch("runner.train.train", _no_training), \
-            mock.patch.object(scheduler.executors, "build", lambda *_: _InProcess()):
+            mock.patch.object(scheduler.executors, "build", lambda *_, **__: _InProcess()):
         yield
 
 

@@ -11,11 +11,11 @@ import pytest
 from diagnostics.figures import auto_smoothing, curve_figure
 from diagnostics.findings import Evidence, Finding, Fix
 from runner.store import Store
+from traindoc.core.vocabulary import partner
 from traindoc.views.charts import default_metrics
 from traindoc.views.overview import length_caption, run_length, short
 from traindoc.views.report import report_html, report_markdown
 from traindoc.views.uploads import folder_name, name_uploaded
-from traindoc.vocabulary import partner
 
 
 def test_auto_smoothing_leaves_sparse_curves_alone_and_draws_their_points() -> None:

@@ -11,6 +11,7 @@ from diagnostics import RunData, diagnose
 from runner.importers import read_path
 from runner.store import Store
 from tests.diag_curves import million_point_run
+from traindoc.core.vocabulary import Monitor
 from traindoc.handoff import from_imported, load_run
 
 
@@ -119,3 +120,13 @@ def test_numpy_columns_of_different_lengths_are_refused():
 
     with pytest.raises(ValueError, match="length"):
         RunData.from_columns(np.arange(3.0), np.array(["loss"] * 2), np.arange(3.0))
+
+
+def test_a_runs_best_of_a_monitored_metric_skips_what_is_not_finite():
+    run = RunData.from_columns(np.array([1, 2, 3, 1, 2], dtype=float),
+                               np.array(["val/loss", "val/loss", "val/loss", "val/acc", "val/acc"]),
+                               np.array([0.5, np.nan, 0.4, np.nan, np.nan]))
+    assert run.best(Monitor("val/loss")) == 0.4
+    assert run.best(Monitor("val/loss", mode="max")) == 0.5
+    assert run.best(Monitor("val/acc")) is None  # logged, but never a finite value
+    assert run.best(Monitor("val/auc")) is None  # not logged

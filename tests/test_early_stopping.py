@@ -14,7 +14,7 @@ from runner.presets import PRESETS
 from runner.sink import MetricSink
 from runner.store import Store
 from runner.train import _Evaluator, _loss_fn, train
-from traindoc.vocabulary import Monitor
+from traindoc.core.vocabulary import Monitor
 
 
 def _train(tmp_path: Path, overrides: dict) -> tuple[RunConfig, object, Store, int]:

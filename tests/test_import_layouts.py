@@ -202,7 +202,7 @@ def test_a_console_log_opening_with_a_bracketed_tag_is_not_json() -> None:
     ("val_accs", "val/acc"), ("train_acc_history", "train/acc"), ("lr_history", "lr"), ("my_history", "my_history"),
 ])
 def test_plural_and_history_keys_reach_the_canonical_names(name: str, expected: str) -> None:
-    from traindoc.vocabulary import canonical
+    from traindoc.core.vocabulary import canonical
 
     assert canonical(name, epoch_level=True) == expected
 

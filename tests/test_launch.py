@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from waiting import wait_for_run
@@ -30,6 +33,36 @@ def test_launch_runs_in_the_background_to_finished(store: Store) -> None:
     assert run["status"] == "finished", launcher.log_path(store, run_id).read_text()
     assert run["progress"] == 1.0 and run["device"] == "cpu"
     assert store.metric_series(run_id, "val/loss")[0].size == 2
+
+
+def test_a_background_run_starts_in_the_callers_folder_and_imports_this_runner(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not in site-packages or the checkout (the user's relative paths mean what they meant), and a
+    ``runner/`` of the user's own in that folder does not stand in for ours."""
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "__init__.py").write_text("raise SystemExit('the decoy runner was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    argv, env = launcher.runner_argv(store, "_exec", "1"), launcher.child_env()
+    assert argv[1:4] == ["-P", "-m", "runner"]
+    assert env["PYTHONPATH"].split(os.pathsep)[-1] == str(launcher.PACKAGE_ROOT)
+    probe = subprocess.run([*argv[:2], "-c", "import os, runner; print(os.getcwd(), runner.__file__)"],
+                           env=env, capture_output=True, text=True, timeout=60, check=True)
+    cwd, module = probe.stdout.split()
+    assert Path(cwd) == tmp_path and Path(module).is_relative_to(launcher.PACKAGE_ROOT / "runner")
+
+
+@pytest.mark.slow
+def test_a_launched_run_works_in_the_callers_folder(store: Store, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "__init__.py").write_text("raise SystemExit('the decoy runner was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    run_id = store.create_run("quick", PRESETS["healthy"].config({"train.epochs": 1}).to_flat())
+    pid = launcher.launch(store, run_id)
+    with contextlib.suppress(FileNotFoundError):  # the run may already be over
+        assert Path(os.readlink(f"/proc/{pid}/cwd")) == tmp_path
+    run = wait_for_run(store, run_id, lambda r: r["status"] not in ("queued", "running"))
+    assert run["status"] == "finished", launcher.log_path(store, run_id).read_text()
 
 
 @pytest.mark.slow

@@ -17,15 +17,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# package (folder) → top-level modules it must not import; files exempt, with the reason in ARCHITECTURE.md
+LEAF = "traindoc.core"  # the leaf at the bottom: the one part of traindoc that runner and diagnostics may import
+# folder or file → modules it must not import (a name and everything under it), files exempt (the
+# entry points, which compose the floors: the reason is in ARCHITECTURE.md). An import of the leaf
+# is always allowed; everything else of traindoc is a floor above runner and diagnostics.
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "diagnostics": (("runner", "pages", "app", "streamlit", "sqlite3", "torch", "sqlite_utils"),
-                    ("diagnostics/cli.py",)),  # the CLI boundary reads files and the store through traindoc.handoff
-    "runner": (("diagnostics", "pages", "app", "streamlit"), ()),
-    "traindoc/vocabulary.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
-    "traindoc/configs.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
-    "traindoc/statuses.py": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
+    "traindoc/core": (("diagnostics", "runner", "pages", "app", "traindoc", "streamlit", "torch"), ()),
+    "diagnostics": (("runner", "traindoc", "pages", "app", "streamlit", "sqlite3", "torch", "sqlite_utils"),
+                    ("diagnostics/cli.py",)),  # `python -m diagnostics` reads files and the store (traindoc.handoff)
+    "runner": (("diagnostics", "traindoc", "pages", "app", "streamlit"),
+               ("runner/__main__.py",)),  # `python -m runner` hands the live doctor to the runs it starts
 }
+
+
+def _within(module: str, name: str) -> bool:
+    return module == name or module.startswith(name + ".")
 
 
 def imported_modules(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
@@ -54,7 +60,7 @@ def violations(target: str, forbidden: tuple[str, ...], exempt: tuple[str, ...],
         if rel in exempt:
             continue
         for line, module in imported_modules(path, root):
-            if module.split(".")[0] in forbidden:
+            if any(_within(module, name) for name in forbidden) and not _within(module, LEAF):
                 found.append(f"{rel}:{line} imports {module}")
     return found
 
@@ -77,7 +83,98 @@ def test_the_rule_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
 
 def test_the_statuses_leaf_imports_nothing() -> None:
     """The run statuses are plain data: the store, the launcher and the pages may all import them."""
-    assert [m for _, m in imported_modules(ROOT / "traindoc" / "statuses.py")] == ["__future__"]
+    assert [m for _, m in imported_modules(ROOT / "traindoc" / "core" / "statuses.py")] == ["__future__"]
+
+
+def test_the_checker_allows_the_leaf_and_nothing_else_of_traindoc(tmp_path: Path) -> None:
+    """runner and diagnostics may import ``traindoc.core`` (and its modules), never another floor of traindoc."""
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "ok.py").write_text("from traindoc.core import vocabulary\nimport traindoc.core.statuses\n")
+    (tmp_path / "runner" / "up.py").write_text(
+        "import traindoc\nfrom traindoc import core\n\ndef f():\n    from traindoc.live_doctor import for_run\n")
+    assert violations("runner", RULES["runner"][0], (), root=tmp_path) == [
+        "runner/up.py:1 imports traindoc", "runner/up.py:2 imports traindoc",
+        "runner/up.py:5 imports traindoc.live_doctor"]
+
+
+def test_the_runner_is_handed_the_live_doctor_and_never_loads_it() -> None:
+    """Importing the runner's commands and its training loop loads neither the doctor nor the diagnostics."""
+    assert loaded_after("import runner.cli, runner.execute, runner.lifecycle, runner.scheduler",
+                        ("traindoc.live_doctor", "diagnostics", "traindoc.session")) == []
+
+
+def import_graph(root: Path = ROOT, packages: tuple[str, ...] = ("traindoc", "runner", "diagnostics"),
+                 ) -> dict[str, set[str]]:
+    """Module → the modules of ours it imports (anywhere in the file); ``from pkg import mod`` counts as ``pkg.mod``."""
+    files = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = (name if path.name == "__init__.py" else name.rpartition(".")[0]).split(".")
+                    base = ".".join([*package[: len(package) - (node.level - 1)], *([base] if base else [])])
+                targets |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names}
+        graph[name] = set()
+        for target in targets:
+            parts = target.split(".")
+            while parts and ".".join(parts) not in files:
+                parts.pop()
+            if parts and ".".join(parts) != name:
+                graph[name].add(".".join(parts))
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The circles (strongly connected groups of two or more modules) of an import graph."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """A circle (even through an import inside a function) means two modules are one: no floor between them."""
+    assert import_circles(import_graph()) == []
+
+
+def test_the_circle_finder_sees_a_lazy_circle(tmp_path: Path) -> None:
+    (tmp_path / "runner").mkdir()
+    (tmp_path / "runner" / "__init__.py").write_text("")
+    (tmp_path / "runner" / "a.py").write_text("from runner import b\n")
+    (tmp_path / "runner" / "b.py").write_text("def f():\n    from . import c\n")
+    (tmp_path / "runner" / "c.py").write_text("import runner.a\n")
+    (tmp_path / "runner" / "d.py").write_text("from runner.a import x\n")
+    assert import_circles(import_graph(tmp_path, ("runner",))) == [["runner.a", "runner.b", "runner.c"]]
 
 
 def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
@@ -91,8 +188,8 @@ def loaded_after(statement: str, watch: tuple[str, ...]) -> list[str]:
 HEAVY = ("torch", "streamlit", "plotly", "scipy", "sklearn", "optuna")
 
 
-@pytest.mark.parametrize("module", ["runner", "runner.cli", "traindoc", "diagnostics", "traindoc.vocabulary",
-                                    "traindoc.statuses", "runner.importers", "runner.store", "runner.config"])
+@pytest.mark.parametrize("module", ["runner", "runner.cli", "traindoc", "diagnostics", "traindoc.core.vocabulary",
+                                    "traindoc.core.statuses", "runner.importers", "runner.store", "runner.config"])
 def test_importing_a_package_does_not_load_torch_or_the_dashboard(module: str) -> None:
     assert loaded_after(f"import {module}", HEAVY) == []
 

@@ -13,6 +13,7 @@ from runner.execute import execute
 from runner.presets import PRESETS
 from runner.stop_on import check_stop_on
 from runner.store import Store
+from traindoc.live_doctor import for_run
 
 ONSET = 1500  # the step from which the loss is NaN
 
@@ -37,10 +38,13 @@ def test_start_run_stop_on_divergence_stops_the_loop(db_path: Path) -> None:
 
 
 def test_a_launched_preset_run_is_stopped_when_its_group_asks(store: Store) -> None:
+    assert execute(store, store.create_run("unwatched", PRESETS["divergence"].config({"train.epochs": 3}).to_flat(),
+                                           group_id=store.create_group("no one", spec={"stop_on": ["divergence"]}))
+                   ) == "finished"  # no watcher handed in: the runner alone never loads the doctor
     cfg = PRESETS["divergence"].config({"train.epochs": 3000})
     group = store.create_group("stop me", spec={"stop_on": ["divergence"]})
     run_id = store.create_run("divergence", cfg.to_flat(), group_id=group)
-    assert execute(store, run_id) == "stopped"
+    assert execute(store, run_id, watch=for_run) == "stopped"  # the watcher python -m runner hands in
     run = store.run(run_id)
     assert run["meta"]["stopped_by"]["rule"] == "divergence"
     assert run["last_step"] < 3000 * 10  # left long before its 3000 epochs

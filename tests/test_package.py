@@ -16,7 +16,8 @@ import pytest
 pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "requirements.txt", "app.py", "traindoc", "runner", "diagnostics", "pages")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "requirements.txt", "app.py", "traindoc", "runner",
+           "diagnostics", "pages")
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +35,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    check=True, capture_output=True, timeout=240)
     wheel = next((base / "dist").glob("traindoc-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for wanted in ("app.py", "pages/run.py", "traindoc/ui/shared.py", "traindoc/cli.py", "runner/store/scripts.py",
-                   "diagnostics/rules/divergence.py", "runner/importers/__init__.py", "traindoc/assets/icon.png"):
+    for wanted in ("traindoc/_dashboard/app.py", "traindoc/_dashboard/pages/run.py", "traindoc/ui/shared.py",
+                   "traindoc/cli.py", "runner/store/scripts.py", "diagnostics/rules/divergence.py",
+                   "runner/importers/__init__.py", "traindoc/assets/icon.png"):
         assert wanted in names, f"{wanted} missing from the wheel"
     assert not any(n.startswith(("tests/", "bench/")) for n in names)
+    # the dashboard is the package's: no top-level `app` or `pages` to collide with a user's Streamlit project
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"traindoc", "runner", "diagnostics"}, tops
     target = base / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True, timeout=240)
@@ -68,11 +73,15 @@ def test_readme_snippet_runs_from_any_folder(installed: Path, tmp_path: Path) ->
 
 def test_installed_command_uses_the_installed_modules(installed: Path, tmp_path: Path) -> None:
     env = _env(installed)
-    where = subprocess.run([sys.executable, "-c", "import traindoc, runner, app; from traindoc.cli import app_path;"
+    (tmp_path / "app.py").write_text("raise SystemExit('a project of the user: not the dashboard')\n")
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "run.py").write_text("")
+    where = subprocess.run([sys.executable, "-c", "import traindoc, runner; from traindoc.cli import app_path;"
                             "print(traindoc.__file__, runner.__file__, app_path())"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert where.returncode == 0, where.stderr
     assert all(p.startswith(str(installed)) for p in where.stdout.split())
+    assert where.stdout.split()[-1] == str(installed / "traindoc" / "_dashboard" / "app.py")
     csv = tmp_path / "metrics.csv"
     csv.write_text("epoch,step,train_loss,val_loss\n" + "".join(
         f"{e},{e * 10},{1 / (e + 1):.4f},{0.5 + 0.05 * e:.4f}\n" for e in range(20)))
@@ -81,3 +90,20 @@ def test_installed_command_uses_the_installed_modules(installed: Path, tmp_path:
                              text=True, timeout=120)
         assert out.returncode == 0, (argv, out.stderr)
     assert (installed / "bin" / "traindoc").is_file()
+
+
+def test_the_installed_dashboard_runs_from_any_folder(installed: Path, tmp_path: Path) -> None:
+    """``traindoc dashboard`` runs the installed app.py: its pages load and show the runs of this folder's store."""
+    from traindoc import start_run
+
+    with start_run("here", db=tmp_path / "traindoc.db") as run:
+        run.log({"train/loss": 1.0}, step=0)
+    script = ("from streamlit.testing.v1 import AppTest\nfrom traindoc.cli import app_path\n"
+              "at = AppTest.from_file(str(app_path()), default_timeout=60).run()\n"
+              "assert not at.exception, [e.message for e in at.exception]\n"
+              "print(app_path()); print(at.dataframe[0].value.to_string())")
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(installed), capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == str(installed / "traindoc" / "_dashboard" / "app.py")
+    assert "here" in out.stdout

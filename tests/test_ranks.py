@@ -19,7 +19,7 @@ from runner import api
 from runner.ranks import Ranks, from_env, job_key
 from runner.store import Store
 from tests.diag_curves import falling, make_run
-from traindoc.vocabulary import canonical, per_rank, rank_name, reads_as_train_loss, role
+from traindoc.core.vocabulary import canonical, per_rank, rank_name, reads_as_train_loss, role
 
 TORCHRUN = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
@@ -85,13 +85,13 @@ def test_a_job_key_is_unique_and_a_later_job_takes_it_over(tmp_path: Path) -> No
 
 # -- two ranks played by two threads -------------------------------------------------
 def _job(db: Path, bodies: dict[int, object], **log_kw: bool) -> dict[int, BaseException | None]:
-    """Run ``bodies[rank](run)`` inside ``api.start_run`` on one thread per rank (a job of two ranks);
+    """Run ``bodies[rank](run)`` inside ``api.open_run`` on one thread per rank (a job of two ranks);
     what each raised."""
     raised: dict[int, BaseException | None] = {}
 
     def rank(r: int) -> None:
         try:
-            with api.start_run("job", db=db, ranks=Ranks(r, 2)) as run:
+            with api.open_run("job", db=db, ranks=Ranks(r, 2)) as run:
                 for step in range(5):
                     run.log({"train/loss": 1.0 / (step + 1)}, step=step, **log_kw)
                 bodies[r](run)
@@ -183,7 +183,7 @@ def test_ranks_that_never_attach_are_noted_not_a_crash(tmp_path: Path, job_env: 
     assert any("rank_zero_only=True" in str(w.message) for w in caught)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with api.start_run("alone", db=tmp_path / "t.db", ranks=Ranks(0, 2), rank_zero_only=True):
+        with api.open_run("alone", db=tmp_path / "t.db", ranks=Ranks(0, 2), rank_zero_only=True):
             pass
     assert not [w for w in caught if "never attached" in str(w.message)]  # said, so nobody is awaited
 
@@ -193,12 +193,12 @@ def test_a_rank_without_a_job_makes_no_run(tmp_path: Path, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with api.start_run("job", db=tmp_path / "t.db", ranks=Ranks(1, 2)) as run:
+        with api.open_run("job", db=tmp_path / "t.db", ranks=Ranks(1, 2)) as run:
             run.log({"train/loss": 1.0}, step=0, all_ranks=True)
     assert run.id is None and len(Store(tmp_path / "t.db").runs()) == 0
     assert any("rank 1 found no run of its job" in str(w.message) for w in caught)
     with pytest.raises(RuntimeError, match="found no run"), \
-            api.start_run("job", db=tmp_path / "t.db", ranks=Ranks(1, 2), strict=True):
+            api.open_run("job", db=tmp_path / "t.db", ranks=Ranks(1, 2), strict=True):
         pass
 
 

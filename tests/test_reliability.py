@@ -234,7 +234,7 @@ class _RecordingExecutor:
 def test_a_bad_queued_row_fails_that_run_and_the_queue_goes_on(store: Store,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     ex = _RecordingExecutor()
-    monkeypatch.setattr(scheduler.executors, "build", lambda *_: ex)
+    monkeypatch.setattr(scheduler.executors, "build", lambda *_, **__: ex)
     bad_json, good = store.create_run("bad json"), store.create_run("good")
     store.conn.execute("UPDATE runs SET config='{not json' WHERE id=?", (bad_json,))
     bad_group = store.create_group("bad spec")
@@ -300,13 +300,13 @@ def test_a_failing_writer_fails_the_next_log_instead_of_blocking(store: Store) -
 def test_a_full_disk_fails_a_strict_api_run_and_its_script_exits(db_path: Path) -> None:
     """Strict mode (CI gates): the old contract. By default the rows are kept instead (test_log_faults.py)."""
     script = (
-        "import runner, sys, time\n"
+        "import sys, time, traindoc\n"
         "from runner.store import core\n"
         "def full(self, rows):\n"
         "    time.sleep(2)  # the queue fills meanwhile: a dead writer must not leave it full\n"
         "    raise OSError(28, 'No space left on device')\n"
         "core.Store.write_metrics = full\n"
-        "with runner.start_run('api', db=sys.argv[1], strict=True) as run:\n"
+        "with traindoc.start_run('api', db=sys.argv[1], strict=True) as run:\n"
         "    for step in range(5_000_000):\n"
         "        run.log({'train/loss': 1.0}, step=step)\n"
     )

@@ -238,7 +238,8 @@ def test_lr_too_high_on_a_noisy_epoch_loss_when_train_accuracy_falls():
 
 
 def test_worst_prefers_the_cause_among_equal_severities():
-    from diagnostics.findings import Evidence, Finding, worst
+    from diagnostics.engine import worst
+    from diagnostics.findings import Evidence, Finding
 
     def finding(rule):
         return Finding(rule, "warning", rule, "", Evidence("train/loss"))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from runner import store
-from traindoc import statuses
-from traindoc.vocabulary import (
+from traindoc.core import statuses
+from traindoc.core.vocabulary import (
     LOSS_NAMES,
     SCORE_PREFERENCE,
     TRAIN_LOSSES,
     VAL_CURVES,
     Monitor,
+    first_score_logged,
     partner,
     partners,
     reads_as_train_loss,
@@ -79,7 +80,7 @@ def test_the_run_statuses_live_in_the_leaf_and_the_store_reexports_them() -> Non
 
 
 def test_system_signals_have_canonical_names_and_the_system_role():
-    from traindoc.vocabulary import CUDA_PEAK_MB, DATA_TIME, SAMPLES_PER_SEC, canonical, rank_series, role
+    from traindoc.core.vocabulary import CUDA_PEAK_MB, DATA_TIME, SAMPLES_PER_SEC, canonical, rank_series, role
 
     assert canonical("train_samples_per_second", False) == SAMPLES_PER_SEC  # HF's closing throughput
     assert canonical("train|samples_per_sec", False) == SAMPLES_PER_SEC  # Lightning's ThroughputMonitor
@@ -118,7 +119,7 @@ def test_system_signals_have_canonical_names_and_the_system_role():
     ("sparse_categorical_accuracy", "train/acc", "train/acc"), ("val_binary_accuracy", "val/acc", "val/acc"),
 ], ids=lambda v: str(v))
 def test_the_spellings_of_train_and_val_loss_and_accuracy(name: str, per_step: str, per_epoch: str) -> None:
-    from traindoc.vocabulary import canonical
+    from traindoc.core.vocabulary import canonical
 
     assert canonical(name, epoch_level=False) == per_step
     assert canonical(name, epoch_level=True) == per_epoch
@@ -131,13 +132,13 @@ def test_the_spellings_of_train_and_val_loss_and_accuracy(name: str, per_step: s
 ], ids=lambda v: str(v))
 def test_names_that_only_look_like_a_loss_keep_their_own_name(name: str) -> None:
     """A running best, one term of a loss, a per-class mean, a rank's series: another metric than the curve."""
-    from traindoc.vocabulary import canonical
+    from traindoc.core.vocabulary import canonical
 
     assert canonical(name, epoch_level=False) == name and canonical(name, epoch_level=True) == name
 
 
 def test_camel_case_and_fused_names_have_their_role() -> None:
-    from traindoc.vocabulary import Role, role
+    from traindoc.core.vocabulary import Role, role
 
     assert role("TrainLoss") == Role("train", "loss", "lower") and role("valAcc") == Role("val", "metric", "higher")
     assert role("testloss") == Role("val", "loss", "lower") and role("va_loss").split == "val"
@@ -147,7 +148,7 @@ def test_camel_case_and_fused_names_have_their_role() -> None:
 
 def test_a_loss_logged_at_every_step_is_the_per_step_curve_however_often_val_ran() -> None:
     """Issue 23: a value per step is that step's loss, not an epoch mean, even beside a val loss per row."""
-    from traindoc.vocabulary import loss_per_epoch, map_names
+    from traindoc.core.vocabulary import loss_per_epoch, map_names
 
     assert not loss_per_epoch(200, val_points=200, gap=1.0)
     assert loss_per_epoch(20, val_points=20, gap=50.0)  # a mean over the steps between evaluations
@@ -156,3 +157,19 @@ def test_a_loss_logged_at_every_step_is_the_per_step_curve_however_often_val_ran
     counts = {"train_loss": 200, "val_loss": 200}
     assert map_names(counts, gaps={"train_loss": 1.0, "val_loss": 1.0})["train_loss"] == "train/loss"
     assert map_names(counts)["train_loss"] == "train/loss_epoch"
+
+
+def test_the_first_score_enough_runs_logged_is_picked_with_those_runs() -> None:
+    """The one home of "which score do these runs share": the first preferred one at least ``enough`` logged;
+    runs without it are left out (unlike ``score_monitor``, which needs every run)."""
+    runs = {"a": {"val/acc": 0.9, "val/loss": 0.3}, "b": {"val/loss": 0.5}, "c": {"val/acc": 0.7, "val/loss": 0.4}}
+
+    def best(run: str, monitor: Monitor) -> float | None:
+        return runs[run].get(monitor.name)
+
+    monitor, scored = first_score_logged(runs, best, enough=2)
+    assert (monitor, scored) == (Monitor("val/acc"), [("a", 0.9), ("c", 0.7)])
+    monitor, scored = first_score_logged(runs, best, enough=3)
+    assert monitor == Monitor("val/loss") and [r for r, _ in scored] == ["a", "b", "c"]
+    assert first_score_logged(runs, best, enough=4) is None
+    assert first_score_logged(runs, best, enough=1, preference=("val/auc",)) is None

@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from traindoc.session import Run, RunStopped, start_run
 
 __all__ = ["DiskFullError", "Run", "RunStopped", "diagnose", "hf", "keras", "lightning", "load", "start_run",
-           "vocabulary"]
+           "core"]
 
 _ATTRIBUTES = {"DiskFullError": "runner.store.base",
                "Run": "traindoc.session", "RunStopped": "traindoc.session", "start_run": "traindoc.session",
                "diagnose": "traindoc.doctor", "load": "traindoc.doctor"}
-_SUBMODULES = ("hf", "keras", "lightning", "vocabulary", "cli")
+_SUBMODULES = ("hf", "keras", "lightning", "core", "cli")
 
 
 def __getattr__(name: str) -> Any:

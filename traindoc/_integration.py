@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from traindoc.vocabulary import canonical
+from traindoc.core.vocabulary import canonical
 
 # A framework's hyper-parameter name (the last dotted part, lower case) → traindoc's config key.
 HPARAM_KEYS = {

@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.util import find_spec
 from pathlib import Path
 
 RUNNER_COMMANDS = ("run", "launch", "sweep", "lr-find", "list", "cancel", "delete", "tag", "rename", "zoom",
@@ -22,12 +21,19 @@ USAGE = ("usage: traindoc {dashboard,diagnose," + ",".join(RUNNER_COMMANDS) + "}
          "  " + "/".join(RUNNER_COMMANDS) + "   the runner (python -m runner COMMAND --help)")
 
 
+PACKAGE = Path(__file__).resolve().parent
+# where the dashboard lives: installed, inside the package (setup.py copies it there); in a checkout
+# (or an editable install), at the top of the checkout beside traindoc/, as the design card has it
+DASHBOARD_HOMES = (PACKAGE / "_dashboard", PACKAGE.parent)
+
+
 def app_path() -> Path:
-    """The dashboard's main script: the installed (or checked-out) top-level ``app.py``."""
-    spec = find_spec("app")
-    if spec is None or spec.origin is None or not (Path(spec.origin).parent / "pages" / "run.py").is_file():
-        raise RuntimeError("traindoc's app.py is not installed beside its pages/ folder; reinstall traindoc")
-    return Path(spec.origin)
+    """The dashboard's main script, found beside this package: never a top-level ``app`` on the path,
+    which could be any project's (the folder the command runs in, another Streamlit app)."""
+    for home in DASHBOARD_HOMES:
+        if (home / "app.py").is_file() and (home / "pages" / "run.py").is_file():
+            return home / "app.py"
+    raise RuntimeError("traindoc's dashboard (app.py and its pages/) is not installed; reinstall traindoc")
 
 
 def dashboard_command(db: str | None, port: int) -> list[str]:
@@ -48,8 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, rest = args[0], args[1:]
     if command in RUNNER_COMMANDS:
         from runner.cli import main as runner_main
+        from traindoc.live_doctor import for_run
 
-        return runner_main([command, *rest])
+        return runner_main([command, *rest], watch=for_run)  # the live doctor watches what trains here
     if command == "diagnose":
         from diagnostics.cli import main as diagnostics_main
 

@@ -28,7 +28,7 @@ from typing import Any
 from runner import alerts
 from runner.stop_on import check_stop_on, requested
 from runner.store import Store
-from traindoc.statuses import ACTIVE
+from traindoc.core.statuses import ACTIVE
 
 DEFAULT_INTERVAL = 0.1  # seconds between polls of the last stored step; a diagnosis only follows a new batch
 

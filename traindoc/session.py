@@ -1,6 +1,7 @@
 """``traindoc.start_run``: the logging API with the run's config and a doctor that can stop it (or alert).
 
-Built on ``runner.api.start_run`` (one run lifecycle): this adds ``run.config`` (the
+The one public logging API (``traindoc.start_run``, ``traindoc.Run``). Built on ``runner.api.open_run``
+(the run's lifecycle): this adds ``run.config`` (the
 queued values when traindoc launched the script, else what the script passed), the live
 doctor (``stop_on``), and a clean cancel for a launched script (SIGTERM flushes and ends
 the run ``cancelled`` instead of killing it mid-batch).
@@ -30,7 +31,7 @@ class RunStopped(Exception):
 class Run:
     """What ``start_run`` yields: ``log``, ``config``, and whether the doctor stopped the run."""
 
-    def __init__(self, inner: api.Run | api.FollowerRun, config: Mapping[str, Any], doctor: LiveDoctor | None,
+    def __init__(self, inner: api.LeadRun | api.FollowerRun, config: Mapping[str, Any], doctor: LiveDoctor | None,
                  raise_on_stop: bool) -> None:
         self._inner = inner
         self.id = inner.id
@@ -42,7 +43,7 @@ class Run:
     @property
     def leads(self) -> bool:
         """This process holds the run: a lone process or rank 0 (another rank only attaches to it)."""
-        return isinstance(self._inner, api.Run)
+        return isinstance(self._inner, api.LeadRun)
 
     @property
     def stop_requested(self) -> bool:
@@ -101,7 +102,7 @@ def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db:
     strict = api.strict_mode(strict)
     doctor: LiveDoctor | None = None
     try:
-        with api.start_run(name, config, db=db, group_id=group_id, strict=strict,
+        with api.open_run(name, config, db=db, group_id=group_id, strict=strict,
                            rank_zero_only=rank_zero_only) as inner:
             stored = {"config": dict(config or {})}
             try:
@@ -109,7 +110,7 @@ def start_run(name: str = "run", config: Mapping[str, Any] | None = None, *, db:
                     stored = inner.store.run(inner.id)
                     stop_on = stop_on or requested(inner.store, stored)
                     alert = alerts.enabled(inner.store)  # a webhook is set: every live run is watched
-                    leads = isinstance(inner, api.Run)  # rank 0 or a lone process: the one that may stop the run
+                    leads = isinstance(inner, api.LeadRun)  # rank 0 or a lone process: the one that may stop the run
                     doctor = LiveDoctor(inner.store, inner.id, stop_on, interval=doctor_interval, alert=alert) \
                         if (stop_on or alert) and leads else None
             except STORE_FAULTS:

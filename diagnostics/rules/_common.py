@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.bounds import clamp
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import reads_as_train_loss, train_losses
+from traindoc.core.vocabulary import reads_as_train_loss, train_losses
 
 ADAM_FAMILY = ("adam", "adamw", "adam_sgd")  # adam_sgd is Adam until its switch epoch
 DECIMAL = 10  # suggested numbers are rounded to one significant decimal digit

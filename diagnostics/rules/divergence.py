@@ -13,7 +13,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, other_train_losses, reinforcement, scaled_lr, segment_series
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import LOSS_NAMES, VAL_LOSS, role
+from traindoc.core.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
 NAN_WHEN_NOT_COMPUTED = ("ultralytics",)  # formats that write NaN for a loss they did not compute
 REBOUND_SMOOTHING = 0.05  # a light smoothing: the low is a level, not one lucky batch

@@ -10,7 +10,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import VAL_CURVES, Monitor
+from traindoc.core.vocabulary import VAL_CURVES, Monitor
 
 SMOOTH_SHARE = 0.06  # light smoothing (6% of the run): the best moves less than under overfitting's 10%
 END_SHARE, END_POINTS = 0.1, 2  # the end level: the median of the last tenth, at least two points

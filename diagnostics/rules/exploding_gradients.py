@@ -12,7 +12,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import scaled_lr
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import LOSS_NAMES
+from traindoc.core.vocabulary import LOSS_NAMES
 
 EARLY_PARTS = 10  # the early level is the median of the first tenth; growth is judged after it
 EARLY_SHARE = 1 / EARLY_PARTS

@@ -12,7 +12,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import appended_segments, cfg, clamp, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import STEP_LOSS, train_losses
+from traindoc.core.vocabulary import STEP_LOSS, train_losses
 
 # ``swing``'s windows (lr_too_high reads the per-step swing through it)
 BINS_PER = 10  # points per window when the per-step curve is cut into windows ...

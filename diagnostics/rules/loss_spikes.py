@@ -12,7 +12,7 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import nice, scaled_lr
 from diagnostics.rules._spikes import Spikes, find_spikes
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import role
+from traindoc.core.vocabulary import role
 
 STEP_LOSS = "train/loss"
 EPOCH_LOSSES = ("train/loss_epoch", "train/loss_eval")  # judged only when no per-step loss is logged

@@ -12,7 +12,7 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import ADAM_FAMILY, cfg, loss_trend, lr_of, scaled_lr, step_loss
 from diagnostics.rules.loss_oscillation import swing
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import TRAIN_LOSSES
+from traindoc.core.vocabulary import TRAIN_LOSSES
 
 SMOOTH_SHARE = 0.15  # the trend: a smoothing window of about a seventh of the curve
 SMOOTH_MIN = 3  # ...and at least 3 points, so one noisy value does not make the trend

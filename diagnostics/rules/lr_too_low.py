@@ -9,7 +9,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import loss_trend, lr_of, scaled_lr
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import TRAIN_LOSSES
+from traindoc.core.vocabulary import TRAIN_LOSSES
 
 SMOOTH_SHARE = 0.1  # the trend: smoothed over a tenth of the run
 NOISE_K = 3.0  # the fall must exceed three robust standard deviations of the noise: a real fall

@@ -11,7 +11,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 from diagnostics.trend import mann_kendall_p, theil_sen_slope
-from traindoc.vocabulary import CUDA_ALLOC_MB, CUDA_PEAK_MB, CUDA_RESERVED_MB, MEMORY_LIMITS, RSS_MB
+from traindoc.core.vocabulary import CUDA_ALLOC_MB, CUDA_PEAK_MB, CUDA_RESERVED_MB, MEMORY_LIMITS, RSS_MB
 
 START_SHARE = 0.1  # the starting level: the median of the judged stretch's first tenth
 

@@ -12,7 +12,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import LOSS_NAMES, partners, per_rank, role
+from traindoc.core.vocabulary import LOSS_NAMES, partners, per_rank, role
 
 NON_NEGATIVE = ("cross_entropy", "nll", "bce", "mse", "mae", "l1", "hinge", "kl", "focal", "huber")
 LIKELIHOOD = (

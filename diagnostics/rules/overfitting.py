@@ -13,7 +13,7 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._chance import at_chance
 from diagnostics.rules._common import cfg, epoch_loss, other_train_losses, share, step_loss
 from diagnostics.rundata import RunData, Series
-from traindoc.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
+from traindoc.core.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
 
 METRICS = VAL_CURVES[1:]  # the scores (direction from the vocabulary); used when no val loss is logged
 SMOOTH_SHARE = 0.1  # the smoothing window and the end level span a tenth of the run: a trend, not a point

@@ -11,7 +11,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, loss_trend, step_loss
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import TRAIN_LOSSES
+from traindoc.core.vocabulary import TRAIN_LOSSES
 
 SMOOTH_SHARE = 0.1  # smoothing window and end level: a tenth of the curve
 OPENING_SHARE = 0.02  # the loss's opening level: the median of its first 2 %

@@ -10,7 +10,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import STEP_TIME, rank_series
+from traindoc.core.vocabulary import STEP_TIME, rank_series
 
 
 @register

@@ -18,7 +18,7 @@ from diagnostics.base import ComparisonRule, register
 from diagnostics.compare import as_number, show, sweep_groups
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import SCORE_PREFERENCE, Monitor
+from traindoc.core.vocabulary import SCORE_PREFERENCE, Monitor, first_score_logged, higher_is_better
 
 SCORE_FLOOR = 1e-12  # a best val loss of zero: the relative spread stays finite
 
@@ -77,12 +77,13 @@ class Sensitivity(ComparisonRule):
         """The first preferred score at least two runs logged; else, in a sweep where some runs ended
         before logging any score (stopped or failed early), the first score one run logged: the
         others count as failed, the worst outcome."""
-        candidates = [Monitor(name) for name in SCORE_PREFERENCE]
-        candidates = [m for m in candidates if m.higher_is_better or not self.scores_only]
+        if len(members) < 2:
+            return None
+        preference = tuple(n for n in SCORE_PREFERENCE if higher_is_better(n) or not self.scores_only)
         for enough in (2, 1):
-            for monitor in candidates:
-                if len(members) >= 2 and sum(_best(r, monitor) is not None for r in members) >= enough:
-                    return monitor
+            picked = first_score_logged(members, RunData.best, enough, preference)
+            if picked is not None:
+                return picked[0]
         return None
 
     def _sensitivity(self, members: list[RunData]) -> Finding | None:
@@ -94,7 +95,7 @@ class Sensitivity(ComparisonRule):
         for run in members:
             # a run that never logged the metric, or that the live doctor stopped on a critical
             # finding (a divergence), counts as the worst outcome whatever it scored before
-            score = None if run.meta.get("stopped_by") else _best(run, monitor)
+            score = None if run.meta.get("stopped_by") else run.best(monitor)
             per_value[as_number(run.config[self.key])].append(score if score is not None else math.nan)
         points = []
         for value in sorted(per_value, key=lambda v: (isinstance(v, str), v)):
@@ -143,14 +144,6 @@ class Sensitivity(ComparisonRule):
         fixes = (Fix(f"Use {self.key}={show(best['value'])}", f"the {kind} {name} of the sweep ({show(best['score'])})",
                      {self.key: best["value"]}),)
         return Finding(self.id, severity, title, summary, Evidence(name, None, None, values), fixes)
-
-
-def _best(run: RunData, monitor: Monitor) -> float | None:
-    series = run.get(monitor.name)
-    if series is None:
-        return None
-    best = monitor.best(series.values)
-    return None if math.isnan(best) else best
 
 
 @register

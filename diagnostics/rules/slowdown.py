@@ -11,7 +11,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rundata import RunData
 from diagnostics.trend import mann_kendall_p
-from traindoc.vocabulary import SAMPLES_PER_SEC, STEP_TIME
+from traindoc.core.vocabulary import SAMPLES_PER_SEC, STEP_TIME
 
 
 def step_times(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, scaled_lr
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import TRAIN_LOSSES, role
+from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
 _RETURN = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an RL score: unbounded, higher is better
 START_SHARE = 0.05  # the starting level: the median of the first twentieth of the per-step curve

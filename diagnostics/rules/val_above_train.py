@@ -12,7 +12,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg
 from diagnostics.rundata import RunData
-from traindoc.vocabulary import EPOCH_LOSS, EVAL_LOSS, SCORE_PREFERENCE, STEP_LOSS, VAL_LOSS, Monitor, partners
+from traindoc.core.vocabulary import EPOCH_LOSS, EVAL_LOSS, SCORE_PREFERENCE, STEP_LOSS, VAL_LOSS, Monitor, partners
 
 WINDOWED = 1.5  # a per-step training loss logged this many times more often than validation is averaged per window
 TINY = 1e-12  # guards the relative margin against a zero training error

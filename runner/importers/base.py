@@ -100,7 +100,7 @@ class ImportedRun:
 
     def mapping_table(self) -> pd.DataFrame:
         """``original, name, split, kind, better, points`` per metric: what the upload page shows and edits."""
-        from traindoc.vocabulary import role
+        from traindoc.core.vocabulary import role
 
         counts = self.frame["name"].value_counts()
         rows = []

@@ -5,7 +5,7 @@ mean (``train/loss_epoch``). A History dump is ``json.dump(history.history)`` (m
 list of per-epoch values), or an object with ``history`` and ``params`` (params → config).
 
 Hand-written PyTorch histories share the shape (``{"train_losses": [...], "val_accs": [...]}``,
-the plural keys are in ``traindoc.vocabulary``) and often carry scalars beside the lists
+the plural keys are in ``traindoc.core.vocabulary``) and often carry scalars beside the lists
 (``"best_acc": 0.93, "lr": 0.001``): those go to the config, the lists are the series. A
 list of lists is one list of batch values per epoch: it is read per step, and the
 per-epoch lists are placed at the last step of their epoch.

@@ -18,7 +18,7 @@ import pandas as pd
 
 from runner.importers.base import Limits, Parsed
 from runner.importers.sidecar import flatten, with_aliases
-from traindoc.vocabulary import STEP_TIME
+from traindoc.core.vocabulary import STEP_TIME
 
 MARKERS = ("data_time", "memory")
 _INDEX = ("step", "iter", "epoch", "mode")

@@ -17,7 +17,7 @@ import yaml
 
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.text import decode
-from traindoc.configs import flatten
+from traindoc.core.configs import flatten
 
 FOLDER_SIDECARS = ("hparams.json", "hparams.yaml", "args.yaml")
 HF_SIDECARS = ("training_args.json", "config.json")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from runner.importers import segments
 from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
-from traindoc import vocabulary
+from traindoc.core import vocabulary
 
 # Formats whose restarts are re-logged steps of one run (TensorBoard resumes from a checkpoint and
 # writes the steps again): their rows are sorted by step and the last value of a step kept.
@@ -113,7 +113,7 @@ def _value_notes(frame: pd.DataFrame) -> list[str]:
 
 
 def map_names(frame: pd.DataFrame, axis: str, logged_steps: bool = True) -> dict[str, str]:
-    """Original → canonical name (``traindoc.vocabulary.map_names``, from the points per name, the epochs seen
+    """Original → canonical name (``traindoc.core.vocabulary.map_names``, from the points per name, the epochs seen
     and, when the steps were logged rather than counted rows, the step gaps)."""
     counts = {str(k): int(v) for k, v in frame["name"].value_counts().items()}
     epochs = frame["epoch"].dropna()

@@ -29,7 +29,7 @@ from runner.store.base import (
     resolve_db_path,
 )
 from runner.store.schema import MIGRATIONS
-from traindoc.statuses import ACTIVE, STATUSES  # re-exported: the run statuses live in the leaf
+from traindoc.core.statuses import ACTIVE, STATUSES  # re-exported: the run statuses live in the leaf
 
 if TYPE_CHECKING:
     from runner.store.core import Store

@@ -16,10 +16,7 @@ import time
 from collections.abc import Sequence
 
 from runner.store.base import StoreError
-
-# the statuses worth waking someone for: the run died (failed, crashed), hangs (stalled), or the doctor
-# ended it (stopped); finished and cancelled are what the user expected
-STATUS_ALERTS: tuple[str, ...] = ("failed", "crashed", "stalled", "stopped")
+from traindoc.core.statuses import STATUS_ALERTS
 
 
 class AlertsMixin:

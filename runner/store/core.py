@@ -29,7 +29,7 @@ from runner.store.manage import ManageMixin
 from runner.store.queue import QueueMixin
 from runner.store.schema import _UPSERT_ROLLUP, _UPSERT_STATS
 from runner.store.scripts import ScriptsMixin
-from traindoc.statuses import ACTIVE, STATUSES
+from traindoc.core.statuses import ACTIVE, STATUSES
 
 # A damaged row's description quotes at most this much of what SQLite or the JSON parser said: a
 # damaged column can hold megabytes, and the reason is shown on one line of the run list.

@@ -20,7 +20,7 @@ from typing import Any
 from runner import procs
 from runner.faultnote import clear_note, read_note
 from runner.store.base import STALE_AFTER_SECONDS, StoreError
-from traindoc.statuses import ACTIVE, STATUSES
+from traindoc.core.statuses import ACTIVE, STATUSES
 
 # The prefix of every error a reconcile writes: such a verdict is a guess and may be revised.
 VERDICT = "runner stopped without finishing"

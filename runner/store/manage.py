@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import sqlite_utils
 
-from traindoc.statuses import ACTIVE
+from traindoc.core.statuses import ACTIVE
 
 MAX_NAME = 200
 MAX_TAG = 40

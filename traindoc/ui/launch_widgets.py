@@ -11,7 +11,7 @@ import streamlit as st
 from runner import launcher, plan, presets, reproduce, sweep, sweep_presets
 from runner.config import schema
 from runner.store import ACTIVE, Store
-from traindoc.configs import LOG_KEYS
+from traindoc.core.configs import LOG_KEYS
 from traindoc.ui.shared import STATUS_ICONS, md
 
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from runner import plan, search
 from runner.config import ConfigError, coerce, schema
-from traindoc.configs import LOG_KEYS
+from traindoc.core.configs import LOG_KEYS
 
 PREVIEW_DRAWS = 200  # enough for the shape of the distribution, cheap on every rerun
 PREVIEW_HEIGHT = 140

@@ -75,7 +75,7 @@ def md(text: Any) -> str:
 
 def config_table(config: Mapping[str, Any], prefix: str = "") -> pd.DataFrame:
     """A run's config as ``key, value`` rows with dotted keys (nested dicts flattened)."""
-    from traindoc.configs import flatten
+    from traindoc.core.configs import flatten
 
     rows = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in flatten(config, prefix).items()]
     return pd.DataFrame(sorted(rows), columns=["key", "value"])

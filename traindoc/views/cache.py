@@ -11,7 +11,7 @@ import streamlit as st
 
 from diagnostics.findings import Finding
 from runner.store import Store, StoreError
-from traindoc.vocabulary import STEP_LOSS, Monitor, score_monitor
+from traindoc.core.vocabulary import STEP_LOSS, Monitor, score_monitor
 
 Series = tuple[np.ndarray, np.ndarray]
 

@@ -10,8 +10,7 @@ import numpy as np
 
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData
-from traindoc.views.cache import epochs_and_times
-from traindoc.vocabulary import (
+from traindoc.core.vocabulary import (
     CUDA_ALLOC_MB,
     CUDA_PEAK_MB,
     CUDA_RESERVED_MB,
@@ -25,6 +24,7 @@ from traindoc.vocabulary import (
     rank_series,
     role,
 )
+from traindoc.views.cache import epochs_and_times
 
 X_AXES = ("step", "epoch", "wall time")
 DEFAULT_METRICS = (STEP_LOSS, VAL_LOSS)

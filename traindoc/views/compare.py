@@ -13,8 +13,8 @@ import pandas as pd
 
 from diagnostics.rundata import RunData
 from diagnostics.sweeps import differing_keys
+from traindoc.core.vocabulary import score_monitor
 from traindoc.views.overview import short
-from traindoc.vocabulary import score_monitor
 
 HIDDEN_PREFIXES = ("grad_norm/", "dead_frac/")
 LABEL_KEYS = 3

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from diagnostics.findings import worst
+from diagnostics.engine import worst
 from runner.store import ACTIVE, Store
 from traindoc.views.cache import against, diagnose_run, key_metric, store_for
 

@@ -11,3 +11,6 @@ STATUSES: tuple[str, ...] = ("queued", "running", "stalled", "finished", "failed
 ACTIVE: tuple[str, ...] = ("queued", "running", "stalled")
 # claimed by a process (it has a pid that can be signalled): the active ones past the queue
 STARTED: tuple[str, ...] = tuple(s for s in ACTIVE if s != "queued")
+# the statuses worth waking someone for: the run died (failed, crashed), hangs (stalled), or the doctor
+# ended it (stopped); finished and cancelled are what the user expected
+STATUS_ALERTS: tuple[str, ...] = ("failed", "crashed", "stalled", "stopped")

@@ -12,10 +12,13 @@ name). A name that is not recognised is kept as it is, so nothing logged is lost
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
+
+RunT = TypeVar("RunT")  # whatever a caller calls a run (first_score_logged only hands it back)
 
 # Names that mean the same thing whatever the granularity.
 _FIXED: dict[str, str] = {
@@ -369,6 +372,24 @@ def score_monitor(
     for name in preference:
         if all(name in s for s in sets):
             return Monitor(name)
+    return None
+
+
+def first_score_logged(
+    runs: Iterable[RunT], best: Callable[[RunT, Monitor], float | None], enough: int,
+    preference: tuple[str, ...] = SCORE_PREFERENCE,
+) -> tuple[Monitor, list[tuple[RunT, float]]] | None:
+    """The first preferred score that at least ``enough`` of ``runs`` logged, with those runs and their bests.
+
+    Unlike ``score_monitor`` (a score every run logged), runs without it are left out: ``best(run, monitor)``
+    is a run's best value of the score, None when it logged none. None when no score reaches ``enough``.
+    """
+    runs = list(runs)
+    for name in preference:
+        monitor = Monitor(name)
+        scored = [(run, value) for run in runs if (value := best(run, monitor)) is not None]
+        if len(scored) >= enough:
+            return monitor, scored
     return None
 
 
