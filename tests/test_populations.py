@@ -215,3 +215,21 @@ def test_epoch_slash_total_console_lines(tmp_path):
     [run] = load_all([str(path)], None, [])
     assert {"val/loss", "val/acc", "train/acc"} <= set(run.names)
     assert findings(path).get("overfitting") == "warning"
+
+
+@pytest.mark.parametrize("group", ["by_split", "by_metric"])
+def test_a_json_history_grouped_by_split_or_by_metric_keeps_its_losses(tmp_path, group):
+    """``{"train": {"loss": [...]}, "val": {...}}`` and ``{"loss": {"train": [...], "val": [...]}}``: hand-written
+    PyTorch histories one level deeper; a nested mapping that is not all curves stays a setting."""
+    train, val = _overfit_curves(902)
+    t, v = train.round(4).tolist(), val.round(4).tolist()
+    acc_t, acc_v = (1 - train / 2).round(3).tolist(), (0.9 - val / 4).round(3).tolist()
+    doc = ({"train": {"loss": t, "acc": acc_t}, "val": {"loss": v, "acc": acc_v}} if group == "by_split"
+           else {"loss": {"train": t, "val": v}, "acc": {"train": acc_t, "val": acc_v}})
+    doc |= {"epochs": list(range(1, len(t) + 1)), "config": {"lr": 0.001, "model": "resnet18"}}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(doc))
+    [run] = load_all([str(path)], None, [])
+    assert set(run.names) == {"train/loss_epoch", "val/loss", "train/acc", "val/acc"}
+    assert run.get("val/loss").steps[0] == 1  # the epochs list is the x-axis, not a curve
+    assert findings(path).get("overfitting") == "warning"
