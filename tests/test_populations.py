@@ -233,3 +233,46 @@ def test_a_json_history_grouped_by_split_or_by_metric_keeps_its_losses(tmp_path,
     assert set(run.names) == {"train/loss_epoch", "val/loss", "train/acc", "val/acc"}
     assert run.get("val/loss").steps[0] == 1  # the epochs list is the x-axis, not a curve
     assert findings(path).get("overfitting") == "warning"
+
+
+def test_the_hf_trainers_printed_dicts_are_console_text_not_json(tmp_path):
+    """``{'loss': 0.52, 'learning_rate': 5e-05, 'epoch': 1.0}`` lines (the Trainer's stdout): a Python dict's
+    single quotes are no JSON; the keys are read as ``loss: 0.52``."""
+    train, val = _overfit_curves(903)
+    lines = []
+    for e, (t, v) in enumerate(zip(train, val, strict=True), 1):
+        lines += [f"{{'loss': {t:.4f}, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': {e}.0}}",
+                  f"{{'eval_loss': {v:.4f}, 'eval_runtime': 1.5, 'epoch': {e}.0}}"]
+    path = tmp_path / "output.log"
+    path.write_text("\n".join(lines) + "\n")
+    [run] = load_all([str(path)], None, [])
+    assert {"val/loss", "lr"} <= set(run.names) and any(n.startswith("train/loss") for n in run.names)
+    assert findings(path).get("overfitting") == "warning"
+
+
+def test_pipe_separated_name_number_fields(tmp_path):
+    """``epoch   3 | loss 0.4123 | val_loss 0.5230 | time 12.3s``: no ``:`` or ``=`` between name and number."""
+    train, val = _overfit_curves(904)
+    lines = [f"epoch {e:3d} | loss {t:.4f} | val_loss {v:.4f} | time 12.3s"
+             for e, (t, v) in enumerate(zip(train, val, strict=True), 1)]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(["| a table of settings |", *lines]) + "\n")
+    [run] = load_all([str(path)], None, [])
+    assert {"train/loss_epoch", "val/loss"} <= set(run.names)
+    assert run.get("val/loss").steps[0] == 1
+    assert findings(path).get("overfitting") == "warning"
+
+
+def test_summary_lines_between_tqdm_bars_keep_the_validation_values(tmp_path):
+    """Bars whose postfix holds only the training loss, and one ``Epoch N: ... val_loss=...`` line per epoch."""
+    train, val = _overfit_curves(905)
+    lines = []
+    for e, (t, v) in enumerate(zip(train, val, strict=True)):
+        lines += [f"Epoch {e}: 100%|██████████| 391/391 [00:20<00:00, 19.1it/s, loss={t:.3f}]",
+                  f"Epoch {e}: train_loss={t:.4f} val_loss={v:.4f} val_acc={0.9 - v / 4:.4f}"]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    [run] = load_all([str(path)], None, [])
+    assert {"val/loss", "val/acc"} <= set(run.names)
+    assert run.get("val/loss").steps[0] == 391  # at the step its bar reached
+    assert findings(path).get("overfitting") == "warning"
