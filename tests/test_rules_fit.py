@@ -342,3 +342,16 @@ def test_chance_classes_survives_a_huge_loss():
     assert chance_classes(1e5) is None
     assert chance_classes(800.0) is None
     assert chance_classes(math.log(10)) == 10
+
+
+def test_a_short_run_whose_val_loss_and_val_accuracy_sit_at_chance_is_underfitting():
+    """Five epochs of a 2-class classifier: the training loss fell 15 % and its last epochs swing (0.77, 0.70:
+    their level is 5 % off ln 2), but the val loss tracks it and ends at ln 2 with val accuracy at 1/2."""
+    curves_ = {"train/loss_epoch": [0.854, 0.838, 0.719, 0.768, 0.695], "val/loss": [0.79, 0.749, 0.727, 0.718, 0.705],
+               "val/acc": [0.367, 0.467, 0.467, 0.5, 0.5]}
+    [f] = fired(make_run(**curves_), "underfitting")
+    assert f.severity == "warning" and f.evidence.values["chance_classes"] == 2
+    learned = {**curves_, "val/acc": [0.6, 0.7, 0.75, 0.8, 0.82]}  # the val accuracy says it learns
+    assert fired(make_run(**learned), "underfitting") == []
+    apart = {**curves_, "val/loss": [0.62, 0.6, 0.6, 0.59, 0.59]}  # a val loss well below training does not track it
+    assert fired(make_run(**apart), "underfitting") == []

@@ -152,3 +152,14 @@ def test_a_loss_with_a_large_floor_that_rises_clearly_beyond_its_noise_overfits(
     assert 20 <= f.evidence.values["best_step"] <= 27
     flat = np.concatenate([np.linspace(2.19, 2.11, 25), np.full(10, 2.11)]) + rng.normal(0, 0.004, 35)
     assert fired(make_run(**{"val/loss": flat, "train/loss_epoch": train}), "overfitting") == []
+
+
+def test_a_gap_that_changes_sides_is_worded_as_such():
+    """Validation better than training at its best and worse at the end: not 'the gap widened from 0.1 to 0.05'."""
+    n = 60
+    i = np.arange(n)
+    val = np.where(i < 20, 1.2 - 0.5 * i / 20, 0.7 + 0.3 * (i - 20) / 40)
+    [f] = fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(n, 1.6, 0.6)}), "overfitting")
+    assert "better than training to" in f.summary and "gap widened" not in f.summary
+    [g] = fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(n, 1.0, 0.2)}), "overfitting")
+    assert "gap widened" in g.summary

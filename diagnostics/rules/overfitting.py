@@ -297,8 +297,12 @@ class Overfitting(Rule):
         if gaps is not None:
             train_best, train_end, gap_at_best, gap_at_end = gaps
             tb, te, gap_best, gap_end = sign * train_best, sign * train_end, abs(gap_at_best), abs(gap_at_end)
-            summary += (f" while {tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
-                        f"from {curves.fmt(gap_best)} to {curves.fmt(gap_end)}.")
+            if gap_at_best * gap_at_end >= 0:
+                summary += (f" while {tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; the gap widened "
+                            f"from {curves.fmt(gap_best)} to {curves.fmt(gap_end)}.")
+            else:  # validation was better than training at the best and is worse now: the gap changed sides
+                summary += (f" while {tname} kept improving {curves.fmt(tb)} → {curves.fmt(te)}; validation went "
+                            f"from {curves.fmt(gap_best)} better than training to {curves.fmt(gap_end)} worse.")
         else:
             summary += (" over a sustained stretch; no training loss is logged, so that training kept improving "
                         "is assumed, not seen.")

@@ -88,6 +88,10 @@ class Underfitting(Rule):
       pretrained model converging looks the same) is reported at info; one that never moved is not.
     min_chance_points: a loss that started at a uniform guess (ln K, below) is judged from this many
       points: three evaluations of a K-class loss that barely left ln K are evidence already.
+    track_tol: a training loss whose end level is not within ``chance_tol`` of ln K is still at chance when
+      the val loss ends there and within this share of it (the val loss tracks training: the same loss on
+      fixed weights, steadier than the last epochs of a short run's training loss); an accuracy near 1/K
+      (or a start at the same ln K) must confirm it, as for the training loss.
     distinct_classes: a loss that starts within ``chance_tol`` of ln K counts as a uniform guess by
       itself only for K up to this (ln 2..ln 4 stand apart; above, the bands of neighbouring K cover
       most losses); for more classes an accuracy that started near 1/K must confirm it. Such a loss is
@@ -129,6 +133,7 @@ class Underfitting(Rule):
     min_drop: float = 0.02
     min_chance_points: int = 3
     distinct_classes: int = 4
+    track_tol: float = 0.1
 
     def check(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
@@ -175,7 +180,9 @@ class Underfitting(Rule):
         low = float(curves.smooth(ey, curves.window(len(ey), END_SHARE)).min())
         learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start
         learns = uniform is None and self._learns(run)
-        k = chance_classes(end, self.chance_tol)
+        # at ln K by the training loss, else by the val loss where it tracks training: the same cross-entropy
+        # on fixed weights, without dropout's or augmentation's noise (a short run's last epochs swing)
+        k = chance_classes(end, self.chance_tol) or self._val_at_chance(run, end)
         acc_seen = final_acc if final_acc is not None else (
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
@@ -256,6 +263,16 @@ class Underfitting(Rule):
         if len(acc) and curves.level(acc, START_SHARE, end=False, min_n=1) <= 1 / k + self.chance_acc_margin:
             return k
         return None
+
+    def _val_at_chance(self, run: RunData, end: float) -> int | None:
+        """K when the val loss ends at ln K and within ``track_tol`` of the training loss's end level."""
+        _, vy = curves.finite(run.get("val/loss"))
+        if len(vy) < MIN_END_POINTS:
+            return None
+        val_end = curves.level(vy, END_SHARE, end=True, min_n=MIN_END_POINTS)
+        if abs(val_end - end) > self.track_tol * end:
+            return None
+        return chance_classes(val_end, self.chance_tol)
 
     def _learns(self, run: RunData) -> bool:
         """A bounded higher-is-better metric (accuracy, F1, AUC, mAP) whose error fell by ``learning_gain``."""

@@ -39,7 +39,13 @@ _TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<
                    r"(?:,\s*[\d.?]+\s*(?:it/s|s/it))?(?P<post>[^\]]*)\]")
 _KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
                  + NUM + r")\s*\]?(?P<pct>%)?(?![\w.:/%])")
+_COUNTERS = ("epoch", "step", "iter", "iteration", "global_step", "batch")  # x-axis keys, not metrics
+MIN_PIPE_FIELDS = 2  # a counter and a metric at least: one ``name number`` field alone may be prose
 PERCENT = 100.0  # ``Val Acc: 52.00%`` is the fraction 0.52, the scale the accuracy rules read
+_REPR = re.compile(r"^\{\s*'[A-Za-z_]")  # a printed Python dict: ``{'loss': 0.52, ...}``
+_QUOTED_KEY = re.compile(r"['\"]([A-Za-z_][\w./\-]*)['\"](\s*:)")
+# ``epoch 3 | loss 0.41 | val_loss 0.52 | time 12.3s``: a field of one name and one number between pipes
+_PIPE_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][\w./\-]*)\s+(" + NUM + r")[a-z%]*\s*(?=\||$)")
 _RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
 _TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a JSON array never has a word there
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
@@ -60,6 +66,7 @@ _VAL_MODES = {"valid": "val_", "val": "val_", "eval": "val_", "test": "val_"}
 def split_lines(text: str) -> list[str]:
     text = _ANSI.sub("", text)
     text = re.sub(r"\x08+", "\n", text)
+    text = _QUOTED_KEY.sub(r"\1\2", text)  # ``{'loss': 0.52}`` (a printed dict) reads as ``loss: 0.52``
     return [strip_rank(line) for line in re.split(r"\r\n|\r|\n", text)]
 
 
@@ -70,13 +77,19 @@ def strip_rank(line: str) -> str:
 
 def opens_with_tag(body: str) -> bool:
     """Whether a text starts like a console log with a bracketed tag (``[rank: 0] Epoch 3``, ``[INFO] ...``,
-    ``[TRAIN]epoch 1``), not a JSON array: text follows the closing bracket on the first line."""
-    return bool(_RANK.match(body) or _TAG.match(body))
+    ``[TRAIN]epoch 1``), not a JSON array: text follows the closing bracket on the first line; or with a
+    printed Python dict (``{'loss': 0.52, 'epoch': 1.0}``, the HF Trainer's console): JSON never quotes a
+    key with ``'``."""
+    return bool(_RANK.match(body) or _TAG.match(body) or _REPR.match(body))
 
 
 def _kv_pairs(text: str) -> list[tuple[str, float]]:
-    """``(key, value)`` for each ``name: number`` / ``name=number`` pair; ``52%`` is read as 0.52."""
-    return [(key, float(val) / PERCENT if pct else float(val)) for key, val, pct in _KV.findall(text)]
+    """``(key, value)`` for each ``name: number`` / ``name=number`` pair; ``52%`` is read as 0.52; and, on a
+    line of pipe-separated fields, each ``name number`` field."""
+    pairs = [(key, float(val) / PERCENT if pct else float(val)) for key, val, pct in _KV.findall(text)]
+    if "|" in text and not pairs:
+        pairs = [(key, float(val)) for key, val in _PIPE_FIELD.findall(text)]
+    return pairs
 
 
 def style(lines: list[str]) -> str | None:
@@ -88,7 +101,7 @@ def style(lines: list[str]) -> str | None:
         return "bracketed"
     if any("=" in (m.group("post") or "") for m in map(_TQDM.search, sample) if m):
         return "tqdm"
-    if any(_KV.search(x) for x in sample):
+    if any(_KV.search(x) or ("|" in x and len(_PIPE_FIELD.findall(x)) >= MIN_PIPE_FIELDS) for x in sample):
         return "key-value"
     return None
 
@@ -183,6 +196,13 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
     for number, line in enumerate(lines, 1):
         match = _TQDM.search(line)
         if not match or "=" not in (match.group("post") or ""):
+            # a summary line between the bars (``Epoch 3: train_loss=0.41 val_loss=0.52``) at the step its
+            # bar reached: without it the validation values printed only there are lost
+            summary = [(k, v) for k, v in _kv_pairs(line) if k.lower() not in _COUNTERS] if last_n >= 0 else []
+            counter = _BARE_COUNTER.search(line)
+            at_epoch = float(counter.group(2)) if counter and counter.group(1).lower() == "epoch" else (
+                float(last_epoch) if last_epoch else None)
+            rows.extend((offset + last_n, at_epoch, key, val, None, number) for key, val in summary)
             continue
         n, total, epoch = int(match.group("n")), int(match.group("total")), match.group("epoch")
         if n < last_n or (epoch is not None and epoch != last_epoch and last_epoch is not None):

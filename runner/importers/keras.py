@@ -8,7 +8,10 @@ Hand-written PyTorch histories share the shape (``{"train_losses": [...], "val_a
 the plural keys are in ``traindoc.core.vocabulary``) and often carry scalars beside the lists
 (``"best_acc": 0.93, "lr": 0.001``): those go to the config, the lists are the series. A
 list of lists is one list of batch values per epoch: it is read per step, and the
-per-epoch lists are placed at the last step of their epoch.
+per-epoch lists are placed at the last step of their epoch. Histories grouped one level
+deeper, by split (``{"train": {"loss": [...]}, "val": {"loss": [...]}}``) or by metric
+(``{"loss": {"train": [...], "val": [...]}}``), are read with the two keys joined
+(``train_loss``, ``loss_val``: the vocabulary reads either order).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import pandas as pd
 from runner.importers.base import ImportFailed, Limits, Parsed
 from runner.importers.sidecar import flatten, with_aliases
 from runner.importers.tabular import read_table, sniff_sep, wide_to_long
+
+MIN_GROUPED = 2  # a grouped list is a curve from two values on (one number under a key is a setting)
 
 
 def read_csv(source: str, text: str, limits: Limits) -> Parsed:
@@ -37,12 +42,28 @@ def is_history(doc: Any) -> bool:
     hist = doc.get("history", doc) if isinstance(doc, Mapping) else None
     if not isinstance(hist, Mapping) or not hist:
         return False
+    hist = _ungroup(hist)
     lists = [v for v in hist.values() if isinstance(v, list)]
     if len(lists) == len(hist):
         return any(v and (all(_number(x) for x in v) or _batches(v)) for v in lists)
     series = [v for v in lists if len(v) >= 2 and (all(_number(x) for x in v) or _batches(v))]
     return bool(series) and len(series) == len(lists) and all(_setting(v) for v in hist.values()
                                                               if not isinstance(v, list))
+
+
+def _ungroup(hist: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A history grouped by split or by metric (a mapping whose values are mappings of numeric lists),
+    flattened to ``outer_inner`` names; any other mapping is returned as it is (nested settings stay)."""
+    groups = {k: v for k, v in hist.items() if isinstance(v, Mapping) and v
+              and all(isinstance(x, list) and len(x) >= MIN_GROUPED and all(_number(y) for y in x)
+                      for x in v.values())}
+    if not groups:
+        return hist
+    flat: dict[str, Any] = {k: v for k, v in hist.items() if k not in groups}
+    for outer, inner in groups.items():
+        for name, values in inner.items():
+            flat[f"{outer}_{name}"] = values
+    return flat
 
 
 def _number(x: Any) -> bool:
@@ -59,9 +80,9 @@ def _setting(value: Any) -> bool:
 
 
 def read_history(source: str, doc: Mapping[str, Any], limits: Limits) -> Parsed:
-    hist = doc.get("history", doc)
-    epochs = doc.get("epoch") if isinstance(doc.get("epoch"), list) else None
-    lists = {name: v for name, v in hist.items() if isinstance(v, list)}
+    hist = _ungroup(doc.get("history", doc))
+    epochs = next((v for v in (doc.get("epoch"), hist.get("epochs")) if isinstance(v, list)), None)
+    lists = {name: v for name, v in hist.items() if isinstance(v, list) and v is not epochs}
     for name, values in lists.items():
         if not (all(_number(v) for v in values) or _batches(values)):
             raise ImportFailed(source, f"history entry {name!r} is not a list of numbers")
