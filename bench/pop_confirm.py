@@ -310,10 +310,11 @@ def judge(family: str, intended: str | None, softmax_nll: bool, train: list[floa
     labels["oscillation"] = osc  # intent-free: the numbers alone (None: borderline, left unlabelled)
     if osc:
         found["oscillation"] = osc_grade(tr)
-    if intended == "oscillation":
-        intended = None if not osc else intended  # an oscillation that does not show is judged as any run
+    meant = intended  # the notes name the fault the run was built for
+    if intended == "oscillation" and not osc:
         if osc is None and not found:
             return Verdict(labels, "", None, dropped="oscillation borderline")
+        intended = None  # an oscillation that does not show: the run is judged as any other
     if intended and intended in found:
         main = intended
         extra = {k: v for k, v in found.items() if k != intended and (v != "mild" or k == "oscillation")}
@@ -322,11 +323,11 @@ def judge(family: str, intended: str | None, softmax_nll: bool, train: list[floa
             extra = {}  # a loss that blew up also looks unlearned and unsteady: the blow-up is the finding
     elif intended is None and not found and osc is False and (why := _healthy_or_why(tr, va)) is None:
         labels["healthy"] = True
-        return Verdict(labels, "", None)
+        return Verdict(labels, "", None, notes=[f"relabelled {meant} -> healthy"] if meant else [])
     else:
         clear = {k: v for k, v in found.items() if v != "mild" or k == "oscillation"}
         if not clear:
-            why = f"{intended or 'healthy'} not shown" + (f" (only mild {sorted(found)})" if found else "")
+            why = f"{meant or 'healthy'} not shown" + (f" (only mild {sorted(found)})" if found else "")
             if intended is None:
                 why += f": {_healthy_or_why(tr, va) or 'mild signs'}"
             return Verdict(labels, "", None, dropped=why)
@@ -334,7 +335,7 @@ def judge(family: str, intended: str | None, softmax_nll: bool, train: list[floa
         extra = {k: v for k, v in clear.items() if k != main}
     for k in (main, *extra):
         labels[k] = True
-    note = [f"relabelled {intended or 'healthy'} -> {main}"] if main != intended else []
+    note = [f"relabelled {meant or 'healthy'} -> {main}"] if main != meant else []
     return Verdict(labels, found[main], main, notes=note + [f"also {k} ({v})" for k, v in extra.items()])
 
 
