@@ -7,7 +7,8 @@ the per-step train losses when logged, the val accuracy) so a run is labelled by
 its intended fault when it shows (with a severity measured from the curve), any other fault it
 shows clearly as well, healthy when it shows nothing, and dropped (with the reason) when it is
 neither clearly faulty nor clearly healthy. Losses that may be negative (a Gaussian NLL) are
-judged above the family's floor, so ratios mean the same for every family.
+judged above the family's floor, so ratios mean the same for every family (oscillation excepted: it reads the
+numbers as written, as a rater does).
 
 Oscillation is judged without intent (``oscillation``): the numbers alone decide it on every run,
 as the corpus label guide reads it, with a borderline band left unlabelled (None).
@@ -40,7 +41,7 @@ UNDERFIT_NEVER = 0.7  # ... and never went below this share of its end: a loss t
 # consecutive changes comparable to its overall decrease, without a steady trend"), judged on the
 # per-evaluation training loss (a per-step loss's bin means at the evaluation cadence) after its first
 # descent, whatever fault the run was meant to show:
-OSC_MIN_POINTS = 6  # fewer evaluations cannot show a sustained back-and-forth (a rater calls 5 "too few")
+OSC_MIN_POINTS = 7  # fewer evaluations cannot show a sustained back-and-forth (raters call 5 and 6 "too few")
 OSC_FROM = 1 / 3  # the first third is the first descent: the trend, not a swing
 # share of consecutive changes reversing direction: steady falls reverse rarely, noise two in three;
 # under the first cut clearly not swinging, from the second clearly
@@ -48,7 +49,7 @@ OSC_TURNS = (0.3, 0.4)
 # mean consecutive change over the overall decrease (first value minus lowest): "comparable" from a
 # quarter (clear), not comparable below a tenth; between is borderline and left unlabelled (None)
 OSC_RATIO = (0.1, 0.25)
-# ... and over the loss's own size (first value, or the decrease when larger): a flat loss wiggling by
+# ... and over the loss's own size (|first value| as written, or the decrease when larger): a flat loss wiggling by
 # a few percent is minibatch noise, not swings (raters call +-5-10 % of the level noise: borderline);
 # below the first cut clearly not, from the second clearly
 OSC_SIZE = (0.05, 0.1)
@@ -159,8 +160,9 @@ class OscStats:
 
 
 def osc_stats(y: np.ndarray) -> OscStats | None:
-    """``oscillation``'s statistic on one curve (finite, floor-shifted); None if too short to judge."""
-    if len(y) < OSC_MIN_POINTS or y[0] <= 0:
+    """``oscillation``'s statistic on one curve (finite, as written: no family floor, which a rater reading
+    the file does not know); None if too short to judge."""
+    if len(y) < OSC_MIN_POINTS:
         return None
     tail = y[int(len(y) * OSC_FROM):]
     d = np.diff(tail)
@@ -169,8 +171,11 @@ def osc_stats(y: np.ndarray) -> OscStats | None:
     turns = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
     p = 2 * min(mann_kendall_p(tail), mann_kendall_p(-tail))
     move = abs(theil_sen_slope(np.arange(len(tail), dtype=float), tail)) * (len(tail) - 1)
+    size = max(abs(float(y[0])), decrease)
+    if size <= 0:
+        return None
     return OscStats(len(y), turns, swing / decrease if decrease > 0 else math.inf,
-                    swing / max(float(y[0]), decrease), min(p, 1.0), move / swing if swing > 0 else math.inf)
+                    swing / size, min(p, 1.0), move / swing if swing > 0 else math.inf)
 
 
 def osc_scales(tr: np.ndarray) -> list[np.ndarray]:
@@ -223,7 +228,7 @@ def oscillation(tr: np.ndarray) -> bool | None:
 
 
 def osc_label(tr: np.ndarray, divergent: bool) -> bool | None:
-    """``oscillation`` of a run's (floor-shifted) training loss; on a run that diverged its swings are the
+    """``oscillation`` of a run's training loss as written; on a run that diverged its swings are the
     blow-up's (a loss that jumps by orders of magnitude swings too), so it is never a clear oscillation there:
     borderline unless the numbers clearly show none."""
     osc = oscillation(tr)
@@ -306,10 +311,10 @@ def judge(family: str, intended: str | None, softmax_nll: bool, train: list[floa
                 found[name] = grade
         if found.get("underfitting") and found.get("val_better_than_train"):
             found.pop("val_better_than_train")  # an unlearned model's val and train sit together at chance
-    osc = osc_label(tr, bool(div))
+    osc = osc_label(raw_tr, bool(div))  # the numbers as written: a rater knows no family floor
     labels["oscillation"] = osc  # intent-free: the numbers alone (None: borderline, left unlabelled)
     if osc:
-        found["oscillation"] = osc_grade(tr)
+        found["oscillation"] = osc_grade(raw_tr)
     meant = intended  # the notes name the fault the run was built for
     if intended == "oscillation" and not osc:
         if osc is None and not found:

@@ -22,6 +22,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
@@ -38,9 +40,9 @@ def relabel(entry: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
     spec, curves = record.get("spec") or {}, record.get("curves") or {}
     if spec.get("softmax_nll") or not curves.get("train"):
         return entry  # a Softmax + NLLLoss curve is -p(correct): its label is negative_loss alone
-    tr = _shift(entry["family"], curves["train"])
+    tr = _shift(entry["family"], curves["train"])  # the healthy test judges above the family's floor
     va = _shift(entry["family"], curves["val"])
-    osc = osc_label(tr, bool(labels.get("divergence")))
+    osc = osc_label(np.asarray(curves["train"], dtype=float), bool(labels.get("divergence")))  # as written
     others = any(labels.get(k) is True for k in OTHER_FAULTS)
     if osc is not False or others:
         healthy = False
