@@ -308,7 +308,13 @@ SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
                          ("min_swing", (0.02, 0.03, 0.05, 0.08, 0.1, 0.15)),
                          ("min_turns", (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)),
                          ("step_bins", (10, 15, 20, 30, 40)),
-                         ("step_octaves", (0, 1, 2))),
+                         ("step_octaves", (0, 1, 2)),
+                         # the steady-trend veto (Theil-Sen move in mean changes), the coarse reading of a
+                         # long epoch curve (points a bin; 0 is off), the single-step bar, the shortest curve
+                         ("trend_swings", (3.0, 4.0, 6.0, 8.0, 12.0)),
+                         ("coarse_points", (0, 2, 3, 5)),
+                         ("step_threshold", (0.4, 0.6, 0.8, 1.0, 1.5)),
+                         ("min_points", (5, 6, 7, 8))),
     "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),
                    ("rebound_factor", (3.0, 4.0, 5.0, 6.0, 8.0, 10.0))),
     # the share of evaluations where validation beats training
@@ -466,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     wanted = {s.strip() for s in args.sets.split(",") if s.strip()}
 
-    sets = {"reallogs": reallog_items(), "population": population_items(args.population, args.population_index),
+    sets = {"reallogs": reallog_items(),
+            "population": population_items(args.population, args.population_index),
             "corpus": corpus_items()}
     unknown = wanted - sets.keys()
     if unknown:
