@@ -4,6 +4,7 @@
     python bench/calibrate.py --sweep               # + per-rule precision/recall curves on the calib split
     python bench/calibrate.py --baseline REF        # the git commit whose rules are "today's" (default below)
     python bench/calibrate.py --population DIR      # the generated runs (bench/population.py's cache)
+    python bench/calibrate.py --population-index F  # another index of those runs (bench/pop_osc.py's)
     python bench/fault_index.py --out DIR           # today's fault-injected logs as such a DIR (index.jsonl)
 
 Three labelled sets, each split once by ``bench/splits.split_of`` (a seeded hash of the file
@@ -111,8 +112,10 @@ def reallog_items(folder: Path = REALLOGS) -> list[Item]:
     return items
 
 
-def population_items(folder: Path = POPULATION) -> list[Item]:
-    index = folder / "index.jsonl"
+def population_items(folder: Path = POPULATION, index: Path | None = None) -> list[Item]:
+    """The generated runs of ``folder``'s ``index.jsonl``, or of another index of the same runs (a
+    re-labelled one: ``--population-index``; its run paths stay relative to ``folder``)."""
+    index = index or folder / "index.jsonl"
     if not index.is_file():
         return []
     items = []
@@ -305,7 +308,13 @@ SWEEPS: dict[str, tuple[tuple[str, tuple[float, ...]], ...]] = {
                          ("min_swing", (0.02, 0.03, 0.05, 0.08, 0.1, 0.15)),
                          ("min_turns", (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)),
                          ("step_bins", (10, 15, 20, 30, 40)),
-                         ("step_octaves", (0, 1, 2))),
+                         ("step_octaves", (0, 1, 2)),
+                         # the steady-trend veto (Theil-Sen move in mean changes), the coarse reading of a
+                         # long epoch curve (points a bin; 0 is off), the single-step bar, the shortest curve
+                         ("trend_swings", (3.0, 4.0, 6.0, 8.0, 12.0)),
+                         ("coarse_points", (0, 2, 3, 5)),
+                         ("step_threshold", (0.4, 0.6, 0.8, 1.0, 1.5)),
+                         ("min_points", (5, 6, 7, 8))),
     "divergence": (("blowup_factor", (2.0, 3.0, 5.0, 10.0, 20.0, 50.0)),
                    ("rebound_factor", (3.0, 4.0, 5.0, 6.0, 8.0, 10.0))),
     # the share of evaluations where validation beats training
@@ -452,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--baseline", default=BASELINE, help="git commit of today's rules ('' to skip)")
     ap.add_argument("--population", type=Path, default=POPULATION)
+    ap.add_argument("--population-index", type=Path, default=os.environ.get("TRAINDOC_POP_INDEX") or None,
+                    help="another index of the population's runs (a re-labelled one, bench/pop_osc.py); "
+                         "default $TRAINDOC_POP_INDEX, else index.jsonl")
     ap.add_argument("--sweep", action="store_true", help="print operating-point curves on the calib split")
     ap.add_argument("--split", choices=("test", "calib", "all"), default="test")
     ap.add_argument("--verbose", "-v", type=int, nargs="?", const=40, default=0, help="list misses/alarms")
@@ -465,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
 
     batches = {b.strip() for b in args.batches.split(",") if b.strip()}
     real = [i for i in reallog_items() if not batches or i.name.rsplit("_", 1)[-1] in batches]
-    sets = {"reallogs": real, "population": population_items(args.population),
+    sets = {"reallogs": real, "population": population_items(args.population, args.population_index),
             "corpus": corpus_items()}
     unknown = wanted - sets.keys()
     if unknown:

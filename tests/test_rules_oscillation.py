@@ -123,12 +123,13 @@ def _cycling(cycles: int, n: int = 2000, seed: int = 0) -> np.ndarray:
 
 
 def test_a_short_zigzag_oscillates_and_a_short_steady_fall_does_not() -> None:
-    """Six epochs are enough to show a back-and-forth as large as the fall; five are too few to judge."""
-    zigzag = [2.0, 1.0, 1.6, 1.0, 1.6, 1.0]
+    """Seven epochs are enough to show a back-and-forth as large as the fall; six are too few to judge
+    (raters call one dip and recovery in six points no sustained swinging)."""
+    zigzag = [2.0, 1.0, 1.6, 1.0, 1.6, 1.0, 1.6]
     [f] = fired(make_run(**{"train/loss_epoch": zigzag}), "loss_oscillation")
     assert f.evidence.values["turns"] == 1.0 and f.evidence.values["swing_over_decrease"] == pytest.approx(0.6)
-    assert fired(make_run(**{"train/loss_epoch": list(falling(6, 2.0, 0.5))}), "loss_oscillation") == []
-    assert fired(make_run(**{"train/loss_epoch": zigzag[:5]}), "loss_oscillation") == []
+    assert fired(make_run(**{"train/loss_epoch": list(falling(7, 2.0, 0.5))}), "loss_oscillation") == []
+    assert fired(make_run(**{"train/loss_epoch": zigzag[:6]}), "loss_oscillation") == []
 
 
 def test_slow_swings_of_a_per_step_loss_show_at_a_coarser_scale() -> None:
@@ -165,3 +166,33 @@ def test_the_scales_halve_and_double_the_bins_within_what_the_curve_can_fill() -
     assert rule._scales(40) == [8]  # 8 bins of five: the three scales collapse into one
     assert rule._scales(25) == []  # five bins are too few for a trend: single steps only
     assert LossOscillation(step_octaves=0)._scales(2000) == [20]
+
+
+def test_slow_swings_of_a_long_epoch_curve_show_in_its_bin_means() -> None:
+    """Three hundred evaluations cycling every thirty: neighbours barely differ as logged, the 20 bin
+    means swing; with the coarse scale off the same curve passes unnoticed."""
+    i = np.arange(300, dtype=float)
+    loss = np.r_[np.linspace(2.3, 1.0, 40), 1.0 + 0.6 * np.sin(2 * np.pi * i[40:] / 30)]
+    run = make_run(**{"train/loss_epoch": loss})
+    [f] = fired(run, "loss_oscillation")
+    assert f.evidence.values["scale"] == "20 bin means"
+    assert LossOscillation(coarse_points=0).check(run) == []
+
+
+def test_a_long_noisy_epoch_curve_whose_bin_means_fall_steadily_is_not_oscillation() -> None:
+    """Single evaluations jump by a quarter of the decrease (+-20 %), but the plot's trend falls
+    throughout: the bin means' Mann-Kendall/Theil-Sen trend vetoes them. Without the trend test, or
+    without the coarse scale, the same curve fires."""
+    rng = np.random.default_rng(8)
+    run = make_run(**{"train/loss_epoch": np.linspace(2.0, 0.5, 400) * (1 + rng.normal(0, 0.2, 400))})
+    assert fired(run, "loss_oscillation") == []
+    assert LossOscillation(trend_swings=1e9).check(run) != []
+    assert LossOscillation(coarse_points=0).check(run) != []
+
+
+def test_the_unsteadiness_carries_the_trend_test() -> None:
+    i = np.arange(40, dtype=float)
+    u = unsteadiness(2.0 - 0.03 * i + 0.01 * np.where(i % 2, 1.0, -1.0), 0.33)
+    assert u.trend_p < 0.01 and u.trend_move > 6 * u.swing
+    flat = unsteadiness(1.0 + 0.2 * np.where(i % 2, 1.0, -1.0), 0.33)
+    assert flat.trend_p > 0.5 and flat.trend_move < flat.swing
