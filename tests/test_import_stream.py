@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner.importers import stream
+from runner.importers import stream, tabular
 from runner.importers.upload import import_upload
 from runner.store import Store
 
@@ -57,6 +57,7 @@ def _both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, data: byte
     for label, threshold in (("whole", 10**12), ("stream", 0)):
         monkeypatch.setattr(stream, "STREAM_MIN_BYTES", threshold)
         monkeypatch.setattr(stream, "CHUNK_LINES", 7)
+        monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", 11)  # the first pass's chunks: stats across their ends
         monkeypatch.setattr(stream, "EDGE_BYTES", 400)  # the head and tail are judged from a few lines
 
         def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - records what the streamed pass returned
@@ -99,17 +100,20 @@ def test_a_streamed_table_stores_what_the_whole_frame_path_stores(tmp_path, monk
         assert any("cut off mid-row" in note for note in streamed["notes"])
 
 
-@pytest.mark.parametrize("case", ["restart", "no-step", "repeated-step"])
+@pytest.mark.parametrize("case", ["restart", "no-step", "repeated-step", "latin-1"])
 def test_a_layout_only_the_whole_frame_judges_falls_back_to_it(tmp_path, monkeypatch, case: str) -> None:
-    """A restart (appended runs), a table with no step column, a repeated step: the first pass hands the
-    file to the whole-frame path, which stores what it always stored (segments, row axis, last value kept)."""
+    """A restart (appended runs), a table with no step column, a repeated step, bytes that are not UTF-8: the
+    first pass hands the file to the whole-frame path, which stores what it always stored (segments, row
+    axis, last value kept, the code-page note)."""
     text = {
         "restart": _table(120, restart_at=60, odd=False),
         "no-step": "time,train_loss,val_loss\n" + "".join(f"{1.7e9 + i},{1 / (i + 1):.4f},{1 / (i + 2):.4f}\n"
                                                           for i in range(80)),
         "repeated-step": _table(80, odd=False).replace("\n40,", "\n39,"),
+        "latin-1": _table(80, odd=False).replace("warmup", "échauffement", 1),
     }[case]
-    whole, streamed, did = _both(tmp_path, monkeypatch, "log.csv", text.encode())
+    data = text.encode("latin-1" if case == "latin-1" else "utf-8")
+    whole, streamed, did = _both(tmp_path, monkeypatch, "log.csv", data)
     assert not did
     assert streamed == whole and whole["metrics"]
 
@@ -118,12 +122,13 @@ def test_the_reading_progress_follows_the_bytes_read(tmp_path, monkeypatch) -> N
     """The upload page's bar moves while a big table is read: the reader reports the bytes it has parsed."""
     monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 0)
     monkeypatch.setattr(stream, "CHUNK_LINES", 50)
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", 200)
     data = _table(3000, odd=False).encode()
     seen: list[tuple[float, str]] = []
     outcome = import_upload(Store(tmp_path / "p.db"), "log.csv", data, progress=lambda f, what: seen.append((f, what)))
     assert outcome.error is None
     reading = [(f, what) for f, what in seen if what.startswith("reading")]
-    assert len(reading) >= 5 and any(" of 0 MB)" in what or " MB)" in what for _, what in reading)
+    assert len(reading) >= 10 and all(what.endswith(" MB)") for _, what in reading[:-1])
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
 

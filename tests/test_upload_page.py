@@ -104,7 +104,7 @@ def test_the_file_bar_appears_after_a_second_and_follows_the_import(tmp_path: Pa
     written, under the file's name (issue 23)."""
     import numpy as np
 
-    from runner.importers import stream
+    from runner.importers import stream, tabular
     from runner.importers.upload import import_upload
     from traindoc.ui.upload_bar import FileProgress
 
@@ -125,6 +125,7 @@ def test_the_file_bar_appears_after_a_second_and_follows_the_import(tmp_path: Pa
     lines = "".join(f"{i},{1 / (i + 1):.5f},{np.sin(i):.5f}\n" for i in range(2000))
     monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 0)  # streamed as a big table is, in small chunks
     monkeypatch.setattr(stream, "CHUNK_LINES", 20)
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", 100)
     outcome = import_upload(Store(tmp_path / "b.db"), "big.csv", ("step,loss,acc\n" + lines).encode(), progress=tick)
     bar.close()
     assert outcome.error is None and slow.emptied

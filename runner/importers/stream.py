@@ -40,8 +40,6 @@ EDGE_BYTES = 65536
 # Lines parsed at a time: ~40,000 rows of a 4-metric log, so the write's tuples and the chart summaries of
 # one chunk stay in tens of MB however wide the rows are cut.
 CHUNK_LINES = 10_000
-# Bytes validated as UTF-8 at a time (an incremental decoder: no copy of the whole text).
-UTF8_SLICE = 16 * 1024 * 1024
 
 Tick = Callable[[float], None]
 
@@ -62,7 +60,7 @@ def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
     from runner.importers.base import Entry
     from runner.importers.detect import _is_table, _table_format
 
-    if len(data) < STREAM_MIN_BYTES or not _utf8(data):
+    if len(data) < STREAM_MIN_BYTES or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     head = data[:EDGE_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff").rpartition("\n")[0]  # whole lines
     body = head.lstrip(" \t\r\n")
@@ -78,16 +76,6 @@ def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
     _, note = truncated.table_tail(mini, sep, lines_before=data.count(b"\n") - mini.count("\n"))
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     return BigTable(data, sep, encoding, note is not None), note
-
-
-def _utf8(data: bytes) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for start in range(0, len(data), UTF8_SLICE):
-            decoder.decode(data[start:start + UTF8_SLICE], final=start + UTF8_SLICE >= len(data))
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -134,8 +122,11 @@ class _Metric:
         if (np.diff(np.r_[self.last_step, steps]) <= 0).any():
             raise NotStreamable(_col)
         # the gap of the stored (whole) steps, as ``tidy.step_gaps`` reads them
-        rounded = np.round(np.r_[self.last_step, steps] if self.count else steps)
-        self.gaps.update(dict(zip(*np.unique(np.diff(rounded), return_counts=True), strict=True)))
+        gaps = np.diff(np.round(np.r_[self.last_step, steps] if self.count else steps))
+        if gaps.size and gaps.min() == gaps.max():  # the usual log: one gap throughout (no sort needed)
+            self.gaps[float(gaps[0])] += gaps.size
+        elif gaps.size:
+            self.gaps.update(dict(zip(*np.unique(gaps, return_counts=True), strict=True)))
         self.last_step = float(steps[-1])
         nan, inf = np.isnan(values), np.isinf(values)
         if nan.any() and not self.nan:
@@ -183,7 +174,7 @@ def read(source: str, table: BigTable, name: str, config: dict[str, Any], notes:
     """The run of a big table, its rows left to ``StreamedRows``; None when it needs the whole-frame path."""
     try:
         return _scan(source, table, name, config, notes, tick)
-    except NotStreamable:
+    except (NotStreamable, UnicodeDecodeError):  # not UTF-8: the whole-frame path reads its code page
         return None
 
 
@@ -193,12 +184,13 @@ def _scan(source: str, table: BigTable, name: str, config: dict[str, Any], notes
     plan = _layout(next(_heads(table, source)))
     metrics: dict[str, _Metric] = {}
     epochs_seen: set[float] = set()
-    for columns in _parts(table, source, plan, tick):
+    for columns in _parts(table, source, plan, tick, tabular.READ_CHUNK_ROWS):
         for column in columns:
-            if metrics.setdefault(column[0], _Metric()).add(column):
-                finite = column[2][~np.isnan(column[2])]
-                if finite.size:
-                    epochs_seen.update(np.unique(np.floor(finite)).tolist())
+            metrics.setdefault(column[0], _Metric()).add(column)
+        epochs = np.concatenate([column[2] for column in columns]) if columns else np.empty(0)
+        epochs = np.floor(epochs[~np.isnan(epochs)])
+        if epochs.size:  # the epochs of the stored rows (``tidy.map_names``), few distinct ones: a set
+            epochs_seen.update(np.unique(epochs).tolist() if epochs.min() != epochs.max() else [float(epochs[0])])
     counted = {col: m for col, m in metrics.items() if m.count}
     if not counted:
         raise NotStreamable("no metric values")  # the whole-frame path names what is missing
@@ -242,11 +234,12 @@ def _heads(table: BigTable, source: str) -> Iterator[pd.DataFrame]:
                                     encoding=table.encoding, chunk_rows=2), pd.DataFrame()).rename(columns=str.strip)
 
 
-def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None) -> Iterator[list[Column]]:
-    """The table chunk by chunk as arrays per metric column, the last row dropped when it was cut;
-    ``tick`` gets the fraction of the bytes read."""
+def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
+           lines: int | None = None) -> Iterator[list[Column]]:
+    """The table chunk by chunk (``lines`` at a time) as arrays per metric column, the last row dropped when
+    it was cut; ``tick`` gets the fraction of the bytes read."""
     buffer = io.BytesIO(table.data)
-    chunks = tabular.table_chunks(source, buffer, table.sep, encoding=table.encoding, chunk_rows=CHUNK_LINES)
+    chunks = tabular.table_chunks(source, buffer, table.sep, encoding=table.encoding, chunk_rows=lines or CHUNK_LINES)
     line = 2  # the line of a row as ``tabular.wide_to_long`` counts it: the header is line 1
     held = next(chunks, None)
     while held is not None:
