@@ -52,6 +52,7 @@ class BigTable:
     sep: str
     encoding: str  # "utf-8" or "utf-8-sig"
     cut: bool  # the last row was cut mid-row: dropped (the note says so)
+    spaces: bool = True  # spaces follow the separators in the head: skipped (``tabular.spaced``)
 
 
 def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
@@ -75,7 +76,7 @@ def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
     mini = f"{header}\n{tail}"
     _, note = truncated.table_tail(mini, sep, lines_before=data.count(b"\n") - mini.count("\n"))
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-    return BigTable(data, sep, encoding, note is not None), note
+    return BigTable(data, sep, encoding, note is not None, tabular.spaced(head, sep)), note
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,8 @@ def _scan(source: str, table: BigTable, name: str, config: dict[str, Any], notes
     for columns in _parts(table, source, plan, tick, tabular.READ_CHUNK_ROWS):
         for column in columns:
             metrics.setdefault(column[0], _Metric()).add(column)
-        epochs = np.concatenate([column[2] for column in columns]) if columns else np.empty(0)
-        epochs = np.floor(epochs[~np.isnan(epochs)])
-        if epochs.size:  # the epochs of the stored rows (``tidy.map_names``), few distinct ones: a set
-            epochs_seen.update(np.unique(epochs).tolist() if epochs.min() != epochs.max() else [float(epochs[0])])
+        for column in columns:  # the epochs of the stored rows (``tidy.map_names``), few distinct ones: a set
+            epochs_seen.update(_distinct(np.floor(column[2][~np.isnan(column[2])])))
     counted = {col: m for col, m in metrics.items() if m.count}
     if not counted:
         raise NotStreamable("no metric values")  # the whole-frame path names what is missing
@@ -215,6 +214,13 @@ def _scan(source: str, table: BigTable, name: str, config: dict[str, Any], notes
                        stream=StreamedRows(table, source, plan, counts))
 
 
+def _distinct(values: np.ndarray) -> list[float]:
+    """The distinct values; in one pass when they never decrease (a log's epochs), else by sorting."""
+    if values.size > 1 and (values[1:] >= values[:-1]).all():
+        return values[np.r_[True, values[1:] != values[:-1]]].tolist()
+    return np.unique(values).tolist()
+
+
 def _median(counts: Counter) -> float:
     """The median of values given as ``value → count`` (as ``pandas.Series.median``: the two middles' mean)."""
     keys = sorted(counts)
@@ -231,7 +237,8 @@ def _heads(table: BigTable, source: str) -> Iterator[pd.DataFrame]:
     if b"\n" not in head:
         raise NotStreamable("a header longer than the head read")
     yield next(tabular.table_chunks(source, io.BytesIO(head[:head.rfind(b"\n") + 1]), table.sep,
-                                    encoding=table.encoding, chunk_rows=2), pd.DataFrame()).rename(columns=str.strip)
+                                    encoding=table.encoding, chunk_rows=2, spaces=table.spaces),
+               pd.DataFrame()).rename(columns=str.strip)
 
 
 def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
@@ -239,7 +246,8 @@ def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
     """The table chunk by chunk (``lines`` at a time) as arrays per metric column, the last row dropped when
     it was cut; ``tick`` gets the fraction of the bytes read."""
     buffer = io.BytesIO(table.data)
-    chunks = tabular.table_chunks(source, buffer, table.sep, encoding=table.encoding, chunk_rows=lines or CHUNK_LINES)
+    chunks = tabular.table_chunks(source, buffer, table.sep, encoding=table.encoding, chunk_rows=lines or CHUNK_LINES,
+                                  spaces=table.spaces)
     line = 2  # the line of a row as ``tabular.wide_to_long`` counts it: the header is line 1
     held = next(chunks, None)
     while held is not None:
