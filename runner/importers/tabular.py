@@ -74,7 +74,7 @@ def table_chunks(source: str, buffer: Any, sep: str, *, header: int | None = 0, 
                     raise ImportFailed(source, f"the first row has more fields than the header's "
                                                f"{len(chunk.columns)} (columns would shift); check the separator "
                                                "or the header", 2)
-                flags = [c for c in chunk.columns if chunk[c].dtype.kind == "b"]
+                flags = [c for c, dtype in zip(chunk.columns, chunk.dtypes, strict=True) if dtype.kind == "b"]
                 if flags:  # ``True``/``False`` read as booleans: text, as written (not the numbers 1 and 0)
                     chunk = chunk.assign(**{str(c): chunk[c].map({True: "True", False: "False"}) for c in flags})
                 yield chunk
@@ -119,16 +119,20 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
     """Metric columns: ``column → (values, logged mask)`` as arrays; a column with no number at all is
     not a metric. A column already of numbers (``compact``) has nothing odd in it: NaN is an empty cell."""
     out = {}
-    for col in frame.columns:
-        if col in skip or col.lower().startswith("unnamed:"):
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    wanted = [j for j, col in enumerate(frame.columns) if col not in skip and not col.lower().startswith("unnamed:")]
+    numbers = [j for j in wanted if kinds[j] in "fiu"]
+    if numbers:  # every number column in one block: a 10,000-column table is one conversion, not 10,000
+        block = frame.iloc[:, numbers].to_numpy(dtype=float)
+        seen = ~np.isnan(block)
+        some = seen.any(axis=0)
+    for k, j in enumerate(numbers):
+        if some[k]:
+            out[frame.columns[j]] = (block[:, k], seen[:, k])
+    for j in wanted:
+        if kinds[j] in "fiu":
             continue
-        raw = frame[col]
-        if raw.dtype.kind in "fiu":
-            values = raw.to_numpy(dtype=float)
-            logged = ~np.isnan(values)
-            if logged.any():
-                out[col] = (values, logged)
-            continue
+        col, raw = frame.columns[j], frame.iloc[:, j]
         values = pd.to_numeric(raw, errors="coerce")
         logged = values.notna()
         odd = raw.notna() & ~logged  # only these cells need a look at their text (nan, inf, junk)
@@ -142,7 +146,8 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
                                                                                                    fill_value=False)
         if logged.any():
             out[col] = (values.to_numpy(dtype=float), logged.to_numpy(dtype=bool))
-    return out
+    order = {col: i for i, col in enumerate(frame.columns)}
+    return dict(sorted(out.items(), key=lambda item: order[item[0]]))  # in the table's column order
 
 
 def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, first_line: int = 2,
@@ -172,8 +177,9 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
     walls = _wall(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
     lines = np.arange(first_line, first_line + len(frame))
     rows, values, names, counts = [], [], [], []
+    kinds = {col: dtype.kind for col, dtype in zip(frame.columns, frame.dtypes, strict=True)}
     for col, (col_values, logged) in metrics.items():
-        if frame[col].dtype.kind not in "fiu":  # only a text column can hold cells that are not numbers
+        if kinds[col] not in "fiu":  # only a text column can hold cells that are not numbers
             bad = frame[col].notna().to_numpy() & ~logged
             if bad.any():
                 first = int(np.argmax(bad))
