@@ -37,6 +37,28 @@ def _table(rows: int, sep: str = ",", *, restart_at: int | None = None, sparse: 
     return "\n".join(lines) + "\n"
 
 
+def _records(rows: int, *, late_step: bool = False, cut: bool = False) -> str:
+    """JSON lines: NaN logged, keys missing (not logged), junk, booleans, nested values, a key that appears
+    late; optionally a last line cut mid-object, or records whose step key only appears later."""
+    rng = np.random.default_rng(5)
+    lines = []
+    for i in range(rows):
+        record: dict = {"epoch": i // 10} if late_step and i < 30 else {"step": i * 2, "epoch": i // 10}
+        record["time"] = 1.7e9 + i
+        for name in ("loss", "acc", "lr"):
+            pick = rng.random()
+            if pick < 0.05:
+                continue
+            record[name] = float("nan") if pick < 0.08 else "oops" if pick < 0.1 else float(rng.normal())
+        record["flag"] = bool(i % 2)
+        record["nested"] = {"a": 1}
+        if i > rows // 2:
+            record["val_loss"] = float(rng.random())
+        lines.append(json.dumps(record))
+    text = "\n".join(lines) + "\n"
+    return text + '{"step": 99999, "loss": 0.' if cut else text
+
+
 def _stored(store: Store, run_id: int) -> dict[str, list[tuple]]:
     q = store.conn.execute
     return {
@@ -75,7 +97,8 @@ def _both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, data: byte
     return out[0], out[1], any(streamed)
 
 
-@pytest.mark.parametrize("case", ["messy", "sparse", "tsv", "epochs", "float-steps", "cut-row", "bom"])
+@pytest.mark.parametrize("case", ["messy", "sparse", "tsv", "epochs", "float-steps", "cut-row", "bom", "jsonl",
+                                  "jsonl-cut"])
 def test_a_streamed_table_stores_what_the_whole_frame_path_stores(tmp_path, monkeypatch, case: str) -> None:
     text = {
         "messy": _table(300),
@@ -85,12 +108,14 @@ def test_a_streamed_table_stores_what_the_whole_frame_path_stores(tmp_path, monk
         "float-steps": _table(100, float_steps=True),
         "cut-row": _table(150).rstrip("\n") + "\n123,12,1700000999.0,0.5,0.",
         "bom": "\ufeff" + _table(60),
+        "jsonl": _records(200),
+        "jsonl-cut": _records(120, cut=True),
     }[case]
     if case == "epochs":  # one row per whole epoch, no step column: the epoch is the step
         lines = text.splitlines()
         text = "\n".join([lines[0]] + [f"{i},{i},{line.split(',', 2)[2]}" for i, line in enumerate(lines[1:])]) + "\n"
-    whole, streamed, did = _both(tmp_path, monkeypatch, "log.tsv" if case == "tsv" else "log.csv",
-                                 text.encode())
+    name = "log.tsv" if case == "tsv" else "log.jsonl" if case.startswith("jsonl") else "log.csv"
+    whole, streamed, did = _both(tmp_path, monkeypatch, name, text.encode())
     assert did, "the streamed pass fell back to the whole frame"
     assert streamed == whole
     assert len(whole["metrics"]) > 50
@@ -98,9 +123,11 @@ def test_a_streamed_table_stores_what_the_whole_frame_path_stores(tmp_path, monk
         assert any("not numbers" in note for note in whole["notes"]) and any("NaN" in n for n in whole["notes"])
     if case == "cut-row":
         assert any("cut off mid-row" in note for note in streamed["notes"])
+    if case == "jsonl-cut":
+        assert any("cut off before its end" in note for note in streamed["notes"])
 
 
-@pytest.mark.parametrize("case", ["restart", "no-step", "repeated-step", "latin-1"])
+@pytest.mark.parametrize("case", ["restart", "no-step", "repeated-step", "latin-1", "jsonl-late-step"])
 def test_a_layout_only_the_whole_frame_judges_falls_back_to_it(tmp_path, monkeypatch, case: str) -> None:
     """A restart (appended runs), a table with no step column, a repeated step, bytes that are not UTF-8: the
     first pass hands the file to the whole-frame path, which stores what it always stored (segments, row
@@ -111,9 +138,10 @@ def test_a_layout_only_the_whole_frame_judges_falls_back_to_it(tmp_path, monkeyp
                                                           for i in range(80)),
         "repeated-step": _table(80, odd=False).replace("\n40,", "\n39,"),
         "latin-1": _table(80, odd=False).replace("warmup", "échauffement", 1),
+        "jsonl-late-step": _records(100, late_step=True),
     }[case]
     data = text.encode("latin-1" if case == "latin-1" else "utf-8")
-    whole, streamed, did = _both(tmp_path, monkeypatch, "log.csv", data)
+    whole, streamed, did = _both(tmp_path, monkeypatch, "log.jsonl" if "jsonl" in case else "log.csv", data)
     assert not did
     assert streamed == whole and whole["metrics"]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +38,8 @@ from traindoc import vocabulary
 STREAM_MIN_BYTES = 8 * 1024 * 1024
 # Bytes of the head and the tail decoded to detect the table and a row cut off at the end.
 EDGE_BYTES = 65536
+# JSON records looked at to tell MMEngine's logs from generic JSON lines (``mmengine.looks_like`` reads 50).
+MMENGINE_PROBE = 50
 # Lines parsed at a time: ~40,000 rows of a 4-metric log, so the write's tuples and the chart summaries of
 # one chunk stay in tens of MB however wide the rows are cut.
 CHUNK_LINES = 10_000
@@ -53,6 +56,7 @@ class BigTable:
     encoding: str  # "utf-8" or "utf-8-sig"
     cut: bool  # the last row was cut mid-row: dropped (the note says so)
     spaces: bool = True  # spaces follow the separators in the head: skipped (``tabular.spaced``)
+    end: int | None = None  # JSON lines: where the records end (before a last line cut mid-object); None: a table
 
 
 def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
@@ -65,6 +69,8 @@ def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
         return None
     head = data[:EDGE_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff").rpartition("\n")[0]  # whole lines
     body = head.lstrip(" \t\r\n")
+    if body.startswith("{"):
+        return _sniff_lines(data, body)
     if not body or body[0] in "{[" or not _is_table(body) or _table_format(Entry(entry_name, b""), body) not in (
             "csv", "tsv"):
         return None
@@ -77,6 +83,32 @@ def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
     _, note = truncated.table_tail(mini, sep, lines_before=data.count(b"\n") - mini.count("\n"))
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     return BigTable(data, sep, encoding, note is not None, tabular.spaced(head, sep)), note
+
+
+def _sniff_lines(data: bytes, body: str) -> tuple[BigTable, str | None] | None:
+    """JSON lines (not MMEngine's, judged from the first records, as ``detect`` does): where the records end,
+    before a last line cut mid-object, and the note saying so."""
+    from runner.importers import mmengine
+
+    lines = [line for line in body.splitlines() if line.strip()]
+    if len(lines) < 2 or not lines[1].lstrip().startswith("{"):
+        return None
+    try:
+        records = [(i, json.loads(line)) for i, line in enumerate(lines[:MMENGINE_PROBE], 1)]
+    except (ValueError, RecursionError):
+        return None  # the whole-frame path names the bad line
+    if not all(isinstance(r, dict) for _, r in records) or mmengine.looks_like(records):
+        return None
+    edge = data[-EDGE_BYTES:]
+    kept = len(edge.rstrip())  # the tail without its trailing blank lines
+    if b"\n" not in edge[:kept]:
+        return None  # a last line longer than the tail read
+    start = edge.rfind(b"\n", 0, kept) + 1
+    last = edge[start:kept].decode("utf-8", errors="ignore")
+    number = data.count(b"\n") - edge[kept:].count(b"\n") + 1  # the last non-blank line's number
+    _, note = truncated.jsonl_tail(f"{{}}\n{last}", lines_before=number - 2)
+    end = len(data) - len(edge) + (start if note is not None else len(edge))
+    return BigTable(data, "", "utf-8", note is not None, end=end), note
 
 
 @dataclass(frozen=True)
@@ -207,7 +239,7 @@ def _scan(source: str, table: BigTable, name: str, config: dict[str, Any], notes
     counts = {col: m.count for col, m in counted.items()}
     mapping = vocabulary.map_names(counts, axis=axis, epochs=len(epochs_seen),
                                    gaps={col: _median(m.gaps) for col, m in counted.items() if m.gaps})
-    fmt = "tsv" if table.sep == "\t" else "csv"
+    fmt = "jsonl" if table.end is not None else "tsv" if table.sep == "\t" else "csv"
     meta = {"format": fmt, "file": source, "axis": axis}
     return ImportedRun(name=name, source=source, format=fmt, frame=pd.DataFrame(columns=list(COLUMNS)),
                        mapping=mapping, axis=axis, config=config, meta=meta, warnings=tuple(found),
@@ -234,6 +266,11 @@ def _median(counts: Counter) -> float:
 def _heads(table: BigTable, source: str) -> Iterator[pd.DataFrame]:
     """The table's first rows (its header fixes the layout)."""
     head = table.data[:EDGE_BYTES]
+    if table.end is not None:  # JSON lines: the keys of the first records (later chunks must agree)
+        lines = [line for line in head.decode("utf-8", errors="ignore").splitlines()[:MMENGINE_PROBE] if line.strip()]
+        records = [(i, json.loads(line)) for i, line in enumerate(lines[:-1], 1)]  # the last may be cut short
+        yield tabular.records_frame(records).rename(columns=lambda c: str(c).strip())
+        return
     if b"\n" not in head:
         raise NotStreamable("a header longer than the head read")
     yield next(tabular.table_chunks(source, io.BytesIO(head[:head.rfind(b"\n") + 1]), table.sep,
@@ -245,6 +282,9 @@ def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
            lines: int | None = None) -> Iterator[list[Column]]:
     """The table chunk by chunk (``lines`` at a time) as arrays per metric column, the last row dropped when
     it was cut; ``tick`` gets the fraction of the bytes read."""
+    if table.end is not None:
+        yield from _record_parts(table, source, plan, tick, lines)
+        return
     buffer = io.BytesIO(table.data)
     chunks = tabular.table_chunks(source, buffer, table.sep, encoding=table.encoding, chunk_rows=lines or CHUNK_LINES,
                                   spaces=table.spaces)
@@ -261,6 +301,52 @@ def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
             tick(min(buffer.tell() / max(len(table.data), 1), 1.0))
 
 
+def _record_parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None,
+                  lines: int | None) -> Iterator[list[Column]]:
+    """JSON lines ``lines`` records at a time, each chunk a table as ``tabular.records_frame`` makes it."""
+    from runner.importers.base import ImportFailed
+
+    data, end, pos, number, row = table.data, table.end or 0, 0, 0, 2
+    records: list[tuple[int, dict]] = []
+    while pos < end or records:
+        if pos < end:
+            stop = data.find(b"\n", pos, end)
+            stop = end if stop < 0 else stop
+            number, text, pos = number + 1, data[pos:stop], stop + 1
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ImportFailed(source, f"not a JSON object per line ({exc.msg})", number) from None
+            except RecursionError:
+                raise ImportFailed(source, "JSON nested too deeply to read", number) from None
+            if not isinstance(obj, dict):
+                raise ImportFailed(source, f"expected a JSON object per line, found {type(obj).__name__}", number)
+            records.append((number, obj))
+            if len(records) < (lines or CHUNK_LINES) and pos < end:
+                continue
+        chunk = tabular.records_frame(records)
+        chunk.columns = [str(c).strip() for c in chunk.columns]
+        if not _agrees(chunk, plan):
+            raise NotStreamable("a step, epoch or time key appears later")  # the union of keys decides
+        yield _convert(chunk, plan, row)
+        row += len(records)
+        records = []
+        if tick is not None:
+            tick(min(pos / max(end, 1), 1.0))
+
+
+def _agrees(chunk: pd.DataFrame, plan: _Plan) -> bool:
+    """Whether a later chunk of JSON records names the same step, epoch and time keys as the first (or none)."""
+    for names, taken in ((tabular.STEP_COLUMNS, plan.step), (tabular.EPOCH_COLUMNS, plan.epoch),
+                         (tabular.WALL_COLUMNS, plan.wall)):
+        found = tabular.find_column(chunk, names)
+        if found is not None and found != taken:
+            return False
+    return True
+
+
 def _layout(chunk: pd.DataFrame) -> _Plan:
     step = tabular.find_column(chunk, tabular.STEP_COLUMNS)
     epoch = tabular.find_column(chunk, tabular.EPOCH_COLUMNS)
@@ -275,15 +361,16 @@ def _layout(chunk: pd.DataFrame) -> _Plan:
 def _convert(chunk: pd.DataFrame, plan: _Plan, first_line: int) -> list[Column]:
     """One chunk as arrays per metric column: each cell read as ``tabular.wide_to_long`` reads it."""
     n = len(chunk)
-    epochs = pd.to_numeric(chunk[plan.epoch], errors="coerce").to_numpy(dtype=float) if plan.epoch \
+    epochs = pd.to_numeric(chunk[plan.epoch], errors="coerce").to_numpy(dtype=float) if plan.epoch in chunk \
         else np.full(n, np.nan)
-    if plan.step is not None:
-        steps = pd.to_numeric(chunk[plan.step], errors="coerce").to_numpy(dtype=float)
+    if plan.step is not None:  # JSON records of a chunk may all lack it: no step, nothing stored from them
+        steps = pd.to_numeric(chunk[plan.step], errors="coerce").to_numpy(dtype=float) if plan.step in chunk \
+            else np.full(n, np.nan)
     else:
         if (epochs[~np.isnan(epochs)] % 1 != 0).any():
             raise NotStreamable("fractional epochs")  # the row order becomes the step: the whole-frame path
         steps = epochs
-    walls = tabular._wall(chunk[plan.wall]).to_numpy(dtype=float) if plan.wall else np.full(n, np.nan)
+    walls = tabular._wall(chunk[plan.wall]).to_numpy(dtype=float) if plan.wall in chunk else np.full(n, np.nan)
     walls = np.where(np.isnan(walls), 0.0, walls)
     has_step = ~np.isnan(steps)
     found = tabular.numeric_columns(chunk, plan.skip)

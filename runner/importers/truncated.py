@@ -51,8 +51,11 @@ def table_tail(text: str, sep: str, lines_before: int = 0) -> tuple[str, str | N
                          "still being written or was copied part-way; that row was dropped")
 
 
-def jsonl_tail(text: str) -> tuple[str, str | None]:
-    """``(text, note)``: JSON lines without a last line that is an object cut off before its end."""
+def jsonl_tail(text: str, lines_before: int = 0) -> tuple[str, str | None]:
+    """``(text, note)``: JSON lines without a last line that is an object cut off before its end.
+
+    ``lines_before``: lines of the file left out of ``text`` (a big file judged by its last line).
+    """
     body = text.rstrip()
     head, _, last = body.rpartition("\n")
     if not head.strip() or not last.lstrip().startswith("{"):
@@ -60,7 +63,7 @@ def jsonl_tail(text: str) -> tuple[str, str | None]:
     try:
         json.loads(last)
     except json.JSONDecodeError:
-        number = body.count("\n") + 1
+        number = body.count("\n") + 1 + lines_before
         return head + "\n", (f"line {number} is a JSON object cut off before its end: the file was still being "
                              "written or was copied part-way; that line was dropped")
     except RecursionError:
