@@ -67,7 +67,7 @@ def table_chunks(source: str, buffer: Any, sep: str, *, header: int | None = 0, 
     try:
         reader = pd.read_csv(buffer, sep=sep, header=header, keep_default_na=False, na_values=[""],
                              skipinitialspace=spaces, skip_blank_lines=True, encoding=encoding,
-                             chunksize=chunk_rows or READ_CHUNK_ROWS)
+                             chunksize=chunk_rows or READ_CHUNK_ROWS, low_memory=False)  # a chunk is bounded
         with reader:
             for i, chunk in enumerate(reader):
                 if i == 0 and header is not None and not isinstance(chunk.index, pd.RangeIndex):
@@ -123,7 +123,8 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
     wanted = [j for j, col in enumerate(frame.columns) if col not in skip and not col.lower().startswith("unnamed:")]
     numbers = [j for j in wanted if kinds[j] in "fiu"]
     if numbers:  # every number column in one block: a 10,000-column table is one conversion, not 10,000
-        block = frame.iloc[:, numbers].to_numpy(dtype=float)
+        block = (frame.to_numpy(dtype=float)[:, numbers] if all(kind in "fiu" for kind in kinds)  # no copy of a
+                 else frame.iloc[:, numbers].to_numpy(dtype=float))  # frame by columns: one block, then picked
         seen = ~np.isnan(block)
         some = seen.any(axis=0)
     for k, j in enumerate(numbers):
