@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from runner.importers import tabular, truncated
-from runner.importers.base import COLUMNS, ImportedRun
+from runner.importers.base import COLUMNS, Entry, ImportedRun
+from runner.importers.detect import is_table, table_format
 from traindoc import vocabulary
 
 # A file at least this big is streamed (when its layout allows); below, the whole-frame path costs
@@ -62,16 +63,13 @@ class BigTable:
 def sniff(data: bytes, entry_name: str) -> tuple[BigTable, str | None] | None:
     """``(table, cut note)`` when ``data`` is a big UTF-8 generic CSV/TSV with a header; None for anything else
     (a Lightning, Keras or Ultralytics table, another format, a legacy code page: the whole-frame path)."""
-    from runner.importers.base import Entry
-    from runner.importers.detect import _is_table, _table_format
-
     if len(data) < STREAM_MIN_BYTES or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
     head = data[:EDGE_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff").rpartition("\n")[0]  # whole lines
     body = head.lstrip(" \t\r\n")
     if body.startswith("{"):
         return _sniff_lines(data, body)
-    if not body or body[0] in "{[" or not _is_table(body) or _table_format(Entry(entry_name, b""), body) not in (
+    if not body or body[0] in "{[" or not is_table(body) or table_format(Entry(entry_name, b""), body) not in (
             "csv", "tsv"):
         return None
     sep = tabular.sniff_sep(body)
@@ -370,7 +368,7 @@ def _convert(chunk: pd.DataFrame, plan: _Plan, first_line: int) -> list[Column]:
         if (epochs[~np.isnan(epochs)] % 1 != 0).any():
             raise NotStreamable("fractional epochs")  # the row order becomes the step: the whole-frame path
         steps = epochs
-    walls = tabular._wall(chunk[plan.wall]).to_numpy(dtype=float) if plan.wall in chunk else np.full(n, np.nan)
+    walls = tabular.wall_seconds(chunk[plan.wall]).to_numpy(dtype=float) if plan.wall in chunk else np.full(n, np.nan)
     walls = np.where(np.isnan(walls), 0.0, walls)
     has_step = ~np.isnan(steps)
     found = tabular.numeric_columns(chunk, plan.skip)

@@ -175,7 +175,7 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
         steps, axis = epochs, axis or "epoch"
     else:  # fractional epochs only: the row order is the step, the epoch kept beside it
         steps, axis, counted = pd.Series(np.arange(len(frame)), frame.index, dtype=float), "step", True
-    walls = _wall(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
+    walls = wall_seconds(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
     lines = np.arange(first_line, first_line + len(frame))
     rows, values, names, counts = [], [], [], []
     kinds = {col: dtype.kind for col, dtype in zip(frame.columns, frame.dtypes, strict=True)}
@@ -223,7 +223,8 @@ def _row_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
     return frame, "epoch", "no step or epoch column: each row is taken as one epoch (0, 1, 2, ...)"
 
 
-def _wall(col: pd.Series) -> pd.Series:
+def wall_seconds(col: pd.Series) -> pd.Series:
+    """A wall-time column as seconds since the epoch: its numbers, else its dates (ISO or mixed)."""
     numbers = pd.to_numeric(col, errors="coerce")
     if numbers.notna().any():
         return numbers.astype(float)
