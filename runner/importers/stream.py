@@ -1,4 +1,4 @@
-"""A big CSV/TSV upload read and written in bounded memory: two passes over its bytes, nothing held whole.
+"""A big CSV/TSV/JSON-lines upload read and written in bounded memory: two passes over its bytes.
 
 Why (issues 20, 23): the whole-frame path holds the file's text, its table and a long frame of
 every point (~20x the file: 3 GB for a 200 MB CSV) before one write. Here the first pass
@@ -8,8 +8,9 @@ cells; the second pass, run by the store's import transaction, parses again and 
 one chunk of rows at a time. Memory is the upload's bytes plus a constant.
 
 It applies to the simple, common case: a step (or whole-number epoch) column whose every
-metric advances in file order. A log whose steps restart, repeat or go backwards, or that has
-no step column, needs the whole-frame judgement (``tidy.finish``: segments, de-duplication,
+metric advances in file order, UTF-8 bytes, JSON records whose step key is in the first ones.
+A log whose steps restart, repeat or go backwards, or that has no step column, needs the
+whole-frame judgement (``tidy.finish``: segments, de-duplication,
 a counted row axis); the first pass says so and the caller reads it the whole-frame way,
 with the same result as before. ``tests/test_import_stream.py`` holds both paths equal.
 """
