@@ -249,3 +249,38 @@ def test_a_number_written_with_underscores_is_not_a_number(tmp_path, monkeypatch
         values = run.frame.set_index("step")["value"]
         assert 2 not in values.index and values[3] == 0.25, name
         assert any("'loss': 1 cell(s) are not numbers" in note and "'1_000'" in note for note in run.warnings), name
+
+
+def test_json_records_become_the_table_their_text_would() -> None:
+    """JSON numbers go straight to number columns; what the text way reads differently keeps the text way:
+    a logged NaN, strings (``"0.5"`` is a number, ``"1_000"`` and ``"oops"`` are not), booleans as 1/0,
+    nested values dropped, missing keys empty (issue 23: the text round trip was most of the read)."""
+    from runner.importers import tabular
+
+    rng = np.random.default_rng(2)
+    kinds = [None, float("nan"), float("inf"), 3, 2.5, True, "0.5", "1_000", "oops", {"a": 1}, [1], 10**20]
+    records = []
+    for i in range(200):
+        record: dict = {"step": i}
+        for key in ("a", "b", "c", "d"):
+            if rng.random() < 0.8:
+                continue  # missing: not logged
+            record[key] = kinds[int(rng.integers(len(kinds)))]
+        record["clean"] = float(rng.normal())
+        record["flag"] = bool(i % 3)
+        records.append((i + 1, record))
+
+    def as_text(part: list[tuple[int, dict]]) -> pd.DataFrame:  # the reference: every value through its text
+        flat = [{k: tabular._cell(v) for k, v in obj.items() if not isinstance(v, dict | list)} for _, obj in part]
+        return tabular.compact(pd.DataFrame(flat, dtype=object).astype("string").astype(object)
+                               .where(lambda f: f.notna(), None))
+
+    got, expected = tabular.records_frame(records), as_text(records)
+    assert list(got.columns) == list(expected.columns)
+    for col in got.columns:
+        left, right = got[col], expected[col]
+        assert (left.dtype.kind == "f") == (right.dtype.kind == "f"), col
+        if left.dtype.kind == "f":
+            np.testing.assert_array_equal(left.to_numpy(), right.to_numpy(dtype=float), err_msg=col)
+        else:
+            assert [None if pd.isna(v) else v for v in left] == [None if pd.isna(v) else v for v in right], col
