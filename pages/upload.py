@@ -10,6 +10,7 @@ from diagnostics.figures import curve_figure
 from runner.importers import FORMATS
 from runner.importers.upload import correct_mapping, import_upload, tag_as_sweep
 from traindoc.ui.shared import db_path, diagnose_run, finding_card, get_store, md, opening_metrics, series
+from traindoc.ui.upload_bar import FileProgress
 from traindoc.views.overview import length_caption
 from traindoc.views.uploads import name_uploaded
 
@@ -27,10 +28,9 @@ for file in files or []:
     key = f"{file.file_id}:{file.name}"
     if key in done:
         continue
-    bar = st.progress(0.0, text=f"Reading {file.name}")
-    outcome = import_upload(store, file.name, file.getvalue(),
-                            progress=lambda f, what, bar=bar: bar.progress(min(f, 1.0), text=md(what)))
-    bar.empty()
+    bar = FileProgress(st.empty(), file.name)  # appears after a second: a big file's bytes read, rows written
+    outcome = import_upload(store, file.name, file.getvalue(), progress=bar)
+    bar.close()
     if not outcome.existing:  # runs an earlier upload of the same bytes made keep their names
         name_uploaded(store, outcome.run_ids, file.name, given)
     done[key] = outcome.run_ids

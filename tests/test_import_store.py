@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from import_golden import FIXTURES
 
@@ -140,6 +142,14 @@ def _messy_table(rows: int, columns: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _text_read(source: str, text: str, sep: str) -> pd.DataFrame:
+    """The reference reading of a table: the whole text at once, every cell kept as its text."""
+    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
+                        skipinitialspace=True, skip_blank_lines=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
 def _stored(store: Store, run_id: int) -> list[tuple]:
     return store.conn.execute("SELECT name, step, epoch, value, wall_time FROM metrics WHERE run_id=?"
                               " ORDER BY name, step", (run_id,)).fetchall()
@@ -148,16 +158,15 @@ def _stored(store: Store, run_id: int) -> list[tuple]:
 @pytest.mark.parametrize(("rows", "columns", "chunk"), [(400, 6, 7), (30, 600, 9)], ids=["long", "wide"])
 def test_a_chunked_read_stores_the_same_rows_and_notes_as_the_whole_text_read(
         tmp_path, monkeypatch: pytest.MonkeyPatch, rows: int, columns: int, chunk: int) -> None:
-    """Issue 20: a CSV read in chunks (number columns turned into numbers chunk by chunk) stores exactly
-    what reading the whole file as text stored: the same rows, logged NaNs kept, the same notes."""
+    """Issue 20: a CSV read in chunks by the C parser (number columns as numbers chunk by chunk) stores
+    exactly what reading the whole file as text stored: the same rows, logged NaNs kept, the same notes."""
     from runner.importers import tabular
     from runner.importers.upload import import_upload
 
     data = _messy_table(rows, columns)
     whole = Store(tmp_path / "whole.db")
-    with monkeypatch.context() as patched:  # the path before: one read, every cell kept as text
-        patched.setattr(tabular, "READ_CHUNK_ROWS", 10**9)
-        patched.setattr(tabular, "compact", lambda frame: frame)
+    with monkeypatch.context() as patched:  # the reference: one read, every cell kept as text
+        patched.setattr(tabular, "read_table", _text_read)
         before = import_upload(whole, "messy.csv", data)
     monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", chunk)
     chunked = Store(tmp_path / "chunked.db")
@@ -223,3 +232,55 @@ def test_short_metrics_in_shared_chunks_store_the_same_rows_and_summaries(tmp_pa
             store.conn.execute("SELECT * FROM metric_rollups ORDER BY 1, 2, 3, 4").fetchall(),
             store.conn.execute("SELECT * FROM metric_stats ORDER BY 1, 2").fetchall()]
     assert tables["shared"] == tables["small"] and len(tables["shared"][1]) > 80
+
+
+@pytest.mark.parametrize("chunk", [2, 10**6], ids=["chunked", "one-chunk"])
+def test_a_number_written_with_underscores_is_not_a_number(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                          chunk: int) -> None:
+    """``1_000`` is what Python's ``float`` accepts but no logger writes: a cell that is not a number as
+    written (``pd.to_numeric``), skipped with a note, in a CSV and in JSON lines, however it is chunked."""
+    from runner.importers import tabular
+
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", chunk)
+    table = b"step,loss\n1,0.5\n2,1_000\n3,0.25\n4,0.2\n"
+    lines = b'{"step": 1, "loss": 0.5}\n{"step": 2, "loss": "1_000"}\n{"step": 3, "loss": 0.25}\n'
+    for name, data in (("log.csv", table), ("log.jsonl", lines)):
+        (run,) = read_upload(name, data)
+        values = run.frame.set_index("step")["value"]
+        assert 2 not in values.index and values[3] == 0.25, name
+        assert any("'loss': 1 cell(s) are not numbers" in note and "'1_000'" in note for note in run.warnings), name
+
+
+def test_json_records_become_the_table_their_text_would() -> None:
+    """JSON numbers go straight to number columns; what the text way reads differently keeps the text way:
+    a logged NaN, strings (``"0.5"`` is a number, ``"1_000"`` and ``"oops"`` are not), booleans as 1/0,
+    nested values dropped, missing keys empty (issue 23: the text round trip was most of the read)."""
+    from runner.importers import tabular
+
+    rng = np.random.default_rng(2)
+    kinds = [None, float("nan"), float("inf"), 3, 2.5, True, "0.5", "1_000", "oops", {"a": 1}, [1], 10**20]
+    records = []
+    for i in range(200):
+        record: dict = {"step": i}
+        for key in ("a", "b", "c", "d"):
+            if rng.random() < 0.8:
+                continue  # missing: not logged
+            record[key] = kinds[int(rng.integers(len(kinds)))]
+        record["clean"] = float(rng.normal())
+        record["flag"] = bool(i % 3)
+        records.append((i + 1, record))
+
+    def as_text(part: list[tuple[int, dict]]) -> pd.DataFrame:  # the reference: every value through its text
+        flat = [{k: tabular._cell(v) for k, v in obj.items() if not isinstance(v, dict | list)} for _, obj in part]
+        return tabular.compact(pd.DataFrame(flat, dtype=object).astype("string").astype(object)
+                               .where(lambda f: f.notna(), None))
+
+    got, expected = tabular.records_frame(records), as_text(records)
+    assert list(got.columns) == list(expected.columns)
+    for col in got.columns:
+        left, right = got[col], expected[col]
+        assert (left.dtype.kind == "f") == (right.dtype.kind == "f"), col
+        if left.dtype.kind == "f":
+            np.testing.assert_array_equal(left.to_numpy(), right.to_numpy(dtype=float), err_msg=col)
+        else:
+            assert [None if pd.isna(v) else v for v in left] == [None if pd.isna(v) else v for v in right], col

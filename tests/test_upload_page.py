@@ -81,3 +81,56 @@ def test_a_bad_file_alone_says_nothing_was_imported(tmp_path: Path, monkeypatch:
     at = _upload(_page(tmp_path / "t.db", monkeypatch), ("corrupt.csv", bytes(range(256)) * 8))
     assert not at.exception and at.error[0].value.startswith("corrupt\\.csv")
     assert "Nothing was imported from these files" in at.info[0].value  # not "No uploaded runs yet"
+
+
+class _Slot:
+    """A stand-in for ``st.empty()``: records the bar's values and whether it was taken away."""
+
+    def __init__(self) -> None:
+        self.values: list[tuple[float, str]] = []
+        self.emptied = False
+
+    def progress(self, value: float, text: str = "") -> _Slot:
+        self.values.append((value, text))
+        return self
+
+    def empty(self) -> None:
+        self.emptied = True
+
+
+def test_the_file_bar_appears_after_a_second_and_follows_the_import(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file imported within a second shows no bar; a longer one shows its bytes read, then its rows
+    written, under the file's name (issue 23)."""
+    import numpy as np
+
+    from runner.importers import stream, tabular
+    from runner.importers.upload import import_upload
+    from traindoc.ui.upload_bar import FileProgress
+
+    now = [0.0]
+    quick = _Slot()
+    bar = FileProgress(quick, "small.csv", clock=lambda: now[0])
+    bar(0.5, "reading small.csv")
+    bar.close()
+    assert quick.values == [] and quick.emptied
+
+    slow = _Slot()
+    bar = FileProgress(slow, "big.csv", clock=lambda: now[0])
+
+    def tick(fraction: float, what: str) -> None:
+        now[0] += 0.1  # a tenth of a second per step of the import
+        bar(fraction, what)
+
+    lines = "".join(f"{i},{1 / (i + 1):.5f},{np.sin(i):.5f}\n" for i in range(2000))
+    monkeypatch.setattr(stream, "STREAM_MIN_BYTES", 0)  # streamed as a big table is, in small chunks
+    monkeypatch.setattr(stream, "CHUNK_LINES", 20)
+    monkeypatch.setattr(tabular, "READ_CHUNK_ROWS", 100)
+    outcome = import_upload(Store(tmp_path / "b.db"), "big.csv", ("step,loss,acc\n" + lines).encode(), progress=tick)
+    bar.close()
+    assert outcome.error is None and slow.emptied
+    fractions = [v for v, _ in slow.values]
+    assert len(fractions) > 10 and fractions == sorted(fractions) and fractions[-1] == 1.0
+    texts = [t for _, t in slow.values]
+    assert all(t.startswith("big\\.csv: ") for t in texts)
+    assert any("reading" in t and "MB" in t for t in texts) and any("writing" in t for t in texts)

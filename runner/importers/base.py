@@ -93,16 +93,19 @@ class ImportedRun:
     config: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # A big table's rows, read again as they are written (``runner.importers.stream``): then ``frame`` is
+    # empty and ``stream.counts`` holds the points per original name.
+    stream: Any = None
 
     @property
     def rows(self) -> int:
-        return len(self.frame)
+        return len(self.frame) if self.stream is None else len(self.stream)
 
     def mapping_table(self) -> pd.DataFrame:
         """``original, name, split, kind, better, points`` per metric: what the upload page shows and edits."""
         from traindoc.core.vocabulary import role
 
-        counts = self.frame["name"].value_counts()
+        counts = self.frame["name"].value_counts() if self.stream is None else self.stream.counts
         rows = []
         for original, name in self.mapping.items():
             r = role(name)

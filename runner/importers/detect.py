@@ -64,8 +64,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
     if sb3.looks_like(body):  # boxed ``| rollout/ |`` tables: pipes that a table sniffer would take for columns
         return Detected("sb3", text)
     table, cut = truncated.table_tail(text, sniff_sep(body))
-    if _is_table(body) or _is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
-        return Detected(_table_format(entry, body), table, (cut,) if cut else ())
+    if is_table(body) or is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
+        return Detected(table_format(entry, body), table, (cut,) if cut else ())
     if bare.looks_like(body):  # np.savetxt / one value per line: the file name names the series
         return Detected("values", text)
     return Detected("console", text)
@@ -114,7 +114,7 @@ def _one_object(line: str) -> bool:
         return False
 
 
-def _is_table(body: str) -> bool:
+def is_table(body: str) -> bool:
     head = [line for line in body.splitlines()[:6] if line.strip()]
     sep = sniff_sep(body)
     if len(head) < 2 or head[0].count(sep) < 1:
@@ -125,7 +125,7 @@ def _is_table(body: str) -> bool:
     return all(line.count(sep) == head[0].count(sep) for line in head[1:])
 
 
-def _table_format(entry: Entry, body: str) -> str:
+def table_format(entry: Entry, body: str) -> str:
     cols = [c.strip().strip('"').lower() for c in body.splitlines()[0].split(sniff_sep(body))]
     if any(c.startswith("metrics/") or c.endswith("box_loss") for c in cols):
         return "ultralytics"

@@ -27,6 +27,7 @@ from runner.importers import (
     tensorboard,
     ultralytics,
 )
+from runner.importers import stream as streamed
 from runner.importers.base import Entry, ImportedRun, ImportFailed, Limits, Parsed
 from runner.importers.detect import detect
 from runner.importers.text import decode_note
@@ -76,16 +77,20 @@ def read_path(path: str | Path, limits: Limits | None = None, progress: Progress
 
 
 def read_upload(name: str, data: bytes, limits: Limits | None = None,
-                progress: Progress | None = None) -> list[ImportedRun]:
-    """Every run in one uploaded file (a zip may hold several)."""
+                progress: Progress | None = None, stream: bool = False) -> list[ImportedRun]:
+    """Every run in one uploaded file (a zip may hold several).
+
+    ``stream``: a big CSV/TSV comes back with its rows left in its bytes, read again as the store
+    writes them (``runner.importers.stream``; for ``save``, not for reading ``frame``).
+    """
     limits = limits or Limits()
     entries = from_upload(name, data, limits)
     zipped = len(entries) != 1 or entries[0].path != PurePosixPath(name).name
-    return read_entries(entries, name, limits, progress, is_file=not zipped)
+    return read_entries(entries, name, limits, progress, is_file=not zipped, stream=stream)
 
 
 def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Progress | None = None,
-                 is_file: bool = True) -> list[ImportedRun]:
+                 is_file: bool = True, stream: bool = False) -> list[ImportedRun]:
     def label(entry_path: str) -> str:
         return base if is_file else f"{base}/{entry_path}"
 
@@ -94,14 +99,31 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
     if not logs:
         raise ImportFailed(base, "holds hyper-parameters only (a sidecar such as hparams.json), no metrics; "
                                  "import it together with its log")
-    events, others = [], []
+    events, others, big = [], [], []
     for entry in logs:
+        table = streamed.sniff(entry.data, entry.name) if stream else None
+        if table is not None:
+            big.append((entry, table))
+            continue
         relabeled = Entry(label(entry.path), entry.data)
         found = detect(relabeled, limits)
         (events if found.format == "tensorboard" else others).append((entry, found))
     runs: list[ImportedRun] = []
-    total = len(events) + len(others)
-    for i, (entry, found) in enumerate(others):
+    total = len(events) + len(others) + len(big)
+    for k, (entry, (table, cut)) in enumerate(big):
+        source = label(entry.path)
+
+        def told(fraction: float, start: float = k / total, what: str = entry.path,
+                 size: float = len(entry.data) / 1e6) -> None:  # the bytes read so far: a bar that moves
+            _tell(progress, start + fraction / total, f"{what} ({fraction * size:,.0f} of {size:,.0f} MB)")
+
+        config = sidecar.for_log(entry, by_path, limits)
+        run = streamed.read(source, table, run_name(entry.path, base), config, (cut,) if cut else (), told)
+        if run is None:  # a layout the whole frame judges (a restart, no step column): read it that way
+            others.append((entry, detect(Entry(source, entry.data), limits)))
+        else:
+            runs.append(run)
+    for i, (entry, found) in enumerate(others, len(big)):
         _tell(progress, i / total, entry.path)
         source = label(entry.path)
         fmt = found.format
@@ -113,7 +135,7 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
         runs.append(finish(source, fmt, run_name(entry.path, base), parsed, config))
     groups = tensorboard.group([e for e, _ in events])
     for j, (folder, files) in enumerate(groups.items()):
-        start = (len(others) + j) / total
+        start = (len(others) + len(big) + j) / total
 
         def tick(fraction: float, start: float = start, n: int = len(files), what: str = folder or base) -> None:
             _tell(progress, start + fraction * n / total, what)

@@ -8,7 +8,7 @@ uploaded run like a runner run; the original names stay in the run's meta
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,28 @@ CHUNK_ROWS = 50_000
 
 def rows(run: ImportedRun, mapping: Mapping[str, str] | None = None) -> list[tuple]:
     """``(step, epoch, name, value, wall_time)`` with mapped names; a missing wall time is the import time."""
-    return [row for part in RowChunks(run, mapping) for row in part]
+    return [row for part in row_chunks(run, mapping) for row in part]
+
+
+def row_chunks(run: ImportedRun, mapping: Mapping[str, str] | None = None) -> Sized | Iterable[list[tuple]]:
+    """A run's rows in chunks as the store writes them: made from its frame, or read again from its
+    bytes when it was streamed (a big table: ``runner.importers.stream``)."""
+    if run.stream is None:
+        return RowChunks(run, mapping)
+    return _Streamed(run.stream, dict(mapping or run.mapping))
+
+
+class _Streamed:
+    """A streamed run's rows with a length (the store's progress counts them)."""
+
+    def __init__(self, stream: Any, mapping: dict[str, str]) -> None:
+        self.stream, self.mapping = stream, mapping
+
+    def __len__(self) -> int:
+        return len(self.stream)
+
+    def __iter__(self) -> Iterator[list[tuple]]:
+        return self.stream.chunks(self.mapping)
 
 
 class RowChunks:
@@ -75,7 +96,7 @@ def meta(run: ImportedRun) -> dict[str, Any]:
 def save(store: Store, runs: Sequence[ImportedRun], *, source: str = "upload", group_id: int | None = None,
          progress: Callable[[int, int], None] | None = None) -> list[int]:
     """Write the runs, all or nothing, in bounded chunks; returns their ids in order."""
-    payload = [(run.name, dict(run.config), meta(run), RowChunks(run)) for run in runs]
+    payload = [(run.name, dict(run.config), meta(run), row_chunks(run)) for run in runs]
     return store.import_runs(payload, source=source, group_id=group_id, progress=progress)
 
 

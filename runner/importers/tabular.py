@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,32 +27,17 @@ EPOCH_COLUMNS = ("epoch", "epochs")
 WALL_COLUMNS = ("wall_time", "wall time", "walltime", "timestamp", "time", "datetime")
 # Rows of a CSV read (as text) at a time before their number columns become numbers (``compact``).
 READ_CHUNK_ROWS = 50_000
+# Characters of a table's head looked at for spaces after its separators (``spaced``).
+SPACE_PROBE_CHARS = 65536
 _NON_FINITE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
 # ``print(loss)`` of a torch/numpy scalar written into a CSV cell: the number is the first argument
 _WRAPPED = r"^\s*(?:tensor|array|np\.float\d*|float\d*)\(\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)"
 
 
 def read_table(source: str, text: str, sep: str) -> pd.DataFrame:
-    """A CSV/TSV read as text (nothing guessed), ``READ_CHUNK_ROWS`` rows at a time, each chunk's
-    all-number columns kept as numbers (``compact``); header names stripped; ImportFailed with the line."""
-    try:
-        reader = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""],
-                             skipinitialspace=True, skip_blank_lines=True, chunksize=READ_CHUNK_ROWS)
-        with reader:
-            chunks = []
-            for chunk in reader:
-                if not chunks and not isinstance(chunk.index, pd.RangeIndex):  # surplus fields became an index
-                    raise ImportFailed(source, f"the first row has more fields than the header's "
-                                               f"{len(chunk.columns)} (columns would shift); check the separator "
-                                               "or the header", 2)
-                chunks.append(compact(chunk))
-    except pd.errors.EmptyDataError:
-        raise ImportFailed(source, "no header line and no rows") from None
-    except pd.errors.ParserError as exc:
-        message = str(exc).strip().splitlines()[0]
-        found = re.search(r"line (\d+)", message)
-        line = int(found.group(1)) if found else None
-        raise ImportFailed(source, f"not a well-formed table ({message})", line) from None
+    """A CSV/TSV read ``READ_CHUNK_ROWS`` rows at a time by pandas' C parser (``table_chunks``); header
+    names stripped; ImportFailed with the line."""
+    chunks = list(table_chunks(source, io.StringIO(text), sep, spaces=spaced(text, sep)))
     if not chunks:  # a header and no rows: its columns, nothing else
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, nrows=0, skipinitialspace=True)
     else:
@@ -60,30 +46,68 @@ def read_table(source: str, text: str, sep: str) -> pd.DataFrame:
     return frame
 
 
+def spaced(text: str, sep: str) -> bool:
+    """Whether the table's head puts spaces after its separators (``step, loss``): only then are they skipped.
+
+    Why: skipping them costs the C parser ~1.8x its time; a number reads the same either way, and a
+    quoted cell after a space (``, "tensor(0.5, ...)"``) is only read as one cell when they are skipped.
+    """
+    return f"{sep} " in text[:SPACE_PROBE_CHARS]
+
+
+def table_chunks(source: str, buffer: Any, sep: str, *, header: int | None = 0, encoding: str | None = None,
+                 chunk_rows: int | None = None, spaces: bool = True) -> Iterator[pd.DataFrame]:
+    """A table's rows in chunks as pandas' C parser reads them: a column of numbers (and empty cells) comes
+    as numbers; any other column as its text.
+
+    Why: parsing numbers in C is ~30x faster than holding every cell as a Python string (issue 23),
+    and nothing is guessed: ``nan``/``inf`` text in a column keeps it text (a logged NaN is told from an
+    empty cell by ``numeric_columns``), ``1_000`` is not a number as written, a ``True``/``False``
+    column stays text. ``buffer`` is text or bytes (then ``encoding`` decodes it chunk by chunk).
+    """
+    try:
+        reader = pd.read_csv(buffer, sep=sep, header=header, keep_default_na=False, na_values=[""],
+                             skipinitialspace=spaces, skip_blank_lines=True, encoding=encoding,
+                             chunksize=chunk_rows or READ_CHUNK_ROWS, low_memory=False)  # a chunk is bounded
+        with reader:
+            for i, chunk in enumerate(reader):
+                if i == 0 and header is not None and not isinstance(chunk.index, pd.RangeIndex):
+                    raise ImportFailed(source, f"the first row has more fields than the header's "
+                                               f"{len(chunk.columns)} (columns would shift); check the separator "
+                                               "or the header", 2)
+                flags = [c for c, dtype in zip(chunk.columns, chunk.dtypes, strict=True) if dtype.kind == "b"]
+                if flags:  # ``True``/``False`` read as booleans: text, as written (not the numbers 1 and 0)
+                    chunk = chunk.assign(**{str(c): chunk[c].map({True: "True", False: "False"}) for c in flags})
+                yield chunk
+    except pd.errors.EmptyDataError:
+        if header is None:
+            return
+        raise ImportFailed(source, "no header line and no rows") from None
+    except pd.errors.ParserError as exc:
+        message = str(exc).strip().splitlines()[0]
+        found = re.search(r"line (\d+)", message)
+        line = int(found.group(1)) if found else None
+        raise ImportFailed(source, f"not a well-formed table ({message})", line) from None
+
+
 def compact(chunk: pd.DataFrame) -> pd.DataFrame:
     """A chunk of text cells with each column whose every cell is a number (or empty) turned into numbers.
 
     Why: a table held as Python strings costs ~17x the file; as numbers, 8 bytes a cell. Only
     columns where some cell is not a number as it stands (``nan`` or ``inf`` text, ``tensor(0.5)``,
-    junk) stay text, so the logged-NaN / not-logged distinction and the notes about odd cells are
-    those of the text (an empty cell is NaN either way: not logged). Converted in numpy, the
-    whole chunk at once when it can be (a 10,000-column table is 10,000 columns, not 10,000 calls).
+    ``1_000``, junk) stay text, so the logged-NaN / not-logged distinction and the notes about odd
+    cells are those of the text (an empty cell is NaN either way: not logged). Converted by
+    ``pd.to_numeric`` (numbers as written: no ``1_000``), the whole chunk at once (a 10,000-column
+    table is 10,000 columns, not 10,000 calls).
     """
     block = chunk.to_numpy(dtype=object)
     empty = pd.isna(block)
-    try:
-        numbers = block.astype(float)
-    except (ValueError, TypeError):
-        numbers = None
-    if numbers is not None and (np.isnan(numbers) == empty).all():
-        return pd.DataFrame(numbers, index=chunk.index, columns=chunk.columns)
-    out: dict[str, Any] = {}
-    for j, col in enumerate(chunk.columns):
-        try:
-            column = block[:, j].astype(float)
-        except (ValueError, TypeError):
-            column = None
-        out[col] = column if column is not None and (np.isnan(column) == empty[:, j]).all() else chunk[col]
+    numbers = pd.to_numeric(pd.Series(block.ravel(), dtype=object), errors="coerce").to_numpy(dtype=float)
+    same = (np.isnan(numbers).reshape(block.shape) == empty).all(axis=0)
+    if same.all():
+        return pd.DataFrame(numbers.reshape(block.shape), index=chunk.index, columns=chunk.columns)
+    numbers = numbers.reshape(block.shape)
+    out: dict[str, Any] = {col: numbers[:, j] if same[j] else chunk[col] for j, col in enumerate(chunk.columns)}
     return pd.DataFrame(out, index=chunk.index, columns=chunk.columns)
 
 
@@ -96,16 +120,21 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
     """Metric columns: ``column → (values, logged mask)`` as arrays; a column with no number at all is
     not a metric. A column already of numbers (``compact``) has nothing odd in it: NaN is an empty cell."""
     out = {}
-    for col in frame.columns:
-        if col in skip or col.lower().startswith("unnamed:"):
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    wanted = [j for j, col in enumerate(frame.columns) if col not in skip and not col.lower().startswith("unnamed:")]
+    numbers = [j for j in wanted if kinds[j] in "fiu"]
+    if numbers:  # every number column in one block: a 10,000-column table is one conversion, not 10,000
+        block = (frame.to_numpy(dtype=float)[:, numbers] if all(kind in "fiu" for kind in kinds)  # no copy of a
+                 else frame.iloc[:, numbers].to_numpy(dtype=float))  # frame by columns: one block, then picked
+        seen = ~np.isnan(block)
+        some = seen.any(axis=0)
+    for k, j in enumerate(numbers):
+        if some[k]:
+            out[frame.columns[j]] = (block[:, k], seen[:, k])
+    for j in wanted:
+        if kinds[j] in "fiu":
             continue
-        raw = frame[col]
-        if raw.dtype.kind in "fiu":
-            values = raw.to_numpy(dtype=float)
-            logged = ~np.isnan(values)
-            if logged.any():
-                out[col] = (values, logged)
-            continue
+        col, raw = frame.columns[j], frame.iloc[:, j]
         values = pd.to_numeric(raw, errors="coerce")
         logged = values.notna()
         odd = raw.notna() & ~logged  # only these cells need a look at their text (nan, inf, junk)
@@ -119,7 +148,8 @@ def numeric_columns(frame: pd.DataFrame, skip: Sequence[str]) -> dict[str, tuple
                                                                                                    fill_value=False)
         if logged.any():
             out[col] = (values.to_numpy(dtype=float), logged.to_numpy(dtype=bool))
-    return out
+    order = {col: i for i, col in enumerate(frame.columns)}
+    return dict(sorted(out.items(), key=lambda item: order[item[0]]))  # in the table's column order
 
 
 def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, first_line: int = 2,
@@ -146,11 +176,12 @@ def wide_to_long(source: str, frame: pd.DataFrame, *, axis: str | None = None, f
         steps, axis = epochs, axis or "epoch"
     else:  # fractional epochs only: the row order is the step, the epoch kept beside it
         steps, axis, counted = pd.Series(np.arange(len(frame)), frame.index, dtype=float), "step", True
-    walls = _wall(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
+    walls = wall_seconds(frame[wall_col]) if wall_col else pd.Series(np.nan, frame.index)
     lines = np.arange(first_line, first_line + len(frame))
     rows, values, names, counts = [], [], [], []
+    kinds = {col: dtype.kind for col, dtype in zip(frame.columns, frame.dtypes, strict=True)}
     for col, (col_values, logged) in metrics.items():
-        if frame[col].dtype.kind not in "fiu":  # only a text column can hold cells that are not numbers
+        if kinds[col] not in "fiu":  # only a text column can hold cells that are not numbers
             bad = frame[col].notna().to_numpy() & ~logged
             if bad.any():
                 first = int(np.argmax(bad))
@@ -193,7 +224,8 @@ def _row_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
     return frame, "epoch", "no step or epoch column: each row is taken as one epoch (0, 1, 2, ...)"
 
 
-def _wall(col: pd.Series) -> pd.Series:
+def wall_seconds(col: pd.Series) -> pd.Series:
+    """A wall-time column as seconds since the epoch: its numbers, else its dates (ISO or mixed)."""
     numbers = pd.to_numeric(col, errors="coerce")
     if numbers.notna().any():
         return numbers.astype(float)
@@ -229,14 +261,11 @@ def _headerless_frame(source: str, text: str, sep: str) -> pd.DataFrame:
     ``np.savetxt(f, [train_losses, eval_losses], delimiter=",")`` writes each series as a
     row; the names are unknown, so they are called ``row_1, row_2...`` (``column_1...``).
     """
-    try:
-        reader = pd.read_csv(io.StringIO(text.lstrip("\ufeff")), sep=sep, header=None, dtype=str,
-                             keep_default_na=False, na_values=[""], skipinitialspace=True, chunksize=READ_CHUNK_ROWS)
-        with reader:
-            chunks = [compact(chunk) for chunk in reader]  # numbers chunk by chunk, as ``read_table``
-        raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-    except pd.errors.ParserError as exc:
-        raise ImportFailed(source, f"not a well-formed table ({str(exc).strip().splitlines()[0]})") from None
+    chunks = list(table_chunks(source, io.StringIO(text.lstrip("\ufeff")), sep, header=None,
+                               spaces=spaced(text, sep)))
+    if not chunks:
+        raise ImportFailed(source, "no rows")
+    raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
     if len(raw) <= 10 and raw.shape[1] > 2 * len(raw):
         frame = raw.T.reset_index(drop=True)
         frame.columns = [f"row_{i + 1}" for i in range(raw.shape[0])]
@@ -271,16 +300,44 @@ def json_lines(source: str, text: str) -> list[tuple[int, dict]]:
 
 
 def records_frame(records: list[tuple[int, dict]]) -> pd.DataFrame:
-    """JSON records as a string table (like a CSV) plus the line of each; nested values dropped."""
+    """JSON records as a table (like a CSV read): nested values dropped, a key's column in the order keys
+    first appear, numbers as numbers and any other column as its text (then ``compact``)."""
     parts = []
     for start in range(0, len(records), READ_CHUNK_ROWS):  # a chunk's cells become numbers before the next
-        flat = [{k: _cell(v) for k, v in obj.items() if not isinstance(v, dict | list)}
-                for _, obj in records[start:start + READ_CHUNK_ROWS]]
-        text = pd.DataFrame(flat, dtype=object).astype("string").astype(object).where(lambda f: f.notna(), None)
-        parts.append(compact(text))
+        parts.append(_records_chunk([obj for _, obj in records[start:start + READ_CHUNK_ROWS]]))
     if not parts:
         return pd.DataFrame()
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _records_chunk(objs: list[dict]) -> pd.DataFrame:
+    """One chunk of records. A key whose values are all JSON numbers (or booleans, or missing) becomes a
+    number column at once; one holding a NaN or any text goes the text way (``_cell``, then ``compact``),
+    so a logged NaN stays told apart from a missing key, as in a CSV.
+
+    Why: turning every value into text and back cost ~10x the parse of the JSON itself.
+    """
+    keys: dict[str, None] = {}  # in the order they first appear with a value that is not nested
+    for obj in objs:
+        keys.update((k, None) for k, v in obj.items() if not isinstance(v, dict | list))
+    columns: dict[str, Any] = {}
+    text: list[str] = []
+    for key in keys:
+        values = [obj.get(key) for obj in objs]
+        values = [None if isinstance(v, dict | list) else v for v in values]
+        plain = all(v is None or type(v) in (int, float, bool) for v in values)
+        if plain and any(v is not None for v in values) and not any(
+                math.isnan(v) for v in values if type(v) is float):  # a NaN is logged: the text way tells it
+            columns[key] = np.array([np.nan if v is None else float(v) for v in values])
+            continue
+        columns[key] = pd.Series([None if v is None else _cell(v) for v in values], dtype=object)
+        text.append(key)
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(len(objs)))
+    if text:
+        converted = compact(frame[text])
+        for key in text:
+            frame[key] = converted[key]
+    return frame
 
 
 def _cell(value: object) -> str | None:

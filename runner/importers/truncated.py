@@ -27,11 +27,12 @@ def _fields(line: str, sep: str) -> list[str]:
         return line.split(sep)
 
 
-def table_tail(text: str, sep: str) -> tuple[str, str | None]:
+def table_tail(text: str, sep: str, lines_before: int = 0) -> tuple[str, str | None]:
     """``(text, note)``: the table without a last row that was cut mid-row, and the note saying so.
 
     The last row is cut when the file does not end with a newline and that row has fewer cells
     than the header, an empty last cell, or a last cell that is the start of a number.
+    ``lines_before``: lines of the file left out of ``text`` (a big file judged by its header and tail).
     """
     if not text or text.endswith(("\n", "\r")):
         return text, None
@@ -43,15 +44,18 @@ def table_tail(text: str, sep: str) -> tuple[str, str | None]:
     cut_cell = not cells or not cells[-1].strip() or bool(_CUT_NUMBER.match(cells[-1].strip()))
     if len(cells) >= len(header) and not cut_cell:
         return text, None
-    number = text.count("\n") + 1
+    number = text.count("\n") + 1 + lines_before
     why = (f"{len(cells)} of {len(header)} fields" if len(cells) < len(header)
            else f"its last cell {cells[-1].strip()!r} is cut short")
     return head + "\n", (f"line {number} is cut off mid-row ({why}, and no newline ends the file): the file was "
                          "still being written or was copied part-way; that row was dropped")
 
 
-def jsonl_tail(text: str) -> tuple[str, str | None]:
-    """``(text, note)``: JSON lines without a last line that is an object cut off before its end."""
+def jsonl_tail(text: str, lines_before: int = 0) -> tuple[str, str | None]:
+    """``(text, note)``: JSON lines without a last line that is an object cut off before its end.
+
+    ``lines_before``: lines of the file left out of ``text`` (a big file judged by its last line).
+    """
     body = text.rstrip()
     head, _, last = body.rpartition("\n")
     if not head.strip() or not last.lstrip().startswith("{"):
@@ -59,7 +63,7 @@ def jsonl_tail(text: str) -> tuple[str, str | None]:
     try:
         json.loads(last)
     except json.JSONDecodeError:
-        number = body.count("\n") + 1
+        number = body.count("\n") + 1 + lines_before
         return head + "\n", (f"line {number} is a JSON object cut off before its end: the file was still being "
                              "written or was copied part-way; that line was dropped")
     except RecursionError:

@@ -91,10 +91,10 @@ def import_upload(store: Store, name: str, data: bytes, progress: Progress | Non
             return Outcome(name, run_ids=earlier, existing=True,
                            notes=[f"{name}: the same file was imported before (run {ids}); showing "
                                   f"{'it' if len(earlier) == 1 else 'them'} instead of importing a copy"])
-        runs = read_upload(name, data, upload_limits(limits),
-                           progress=lambda f, what: tell(0.6 * f, f"reading {what}"))
+        runs = read_upload(name, data, upload_limits(limits), stream=True,
+                           progress=lambda f, what: tell(0.3 * f, f"reading {what}"))
         runs = [dataclasses.replace(run, meta={**run.meta, HASH_KEY: digest}) for run in runs]
-        ids = save(store, runs, progress=lambda done, total: tell(0.6 + 0.4 * done / max(total, 1),
+        ids = save(store, runs, progress=lambda done, total: tell(0.3 + 0.7 * done / max(total, 1),
                                                                    f"writing {done:,} of {total:,} points"))
     except ImportFailed as exc:
         return Outcome(name, error=str(exc))
