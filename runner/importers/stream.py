@@ -33,7 +33,7 @@ import pandas as pd
 from runner.importers import tabular, truncated
 from runner.importers.base import COLUMNS, Entry, ImportedRun
 from runner.importers.detect import is_table, table_format
-from traindoc import vocabulary
+from traindoc.core import vocabulary
 
 # A file at least this big is streamed (when its layout allows); below, the whole-frame path costs
 # under a second and ~100 MB, and keeps every format-specific check.
