@@ -454,3 +454,19 @@ def test_bare_step_and_epoch_counters_give_the_x_axis() -> None:
     assert steps["loss"] == list(range(1, 9))
     assert steps["val_loss"] == [2, 4, 6, 8]  # the logged step, not the line's place
     assert run.frame.loc[run.frame["name"] == "val_loss", "epoch"].tolist() == [0, 0, 1, 1]
+
+
+def test_comma_separated_word_fields_after_a_step_counter_as_nanogpt_prints_them() -> None:
+    text = b"".join(b"step %d: train loss %.4f, val loss %.4f\n" % (s, 4.3 - s / 5000, 4.31 - s / 6000)
+                    for s in range(0, 5001, 500))
+    curves = _curves("train.log", text)
+    assert curves["val/loss"][:2] == [4.31, round(4.31 - 500 / 6000, 4)]
+    assert len(curves["train/loss_epoch"]) == 11
+
+
+def test_prose_with_a_comma_and_one_number_is_not_a_metric_line() -> None:
+    from runner.importers.console import _kv_pairs
+
+    assert _kv_pairs("Loading dataset, found 5000 images") == []
+    assert _kv_pairs("step 10: train loss 2.5, val loss 2.6") == [("step", 10.0), ("train_loss", 2.5),
+                                                                  ("val_loss", 2.6)]

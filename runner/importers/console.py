@@ -46,6 +46,10 @@ _REPR = re.compile(r"^\{\s*'[A-Za-z_]")  # a printed Python dict: ``{'loss': 0.5
 _QUOTED_KEY = re.compile(r"['\"]([A-Za-z_][\w./\-]*)['\"](\s*:)")
 # ``epoch 3 | loss 0.41 | val_loss 0.52 | time 12.3s``: a field of one name and one number between pipes
 _PIPE_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][\w./\-]*)\s+(" + NUM + r")[a-z%]*\s*(?=\||$)")
+# ``step 500: train loss 2.36, val loss 2.41`` (nanoGPT and many hand-written loops): fields of one to three
+# words and a number, split by commas or a colon; at least two on a line, so prose with one number is not read
+_WORDS_FIELD = re.compile(r"(?:^|[,;:])\s*([A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*){0,2})\s+(" + NUM
+                          + r")(?=\s*(?:[,;:]|$))")
 _RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
 _TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a JSON array never has a word there
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
@@ -85,10 +89,15 @@ def opens_with_tag(body: str) -> bool:
 
 def _kv_pairs(text: str) -> list[tuple[str, float]]:
     """``(key, value)`` for each ``name: number`` / ``name=number`` pair; ``52%`` is read as 0.52; and, on a
-    line of pipe-separated fields, each ``name number`` field."""
+    line of pipe-separated fields, each ``name number`` field; else, on a line of two or more comma- or
+    colon-separated ``words number`` fields (``step 500: train loss 2.36, val loss 2.41``), each of them."""
     pairs = [(key, float(val) / PERCENT if pct else float(val)) for key, val, pct in _KV.findall(text)]
     if "|" in text and not pairs:
         pairs = [(key, float(val)) for key, val in _PIPE_FIELD.findall(text)]
+    if not pairs:
+        fields = _WORDS_FIELD.findall(text.strip())
+        if len(fields) >= MIN_PIPE_FIELDS:
+            pairs = [(_name(key), float(val)) for key, val in fields]
     return pairs
 
 
@@ -101,7 +110,8 @@ def style(lines: list[str]) -> str | None:
         return "bracketed"
     if any("=" in (m.group("post") or "") for m in map(_TQDM.search, sample) if m):
         return "tqdm"
-    if any(_KV.search(x) or ("|" in x and len(_PIPE_FIELD.findall(x)) >= MIN_PIPE_FIELDS) for x in sample):
+    if any(_KV.search(x) or ("|" in x and len(_PIPE_FIELD.findall(x)) >= MIN_PIPE_FIELDS)
+           or len(_WORDS_FIELD.findall(x.strip())) >= MIN_PIPE_FIELDS for x in sample):
         return "key-value"
     return None
 
