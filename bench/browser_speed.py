@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -258,8 +259,6 @@ def tensorboard_cmd(logdir: Path) -> Callable[[int], list[str]]:
 
 def tb_spike(url: str, threshold: float) -> bool:
     """Whether TensorBoard's sampled train/loss (what its chart is given) still holds the spike."""
-    import json
-
     query = "run=million&tag=train%2Floss"
     with urllib.request.urlopen(f"{url}/data/plugin/scalars/scalars?{query}", timeout=30) as resp:
         points = json.loads(resp.read())
@@ -268,16 +267,15 @@ def tb_spike(url: str, threshold: float) -> bool:
 
 # -- timing -----------------------------------------------------------------------------------------
 
-def navigate(browser: Any, url: str, drawn: str) -> tuple[float, Any]:
-    """Seconds from navigation to the chart drawn, in a fresh page (a new session, an empty cache)."""
-    context = browser.new_context(viewport=VIEWPORT)
+def navigate(context: Any, url: str, drawn: str) -> tuple[float, Any]:
+    """Seconds from navigation to the chart drawn, in a new page (a new session) of ``context``."""
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     start = time.perf_counter()
     page.goto(url, wait_until="commit")
     page.wait_for_function(drawn, timeout=PAGE_TIMEOUT_MS, polling="raf")
     page.evaluate(_NEXT_FRAME)
-    return time.perf_counter() - start, (context, page)
+    return time.perf_counter() - start, page
 
 
 def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | None) -> dict[str, Any]:
@@ -285,10 +283,18 @@ def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | N
 
     t0 = time.perf_counter()
     run_db, many_db, logdir = folder / "run.db", folder / "many.db", folder / "tb"
-    run_id = write_traindoc_run(run_db, sizes["points"], sizes["val_points"])
-    group_id = write_many_runs(many_db, sizes["runs"], sizes["run_points"], sizes["group"])
-    write_tensorboard(logdir, sizes["points"], sizes["val_points"])
-    print(f"data written in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    ready = folder / "ready.json"
+    if ready.exists() and json.loads(ready.read_text())["sizes"] == sizes:  # --keep DIR again: same data
+        run_id, group_id = json.loads(ready.read_text())["ids"]
+    else:
+        for old in (run_db, many_db):
+            old.unlink(missing_ok=True)
+        shutil.rmtree(logdir, ignore_errors=True)
+        run_id = write_traindoc_run(run_db, sizes["points"], sizes["val_points"])
+        group_id = write_many_runs(many_db, sizes["runs"], sizes["run_points"], sizes["group"])
+        write_tensorboard(logdir, sizes["points"], sizes["val_points"])
+        ready.write_text(json.dumps({"sizes": sizes, "ids": [run_id, group_id]}))
+    print(f"data ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     threshold = float(loss_curve(sizes["points"])[sizes["points"] // 3]) * 0.9
 
     def td_spike(page: Any, _url: str) -> bool:
@@ -311,9 +317,12 @@ def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | N
             for target in targets:  # interleaved: a load spike hits every target, not one
                 health = "/_stcore/health" if target.name.startswith("traindoc") else "/"
                 with server(target, health) as (url, rss):
-                    cold, (ctx, page) = navigate(browser, url + target.path, target.drawn)
-                    ctx.close()
-                    warm, (ctx, page) = navigate(browser, url + target.path, target.drawn)
+                    # fresh: a new server and a browser profile that never saw it; warm: the same server,
+                    # and the same browser opening the page again (its HTTP cache holds the static files)
+                    ctx = browser.new_context(viewport=VIEWPORT)
+                    cold, page = navigate(ctx, url + target.path, target.drawn)
+                    page.close()
+                    warm, page = navigate(ctx, url + target.path, target.drawn)
                     if target.spike is not None:
                         results[target.name]["spike"].append(target.spike(page, url))
                     if shots is not None and rep == 0:
@@ -351,7 +360,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke test")
     parser.add_argument("--repeats", type=int, default=None, help="medians of this many (default 3, quick 1)")
-    parser.add_argument("--keep", type=Path, default=None, help="keep the data and screenshots in this folder")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the data and screenshots in this folder (and reuse the data found there)")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or (1 if args.quick else 3)

@@ -13,7 +13,7 @@ from runner.textsafe import csv_text
 from traindoc.ui.importance import importance_panel
 from traindoc.ui.shared import db_path, finding_card, get_store, md, run_data
 from traindoc.ui.zoom import round_of_runs, search_caption, with_rounds, zoom_panel
-from traindoc.views.compare import comparable, curves, is_sweep, trimmed_table
+from traindoc.views.compare import comparable, curves, is_sweep, overlay_points, trimmed_table
 from traindoc.views.overview import short
 
 store = get_store()
@@ -84,7 +84,8 @@ def comparison() -> None:
     log_y = st.toggle("Log y", value=wide_range(drawn), key=f"compare:log:{curve}",
                       help="On by itself when the curves span three or more powers of ten (a diverged run "
                       "would flatten the others).")
-    st.plotly_chart(overlay_figure(drawn, curve, colour_key, log_y=log_y), width="stretch", key="overlay")
+    st.plotly_chart(overlay_figure(drawn, curve, colour_key, log_y=log_y, max_points=overlay_points(len(drawn))),
+                    width="stretch", key="overlay")
     st.subheader("Runs")
     st.caption("Highlighted: config keys that differ between the runs that have a config."
                if what.keys else "The runs' configs do not differ (or they have none).")

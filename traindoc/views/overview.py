@@ -11,7 +11,7 @@ import pandas as pd
 
 from diagnostics.findings import worst
 from runner.store import ACTIVE, Store
-from traindoc.views.cache import against, diagnose_run, key_metric, store_for
+from traindoc.views.cache import OVERVIEW_ROWS, against, diagnose_run, key_metric, overview_cells, store_for
 
 SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "warning", "info": "info"}
 NAME_CHARS = 48  # longer names are cut with "…" in the table (the full name is on the run page)
@@ -47,16 +47,16 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
     store = store_for(db)
     marked = store.baselines()
     lasts = dict(zip(runs["id"].astype(int), runs["last_step"], strict=True))
+    memo = overview_cells()
     for run in runs.to_dict("records"):
         last = None if pd.isna(run["last_step"]) else int(run["last_step"])
-        found, _ = diagnose_run(db, int(run["id"]), _judged_key(db, run, last))
-        top = worst(found)
+        finding, metric = _finding_and_metric(memo, db, int(run["id"]), _judged_key(db, run, last), last)
         rows.append({
             "id": int(run["id"]), "name": short(run["name"]),
             "status": run["status"],
             "progress": round(100 * float(run["progress"] or 0)) if run["status"] in ACTIVE else None,
-            "worst finding": f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
-            "key metric": key_metric(db, int(run["id"]), last),
+            "worst finding": finding,
+            "key metric": metric,
             "vs baseline": _vs_baseline(db, store, run, last, marked, lasts),
             "group": short(run.get("group", ""), 30), "tags": list(run.get("tags", [])),
             "created": pd.Timestamp(run["created_at"], unit="s").floor("s"),
@@ -64,6 +64,20 @@ def overview_table(db: str, runs: pd.DataFrame) -> pd.DataFrame:
             "device": "" if pd.isna(run["device"]) else run["device"], "source": run["source"],
         })
     return pd.DataFrame(rows)
+
+
+def _finding_and_metric(memo: dict[tuple[str, int, int | None, int | None], tuple[str, str]], db: str,
+                        run_id: int, judged: int | None, last: int | None) -> tuple[str, str]:
+    """A row's "worst finding" and "key metric" cells, from ``memo`` when this run has not moved."""
+    key = (db, run_id, judged, last)
+    if key not in memo:
+        if len(memo) >= OVERVIEW_ROWS:  # a long-lived server over many databases: start over, never grow
+            memo.clear()
+        found, _ = diagnose_run(db, run_id, judged)
+        top = worst(found)
+        memo[key] = (f"{SEVERITY_WORDS[top.severity]}: {top.title}" if top else "",
+                     key_metric(db, run_id, last))
+    return memo[key]
 
 
 def _vs_baseline(db: str, store: Store, run: Mapping[str, Any], last: int | None,
