@@ -39,7 +39,8 @@ if by_group == "a group" and not groups.empty:
     labels = {int(g.id): f"#{g.id} {short(g.name, 50)} ({g.kind})" for g in groups.itertuples()}
     ids = list(labels)
     group_id = st.selectbox("Group", ids, format_func=labels.get, index=ids.index(int(wanted)) if wanted else 0)
-    st.query_params["group"] = str(group_id)
+    if st.query_params.get("group") != str(group_id):  # writing the same value would cost a rerun
+        st.query_params["group"] = str(group_id)
     group = store.group(group_id)
     picked = sorted(int(i) for i in runs[runs.group_id == group_id].id)
     if group["parent_run_id"] is not None:  # a fix group also shows the run it fixes
