@@ -78,9 +78,8 @@ _TB_DRAWN = """() => {
   return ticks.some(t => /\\d/.test(t.textContent || '')) && !!card.querySelector('line-chart canvas');
 }"""
 _DATAFRAME_DRAWN = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
   const grid = document.querySelector('[data-testid="stDataFrame"] canvas');
-  return !!grid && grid.width > 0 && app && app.getAttribute('data-test-script-state') !== 'running';
+  return !!grid && grid.width > 0;
 }"""
 # Streamlit's page has finished its script run (a fresh server's first session may still be judging runs)
 _SCRIPT_DONE = """() => {
@@ -99,6 +98,7 @@ class Target:
     path: str
     drawn: str
     env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT  # streamlit reads .streamlit/config.toml from here
     spike: Callable[[Any, str], bool | None] | None = None
 
 
@@ -235,7 +235,7 @@ class PeakRss:
 @contextlib.contextmanager
 def server(target: Target, health: str) -> Iterator[tuple[str, PeakRss]]:
     port = free_port()
-    proc = subprocess.Popen(target.start(port), cwd=ROOT, env={**os.environ, **target.env},
+    proc = subprocess.Popen(target.start(port), cwd=target.cwd, env={**os.environ, **target.env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rss = PeakRss(proc.pid)
     try:
@@ -252,9 +252,14 @@ def server(target: Target, health: str) -> Iterator[tuple[str, PeakRss]]:
             proc.wait(timeout=15)
 
 
-def streamlit_cmd(port: int) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+def streamlit_cmd(port: int, root: Path = ROOT) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.headless", "true",
             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+
+
+def baseline_cmd(root: Path) -> Callable[[int], list[str]]:
+    """Another checkout's dashboard (``--baseline DIR``, e.g. ``git archive`` of an older commit)."""
+    return lambda port: streamlit_cmd(port, root)
 
 
 def tensorboard_cmd(logdir: Path) -> Callable[[int], list[str]]:
@@ -283,7 +288,8 @@ def navigate(context: Any, url: str, drawn: str) -> tuple[float, Any]:
     return time.perf_counter() - start, page
 
 
-def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | None) -> dict[str, Any]:
+def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | None,
+              baseline: Path | None = None) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     t0 = time.perf_counter()
@@ -314,19 +320,24 @@ def run_bench(sizes: dict[str, int], repeats: int, folder: Path, shots: Path | N
         Target("traindoc: compare", streamlit_cmd, f"/compare?group={group_id}", _PLOTLY_DRAWN,
                {"TRAINDOC_DB": str(many_db)}),
     ]
+    if baseline is not None:  # the same pages from an older checkout, interleaved under the same load
+        targets += [Target(f"baseline{t.name[len('traindoc'):]}", baseline_cmd(baseline), t.path, t.drawn,
+                           {**t.env, "PYTHONPATH": str(baseline)}, baseline, t.spike)
+                    for t in targets if t.name.startswith("traindoc")]
     results: dict[str, dict[str, list[Any]]] = {t.name: {"cold": [], "warm": [], "rss": [], "spike": []}
                                                 for t in targets}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         for rep in range(repeats):
             for target in targets:  # interleaved: a load spike hits every target, not one
-                health = "/_stcore/health" if target.name.startswith("traindoc") else "/"
+                streamlit = not target.name.startswith("TensorBoard")
+                health = "/_stcore/health" if streamlit else "/"
                 with server(target, health) as (url, rss):
                     # fresh: a new server and a browser profile that never saw it; warm: the same server,
                     # and the same browser opening the page again (its HTTP cache holds the static files)
                     ctx = browser.new_context(viewport=VIEWPORT)
                     cold, page = navigate(ctx, url + target.path, target.drawn)
-                    if target.name.startswith("traindoc"):  # warm means after the first visit's script ended
+                    if streamlit:  # warm means after the first visit's script ended
                         page.wait_for_function(_SCRIPT_DONE, timeout=PAGE_TIMEOUT_MS)
                     page.close()
                     warm, page = navigate(ctx, url + target.path, target.drawn)
@@ -360,6 +371,10 @@ def table(results: dict[str, dict[str, list[Any]]], sizes: dict[str, int], repea
     td = med["traindoc: run"]
     lines += ["", f"traindoc / TensorBoard on the run page: warm {td['warm'] / tb['warm']:.2f}x, "
               f"fresh {td['cold'] / tb['cold']:.2f}x, memory {td['rss'] / tb['rss']:.2f}x"]
+    for name in [n for n in med if n.startswith("baseline")]:
+        now, then = med["traindoc" + name[len("baseline"):]], med[name]
+        lines.append(f"traindoc / baseline on{name[len('baseline:'):]}: warm {now['warm'] / then['warm']:.2f}x, "
+                     f"fresh {now['cold'] / then['cold']:.2f}x, memory {now['rss'] / then['rss']:.2f}x")
     return "\n".join(lines)
 
 
@@ -367,6 +382,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke test")
     parser.add_argument("--repeats", type=int, default=None, help="medians of this many (default 3, quick 1)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="also time the pages of the traindoc checkout in DIR (before/after, same load)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the data and screenshots in this folder (and reuse the data found there)")
     args = parser.parse_args()
@@ -376,7 +393,7 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         load = os.getloadavg()[0]
-        results = run_bench(sizes, repeats, folder, folder if args.keep else None)
+        results = run_bench(sizes, repeats, folder, folder if args.keep else None, args.baseline)
         print(table(results, sizes, repeats))
         print(f"\nload average at start {load:.1f} on {os.cpu_count()} cores")
     finally:
