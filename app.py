@@ -32,5 +32,6 @@ nav = st.navigation([
     for i, (path, title, icon, url) in enumerate(PAGES) if (HERE / path).exists()
 ])
 st.sidebar.caption("Database")
-st.sidebar.code(db_path(), language=None, wrap_lines=True)
+# plain text, not st.code: a code block makes every page load the syntax highlighter (1.5 MB of script)
+st.sidebar.text(db_path())
 nav.run()

@@ -13,7 +13,7 @@ from runner.textsafe import csv_text
 from traindoc.ui.importance import importance_panel
 from traindoc.ui.shared import db_path, finding_card, get_store, md, run_data
 from traindoc.ui.zoom import round_of_runs, search_caption, with_rounds, zoom_panel
-from traindoc.views.compare import comparable, curves, is_sweep, trimmed_table
+from traindoc.views.compare import comparable, curves, is_sweep, overlay_points, trimmed_table
 from traindoc.views.overview import short
 
 store = get_store()
@@ -39,7 +39,8 @@ if by_group == "a group" and not groups.empty:
     labels = {int(g.id): f"#{g.id} {short(g.name, 50)} ({g.kind})" for g in groups.itertuples()}
     ids = list(labels)
     group_id = st.selectbox("Group", ids, format_func=labels.get, index=ids.index(int(wanted)) if wanted else 0)
-    st.query_params["group"] = str(group_id)
+    if st.query_params.get("group") != str(group_id):  # writing the same value would cost a rerun
+        st.query_params["group"] = str(group_id)
     group = store.group(group_id)
     picked = sorted(int(i) for i in runs[runs.group_id == group_id].id)
     if group["parent_run_id"] is not None:  # a fix group also shows the run it fixes
@@ -84,7 +85,8 @@ def comparison() -> None:
     log_y = st.toggle("Log y", value=wide_range(drawn), key=f"compare:log:{curve}",
                       help="On by itself when the curves span three or more powers of ten (a diverged run "
                       "would flatten the others).")
-    st.plotly_chart(overlay_figure(drawn, curve, colour_key, log_y=log_y), width="stretch", key="overlay")
+    st.plotly_chart(overlay_figure(drawn, curve, colour_key, log_y=log_y, max_points=overlay_points(len(drawn))),
+                    width="stretch", key="overlay")
     st.subheader("Runs")
     st.caption("Highlighted: config keys that differ between the runs that have a config."
                if what.keys else "The runs' configs do not differ (or they have none).")

@@ -7,7 +7,7 @@ import streamlit as st
 from traindoc.ui.alerts import alerts_settings
 from traindoc.ui.manage import manage_selected
 from traindoc.ui.shared import RUN_PAGE, db_path, get_store, start_links
-from traindoc.views.overview import date_bounds, filter_choices, overview_table
+from traindoc.views.overview import OVERVIEW_BUDGET_S, PENDING, date_bounds, filter_choices, overview_table
 
 st.title(":material/monitor_heart: traindoc")
 st.caption("Runs in this database, newest first. Tick rows to open, compare, tag, rename, archive or delete them.")
@@ -22,6 +22,8 @@ def watch() -> None:
     token = store.change_token()
     if st.session_state.setdefault("overview:token", token) != token:
         st.session_state["overview:token"] = token
+        st.rerun()
+    if st.session_state.get("overview:pending"):  # runs this server has not judged yet: judge more of them
         st.rerun()
 
 
@@ -54,7 +56,8 @@ with st.container(border=True):
 since, until = date_bounds(dates)
 runs = store.find_runs(status=status, tag=tags, group_id=groups, source=source, since=since, until=until,
                        text=text, archived=archived)
-table = overview_table(db, runs)
+table = overview_table(db, runs, budget_s=OVERVIEW_BUDGET_S)
+st.session_state["overview:pending"] = bool((table["worst finding"] == PENDING).any()) if not table.empty else False
 if table.empty:
     st.info("No run matches these filters.")
     st.stop()
@@ -82,7 +85,9 @@ picked = st.dataframe(
     },
 )
 counts = runs["status"].value_counts()
-st.caption(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {len(runs)} shown")
+pending = int((table["worst finding"] == PENDING).sum())
+st.caption(" · ".join(f"{n} {s}" for s, n in counts.items()) + f" — {len(runs)} shown"
+           + (f" · judging {pending} more (this server has not read them yet)" if pending else ""))
 rows = picked.selection.rows if picked else []
 manage_selected(store, [int(table.iloc[i]["id"]) for i in rows if i < len(table)])
 

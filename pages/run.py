@@ -15,7 +15,7 @@ from traindoc.ui.report import report_buttons
 from traindoc.ui.run_parts import chart_controls, run_header
 from traindoc.ui.shared import (
     STATUS_ICONS,
-    config_table,
+    config_markdown,
     db_path,
     diagnose_run,
     finding_card,
@@ -25,7 +25,7 @@ from traindoc.ui.shared import (
     series,
     start_links,
 )
-from traindoc.views.cache import against
+from traindoc.views.cache import against, diagnosis_ready
 from traindoc.views.charts import align_x, shared_x_range, system_findings, system_metrics, x_map
 from traindoc.views.overview import short, store_gap_lines
 
@@ -96,11 +96,29 @@ names = store.metric_names(run_id)
 if not names:
     st.info("This run has logged no metrics yet." + (" The chart appears as soon as it does."
                                                      if run["status"] in ACTIVE else ""))
+
+
+def opening_chart(findings: list) -> tuple[list[str], bool]:
+    """The metrics the chart opens on and whether on a log axis (the curves span powers of ten)."""
+    opening = opening_metrics(db, run_id, run["last_step"], names, findings) if names else []
+    return opening, bool(opening) and wide_range(
+        [{"values": values} for _, values in series(db, run_id, run["last_step"], tuple(opening)).values()])
+
+
+controls = st.container()
+first_chart = st.empty()
+if names and not diagnosis_ready(db, run_id, run["last_step"]):
+    # Reading and judging a long run takes seconds on a fresh server: its curves (the store's rollups,
+    # milliseconds) are drawn first, so the browser loads its chart code meanwhile; the chart with the
+    # findings marked replaces this one below the controls.
+    first, first_log = opening_chart([])
+    first_chart.plotly_chart(curve_figure(series(db, run_id, run["last_step"], tuple(first)), smoothing="auto",
+                                          log_y=first_log), width="stretch", key="first-curves")
 found, _ = diagnose_run(db, run_id, run["last_step"])
-opening = opening_metrics(db, run_id, run["last_step"], names, found) if names else []
-opening_log = bool(opening) and wide_range(
-    [{"values": values} for _, values in series(db, run_id, run["last_step"], tuple(opening)).values()])
-picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, opening, opening_log)
+opening, opening_log = opening_chart(found)
+with controls:
+    picked, smoothing, log_y, axis, panels = chart_controls(run_id, names, opening, opening_log)
+first_chart.empty()
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -165,6 +183,6 @@ report_buttons(store, db, run, picked)
 
 st.subheader("Config")
 if run["config"]:
-    st.dataframe(config_table(run["config"]), hide_index=True, width="stretch")
+    st.markdown(config_markdown(run["config"]))
 else:
     st.caption("This run stored no config.")

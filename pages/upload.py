@@ -11,6 +11,7 @@ from runner.importers import FORMATS
 from runner.importers.upload import correct_mapping, import_upload, tag_as_sweep
 from traindoc.ui.shared import db_path, diagnose_run, finding_card, get_store, md, opening_metrics, series
 from traindoc.ui.upload_bar import FileProgress
+from traindoc.views.cache import forget_diagnoses
 from traindoc.views.overview import length_caption
 from traindoc.views.uploads import name_uploaded
 
@@ -76,7 +77,7 @@ for run_id in run_ids:
                 st.error(md(problem))
             else:  # same run and last step, new names: the cached curves and findings are stale
                 series.clear()
-                diagnose_run.clear()
+                forget_diagnoses()
                 st.rerun()
     picked = opening_metrics(db, run_id, run["last_step"], names, findings)
     if picked:

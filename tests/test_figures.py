@@ -24,6 +24,19 @@ def test_ema_matches_the_recurrence() -> None:
     assert ema(x, s).tolist() == expected
 
 
+@pytest.mark.parametrize("s", [0.0001, 0.3, 0.9, 0.999, 0.99999])
+def test_ema_matches_a_loop_on_long_noisy_curves(s: float) -> None:
+    """The numpy scan equals the step-by-step recurrence on a long curve with a spike, for short and long memory."""
+    rng = np.random.default_rng(1)
+    x = 10 + 3 * rng.standard_normal(5000)
+    x[2500] = 1e4
+    expected, y = np.empty_like(x), x[0]
+    for i, v in enumerate(x):
+        y = s * y + (1 - s) * v
+        expected[i] = y
+    assert np.allclose(ema(x, s), expected, rtol=1e-12, atol=1e-9)
+
+
 def test_ema_zero_smoothing_is_identity() -> None:
     x = np.array([3.0, np.nan, 1.0])
     out = ema(x, 0.0)

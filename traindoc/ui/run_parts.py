@@ -9,8 +9,8 @@ import streamlit as st
 from runner import launcher
 from runner.store import ACTIVE, Store
 from traindoc.ui.shared import duration
+from traindoc.views.cache import run_length
 from traindoc.views.charts import X_AXES
-from traindoc.views.overview import run_length
 
 SMOOTHING = {"auto (by point density)": "auto", "off": 0.0, "light (0.6 per step)": 0.6,
              "strong (0.9 per step)": 0.9}
@@ -28,7 +28,7 @@ def run_header(store: Store, run: dict[str, Any]) -> None:
         row.metric("Status", now["status"], width="content")
         row.metric("Device", now["device"] or "—", width="content")
         row.metric("Duration", duration(now) or "—", width="content")
-        row.metric(*run_length(store, run_id), width="content")
+        row.metric(*run_length(str(store.path), run_id, now["last_step"]), width="content")
         row.metric("Source", now["source"], width="content")
         if now["meta"].get("ray_node_id"):  # a Ray run: which node of the cluster trained it
             row.metric("Node", f"{now['meta'].get('ray_host', '?')} · {now['meta']['ray_node_id'][:8]}",

@@ -40,6 +40,18 @@ def epochs_and_times(db: str, run_id: int, last_step: int | None, names: tuple[s
             for name, g in frame.groupby("name")}
 
 
+@st.cache_resource(show_spinner=False)
+def _diagnosed() -> set[tuple[str, int, int | None]]:
+    """(db, run, last step) of every diagnosis this server process has finished."""
+    return set()
+
+
+def diagnosis_ready(db: str, run_id: int, last_step: int | None) -> bool:
+    """Whether ``diagnose_run`` answers at once for this key: the run page then draws its chart once,
+    with the findings marked, instead of a first chart while the run is read and judged."""
+    return (db, run_id, last_step) in _diagnosed()
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
 def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Finding], str | None]:
     """Findings of one run and, instead of a traceback, a message when diagnosis is not possible."""
@@ -49,9 +61,41 @@ def diagnose_run(db: str, run_id: int, last_step: int | None) -> tuple[list[Find
     except ImportError:
         return [], "The diagnostics engine is not installed yet, so no findings are shown."
     try:
-        return list(diagnose(load_run(store_for(db), run_id), bounds=runner_bounds())), None
+        found = list(diagnose(load_run(store_for(db), run_id), bounds=runner_bounds())), None
     except Exception as exc:  # noqa: BLE001 - a page shows the reason, never a traceback
-        return [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
+        found = [], f"Could not diagnose this run ({type(exc).__name__}: {exc})."
+    _diagnosed().add((db, run_id, last_step))
+    return found
+
+
+OVERVIEW_ROWS = 20_000  # overview cells kept per server process (a few MB); past it the memo starts over
+
+
+@st.cache_resource(show_spinner=False)
+def overview_cells() -> dict[tuple[str, int, int | None, int | None], tuple[str, str]]:
+    """(db, run, judged step, last step) → the overview row's worst finding and key metric.
+
+    One dictionary look-up per row: a cached function costs ~2 ms per call in Streamlit's argument
+    hashing, and two per row made a 500-run overview pay two seconds on every rerun.
+    """
+    return {}
+
+
+def forget_diagnoses() -> None:
+    """Drop every cached judgement (a run's metrics were renamed: same run, same last step, new findings)."""
+    diagnose_run.clear()
+    key_metric.clear()
+    _diagnosed().clear()
+    overview_cells().clear()
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def run_length(db: str, run_id: int, last_step: int | None) -> tuple[str, str]:
+    """The run header's length figure (``views.overview.run_length``: a count over every row of the
+    run, a quarter second on a million points), read once per (run, last step)."""
+    from traindoc.views.overview import run_length as count
+
+    return count(store_for(db), run_id)
 
 
 @st.cache_resource(max_entries=512, show_spinner=False)

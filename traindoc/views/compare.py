@@ -98,6 +98,18 @@ def labels(runs: Sequence[RunData], keys: Sequence[str]) -> dict[int, tuple[str,
     return out
 
 
+# Points the compare overlay draws in all, shared by its curves: about two per pixel column of a wide
+# chart. A 20-run group at 1,000 points a curve made the browser lay out 20,000 SVG points, seconds on a
+# busy machine; each curve keeps its per-bucket min and max (``downsample``), so spikes stay drawn.
+OVERLAY_POINTS = 4000
+OVERLAY_MIN_POINTS = 200  # a curve never gets fewer, however many runs are compared
+
+
+def overlay_points(n_curves: int) -> int:
+    """Points for each curve of an overlay of ``n_curves``: the screen's budget, not the runs' length."""
+    return max(OVERLAY_MIN_POINTS, OVERLAY_POINTS // max(n_curves, 1))
+
+
 def curves(runs: Sequence[RunData], metric: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """Overlay items (``label``, ``hover``, ``value`` of the first key for the colour, ``steps``, ``values``)."""
     names = labels(runs, keys)
