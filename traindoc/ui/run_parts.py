@@ -9,11 +9,19 @@ import streamlit as st
 from runner import launcher
 from runner.store import ACTIVE, Store
 from traindoc.ui.shared import duration
-from traindoc.views.cache import run_length
+from traindoc.views import overview
+from traindoc.views.cache import store_for
 from traindoc.views.charts import X_AXES
 
 SMOOTHING = {"auto (by point density)": "auto", "off": 0.0, "light (0.6 per step)": 0.6,
              "strong (0.9 per step)": 0.9}
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def run_length(db: str, run_id: int, last_step: int | None) -> tuple[str, str]:
+    """The header's length figure (a count over every row of the run, a quarter second on a million points),
+    read once per (run, last step)."""
+    return overview.run_length(store_for(db), run_id)
 
 
 def run_header(store: Store, run: dict[str, Any]) -> None:

@@ -89,15 +89,6 @@ def forget_diagnoses() -> None:
     overview_cells().clear()
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def run_length(db: str, run_id: int, last_step: int | None) -> tuple[str, str]:
-    """The run header's length figure (``views.overview.run_length``: a count over every row of the
-    run, a quarter second on a million points), read once per (run, last step)."""
-    from traindoc.views.overview import run_length as count
-
-    return count(store_for(db), run_id)
-
-
 @st.cache_resource(max_entries=512, show_spinner=False)
 def run_data(db: str, run_id: int, last_step: int | None) -> Any:
     """One run as the diagnostics see it (a RunData), cached by (run, last step) without pickling."""
