@@ -470,3 +470,12 @@ def test_prose_with_a_comma_and_one_number_is_not_a_metric_line() -> None:
     assert _kv_pairs("Loading dataset, found 5000 images") == []
     assert _kv_pairs("step 10: train loss 2.5, val loss 2.6") == [("step", 10.0), ("train_loss", 2.5),
                                                                   ("val_loss", 2.6)]
+
+
+def test_a_tqdm_bar_at_zero_of_n_holds_placeholders_not_losses() -> None:
+    text = (b"  0%|          | 0/100 [00:00<?, ?it/s, loss=inf]\r"
+            b" 50%|#####     | 50/100 [00:05<00:05, 9.8it/s, loss=0.71]\r"
+            b"100%|##########| 100/100 [00:10<00:00, 9.8it/s, loss=0.52]\n")
+    (run,) = read_upload("train.log", text)
+    loss = run.frame[run.frame.name == "loss"]
+    assert loss.value.tolist() == [0.71, 0.52]

@@ -199,7 +199,8 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
     """Bars chained into one global step.
 
     A Lightning bar repeats the last validation values on every redraw of the next epoch,
-    so a validation key is read once per bar, from its last redraw (where it is new).
+    so a validation key is read once per bar, from its last redraw (where it is new). A bar
+    drawn at 0/N has run no batch: its postfix is what the loop initialised it with.
     """
     rows, offset, last_n, last_total, last_epoch = [], 0, -1, 0, None
     val_rows: dict[int, list[tuple]] = {}  # bar offset → the validation rows of its latest redraw
@@ -218,6 +219,8 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
         if n < last_n or (epoch is not None and epoch != last_epoch and last_epoch is not None):
             offset += last_total  # a new bar (the next epoch) continues the global step
         last_n, last_total, last_epoch = n, total, epoch
+        if n == 0:
+            continue  # no batch has run in this bar yet: its postfix holds placeholders (``loss=inf``), not values
         latest = []
         for key, val in re.findall(r"([A-Za-z_][\w/]*)=\[?(" + NUM + ")", match.group("post")):
             if key in _BAR_FIELDS:
