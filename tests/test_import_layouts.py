@@ -479,3 +479,18 @@ def test_a_tqdm_bar_at_zero_of_n_holds_placeholders_not_losses() -> None:
     (run,) = read_upload("train.log", text)
     loss = run.frame[run.frame.name == "loss"]
     assert loss.value.tolist() == [0.71, 0.52]
+
+
+def test_a_history_with_a_confusion_matrix_per_epoch_keeps_its_curves_with_a_note() -> None:
+    doc = {"train_loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75],
+           "train_conf_mat": [[[0.5, 0.5], [0.4, 0.6]]] * 3}
+    (run,) = read_upload("history.json", json.dumps(doc).encode())
+    assert set(run.mapping) == {"train_loss", "val_loss"}
+    assert any("'train_conf_mat'" in w and "left out" in w for w in run.warnings)
+
+
+def test_a_history_of_matrices_only_is_still_an_error() -> None:
+    from runner.importers.base import ImportFailed
+
+    with pytest.raises(ImportFailed, match="not a list of numbers|no numeric metric"):
+        read_upload("history.json", json.dumps({"conf_mat": [[[1, 0], [0, 1]]] * 3}).encode())

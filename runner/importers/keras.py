@@ -17,6 +17,7 @@ deeper, by split (``{"train": {"loss": [...]}, "val": {"loss": [...]}}``) or by 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -83,19 +84,23 @@ def read_history(source: str, doc: Mapping[str, Any], limits: Limits) -> Parsed:
     hist = _ungroup(doc.get("history", doc))
     epochs = next((v for v in (doc.get("epoch"), hist.get("epochs")) if isinstance(v, list)), None)
     lists = {name: v for name, v in hist.items() if isinstance(v, list) and v is not epochs}
-    for name, values in lists.items():
-        if not (all(_number(v) for v in values) or _batches(values)):
-            raise ImportFailed(source, f"history entry {name!r} is not a list of numbers")
+    other = [name for name, values in lists.items() if not (all(_number(v) for v in values) or _batches(values))]
+    if other and len(other) == len(lists):
+        raise ImportFailed(source, f"history entry {other[0]!r} is not a list of numbers")
+    # a per-epoch matrix or text beside the curves (a confusion matrix per epoch): not a series, left out
+    notes = tuple(f"history entry {name!r} is not a list of numbers (one value per epoch); left out"
+                  for name in other)
+    lists = {name: values for name, values in lists.items() if name not in other}
     nested = [v for v in lists.values() if _batches(v)]
     if nested:
-        return _per_step(lists, nested[0], _config(doc, hist))
+        return replace(_per_step(lists, nested[0], _config(doc, hist)), warnings=notes)
     parts = []
     for name, values in lists.items():
         steps = epochs[: len(values)] if epochs and len(epochs) >= len(values) else list(range(len(values)))
         parts.append(pd.DataFrame({"step": steps, "epoch": steps, "name": name, "value": _floats(values),
                                    "line": np.arange(1, len(values) + 1)}))
     return Parsed(pd.concat(parts, ignore_index=True), axis="epoch", config=_config(doc, hist),
-                  where="history index")
+                  where="history index", warnings=notes)
 
 
 def _floats(values: list) -> np.ndarray:
