@@ -87,6 +87,18 @@ def test_spikes_of_orders_of_magnitude_in_a_loss_that_may_be_negative_are_diverg
     assert fired(make_run(**{"train/loss": _gaussian_nll()}), "divergence") == []
 
 
+def test_a_loss_falling_by_orders_of_magnitude_across_zero_is_learning_not_spikes():
+    """An RL objective (SB3's PPO ``train/loss``): 12 at the first update, about 0.01 later, then either side
+    of zero. Against its typical size (0.01) the first points are a thousand times higher, but each is lower
+    than the points before it: no spike."""
+    loss = np.concatenate([[12.3, 24.5, 13.5, 8.6, 4.0, 2.8, 1.5, 0.67, 0.43, 0.16],
+                           RNG.normal(0.0, 0.015, 40)])
+    assert fired(make_run(**{"train/loss": loss}), "divergence") == []
+    loss[30] = 40.0  # a real spike later in the same run still counts
+    [f] = fired(make_run(**{"train/loss": loss}), "divergence")
+    assert f.evidence.values["worst_step"] == 31
+
+
 def test_a_negative_loss_climbing_to_positive_values_is_not_a_rise_by_ratio():
     # -0.05 -> 0.8: a ratio to a start near zero means nothing for a loss that may be negative
     loss = np.concatenate([np.linspace(0.24, -0.35, 20), np.linspace(-0.3, 0.8, 40)])

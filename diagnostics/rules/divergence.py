@@ -24,6 +24,9 @@ DECADE = 10  # spike_orders counts powers of ten
 FLOOR_WINDOW_MIN, FLOOR_WINDOW_MAX, FLOOR_WINDOW_SHARE = 3, 25, 20
 JUMP_SPAN = 3  # a blow-up needs jump_window points before it, at it and after it
 TINY = 1e-12  # guards a division by a zero level
+# a spike rises over the points just before it: a loss that starts high and falls by orders of magnitude
+# (an RL objective decaying towards and across zero) is learning, and its first points are no spikes
+SPIKE_LOOKBACK = 5
 LR_CUT = 0.1  # the first fix: a tenth of the learning rate
 CLIP_NORM = 1.0  # the second fix: clip the global gradient norm at 1, a common default
 WARMUP_STEPS = 100  # the third fix: a short linear warm-up
@@ -484,9 +487,11 @@ def _magnitude_spikes(y: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarr
 
     The typical magnitude is the larger of the median absolute value and the median absolute deviation:
     a curve that crosses zero has a small median magnitude, but its spread still says how far it moves;
-    both stay put while up to half the points are spikes.
+    both stay put while up to half the points are spikes. A spike must also rise that far above the lowest
+    of the ``SPIKE_LOOKBACK`` points before it, so a high start that falls is not one.
     """
     centre = float(np.median(y))
     scale = max(float(np.median(np.abs(y))), float(np.median(np.abs(y - centre))), TINY)
-    big = np.flatnonzero(y - centre >= ratio * scale)
+    before = np.array([np.min(y[max(0, i - SPIKE_LOOKBACK):i]) if i else np.inf for i in range(len(y))])
+    big = np.flatnonzero((y - centre >= ratio * scale) & (y - before >= ratio * scale))
     return big, np.full(len(y), scale)
