@@ -63,6 +63,22 @@ def test_healthy_noisy_step_loss_has_no_spikes():
         assert fired(run, "loss_spikes") == [] and fired(run, "divergence") == []
 
 
+def test_the_restarts_of_an_appended_log_are_not_spikes():
+    """Three runs appended to one log (detectron2's metrics.json after two restarts): each falls from about
+    80 to 20; the jumps back to 80 are restarts. A real spike inside one of the runs still counts."""
+    rng = np.random.default_rng(3)
+    runs = [np.geomspace(80, 20, n) * rng.lognormal(0, 0.03, n) for n in (100, 26, 200)]
+    loss = np.concatenate(runs)
+    steps = np.arange(1, len(loss) + 1) * 20
+    meta = {"restarts": [float(steps[100]), float(steps[126])]}
+    run = make_run(meta=meta, steps={"train/loss": steps}, **{"train/loss": loss})
+    assert fired(run, "loss_spikes") == [] and fired(run, "divergence") == []
+    loss[[200, 260]] *= 8
+    run = make_run(meta=meta, steps={"train/loss": steps}, **{"train/loss": loss})
+    [f] = fired(run, "loss_spikes")
+    assert f.evidence.values["spikes"] == 2
+
+
 def test_a_steady_climb_is_a_rise_not_spikes():
     loss = np.concatenate([np.linspace(2.0, 0.5, 100), np.geomspace(0.5, 500, 60)])
     assert fired(make_run(**{"train/loss": loss}), "loss_spikes") == []

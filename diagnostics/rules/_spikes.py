@@ -40,15 +40,20 @@ class Spikes:
         return int(self.index[int(np.argmax(self.ratio))])
 
 
-def find_spikes(y: np.ndarray, window: int, z_min: float, ratio_min: float, history: int) -> Spikes:
+def find_spikes(y: np.ndarray, window: int, z_min: float, ratio_min: float, history: int,
+                segments: list[slice] | None = None) -> Spikes:
     """The points of ``y`` (finite, positive) more than ``z_min`` robust SDs and ``ratio_min``× above
-    the median of the ``window`` points before them (``history`` of them at least)."""
+    the median of the ``window`` points before them (``history`` of them at least). With ``segments``
+    (an appended log's runs), the points before are those of the same segment: a restart's jump back to
+    a fresh run's starting loss is not a spike."""
     y = np.asarray(y, dtype=float)
     empty = Spikes(np.empty(0, dtype=int), np.empty(0), np.full(len(y), np.nan), 0.0)
     if len(y) <= history or not (np.isfinite(y).all() and (y > 0).all()):
         return empty
     logs = np.log(y)
-    level = pd.Series(logs).shift(1).rolling(window, min_periods=history).median().to_numpy()
+    parts = segments or [slice(0, len(y))]
+    level = np.concatenate([pd.Series(logs[p]).shift(1).rolling(window, min_periods=history).median().to_numpy()
+                            for p in parts])
     resid = logs - level
     known = np.isfinite(resid)
     if not known.any():
@@ -59,6 +64,7 @@ def find_spikes(y: np.ndarray, window: int, z_min: float, ratio_min: float, hist
     # sudden: a spike starts with a jump of ``ratio_min``× from the point before (or continues a spike);
     # a loss that climbs steadily away from its trailing median is a rise, not a spike
     abrupt = np.r_[False, np.diff(logs) > np.log(ratio_min)]
+    abrupt[[p.start for p in parts]] = False  # a segment's first point follows nothing of its own run
     idx = np.arange(len(y))
     last_jump = np.maximum.accumulate(np.where(abrupt & high, idx, -1))
     block_start = np.maximum.accumulate(np.where(high, -1, idx))  # the last point that was not high

@@ -11,7 +11,14 @@ import pandas as pd
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, other_train_losses, reinforcement, scaled_lr, segment_series
+from diagnostics.rules._common import (
+    appended_segments,
+    cfg,
+    other_train_losses,
+    reinforcement,
+    scaled_lr,
+    segment_series,
+)
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
@@ -248,7 +255,7 @@ class Divergence(Rule):
         if len(y) and y.min() <= 0:
             big, level = _magnitude_spikes(y, DECADE ** self.spike_orders)
         else:
-            spikes = LossSpikes().spikes(y)
+            spikes = LossSpikes().spikes(y, appended_segments(run, x))
             big, level = spikes.index[spikes.ratio >= DECADE ** self.spike_orders], spikes.level
         if big.size < self.min_blowup_spikes:
             return []

@@ -9,7 +9,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import nice, scaled_lr
+from diagnostics.rules._common import appended_segments, nice, scaled_lr
 from diagnostics.rules._spikes import Spikes, find_spikes
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import role
@@ -97,7 +97,7 @@ class LossSpikes(Rule):
             x, y = series.finite()
             if len(y) < self.min_points:
                 continue
-            spikes = self.spikes(y)
+            spikes = self.spikes(y, appended_segments(run, x))
             if spikes.count >= self.min_spikes:
                 return [self._loss_finding(run, series, x, y, spikes, grad)]
         # an early warning only while the loss is still finite: a run that went NaN is divergence's story
@@ -106,9 +106,10 @@ class LossSpikes(Rule):
             return [self._grad_finding(run, *grad)]
         return []
 
-    def spikes(self, y: np.ndarray) -> Spikes:
-        """The spikes of one finite series (``divergence`` asks the same question of its losses)."""
-        return find_spikes(y, self.window, self.z_min, self.ratio_min, self.history)
+    def spikes(self, y: np.ndarray, segments: list[slice] | None = None) -> Spikes:
+        """The spikes of one finite series (``divergence`` asks the same question of its losses), judged
+        within each of an appended log's runs when ``segments`` are given."""
+        return find_spikes(y, self.window, self.z_min, self.ratio_min, self.history, segments)
 
     def _grad_spikes(self, run: RunData) -> tuple[np.ndarray, np.ndarray, Spikes] | None:
         series = run.get("grad_norm")
