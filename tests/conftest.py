@@ -14,6 +14,7 @@ import torch
 from runner.execute import execute
 from runner.presets import PRESETS
 from runner.store import Store
+from tests.disks import small_disk  # noqa: F401 - the full-disk tests' fixture, registered here
 
 os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
 
