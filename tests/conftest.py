@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,16 +69,29 @@ def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[s
 
 # Fixture scopes wider than one test: under xdist a module using one is kept on one worker.
 _SHARED_SCOPES = ("class", "module", "package", "session")
+# The real-browser tests share one worker: each drives a chromium and a Streamlit server, and two of
+# those pairs at once on two loaded cores starve each other's page draws.
+BROWSER_GROUP = "browser"
+
+
+def _drives_a_browser(item: pytest.Item) -> bool:
+    """The test's module took ``browser_page`` from tests/conftest_browser.py."""
+    browser = sys.modules.get("conftest_browser")
+    module = getattr(item, "module", None)
+    return browser is not None and getattr(module, "browser_page", None) is browser.browser_page
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``pytest -n N --dist loadgroup``, keep together the tests of a module that builds a fixture
-    wider than one test (a browser and a server, a Ray cluster, trained runs): split over two
-    workers, each would build it again. Other tests are spread one by one. A test that names its
-    own ``xdist_group`` (a resource shared across modules) keeps it."""
+    wider than one test (a server, a Ray cluster, trained runs): split over two workers, each would
+    build it again. The browser tests all go to one worker. Other tests are spread one by one. A
+    test that names its own ``xdist_group`` (a resource shared across modules) keeps it."""
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
+            continue
+        if _drives_a_browser(item):
+            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
             continue
         module = item.nodeid.split("::", 1)[0]
         info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures a test uses
