@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import torch
 from runner.execute import execute
 from runner.presets import PRESETS
 from runner.store import Store
+from tests.disks import small_disk  # noqa: F401 - the full-disk tests' fixture, registered here
+from tests.once import built_once
 
 os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
 
@@ -45,12 +48,53 @@ def store(db_path: Path) -> Store:
 
 @pytest.fixture(scope="session")
 def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[str, int]]:
-    """Each preset trained once (seconds each on a CPU); tests read, never write, this store."""
+    """Each preset trained once per test session (seconds each on a CPU), shared by the xdist
+    workers (tests/once.py); tests read, never write, this store."""
+
     torch.set_num_threads(1)  # tiny nets: threads only fight each other on a 2-core machine
-    store = Store(tmp_path_factory.mktemp("presets") / "presets.db")
-    ids = {}
-    for name, preset in PRESETS.items():
-        run_id = store.create_run(name, preset.config().to_flat(), meta={"preset": name})
-        assert execute(store, run_id) == "finished", store.run(run_id)["error"]
-        ids[name] = run_id
-    return store, ids
+
+    def train(folder: Path) -> dict[str, int]:
+        store = Store(folder / "presets.db")
+        ids = {}
+        for name, preset in PRESETS.items():
+            run_id = store.create_run(name, preset.config().to_flat(), meta={"preset": name})
+            assert execute(store, run_id) == "finished", store.run(run_id)["error"]
+            ids[name] = run_id
+        store.close()
+        return ids
+
+    folder, ids = built_once(tmp_path_factory, "presets", train)
+    return Store(folder / "presets.db"), ids
+
+
+# Fixture scopes wider than one test: under xdist a module using one is kept on one worker.
+_SHARED_SCOPES = ("class", "module", "package", "session")
+# The real-browser tests share one worker: each drives a chromium and a Streamlit server, and two of
+# those pairs at once on two loaded cores starve each other's page draws.
+BROWSER_GROUP = "browser"
+
+
+def _drives_a_browser(item: pytest.Item) -> bool:
+    """The test's module took ``browser_page`` from tests/conftest_browser.py."""
+    browser = sys.modules.get("conftest_browser")
+    module = getattr(item, "module", None)
+    return browser is not None and getattr(module, "browser_page", None) is browser.browser_page
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup``, keep together the tests of a module that builds a fixture
+    wider than one test (a server, a Ray cluster, trained runs): split over two workers, each would
+    build it again. The browser tests all go to one worker. Other tests are spread one by one. A
+    test that names its own ``xdist_group`` (a resource shared across modules) keeps it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        if _drives_a_browser(item):
+            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
+            continue
+        module = item.nodeid.split("::", 1)[0]
+        info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures a test uses
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d[-1].scope in _SHARED_SCOPES and d[-1].baseid == module for d in defs if d):
+            item.add_marker(pytest.mark.xdist_group(module))

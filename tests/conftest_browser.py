@@ -21,7 +21,9 @@ __all__ = ["WAIT_MS", "Page", "browser_page", "choose", "click_until", "expect",
 
 # A busy 2-core CI machine (load 15+) needs far more than playwright's 5 s for a first script
 # run (torch import); waits end as soon as the page is ready, so a generous bound costs nothing.
-WAIT_MS = 60_000
+# Three minutes: at load 20 (the suite on two workers beside other jobs) a run page drawing a
+# 50,000-step live curve took over a minute.
+WAIT_MS = 180_000
 expect.set_options(timeout=WAIT_MS)
 
 CHROMIUM = "/usr/bin/chromium"

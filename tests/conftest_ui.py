@@ -9,7 +9,6 @@ trained in-process, so the pages are tested on exactly what a user's database ho
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import socket
@@ -26,6 +25,7 @@ import pytest
 from runner.execute import execute
 from runner.presets import PRESETS
 from runner.store import Store
+from tests.once import built_once
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_PRESET = "softmax_nll"  # ~1.5 s on a CPU, and it has a pathology for the findings to show
@@ -48,16 +48,12 @@ def make_db(path: Path, presets: tuple[str, ...] = (FAST_PRESET,)) -> dict[str, 
 def real_db_in(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     """One failed and one finished real run, built once per session and shared by the UI modules.
 
-    The tests only read it; the file lives in the session's base temp dir so the page tests
-    and the browser test (separate modules, separate fixtures) train the preset only once.
+    The tests only read it; it is built once for the whole session (every xdist worker reads the
+    same file, tests/once.py), so the page tests and the browser tests (separate modules,
+    separate fixtures) train the preset only once.
     """
-    folder = tmp_path_factory.getbasetemp() / "ui-real-db"
-    path = folder / "traindoc.db"
-    if not (folder / "ready").exists():
-        folder.mkdir(exist_ok=True)
-        ids = make_db(path)
-        (folder / "ready").write_text(json.dumps(ids))
-    return path, json.loads((folder / "ready").read_text())
+    folder, ids = built_once(tmp_path_factory, "ui-real-db", lambda f: make_db(f / "traindoc.db"))
+    return folder / "traindoc.db", ids
 
 
 def _free_port() -> int:
@@ -66,7 +62,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:  # load 20: a minute+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

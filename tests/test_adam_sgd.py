@@ -31,6 +31,7 @@ def _lr_per_step(tmp_path: Path, overrides: dict) -> tuple[RunConfig, dict[int, 
     return cfg, dict(zip(lr["step"].astype(int), lr["value"], strict=True)), store, run_id
 
 
+@pytest.mark.slow  # a real training run
 def test_adam_then_sgd_switches_at_the_chosen_epoch(tmp_path: Path) -> None:
     cfg, lr, store, run_id = _lr_per_step(tmp_path, {"optim.name": "adam_sgd", "optim.switch_epoch": 1})
     steps_per_epoch = max(lr) // 3

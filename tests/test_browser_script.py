@@ -44,7 +44,7 @@ def _no_errors(page: Page) -> None:
 
 
 def test_register_the_example_sweep_two_lrs_and_compare(server: str) -> None:
-    with browser_page(height=1200, timeout_ms=60_000) as page:
+    with browser_page(height=1200) as page:
         page.goto(f"{server}/launch")
         expect(page.get_by_text("Your own scripts")).to_be_visible()
         page.get_by_role("textbox", name="Name", exact=True).fill("digits")

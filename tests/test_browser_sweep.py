@@ -55,7 +55,7 @@ def _set(page: Page, label: str, value: str) -> None:
 
 def test_sweep_compare_and_verify_a_fix(server: tuple[str, dict[str, int]]) -> None:
     url, ids = server
-    with browser_page(height=1100, timeout_ms=60_000) as page:  # first runs import torch: slow
+    with browser_page(height=1100) as page:  # first runs import torch: slow
         page.goto(url)
         expect(page.get_by_text("Runs in this database")).to_be_visible()
         # 1. launch: the built-in ε sweep, cut to three values and one seed, three at once

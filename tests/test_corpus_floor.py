@@ -22,8 +22,9 @@ REACHED_MACRO_F1 = 0.91
 REACHED_HEALTHY_ALARMS = 1  # of 28 healthy files
 MARGIN_F1 = 0.03
 
-pytestmark = pytest.mark.skipif(not (corpus.CORPUS / "score.py").is_file(),
-                                reason=f"labelled corpus not found at {corpus.CORPUS}")
+pytestmark = [pytest.mark.skipif(not (corpus.CORPUS / "score.py").is_file(),
+                                 reason=f"labelled corpus not found at {corpus.CORPUS}"),
+              pytest.mark.slow]  # every corpus file diagnosed
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,7 @@ COLUMNS = ["config", "meta", "name", "status", "source", "group_id", "parent_id"
            "ended_at", "pid", "host", "heartbeat", "device", "progress", "last_step", "error"]
 
 
+@pytest.mark.slow  # a hundred fuzzed stores
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(column=st.sampled_from(COLUMNS), value=damages)
 def test_fuzz_a_damaged_column_fails_that_run_alone(column: str, value: Any) -> None:

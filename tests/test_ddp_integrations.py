@@ -10,20 +10,16 @@ ranks trained. The HF Trainer under ``torchrun --nproc_per_node 2``: every rank 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from runner.store import Store
+from tests.ddp import launch, torchrun
 
 pytestmark = pytest.mark.slow  # two torch start-ups per test
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 STEPS = 8  # 256 rows, batches of 32 split over 2 ranks: 4 steps an epoch, 2 epochs
 
 DATA = """
@@ -117,16 +113,11 @@ def _one_run(db: Path) -> tuple[dict, dict[str, int]]:
                              if not n.startswith("sys/")}  # system rows follow the clock, not the steps
 
 
-def _launch(argv: list[str], tmp_path: Path) -> None:
-    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, env=ENV)
-    assert out.returncode == 0, out.stderr[-3000:]
-
-
 def test_lightning_ddp_on_two_processes_is_one_finished_run(tmp_path: Path) -> None:
     pytest.importorskip("lightning.pytorch")
     script = tmp_path / "fit.py"
     script.write_text(LIGHTNING)
-    _launch([sys.executable, str(script), str(tmp_path)], tmp_path)  # Lightning starts rank 1 itself
+    launch([sys.executable, str(script), str(tmp_path)])  # Lightning starts rank 1 itself
     run, counts = _one_run(tmp_path / "t.db")
     assert run["status"] == "finished" and run["meta"]["world_size"] == 2
     assert counts == {"train/loss": STEPS}
@@ -136,12 +127,9 @@ def test_lightning_ddp_on_two_processes_is_one_finished_run(tmp_path: Path) -> N
 def test_hf_trainer_under_torchrun_is_one_finished_run_with_rank_one_beside(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     pytest.importorskip("accelerate")
-    torchrun = shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
     script = tmp_path / "train.py"
     script.write_text(HF)
-    _launch([torchrun, "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)], tmp_path)
+    torchrun(script, 2)
     run, counts = _one_run(tmp_path / "t.db")
     assert run["status"] == "finished" and run["meta"]["world_size"] == 2
     assert {r: m["status"] for r, m in run["meta"]["ranks"].items()} == {"0": "finished", "1": "finished"}
@@ -152,12 +140,9 @@ def test_hf_trainer_under_torchrun_is_one_finished_run_with_rank_one_beside(tmp_
 def test_keras_fit_under_torchrun_is_one_finished_run_with_rank_one_beside(tmp_path: Path) -> None:
     if importlib.util.find_spec("keras") is None:  # not imported here: it would pick its backend in this process
         pytest.skip("keras is not installed")
-    torchrun = shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
     script = tmp_path / "fit.py"
     script.write_text(KERAS)
-    _launch([torchrun, "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)], tmp_path)
+    torchrun(script, 2)
     run, counts = _one_run(tmp_path / "t.db")  # before: the same, and nothing tested it
     assert run["status"] == "finished" and run["meta"]["world_size"] == 2
     assert {r: m["status"] for r, m in run["meta"]["ranks"].items()} == {"0": "finished", "1": "finished"}

@@ -12,17 +12,15 @@ failed open would raise and end the job, not hide in a warning.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.ddp import torchrun
+
 pytestmark = pytest.mark.slow  # a torchrun launch: two torch start-ups
 
-ROOT = Path(__file__).resolve().parent.parent
 RANKS = 2
 KEY_ROUNDS = 2  # rounds before the process group: the id goes through the job key
 GROUP_ROUNDS = 4  # fresh stores opened by both ranks at once, the id broadcast
@@ -73,15 +71,9 @@ def _read(db: Path) -> tuple[list[tuple], dict[str, int]]:
 
 
 def test_a_torchrun_job_is_one_finished_run_with_rank_zero_rows(tmp_path: Path) -> None:
-    torchrun = shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
     script = tmp_path / "ddp.py"
     script.write_text(SCRIPT)
-    out = subprocess.run([torchrun, "--standalone", f"--nproc_per_node={RANKS}", str(script), str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    torchrun(script, RANKS)
     dbs = [f"key{r}.db" for r in range(KEY_ROUNDS)] + [f"group{r}.db" for r in range(GROUP_ROUNDS)]
     for index, name in enumerate(dbs):
         runs, counts = _read(tmp_path / name)

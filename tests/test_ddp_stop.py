@@ -17,17 +17,15 @@ stopped.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.ddp import torchrun
+
 pytestmark = pytest.mark.slow  # a torchrun launch: two torch start-ups
 
-ROOT = Path(__file__).resolve().parent.parent
 RANKS = 2
 ONSET = 40  # the step where the logged loss turns NaN (the doctor's case) or the user cancels
 NO_STOP = 200_000  # a job that trains this far never saw its stop
@@ -70,16 +68,9 @@ dist.destroy_process_group()
 
 
 def test_a_stop_takes_every_torchrun_rank_out_after_the_same_step(tmp_path: Path) -> None:
-    torchrun = shutil.which("torchrun")
-    if torchrun is None:
-        pytest.skip("torchrun is not installed")
     script = tmp_path / "stop.py"
     script.write_text(SCRIPT)
-    out = subprocess.run([torchrun, "--standalone", f"--nproc_per_node={RANKS}", str(script), str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=400,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-                              "TRAINDOC_RANK_WAIT": "120"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    torchrun(script, RANKS, env={"TRAINDOC_RANK_WAIT": "120"}, timeout=400)
     last = {r: json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(RANKS)}
     for case, status, error in (("doctor", "stopped", "stopped by the doctor: divergence"),
                                 ("cancel", "cancelled", "cancelled by user")):

@@ -43,6 +43,7 @@ def keras_csv(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 def test_json_document_follows_the_contract(keras_csv: Path):
     out = cli(str(keras_csv), "--json")
     assert out.returncode == 0, out.stderr
@@ -60,6 +61,7 @@ def test_json_document_follows_the_contract(keras_csv: Path):
         assert all({"text", "config_patch"} <= set(fix) for fix in f["fixes"])
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 def test_text_output_is_per_run_and_severity_marked(keras_csv: Path):
     out = cli(str(keras_csv))
     assert out.returncode == 0
@@ -67,6 +69,7 @@ def test_text_output_is_per_run_and_severity_marked(keras_csv: Path):
     assert "▲ WARNING  [overfitting]" in out.stdout
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -87,6 +90,7 @@ def test_unreadable_file_exits_2_with_one_line(tmp_path: Path, content: bytes, p
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 def test_missing_file_and_unknown_run_are_one_line_errors(tmp_path: Path):
     out = cli(str(tmp_path / "nope.csv"))
     missing = tmp_path / "nope.csv"
@@ -97,6 +101,7 @@ def test_missing_file_and_unknown_run_are_one_line_errors(tmp_path: Path):
     assert (out.returncode, out.stderr.strip()) == (2, f"error: {db}: no run with id 99")
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 def test_db_runs_are_diagnosed_and_compared(tmp_path: Path):
     db = tmp_path / "t.db"
     store = Store(db)
@@ -115,6 +120,7 @@ def test_db_runs_are_diagnosed_and_compared(tmp_path: Path):
     assert comp["fixes"][0]["config_patch"] == {"optim.eps": 1e-6}
 
 
+@pytest.mark.slow  # `python -m diagnostics` subprocesses
 def test_fail_on_levels_and_unreadable_input(keras_csv: Path, tmp_path: Path):
     """The CI gate: 1 when a finding at or above the level is present, 0 below it, 2 on input it cannot read."""
     out = cli(str(keras_csv), "--json")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from diagnostics import RunData, diagnose
 from runner.importers import read_path
@@ -72,6 +73,7 @@ def test_from_store_keeps_nan_config_and_epochs(tmp_path: Path):
 
 
 
+@pytest.mark.slow  # a million points diagnosed
 def test_a_million_points_diagnose_and_find_the_overfitting():
     """How fast is bench/diagnose_speed.py's to print (no wall-clock bound in a test)."""
     findings = diagnose(million_point_run())

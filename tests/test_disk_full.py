@@ -8,11 +8,9 @@ small tmpfs for real (root and mount(8) only, skipped with the reason otherwise;
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -26,7 +24,7 @@ from runner.lifecycle import RunLifecycle
 from runner.presets import PRESETS
 from runner.store import DiskFullError, Store, StoreError
 from runner.store.core import UNSAVED
-from tests.disks import small_tmpfs
+from tests.disks import fill
 
 UNWRITABLE = {"query_only": 1}  # every write fails, as on a full disk
 REASON = "disk full: /x/traindoc.db: write failed: database or disk is full — free disk space"
@@ -136,6 +134,7 @@ def test_an_end_that_waited_its_bound_raises_and_leaves_the_note_for_a_reader(db
     assert read_note(db_path, 3)["end"] == {"status": "finished", "error": None}
 
 
+@pytest.mark.slow  # a real training run
 def test_a_full_disk_in_training_ends_the_run_failed_disk_full(db_path: Path) -> None:
     from runner.execute import execute
 
@@ -153,29 +152,9 @@ def test_disk_full_error_is_a_store_error_named_by_traindoc() -> None:
 
 
 # -- a full disk for real --------------------------------------------------------------------------
-DISK_BYTES = 6 * 1024 * 1024  # a fresh database, its WAL and a few thousand rows
+DISK_BYTES = 6 * 1024 * 1024  # a fresh database, its WAL and a few thousand rows (tests/disks.py)
 STARTED_WITHIN = 180.0  # a background run's first rows, its imports included, on a loaded machine
 JUDGED_WITHIN = 120.0
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    with small_tmpfs(tmp_path / "disk", DISK_BYTES) as folder:
-        yield folder
-
-
-def _fill(folder: Path) -> Path:
-    """Write zeros until the disk refuses, in ever smaller pieces; delete the file to free the space."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-    return filler
 
 
 def _until(check: Any, within: float, what: str) -> Any:
@@ -217,7 +196,7 @@ def test_a_background_run_on_a_full_disk_stalls_with_the_reason_then_ends_failed
         small_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = small_disk / "traindoc.db"
     store, run_id, pid = _launched(db, monkeypatch, wait_for_space=600)
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     try:
         status, error = _until(lambda: (s := _status(db, run_id))[0] == "stalled" and s, JUDGED_WITHIN,
                                "the run read stalled")
@@ -240,7 +219,7 @@ def test_a_background_run_that_gave_up_waiting_is_failed_disk_full_not_crashed(
         small_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = small_disk / "traindoc.db"
     store, run_id, pid = _launched(db, monkeypatch, wait_for_space=1)
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     try:
         _until(lambda: not procs.alive(pid), JUDGED_WITHIN, "the run's process gave up and exited")
         status, error = _status(db, run_id)  # still full: shown, not stored
@@ -266,7 +245,7 @@ def test_the_strict_logging_api_raises_disk_full_at_the_log_that_met_it(small_di
             if step == 50:
                 run.flush()
                 _until(lambda: _has_rows(db, run.id), JUDGED_WITHIN, "the first rows were stored")
-                filler = _fill(small_disk)
+                filler = fill(small_disk)
             time.sleep(0.001)
     assert filler is not None and 50 < logged < 100_000
     assert "metric writer failed" in str(raised.value)

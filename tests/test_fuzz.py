@@ -58,6 +58,7 @@ fuzz_settings = settings(max_examples=40, deadline=None, suppress_health_check=[
                          derandomize=True)
 
 
+@pytest.mark.slow  # forty mutations of every import fixture
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[str(p.relative_to(ROOT / "tests" / "fixtures_import"))
                                                     for p in FIXTURES])
 @fuzz_settings
@@ -110,6 +111,7 @@ def test_mutations_reach_both_outcomes() -> None:
     assert tally["refused"] > 0 and tally["imported"] > 0
 
 
+@pytest.mark.slow  # a `python -m diagnostics` subprocess per file
 @pytest.mark.parametrize("blob", [b"", b"\x00\xff" * 300, b"step,loss\n1,\xff\xfe\n", b"{" * 5000,
                                   b"Epoch 1/3\n" + b"\x1b[31m" * 100], ids=["empty", "binary", "bad-utf8",
                                                                            "deep-json", "ansi-junk"])

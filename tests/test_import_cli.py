@@ -36,6 +36,7 @@ def test_folder_of_every_format_with_comparisons(capsys: pytest.CaptureFixture) 
     assert "comparisons" in doc
 
 
+@pytest.mark.slow  # a `python -m diagnostics` subprocess
 def test_unreadable_input_is_exit_2_and_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "junk.bin"
     bad.write_bytes(bytes(range(256)) * 20)

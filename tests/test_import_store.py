@@ -155,7 +155,10 @@ def _stored(store: Store, run_id: int) -> list[tuple]:
                               " ORDER BY name, step", (run_id,)).fetchall()
 
 
-@pytest.mark.parametrize(("rows", "columns", "chunk"), [(400, 6, 7), (30, 600, 9)], ids=["long", "wide"])
+@pytest.mark.parametrize(("rows", "columns", "chunk"), [
+    (400, 6, 7),
+    pytest.param(30, 600, 9, marks=pytest.mark.slow),  # 600 columns read chunk by chunk: seconds
+], ids=["long", "wide"])
 def test_a_chunked_read_stores_the_same_rows_and_notes_as_the_whole_text_read(
         tmp_path, monkeypatch: pytest.MonkeyPatch, rows: int, columns: int, chunk: int) -> None:
     """Issue 20: a CSV read in chunks by the C parser (number columns as numbers chunk by chunk) stores
@@ -212,6 +215,7 @@ def test_json_lines_read_in_chunks_store_the_same_rows_as_one_read(tmp_path, mon
     assert any(value is None for *_, value in without_wall) and any("not numbers" in n for n in after.notes)
 
 
+@pytest.mark.slow  # an 80-column table imported twice
 def test_short_metrics_in_shared_chunks_store_the_same_rows_and_summaries(tmp_path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Short metrics share a write chunk (a wide table was one chunk, one chart summary, per column):

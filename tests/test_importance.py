@@ -88,6 +88,7 @@ def test_a_one_key_sweep_keeps_the_sensitivity_view(tmp_path: Path) -> None:
     assert {f.rule for f in compare(one_key)} == {"lr_sensitivity"}
 
 
+@pytest.mark.slow  # a fresh Python process's imports
 def test_single_run_diagnosis_never_loads_optuna() -> None:
     assert loaded_after("import diagnostics.rules, diagnostics.compare, diagnostics.importance",
                         ("optuna", "sklearn")) == []

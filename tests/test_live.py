@@ -18,6 +18,9 @@ from runner.store import Store
 pytestmark = pytest.mark.slow  # see CONTRIBUTING.md: left out of the fast loop
 
 APP = str(ROOT / "app.py")
+# Long enough that the first dashboard usually opens mid-run (a finished run is accepted too), short
+# enough not to dominate the suite: 180 steps, each of which must be stored.
+EPOCHS = 15
 
 
 def _overview(db: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
@@ -44,7 +47,7 @@ def test_a_killed_runner_shows_as_crashed_on_the_dashboard(db_path: Path, monkey
 
 def test_restarting_the_dashboard_mid_run_loses_nothing(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(db_path)
-    cfg = PRESETS["healthy"].config({"train.epochs": 40})
+    cfg = PRESETS["healthy"].config({"train.epochs": EPOCHS})
     run_id = store.create_run("survivor", cfg.to_flat())
     launcher.launch(store, run_id)
     wait_for_run(store, run_id, lambda r: (r["last_step"] or 0) > 0)
@@ -56,7 +59,7 @@ def test_restarting_the_dashboard_mid_run_loses_nothing(db_path: Path, monkeypat
     assert run["status"] == "finished"
     assert second.dataframe[0].value["status"].tolist() == ["finished"]
     steps, _ = store.metric_series(run_id, "train/loss")
-    assert steps.tolist() == list(range(1, 40 * 12 + 1))  # every step of 40 epochs x 12 batches, none lost
+    assert steps.tolist() == list(range(1, EPOCHS * 12 + 1))  # every step of EPOCHS x 12 batches, none lost
     monkeypatch.setenv("TRAINDOC_DB", str(db_path))
     page = AppTest.from_file(APP, default_timeout=30)
     page.switch_page("pages/run.py")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from runner.sink import StoreFaultWarning
 from runner.spill import read_spill, spill_files
 from runner.store import Store, StoreError
 from runner.store.schema import MIGRATIONS
-from tests.disks import small_tmpfs
 from traindoc.views.overview import store_gap_lines
 
 pytestmark = pytest.mark.slow  # a few hundred logged steps per store fault, in subprocesses
@@ -227,14 +226,7 @@ def test_a_store_that_cannot_open_gives_a_run_from_the_spill_file(db_path: Path)
     assert (run["rows"], run["status"], run["name"]) == (STEPS, "finished", "loop")
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs: a full disk for real. Needs root and mount."""
-    with small_tmpfs(tmp_path / "disk", DISK_BYTES) as mount:
-        yield mount
-
-
-DISK_BYTES = 2 * 1024 * 1024
+DISK_BYTES = 2 * 1024 * 1024  # a full disk for real: the small_disk fixture's size (tests/disks.py)
 FREED_AT = 250  # the step at which the disk is given space again
 
 

@@ -72,6 +72,7 @@ def test_lr_find_cli_rejects_an_empty_range(tmp_path: Path, capsys: pytest.Captu
     assert "0 < min-lr < max-lr" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a real range test behind the Launch page
 def test_launch_page_finds_a_learning_rate_and_fills_the_form(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     at = app_test(tmp_path / "l.db", monkeypatch, "pages/launch.py")

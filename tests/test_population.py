@@ -47,6 +47,7 @@ def test_subset_is_seeded_and_about_a_hundred():
     assert len({s.writer for s in specs(2000, "tests")}) >= 12
 
 
+@pytest.mark.slow  # the module's population: real trainings through every writer library
 def test_every_run_is_written_and_read_back(population):
     out, todo, records = population
     for s in todo:
@@ -63,6 +64,7 @@ def test_every_run_is_written_and_read_back(population):
         assert any(series.get(t, 0) >= rec["n_evals"] for t in TRAIN), f"{s.writer}: train curve {series}"
 
 
+@pytest.mark.slow  # the module's population: real trainings through every writer library
 def test_labels_agree_with_construction(population):
     out, todo, records = population
     kept = [records[s.id] for s in todo if records[s.id]["kept"]]
@@ -83,12 +85,14 @@ def test_labels_agree_with_construction(population):
     assert len(dropped) + len(index) == len(todo)
 
 
+@pytest.mark.slow  # the module's population: real trainings through every writer library
 def test_cached_runs_are_not_made_again(population):
     out, todo, records = population
     again = run(todo[:2], out, workers=1, log=lambda *a, **k: None)
     assert again == {s.id: records[s.id] for s in todo[:2]}
 
 
+@pytest.mark.slow  # the module's population: real trainings through every writer library
 def test_rejudging_the_written_curves_gives_the_same_labels(population):
     out, todo, records = population
     again = run(todo, out, workers=1, log=lambda *a, **k: None, again=True)

@@ -9,11 +9,9 @@ as root, by filling a small tmpfs for real.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from runner import cli
 from runner.store import Store
 from runner.store.core import UNSAVED
 from runner.store.liveness import VERDICT
-from tests.disks import small_tmpfs
+from tests.disks import fill
 
 ROOT = Path(__file__).resolve().parents[1]
 UNWRITABLE = {"query_only": 1}  # SQLite then refuses every write: "attempt to write a readonly database"
@@ -94,28 +92,9 @@ def test_runner_list_works_on_a_database_it_cannot_write(db_path: Path, monkeypa
 
 
 # -- a real full disk -----------------------------------------------------------------------
-TMPFS_BYTES = 4 * 1024 * 1024  # room for a fresh database and its WAL, little else
+DISK_BYTES = 4 * 1024 * 1024  # room for a fresh database and its WAL, little else (tests/disks.py)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of a few MB mounted for this test (root only; skipped with the reason otherwise)."""
-    with small_tmpfs(tmp_path / "disk", TMPFS_BYTES) as folder:
-        yield folder
-
-
-def _fill(folder: Path) -> Path:
-    """Write zeros until the disk refuses, in ever smaller pieces; returns the filler (delete it to free the space)."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        for size in (65536, 4096, 512, 1):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-    return filler
 
 
 def _list(db: Path) -> subprocess.CompletedProcess[str]:
@@ -123,12 +102,13 @@ def _list(db: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # a full tmpfs and `python -m runner` subprocesses
 def test_runner_list_on_a_full_disk(small_disk: Path) -> None:
     db = small_disk / "traindoc.db"
     holder = Store(db)  # held open, as a live run would: the WAL and its index exist
     run_id = _gone_run(holder)
     holder.write_metrics([(run_id, i, None, "train/loss", 1.0, 0.0) for i in range(100)])
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     listed = _list(db)
     assert listed.returncode == 0, listed.stderr
     assert f"{run_id:>4}  crashed" in listed.stdout

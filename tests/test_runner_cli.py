@@ -10,6 +10,8 @@ import pytest
 
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # each test starts `python -m runner` (a Python start-up and imports)
+
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "runner", *args, "--db", str(db)], capture_output=True,
@@ -21,7 +23,6 @@ def test_presets_lists_every_pathology(db_path: Path) -> None:
     assert "softmax_nll" in out and "shows: negative_loss" in out
 
 
-@pytest.mark.slow
 def test_run_trains_in_the_foreground_and_list_shows_it(db_path: Path) -> None:
     done = _cli("run", "--preset", "healthy", "--set", "train.epochs=2", "--name", "smoke", db=db_path)
     assert done.returncode == 0, done.stderr

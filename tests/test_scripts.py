@@ -113,7 +113,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    try:  # the process may exit between the two reads
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:  # ProcessLookupError or FileNotFoundError: gone
+        return False
 
 
 @pytest.mark.parametrize(("body", "error"), [

@@ -12,6 +12,8 @@ from conftest_ui import app_test, page_text
 from runner import plan
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # full Launch/Compare page runs (AppTest) that queue and draw searches
+
 START = "preset · healthy"
 
 

@@ -119,6 +119,7 @@ def _writer(db: str, run_id: int, n_batches: int, batch: int) -> None:
         store.write_metrics([(run_id, b * batch + i, None, "train/loss", float(i), 0.0) for i in range(batch)])
 
 
+@pytest.mark.slow  # writer processes
 def test_concurrent_writers_and_a_reader_lose_nothing(db_path: Path) -> None:
     store = Store(db_path)
     run_ids = [store.create_run(f"w{i}", status="running") for i in range(3)]
@@ -150,6 +151,7 @@ def test_bad_status_is_refused_by_the_schema(store: Store) -> None:
         store.conn.execute("INSERT INTO runs (name, status, created_at) VALUES ('x', 'weird', 0)")
 
 
+@pytest.mark.slow  # long curves written and read in batches
 def test_chart_reads_of_long_curves_keep_spikes_and_nans_across_batches(store: Store) -> None:
     run_id = store.create_run("long")
     n = 200_000

@@ -27,7 +27,7 @@ def test_upload_lightning_and_tensorboard_and_see_overfitting(empty_server: tupl
     url, db = empty_server
     lightning = FIXTURES / "lightning/version_0/metrics.csv"
     events = next(FIXTURES.glob("tensorboard/overfit/events.out.tfevents.*"))
-    with browser_page(height=1000, timeout_ms=60_000) as page:
+    with browser_page(height=1000) as page:
         page.goto(url)
         page.get_by_role("link", name="Upload").click()
         expect(page.get_by_text("No uploaded runs yet")).to_be_visible()

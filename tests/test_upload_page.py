@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from runner.store import Store
 
+pytestmark = pytest.mark.slow  # full dashboard runs (AppTest) importing and diagnosing uploads
+
 LIGHTNING = (FIXTURES / "lightning/version_0/metrics.csv").read_bytes()
 
 
