@@ -303,8 +303,6 @@ def _parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None = None,
 def _record_parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None,
                   lines: int | None) -> Iterator[list[Column]]:
     """JSON lines ``lines`` records at a time, each chunk a table as ``tabular.records_frame`` makes it."""
-    from runner.importers.base import ImportFailed
-
     data, end, pos, number, row = table.data, table.end or 0, 0, 0, 2
     records: list[tuple[int, dict]] = []
     while pos < end or records:
@@ -314,15 +312,7 @@ def _record_parts(table: BigTable, source: str, plan: _Plan, tick: Tick | None,
             number, text, pos = number + 1, data[pos:stop], stop + 1
             if not text.strip():
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ImportFailed(source, f"not a JSON object per line ({exc.msg})", number) from None
-            except RecursionError:
-                raise ImportFailed(source, "JSON nested too deeply to read", number) from None
-            if not isinstance(obj, dict):
-                raise ImportFailed(source, f"expected a JSON object per line, found {type(obj).__name__}", number)
-            records.append((number, obj))
+            records.append((number, tabular.json_object(source, text, number)))
             if len(records) < (lines or CHUNK_LINES) and pos < end:
                 continue
         chunk = tabular.records_frame(records)

@@ -282,21 +282,21 @@ def sniff_sep(text: str) -> str:
 
 def json_lines(source: str, text: str) -> list[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line; ImportFailed naming the first bad line."""
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ImportFailed(source, f"not a JSON object per line ({exc.msg})", number) from None
-        except RecursionError:
-            raise ImportFailed(source, "JSON nested too deeply to read", number) from None
-        if not isinstance(obj, dict):
-            raise ImportFailed(source, f"expected a JSON object per line, found {type(obj).__name__}", number)
-        out.append((number, obj))
-    return out
+    return [(number, json_object(source, line, number))
+            for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def json_object(source: str, line: str | bytes, number: int) -> dict:
+    """One JSON-lines record; ImportFailed naming its line when it is not a JSON object."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(source, f"not a JSON object per line ({exc.msg})", number) from None
+    except RecursionError:
+        raise ImportFailed(source, "JSON nested too deeply to read", number) from None
+    if not isinstance(obj, dict):
+        raise ImportFailed(source, f"expected a JSON object per line, found {type(obj).__name__}", number)
+    return obj
 
 
 def records_frame(records: list[tuple[int, dict]]) -> pd.DataFrame:
