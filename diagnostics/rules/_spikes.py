@@ -9,6 +9,9 @@ on the ordinary level). The spread is the median absolute deviation of those res
 ignores up to half of the points being spikes, where a standard deviation would be blown up
 by the very spikes it should find. A spike is sudden: it starts with a jump from the point
 before it, so a steady climb (a rise, ``divergence``'s) is not a run of spikes.
+
+A loss that may be negative has no log space: ``magnitude_spikes`` measures its spikes against
+its typical magnitude instead.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import pandas as pd
 
 MAD_TO_SIGMA = 1.4826  # the MAD of normal noise times this is its standard deviation (consistent estimator)
 MIN_SPREAD = 1e-3  # a log-spread floor: a deterministic curve (MAD 0) does not turn every bump into z = inf
+TINY = 1e-12  # guards a zero magnitude
+# a spike rises over the points just before it: a loss that starts high and falls by orders of magnitude
+# (an RL objective decaying towards and across zero) is learning, and its first points are no spikes
+SPIKE_LOOKBACK = 5
 
 
 @dataclass(frozen=True)
@@ -70,3 +77,19 @@ def find_spikes(y: np.ndarray, window: int, z_min: float, ratio_min: float, hist
     block_start = np.maximum.accumulate(np.where(high, -1, idx))  # the last point that was not high
     index = np.flatnonzero(high & (last_jump > block_start))  # a jump opened this run of high points
     return Spikes(index, np.exp(resid[index]), np.exp(level), spread)
+
+
+def magnitude_spikes(y: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a loss that may be negative lying ``ratio`` times its typical magnitude above its
+    median, and that magnitude at every point (the level the ratio is read against).
+
+    The typical magnitude is the larger of the median absolute value and the median absolute deviation:
+    a curve that crosses zero has a small median magnitude, but its spread still says how far it moves;
+    both stay put while up to half the points are spikes. A spike must also rise that far above the lowest
+    of the ``SPIKE_LOOKBACK`` points before it, so a high start that falls is not one.
+    """
+    centre = float(np.median(y))
+    scale = max(float(np.median(np.abs(y))), float(np.median(np.abs(y - centre))), TINY)
+    before = np.array([np.min(y[max(0, i - SPIKE_LOOKBACK):i]) if i else np.inf for i in range(len(y))])
+    big = np.flatnonzero((y - centre >= ratio * scale) & (y - before >= ratio * scale))
+    return big, np.full(len(y), scale)

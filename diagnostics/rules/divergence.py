@@ -19,6 +19,7 @@ from diagnostics.rules._common import (
     scaled_lr,
     segment_series,
 )
+from diagnostics.rules._spikes import magnitude_spikes
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import LOSS_NAMES, VAL_LOSS, role
 
@@ -31,9 +32,6 @@ DECADE = 10  # spike_orders counts powers of ten
 FLOOR_WINDOW_MIN, FLOOR_WINDOW_MAX, FLOOR_WINDOW_SHARE = 3, 25, 20
 JUMP_SPAN = 3  # a blow-up needs jump_window points before it, at it and after it
 TINY = 1e-12  # guards a division by a zero level
-# a spike rises over the points just before it: a loss that starts high and falls by orders of magnitude
-# (an RL objective decaying towards and across zero) is learning, and its first points are no spikes
-SPIKE_LOOKBACK = 5
 LR_CUT = 0.1  # the first fix: a tenth of the learning rate
 CLIP_NORM = 1.0  # the second fix: clip the global gradient norm at 1, a common default
 WARMUP_STEPS = 100  # the third fix: a short linear warm-up
@@ -253,7 +251,7 @@ class Divergence(Rule):
 
         x, y = series.finite()
         if len(y) and y.min() <= 0:
-            big, level = _magnitude_spikes(y, DECADE ** self.spike_orders)
+            big, level = magnitude_spikes(y, DECADE ** self.spike_orders)
         else:
             spikes = LossSpikes().spikes(y, appended_segments(run, x))
             big, level = spikes.index[spikes.ratio >= DECADE ** self.spike_orders], spikes.level
@@ -486,19 +484,3 @@ def _is_val(name: str) -> bool:
 def _explains(name: str) -> tuple[str, ...]:
     """What a finding on ``name`` explains: a training loss's blow-up explains a val-better-than-train."""
     return () if _is_val(name) else EXPLAINS
-
-
-def _magnitude_spikes(y: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """The points of a loss that may be negative lying ``ratio`` times its typical magnitude above its
-    median, and that magnitude at every point (the level the ratio is read against).
-
-    The typical magnitude is the larger of the median absolute value and the median absolute deviation:
-    a curve that crosses zero has a small median magnitude, but its spread still says how far it moves;
-    both stay put while up to half the points are spikes. A spike must also rise that far above the lowest
-    of the ``SPIKE_LOOKBACK`` points before it, so a high start that falls is not one.
-    """
-    centre = float(np.median(y))
-    scale = max(float(np.median(np.abs(y))), float(np.median(np.abs(y - centre))), TINY)
-    before = np.array([np.min(y[max(0, i - SPIKE_LOOKBACK):i]) if i else np.inf for i in range(len(y))])
-    big = np.flatnonzero((y - centre >= ratio * scale) & (y - before >= ratio * scale))
-    return big, np.full(len(y), scale)
