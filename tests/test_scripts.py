@@ -72,7 +72,8 @@ def test_example_swept_over_two_lrs_then_a_fix_verified(db_path: Path, kill_left
         _steps, logged_lr = store.metric_series(run["id"], "lr")
         assert set(logged_lr) == {lr}  # the script trained with the swept value it read from run.config
         evaluations = store.metric_series(run["id"], "val/acc")[0].size
-        assert evaluations == 3 if run["status"] == "finished" else evaluations < 3  # stopped: before its end
+        # stopped: at most its end (under load the doctor's stop can land after the last evaluation)
+        assert evaluations == 3 if run["status"] == "finished" else evaluations <= 3, (run["status"], evaluations)
     bad = store.run(runs[0.5]["id"])
     assert reproduce.reproducible(store, bad)
     # the finding the run shows: lr_too_high once it ran to its end, the doctor's divergence if it stopped it

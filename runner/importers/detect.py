@@ -26,6 +26,17 @@ SUPPORTED = ("TensorBoard event files, Lightning metrics.csv, Keras CSVLogger/Hi
              "Stable-Baselines3 console tables, console logs, bare lists of values named by their file")
 
 
+# A log truncated in place while its writer kept its offset (logrotate's copytruncate) starts with as many
+# NUL bytes as were written before: kilobytes. A few NULs before control bytes are a binary file.
+MIN_NUL_PADDING = 64
+_TEXT_CONTROLS = frozenset(b"\t\n\r\x0c\x08\x1b")
+
+
+def _plain_text(head: bytes) -> bool:
+    """No control byte but whitespace, backspace and ANSI escapes: what a console log holds."""
+    return bool(head) and all(b >= 32 or b in _TEXT_CONTROLS for b in head)
+
+
 @dataclass(frozen=True)
 class Detected:
     format: str
@@ -44,7 +55,7 @@ def detect(entry: Entry, limits: Limits) -> Detected:
     if data.startswith(b"PK\x03\x04"):
         raise ImportFailed(src, "is a zip inside a zip; unpack the outer zip and import the inner one")
     padding = len(data) - len(data.lstrip(b"\x00"))
-    if padding and padding < len(data) and not looks_binary(data[padding:]):
+    if MIN_NUL_PADDING <= padding < len(data) and _plain_text(data[padding:padding + 8192]):
         found = detect(Entry(entry.path, data[padding:]), limits)
         return replace(found, notes=(f"{padding} NUL bytes at the start skipped (a log truncated in place while "
                                      "its writer kept its offset, as logrotate's copytruncate leaves it)",
