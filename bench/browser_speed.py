@@ -37,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.import_speed import masked_crc32c_many  # noqa: E402
+from bench.import_speed import tfrecords  # noqa: E402
 from runner.store import Store  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -164,20 +164,9 @@ def write_tensorboard(logdir: Path, points: int, val_points: int) -> None:
         for tag, value in tags:
             summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
             payloads.append(Event(wall_time=1.7e9 + s / 1000, step=s, summary=summary).SerializeToString())
-    lengths = np.array([len(p) for p in payloads], dtype=np.uint64)
-    headers = lengths.view(np.uint8).reshape(-1, 8)
-    header_crc = masked_crc32c_many(headers)
-    data_crc = np.empty(len(payloads), dtype=np.uint32)
-    for length in np.unique(lengths):
-        idx = np.flatnonzero(lengths == length)
-        block = np.frombuffer(b"".join(payloads[i] for i in idx), dtype=np.uint8).reshape(len(idx), int(length))
-        data_crc[idx] = masked_crc32c_many(block)
-    out = bytearray()
-    for i, payload in enumerate(payloads):
-        out += headers[i].tobytes() + header_crc[i].tobytes() + payload + data_crc[i].tobytes()
     folder = logdir / "million"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "events.out.tfevents.1700000000.bench").write_bytes(bytes(out))
+    (folder / "events.out.tfevents.1700000000.bench").write_bytes(tfrecords(payloads))
 
 
 # -- servers ----------------------------------------------------------------------------------------

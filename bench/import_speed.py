@@ -55,19 +55,25 @@ def write_events(path: Path, n_scalars: int) -> int:
             summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
             payloads.append(Event(wall_time=1.7e9 + step, step=step, summary=summary).SerializeToString())
     payloads = payloads[: n_scalars + 1]
+    path.write_bytes(tfrecords(payloads))
+    return n_scalars
+
+
+def tfrecords(payloads: list[bytes]) -> bytes:
+    """Serialized records framed as TensorBoard writes them (length, masked CRC32C of the length, data,
+    masked CRC32C of the data), the checksums computed a block of equal-length records at a time."""
     lengths = np.array([len(p) for p in payloads], dtype=np.uint64)
     headers = lengths.view(np.uint8).reshape(-1, 8)
-    out = bytearray()
     header_crc = masked_crc32c_many(headers)
     data_crc = np.empty(len(payloads), dtype=np.uint32)
     for length in np.unique(lengths):
         idx = np.flatnonzero(lengths == length)
         block = np.frombuffer(b"".join(payloads[i] for i in idx), dtype=np.uint8).reshape(len(idx), int(length))
         data_crc[idx] = masked_crc32c_many(block)
+    out = bytearray()
     for i, payload in enumerate(payloads):
         out += headers[i].tobytes() + header_crc[i].tobytes() + payload + data_crc[i].tobytes()
-    path.write_bytes(bytes(out))
-    return n_scalars
+    return bytes(out)
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
