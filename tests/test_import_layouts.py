@@ -53,9 +53,41 @@ def test_headerless_row_per_series_csv() -> None:
 
 
 def test_headerless_column_table() -> None:
+    """A counting first column is the epoch; the lone value column beside it is read as the training loss
+    (the file name ``log`` names no metric), and the run says it guessed."""
     data = b"".join(f"{i},{1 / (i + 1):.3f}\n".encode() for i in range(20))
-    curves = _curves("log.csv", data)
-    assert curves["column_2"][:2] == [1.0, 0.5]
+    (run,) = read_upload("log.csv", data)
+    assert run.axis == "epoch"
+    rd = from_imported(run)
+    assert rd.names == ["train/loss_epoch"]  # one row an epoch: the epoch-level training loss
+    assert rd.series["train/loss_epoch"].values[:2].tolist() == [1.0, 0.5]
+    assert rd.series["train/loss_epoch"].steps[:2].tolist() == [0, 1]
+    assert any("read as the training loss" in w for w in run.warnings)
+
+
+def test_a_one_column_csv_without_a_header_keeps_its_first_value() -> None:
+    """``np.savetxt`` of one series into a .csv: its first number is a value, not a column name."""
+    data = b"".join(f"{v:.18e}\n".encode() for v in (0.103, 0.035, 0.029, 0.023))
+    assert _curves("run7.csv", data) == {"train/loss": [0.103, 0.035, 0.029, 0.023]}
+    assert _curves("val_acc.csv", data) == {"val/acc": [0.103, 0.035, 0.029, 0.023]}  # the name says it
+
+
+def test_space_separated_rows_of_a_few_values_are_columns() -> None:
+    """``epoch loss acc`` per line, no header: three columns, not one series per line."""
+    data = b"".join(f"{e} {1 / (e + 1):.3f} {e / 10:.1f}\n".encode() for e in range(12))
+    (run,) = read_upload("train_log.txt", data)
+    rd = from_imported(run)
+    assert run.axis == "epoch" and sorted(rd.names) == ["column_2", "column_3"]  # two values: neither guessed
+    assert rd.series["column_3"].values[:3].tolist() == [0.0, 0.1, 0.2]
+
+
+def test_an_epoch_column_that_repeats_makes_each_row_a_step() -> None:
+    """``epoch,batch loss`` rows: many rows an epoch, so the row is the step and the loss is per step."""
+    data = b"".join(f"{1 + i // 5},{2 - i / 20:.3f}\n".encode() for i in range(15))
+    (run,) = read_upload("loss.csv", data)
+    rd = from_imported(run)
+    assert rd.series["train/loss"].steps.tolist() == list(range(15))
+    assert rd.series["train/loss"].epochs[:6].tolist() == [1, 1, 1, 1, 1, 2]
 
 
 def test_json_list_of_records() -> None:

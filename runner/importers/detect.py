@@ -74,6 +74,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
         return Detected("sb3_monitor", body)
     if sb3.looks_like(body):  # boxed ``| rollout/ |`` tables: pipes that a table sniffer would take for columns
         return Detected("sb3", text)
+    if bare.looks_like(body) and bare.one_per_line(body):  # a .csv of one number per line is a value list
+        return Detected("values", text)
     table, cut = truncated.table_tail(text, sniff_sep(body))
     if is_table(body) or is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
         return Detected(table_format(entry, body), table, (cut,) if cut else ())

@@ -12,11 +12,13 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from runner.importers import bare
 from runner.importers.base import ImportFailed, Limits, Parsed
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "it", "batch", "total_steps", "updates",
@@ -236,7 +238,9 @@ def wall_seconds(col: pd.Series) -> pd.Series:
 def read_csv(source: str, text: str, limits: Limits) -> Parsed:
     sep = sniff_sep(text)
     if headerless(text, sep):
-        return wide_to_long(source, _headerless_frame(source, text, sep), first_line=1)
+        frame, notes = _headerless_frame(source, text, sep)
+        parsed = wide_to_long(source, frame, first_line=1)
+        return replace(parsed, warnings=(*notes, *parsed.warnings))
     return wide_to_long(source, read_table(source, text, sep))
 
 
@@ -255,24 +259,30 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _headerless_frame(source: str, text: str, sep: str) -> pd.DataFrame:
+def _headerless_frame(source: str, text: str, sep: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Numbers without a header: few long rows are one series per row, else one series per column.
 
     ``np.savetxt(f, [train_losses, eval_losses], delimiter=",")`` writes each series as a
-    row; the names are unknown, so they are called ``row_1, row_2...`` (``column_1...``).
+    row; the names are unknown, so they are called ``row_1, row_2...``. Columns are named as
+    ``bare.name_columns`` names them: a counting first column is the epoch, a lone value column
+    beside it is read as the file name says (else as the training loss, with a note), more are
+    ``column_2...``.
     """
     chunks = list(table_chunks(source, io.StringIO(text.lstrip("\ufeff")), sep, header=None,
                                spaces=spaced(text, sep)))
     if not chunks:
         raise ImportFailed(source, "no rows")
     raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-    if len(raw) <= 10 and raw.shape[1] > 2 * len(raw):
+    if bare.series_per_row(*raw.shape):
         frame = raw.T.reset_index(drop=True)
         frame.columns = [f"row_{i + 1}" for i in range(raw.shape[0])]
-    else:
-        frame = raw.copy()
-        frame.columns = [f"column_{i + 1}" for i in range(raw.shape[1])]
-    return frame
+        return frame, ()
+    columns = [pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=float) for c in raw.columns]
+    named, notes = bare.name_columns(source, columns)
+    frame = pd.DataFrame(named)
+    if "epoch" in frame and not (frame["epoch"].diff().dropna() > 0).all():
+        frame.insert(0, "step", np.arange(len(frame), dtype=float))  # several rows an epoch: a row is a step
+    return frame, notes
 
 
 def sniff_sep(text: str) -> str:
