@@ -63,6 +63,17 @@ class RunData:
     def names(self) -> list[str]:
         return sorted(self.series)
 
+    def between(self, start: float, end: float) -> RunData:
+        """The run's points with ``start <= step < end``, every series cut alike (one run of an appended log,
+        judged alone); the cut run has no restarts of its own."""
+        cut = {}
+        for name, s in self.series.items():
+            keep = (s.steps >= start) & (s.steps < end)
+            cut[name] = Series(s.name, s.original, s.steps[keep], s.values[keep],
+                               None if s.epochs is None else s.epochs[keep])
+        meta = {k: v for k, v in self.meta.items() if k != "restarts"}
+        return RunData(cut, self.config, meta)
+
     def get(self, name: str) -> Series | None:
         """The series, or None when absent or empty."""
         s = self.series.get(name)

@@ -143,3 +143,27 @@ def test_a_fall_of_ten_percent_that_levelled_off_is_unfitted_a_fall_of_a_quarter
     assert _severities(make_run(**{"train/loss_epoch": small}, **acc)) == ["warning"]
     large = np.concatenate([np.linspace(0.85, 0.63, 15), np.full(15, 0.62)]) + noise
     assert "warning" not in _severities(make_run(**{"train/loss_epoch": large}, **acc))
+
+
+def test_an_appended_run_that_never_learned_is_found_among_runs_that_did():
+    """Three runs in one log: two learn, the middle one sits at ln 10 with accuracy at 1/10 (a dead net
+    in a sweep). Judged run by run, the restarts' jumps back up are no rise of the loss."""
+    learned = np.linspace(2.3, 0.4, 8)
+    stuck = 2.3026 + RNG.normal(0, 0.001, 8)
+    loss = np.concatenate([learned, stuck, learned])
+    acc = np.concatenate([np.linspace(0.1, 0.85, 8), np.full(8, 0.1), np.linspace(0.1, 0.85, 8)])
+    run = make_run(meta={"restarts": [9, 17]}, **{"train/loss_epoch": loss, "train/acc": acc})
+    [f] = fired(run, "underfitting")
+    assert f.severity == "warning" and f.summary.startswith("In the appended run starting at")
+    assert "(run 2 of 3)" in f.summary and "ln 10" in f.summary
+    healthy = make_run(meta={"restarts": [9]}, **{"train/loss_epoch": np.concatenate([learned, learned]),
+                                                   "train/acc": np.concatenate([acc[:8], acc[:8]])})
+    assert fired(healthy, "underfitting") == []
+
+
+def test_a_fall_in_the_first_interval_is_counted_from_the_first_value():
+    """A loss that fell 70 % before its second log and then stayed flat, no accuracy: the fall is learning,
+    a hint at most; the same flat line without the first value's fall never learned: a warning."""
+    flat = 0.0040 + RNG.normal(0, 0.0001, 40)
+    assert _severities(make_run(**{"train/loss": np.concatenate([[0.0132], flat])})) == ["info"]
+    assert _severities(make_run(**{"train/loss": flat})) == ["warning"]

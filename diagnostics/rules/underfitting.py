@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -11,8 +13,9 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, scaled_lr
+from diagnostics.rules._common import appended_segments, cfg, chance_classes, clamp, epoch_loss, scaled_lr
 from diagnostics.rundata import RunData
+from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
 _RETURN = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an RL score: unbounded, higher is better
@@ -24,6 +27,7 @@ RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than it
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
 _TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
+FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
@@ -43,7 +47,8 @@ class Underfitting(Rule):
     or without a NaN) is divergence or an unstable run, not this. A stall right where the
     configured lr schedule collapsed is reported as plateau (on an imported log, where the collapse
     is only a hint, this verdict stands); vanishing or exploding gradients, dead ReLUs, a
-    dominating Adam epsilon or a too-high lr explain it better when they fire.
+    dominating Adam epsilon or a too-high lr explain it better when they fire. An appended log
+    (several runs in one file) is judged run by run: one run of a sweep that never learned is found.
 
     Why it matters:
     A model that cannot fit the training data cannot generalise either; regularising
@@ -84,8 +89,11 @@ class Underfitting(Rule):
       doubled), judged on its smoothed curve (one lucky evaluation is noise), shows the model
       learns: a barely-falling loss then has a large constant floor (a ranking loss), not
       underfitting.
-    min_drop: a loss that fell at least this share, levelled off, and has no accuracy logged (a
-      pretrained model converging looks the same) is reported at info; one that never moved is not.
+    first_drop: a loss that fell at least this share from its very first logged value (the loss at
+      initialisation: the label's "falls < ~10% over the whole run" reads from there), levelled off,
+      and has no accuracy logged (a pretrained model converging looks the same) is reported at info;
+      one that moved less from its first value never learned: a warning. (The early level, a median,
+      judges the drop elsewhere: a noisy first step must not decide a verdict, only soften one.)
     min_chance_points: a loss that started at a uniform guess (ln K, below) is judged from this many
       points: three evaluations of a K-class loss that barely left ln K are evidence already.
     track_tol: a training loss whose end level is not within ``chance_tol`` of ln K is still at chance when
@@ -130,12 +138,30 @@ class Underfitting(Rule):
     still_falling: float = 0.3
     chance_max_drop: float = 0.25
     learning_gain: float = 0.3
-    min_drop: float = 0.02
+    first_drop: float = 0.1
     min_chance_points: int = 3
     distinct_classes: int = 4
     track_tol: float = 0.1
 
     def check(self, run: RunData) -> list[Finding]:
+        """An appended log (several runs in one file) is judged run by run: a run that never learned is
+        underfitting whatever the others did, and a restart's jump back up is no rise of the loss."""
+        series = epoch_loss(run) or run.get("train/loss")
+        if series is None:
+            return []
+        parts = appended_segments(run, series.steps)
+        if len(parts) <= 1:
+            return self._check_one(run)
+        edges = [float(series.steps[p.start]) for p in parts] + [math.inf]
+        for (start, end), part in zip(itertools.pairwise(edges), parts, strict=False):
+            found = self._check_one(run.between(start, end))
+            if found:
+                return [dataclasses.replace(f, summary=f"In the appended run starting at {run.when(start)} "
+                                                       f"(run {parts.index(part) + 1} of {len(parts)}): "
+                                                       + f.summary[0].lower() + f.summary[1:]) for f in found]
+        return []
+
+    def _check_one(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
         series = per_epoch or per_step
         fx, fy = series.finite()
@@ -157,6 +183,8 @@ class Underfitting(Rule):
             px, py = curves.reduce(*per_step.finite())
             if len(py) > len(ey) and px[0] <= ex[0]:
                 sx, sy = px, py
+        # the first value counts when it stands above the early level: the loss at initialisation, whose fall in
+        # the first logging interval is learning (a median of the early points would hide it)
         start = curves.level(sy, START_SHARE, end=False, min_n=1)
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
         if not start > 0 or end > GREW * start:
@@ -187,9 +215,11 @@ class Underfitting(Rule):
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
         # the same ln K (it sat there throughout): a loss that merely ends near some ln K is common
-        at_chance = k is not None and drop < self.chance_max_drop and (
+        # (an accuracy at 1/K beside a loss at ln K is chance however far the loss fell to get there: a first
+        # epoch that blew up and collapsed onto the uniform guess)
+        at_chance = k is not None and (
             acc_seen <= 1 / k + self.chance_acc_margin if acc_seen is not None
-            else chance_classes(start, self.chance_tol) == k)
+            else drop < self.chance_max_drop and chance_classes(start, self.chance_tol) == k)
         if learned_then_lost:
             return []
         # no generalisation gap says high bias only once the loss has levelled off: a loss still
@@ -236,7 +266,11 @@ class Underfitting(Rule):
         # a small fall that levelled off early, with no accuracy to show the model stuck: a
         # converging fine-tune of a pretrained model looks the same; a hint, not a verdict (but a run
         # that ended in a NaN did not converge: that excuse is gone)
-        converged = (not weak and not at_chance and not blew_up and acc_seen is None and drop >= self.min_drop
+        # from the first value only when it stands clear of the curve's noise: the loss at initialisation
+        # before a fast early fall, not one noisy minibatch
+        stands_out = ey[0] - start > FIRST_Z * diff_noise(ey) and ey[0] > 0
+        first_fall = (float(ey[0]) - end) / float(ey[0]) if stands_out else drop
+        converged = (not weak and not at_chance and not blew_up and acc_seen is None and first_fall >= self.first_drop
                      and self._levelled(ex, ey))
         if weak:
             summary += " The loss did fall a lot, so this is a hint of high bias, not a verdict."
