@@ -8,6 +8,8 @@ import numpy as np
 
 from tests.diag_curves import falling, fired, make_run, u_curve
 
+RNG_NOISE = np.random.default_rng(6)
+
 
 def test_a_log_with_only_a_val_loss_is_judged_on_the_val_curve_alone():
     rng = np.random.default_rng(11)
@@ -163,3 +165,17 @@ def test_a_gap_that_changes_sides_is_worded_as_such():
     assert "better than training to" in f.summary and "gap widened" not in f.summary
     [g] = fired(make_run(**{"val/loss": val, "train/loss_epoch": falling(n, 1.0, 0.2)}), "overfitting")
     assert "gap widened" in g.summary
+
+
+def test_a_loss_solved_to_near_zero_that_wanders_in_its_last_digits_does_not_overfit():
+    """A val loss that fell from 4.8 to 6e-5 and wanders up to 1e-3: thousands of percent of its best,
+    nothing of its scale (a solved task, a grokking run after it generalised)."""
+    n = 400
+    val = np.concatenate([np.linspace(4.8, 1e-3, 20), 6e-5 + np.abs(RNG_NOISE.normal(0, 1e-4, 180)),
+                          np.linspace(2e-4, 1.3e-3, 200)])
+    train = np.concatenate([np.linspace(4.8, 1e-4, 20), np.full(380, 6e-6)]) * np.linspace(1, 0.5, n)
+    assert fired(make_run(**{"val/loss": val, "train/loss_epoch": train}), "overfitting") == []
+    # the same shape on a loss whose rise is a share of its fall is overfitting
+    val = np.concatenate([np.linspace(1.0, 0.3, 20), 0.3 + np.abs(RNG_NOISE.normal(0, 0.01, 180)),
+                          np.linspace(0.31, 0.5, 200)])
+    assert fired(make_run(**{"val/loss": val, "train/loss_epoch": train}), "overfitting")

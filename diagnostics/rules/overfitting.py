@@ -87,6 +87,9 @@ class Overfitting(Rule):
     min_rise: relative worsening of the end level of a val loss from its best (an effect-size floor
       beside the noise test: a loss with a large constant floor, such as a cross-entropy stuck near
       ln K, rises by a few percent of its level when it overfits; 0.04 from the balanced sweep).
+    min_rise_of_fall: ... and by this share of how far the val loss fell from its first evaluation to its
+      best: a loss that fell to near zero (a task solved, a grokking run) and wanders in the noise of its
+      last digits rises by thousands of percent of its best and by nothing of its scale.
     min_metric_drop: absolute drop of val accuracy/AUC from its best (metric mode).
     noise_k: the worsening must exceed this many standard errors (of the end level minus the best level).
       2.5: the best level is the minimum over many windows, a selection the plain standard error
@@ -123,6 +126,7 @@ class Overfitting(Rule):
     smooth_points: int = 20
     max_p: float = 0.05
     min_rise: float = 0.04
+    min_rise_of_fall: float = 0.01
     min_metric_drop: float = 0.02
     noise_k: float = 2.5
     shift_k: float = 1.5
@@ -193,7 +197,8 @@ class Overfitting(Rule):
         k_end = max(MIN_END_POINTS, int(np.ceil(SMOOTH_SHARE * n)))
         end = curves.level(s, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
         rise = end - best
-        needed = self.min_rise * max(abs(best), TINY) if lower_better else self.min_metric_drop
+        needed = max(self.min_rise * max(abs(best), TINY), self.min_rise_of_fall * (float(s[0]) - best)) \
+            if lower_better else self.min_metric_drop
         if rise <= 0 or rise < needed:
             return []
         # z: the rise over the standard error of the difference of the two levels, from the point
@@ -234,7 +239,8 @@ class Overfitting(Rule):
             return []
         # the best's level (with its neighbours): on a noisy plateau the raw best is a lucky draw
         best = _neighbour_level(s, b)
-        margin = self.few_min_rise * max(abs(best), TINY) if lower_better else self.few_metric_drop
+        margin = max(self.few_min_rise * max(abs(best), TINY), self.min_rise_of_fall * (float(s[0]) - best)) \
+            if lower_better else self.few_metric_drop
         worse = post >= best + max(margin, self.few_noise_k * trend.diff_noise(s[: b + 1]))
         misses = 0 if len(post) < FEW_ONE_MISS_FROM else 1  # one evaluation back near the best is noise
         if int(np.sum(~worse)) <= misses and worse[-1]:
