@@ -223,3 +223,26 @@ def test_many_bad_records_are_counted_not_listed(loss_file: bytes) -> None:
     assert len(out.notes) == tbevents.NAMED_BAD_RECORDS + 1
     assert out.notes[-1] == f"{30 - tbevents.NAMED_BAD_RECORDS} more records failed their data checksum; skipped"
     assert out.concat()["step"].tolist() == list(range(30, 100))
+
+
+def test_ultralytics_loss_parts_in_tensorboard_are_summed_like_its_csv(tmp_path: Path) -> None:
+    """Ultralytics writes the same box/cls/dfl parts to TensorBoard as to results.csv, and no total: the
+    totals are added (derived) so the rules read the loss the trainer minimised. Two training losses with
+    no val twins (a GAN's generator and discriminator) are not parts of one total."""
+    writer = SummaryWriter(str(tmp_path / "yolo"))
+    for epoch in range(5):
+        for part, scale in (("box", 1.0), ("cls", 2.0), ("dfl", 0.5)):
+            writer.add_scalar(f"train/{part}_loss", scale * (2 - epoch / 5), epoch)
+            writer.add_scalar(f"val/{part}_loss", scale * (1.9 - epoch / 5), epoch)
+    writer.close()
+    (run,) = read_path(tmp_path / "yolo")
+    totals = run.frame[run.frame["name"] == "val/loss"].sort_values("step")["value"].to_numpy()
+    assert totals == pytest.approx([3.5 * (1.9 - e / 5) for e in range(5)], rel=1e-6)
+    assert "sum of" in run.meta["derived"]["train/loss_epoch"]
+    gan = SummaryWriter(str(tmp_path / "gan"))
+    for step in range(5):
+        gan.add_scalar("train/g_loss", 1.0 + step, step)
+        gan.add_scalar("train/d_loss", 0.5, step)
+    gan.close()
+    (run,) = read_path(tmp_path / "gan")
+    assert "train/loss_epoch" not in set(run.frame["name"])

@@ -141,7 +141,7 @@ def read_entries(entries: list[Entry], base: str, limits: Limits, progress: Prog
             _tell(progress, start + fraction * n / total, what)
 
         relabeled = [(sub, Entry(label(e.path), e.data)) for sub, e in files]
-        parsed = tensorboard.read_run(folder, relabeled, tick)
+        parsed = ultralytics.with_part_sums(tensorboard.read_run(folder, relabeled, tick), twins_only=True)
         anchor = files[0][1]
         extra = sidecar.for_log(Entry(f"{folder}/x" if folder else "x", b""), by_path, limits)
         source = label(folder) if folder else (relabeled[0][1].path if len(files) == 1 else base)
