@@ -167,3 +167,15 @@ def test_a_fall_in_the_first_interval_is_counted_from_the_first_value():
     flat = 0.0040 + RNG.normal(0, 0.0001, 40)
     assert _severities(make_run(**{"train/loss": np.concatenate([[0.0132], flat])})) == ["info"]
     assert _severities(make_run(**{"train/loss": flat})) == ["warning"]
+
+
+def test_a_training_loss_at_chance_explains_away_a_rising_val_loss():
+    """A binary classifier stuck at ln 2 (train accuracy 1/2) whose val loss wanders up 5x: nothing was
+    memorised, so the doctor says underfitting and not overfitting."""
+    from diagnostics.engine import diagnose
+
+    train = np.concatenate([[0.715], 0.6932 + RNG.normal(0, 0.0002, 15)])
+    val = np.concatenate([[0.694], np.linspace(1.9, 3.6, 15)])
+    run = make_run(**{"train/loss_epoch": train, "val/loss": val, "train/acc": np.full(16, 0.5)})
+    rules = {f.rule for f in diagnose(run) if f.severity != "info"}
+    assert "underfitting" in rules and "overfitting" not in rules

@@ -31,6 +31,7 @@ FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is t
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
+CHANCE_EXPLAINS = ("overfitting",)  # what a training loss sitting at chance explains away
 LR_UP, SCALE_UP = 3.0, 2  # the lr (x3) and the epochs/width (x2) the fixes propose
 
 
@@ -283,6 +284,8 @@ class Underfitting(Rule):
                 Evidence(series.name, int(first), int(last), values, marks),
                 self._fixes(run),
                 severity="info" if weak or converged else None,
+                # a training loss at chance never fitted anything: a val loss rising beside it is not memorisation
+                explains=CHANCE_EXPLAINS if k is not None else (),
             )
         ]
 
