@@ -4,6 +4,8 @@ below an augmented train loss, a short run that climbs through swings, a plateau
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tests.diag_curves import falling, fired, make_run, u_curve
@@ -179,3 +181,20 @@ def test_a_loss_solved_to_near_zero_that_wanders_in_its_last_digits_does_not_ove
     val = np.concatenate([np.linspace(1.0, 0.3, 20), 0.3 + np.abs(RNG_NOISE.normal(0, 0.01, 180)),
                           np.linspace(0.31, 0.5, 200)])
     assert fired(make_run(**{"val/loss": val, "train/loss_epoch": train}), "overfitting")
+
+
+def test_a_resume_from_a_checkpoint_is_judged_with_the_run_it_resumes():
+    """Epochs 1-25, then a resume from the epoch-20 checkpoint logging 21-30 again: one model's training.
+    Its val loss rises across the resume; cut there, neither stretch would show it. A restart from the
+    first epoch is a new run, judged alone: its own healthy curve hides nothing."""
+    first = np.arange(1, 26, dtype=float)
+    resumed = np.arange(21, 31, dtype=float)
+    epochs = np.concatenate([first, resumed])
+    val = np.concatenate([np.linspace(1.30, 1.05, 20), [1.07, 1.09, 1.08, 1.10, 1.11],
+                          np.linspace(1.15, 1.28, 10)])
+    train = np.concatenate([np.linspace(1.87, 0.83, 25), np.linspace(0.77, 0.51, 10)])
+    steps = {name: np.arange(1, 36) for name in ("val/loss", "train/loss_epoch")}
+    run = make_run(meta={"restarts": [26]}, steps=steps, **{"val/loss": val, "train/loss_epoch": train})
+    run = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=epochs) for n, s in run.series.items()})
+    [f] = fired(run, "overfitting")
+    assert f.evidence.values["best_value"] < 1.06

@@ -124,6 +124,23 @@ def appended_segments(run: RunData, x: np.ndarray) -> list[slice]:
     return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
+def fresh_runs(run: RunData, series: Series) -> list[slice]:
+    """``appended_segments`` of ``series``, a resume joined to the run it resumes: a restart whose epoch goes
+    back into the previous stretch's epochs but not to the first epoch (epochs 1-25, then 21-30 again from
+    a checkpoint) continues that model's training; a restart to the first epoch is a new run."""
+    parts = appended_segments(run, series.steps)
+    if series.epochs is None or len(parts) <= 1:
+        return parts
+    epochs = series.epochs
+    first = float(np.nanmin(epochs[parts[0]]))
+    joined = [parts[0]]
+    for part in parts[1:]:
+        before, start = joined[-1], float(epochs[part.start])
+        resumed = start > first + 1 and start <= float(np.nanmax(epochs[before]))
+        joined[-1:] = [slice(before.start, part.stop)] if resumed else [before, part]
+    return joined
+
+
 def segment_series(run: RunData, series: Series) -> list[Series]:
     """``series`` cut at an appended log's restarts (``appended_segments``); itself for an ordinary run."""
     parts = appended_segments(run, series.steps)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import math
 import re
 from dataclasses import dataclass
 
@@ -11,7 +14,7 @@ from diagnostics import curves, trend
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._chance import at_chance
-from diagnostics.rules._common import cfg, epoch_loss, other_train_losses, share, step_loss
+from diagnostics.rules._common import cfg, epoch_loss, fresh_runs, other_train_losses, share, step_loss
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
 
@@ -41,7 +44,7 @@ class Overfitting(Rule):
     A log with no training curve at all has its val curve judged alone (a sustained rise after
     the best is what a rater reads as overfitting; the finding says the training side is assumed).
     The train curve need not lie below the val curve: a detector trained on augmented images has a
-    val loss below its train loss and still overfits.
+    val loss below its train loss and still overfits. An appended log is judged run by run.
     Also its extreme: a val accuracy flat at chance while training fits (``rules/_chance.py``).
 
     Why it matters:
@@ -144,6 +147,22 @@ class Overfitting(Rule):
         return super().applies(run) or bool(_loss_pairs(run))
 
     def check(self, run: RunData) -> list[Finding]:
+        """An appended log (several runs in one file) is judged run by run: a restart's jump back up is no
+        rise of the val loss, and one run that overfits is found among others that did not (a resume from a
+        checkpoint stays with the run it resumes: ``fresh_runs``)."""
+        val = next((run.get(n) for n in VAL_CURVES if run.get(n) is not None), None)
+        parts = fresh_runs(run, val) if val is not None else []
+        if len(parts) <= 1:
+            return self._check_one(run)
+        edges = [float(val.steps[p.start]) for p in parts] + [math.inf]
+        for i, (start, end) in enumerate(itertools.pairwise(edges), 1):
+            found = self._check_one(run.between(start, end))
+            if found:
+                return [dataclasses.replace(f, summary=f"In the appended run starting at {run.when(start)} "
+                                                       f"(run {i} of {len(parts)}): " + f.summary) for f in found]
+        return []
+
+    def _check_one(self, run: RunData) -> list[Finding]:
         return self._by_best_point(run) or at_chance(self, run)  # val acc at chance: rules/_chance.py
 
     def _by_best_point(self, run: RunData) -> list[Finding]:

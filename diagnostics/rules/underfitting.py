@@ -13,7 +13,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import appended_segments, cfg, chance_classes, clamp, epoch_loss, scaled_lr
+from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, fresh_runs, scaled_lr
 from diagnostics.rundata import RunData
 from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
@@ -150,7 +150,7 @@ class Underfitting(Rule):
         series = epoch_loss(run) or run.get("train/loss")
         if series is None:
             return []
-        parts = appended_segments(run, series.steps)
+        parts = fresh_runs(run, series)
         if len(parts) <= 1:
             return self._check_one(run)
         edges = [float(series.steps[p.start]) for p in parts] + [math.inf]
