@@ -526,3 +526,12 @@ def test_a_history_of_matrices_only_is_still_an_error() -> None:
 
     with pytest.raises(ImportFailed, match="not a list of numbers|no numeric metric"):
         read_upload("history.json", json.dumps({"conf_mat": [[[1, 0], [0, 1]]] * 3}).encode())
+
+
+def test_a_metric_without_a_colon_beside_pairs_with_one_is_read() -> None:
+    """``Train Loss: 2.5 Validate Loss 2.7``: the second field has no colon; "validate" names the split."""
+    data = b"Loading data\n" + b"".join(f"Train Loss: {2.5 - e / 10:.2f} Validate Loss {2.7 - e / 20:.2f}\n".encode()
+                                        for e in range(6))
+    curves = _curves("output.log", data)
+    assert curves["val/loss"] == pytest.approx([2.7 - e / 20 for e in range(6)])
+    assert len(curves) == 2  # the training loss and the val loss, nothing read from the prose

@@ -150,3 +150,16 @@ def test_a_blow_up_in_the_first_steps_is_divergence_even_when_it_recovers():
     # a loss of another name starts anywhere (a GAN discriminator near zero): not judged against its start
     gan = np.concatenate([[0.0009, 0.0004, 0.137, 0.03], 0.009 + RNG.uniform(0, 0.002, 20)])
     assert fired(make_run(**{"losses_d": gan, "losses_g": np.full(24, 3.0)}), "divergence") == []
+
+
+def test_a_validation_loss_that_jumps_tenfold_above_its_level_diverged():
+    """The label counts any loss blowing up by 10x: a val loss at 0.5 that reads 8.0 at one evaluation (the
+    weights it saw had blown up) is divergence, at warning; a 3x bump of a noisy val loss is not."""
+    n = 40
+    train = falling(n, 2.0, 0.4)
+    val = 0.5 + RNG.normal(0, 0.01, n)
+    val[25] = 8.0
+    [f] = fired(make_run(**{"train/loss_epoch": train, "val/loss": val}), "divergence")
+    assert f.severity == "warning" and f.evidence.metric == "val/loss" and f.evidence.values["ratio"] > 10
+    val[25] = 1.5
+    assert fired(make_run(**{"train/loss_epoch": train, "val/loss": val}), "divergence") == []

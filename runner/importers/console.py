@@ -26,6 +26,7 @@ from datetime import datetime
 import pandas as pd
 
 from runner.importers.base import ImportFailed, Limits, Parsed
+from traindoc.core.vocabulary import role
 
 NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity)"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -55,9 +56,9 @@ _TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a J
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
 _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
 # a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
-_LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|eval|evaluation|test)\b", re.IGNORECASE)
+_LINE_SPLIT = re.compile(r"\b(train|training|val|valid|validation|validate|eval|evaluation|test)\b", re.IGNORECASE)
 _SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
-                "eval": "val", "evaluation": "val", "test": "val"}
+                "validate": "val", "eval": "val", "evaluation": "val", "test": "val"}
 # ``Epoch 3 Training - Loss: 0.41`` / ``epoch 0 | step 2 | train_loss: ...``: an epoch or step named by a bare
 # number (no ``:``/``=``); ``Epoch 3/50`` is read by ``_PAIR_TOTAL``
 _BARE_COUNTER = re.compile(r"\b(epoch|step|iter|iteration|global_step)\s+(\d+)\b(?![./\d])", re.IGNORECASE)
@@ -92,6 +93,9 @@ def _kv_pairs(text: str) -> list[tuple[str, float]]:
     line of pipe-separated fields, each ``name number`` field; else, on a line of two or more comma- or
     colon-separated ``words number`` fields (``step 500: train loss 2.36, val loss 2.41``), each of them."""
     pairs = [(key, float(val) / PERCENT if pct else float(val)) for key, val, pct in _KV.findall(text)]
+    if pairs:  # ``Train Loss: 2.5 Validate Loss 2.7``: a metric's words and number beside the pairs, no colon
+        rest = _WORDS_FIELD.findall(_KV.sub(",", text).strip())
+        pairs += [(_name(key), float(val)) for key, val in rest if _names_a_metric(_name(key))]
     if "|" in text and not pairs:
         pairs = [(key, float(val)) for key, val in _PIPE_FIELD.findall(text)]
     if not pairs:
@@ -127,6 +131,12 @@ def read(source: str, text: str, limits: Limits) -> Parsed:
     notes = tuple(rest[0]) if rest else ()
     counted = len(rest) > 1 and bool(rest[1])  # the key-value reader numbered lines without a step itself
     return Parsed(frame, axis=axis, meta={"console_style": kind}, warnings=notes, counted=counted)
+
+
+def _names_a_metric(name: str) -> bool:
+    """A name the vocabulary reads as a loss or a scored metric (prose with a number in it is neither)."""
+    r = role(name)
+    return r.kind == "loss" or bool(r.better)
 
 
 def _name(key: str) -> str:

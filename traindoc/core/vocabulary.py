@@ -86,7 +86,7 @@ _KERAS_SUFFIX = re.compile(r"^(val_)?(auc|precision|recall)_\d+$")  # Keras numb
 _SPLIT = {"train": "train", "training": "train", "tr": "train", "trn": "train",
           "val": "val", "valid": "val", "validation": "val", "va": "val", "vl": "val", "vld": "val",
           "eval": "val", "evaluation": "val", "test": "val", "testing": "val", "te": "val", "tst": "val",
-          "dev": "val"}
+          "dev": "val", "validate": "val", "validating": "val"}
 _KIND = {"loss": "loss", "acc": "acc", "accuracy": "acc", "auc": "auc", "auroc": "auc"}
 _ALT = "|".join
 
