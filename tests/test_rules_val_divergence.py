@@ -152,14 +152,10 @@ def test_a_blow_up_in_the_first_steps_is_divergence_even_when_it_recovers():
     assert fired(make_run(**{"losses_d": gan, "losses_g": np.full(24, 3.0)}), "divergence") == []
 
 
-def test_a_validation_loss_that_jumps_tenfold_above_its_level_diverged():
-    """The label counts any loss blowing up by 10x: a val loss at 0.5 that reads 8.0 at one evaluation (the
-    weights it saw had blown up) is divergence, at warning; a 3x bump of a noisy val loss is not."""
+def test_a_validation_only_spike_that_recovers_is_not_divergence():
+    """The corpus guide labels a validation-only one-off false (a val loss at 0.45 reading 11.5 for one
+    epoch, then back): the training run did not blow up."""
     n = 40
-    train = falling(n, 2.0, 0.4)
-    val = 0.5 + RNG.normal(0, 0.01, n)
-    val[25] = 8.0
-    [f] = fired(make_run(**{"train/loss_epoch": train, "val/loss": val}), "divergence")
-    assert f.severity == "warning" and f.evidence.metric == "val/loss" and f.evidence.values["ratio"] > 10
-    val[25] = 1.5
-    assert fired(make_run(**{"train/loss_epoch": train, "val/loss": val}), "divergence") == []
+    val = 0.45 + RNG.normal(0, 0.005, n)
+    val[12] = 11.5
+    assert fired(make_run(**{"train/loss_epoch": falling(n, 2.0, 0.4), "val/loss": val}), "divergence") == []

@@ -85,8 +85,8 @@ class Divergence(Rule):
     be negative (a Gaussian NLL) has no ratio to its start or to a running level: its rise is
     not judged, and its spikes are measured against its typical magnitude (the larger of its
     median absolute value and its median absolute deviation). A validation loss far above its
-    start beside a training loss is overfitting's, not this rule's; one that jumps ``val_blowup``
-    times above its running level at an evaluation is this rule's (warning).
+    start beside a training loss is overfitting's, not this rule's, and a validation-only spike that
+    recovers is not divergence (the corpus guide labels it false: the training run did not blow up).
 
     Parameters:
     rise_factor: end level over start level that counts as diverged (finite case).
@@ -134,9 +134,6 @@ class Divergence(Rule):
       a x10 spike above a low level can be, and stays ``loss_spikes``'). The point must also stand
       this far above the curve's median: a first value logged near zero is no level. Losses of other
       names (a GAN's discriminator, an RL value loss) do not start at a chance level: not judged.
-    val_blowup: a validation loss that jumps this many times above its running level (``loss_spikes``'
-      statistic) has blown up: the label counts any loss blowing up by 10x or more, and the weights that
-      evaluation saw had. Reported at warning (training may have recovered by the next evaluation).
     Figures: bench/calibrate.py (docs/accuracy.md).
 
     References:
@@ -164,7 +161,6 @@ class Divergence(Rule):
     rebound_share: float = 0.6
     early_points: int = 10
     early_factor: float = 10.0
-    val_blowup: float = 10.0
 
     def applies(self, run: RunData) -> bool:
         return bool(_losses(run))
@@ -221,37 +217,7 @@ class Divergence(Rule):
             found = self._spiked(run, series)
             if found:
                 return found
-        val = run.get(VAL_LOSS)
-        if val is not None:
-            found = self._val_blowup(run, val)
-            if found:
-                return found
         return self._metric_non_finite(run)
-
-    def _val_blowup(self, run: RunData, series: Series) -> list[Finding]:
-        """A validation loss that jumps ``val_blowup`` times above its running level (the label's ">= ~10x",
-        which counts any loss): the weights the evaluation saw had blown up, whatever training shows."""
-        from diagnostics.rules.loss_spikes import LossSpikes  # one statistic, one home
-
-        x, y = series.finite()
-        if len(y) < self.min_points or y.min() <= 0:
-            return []
-        spikes = LossSpikes().spikes(y, appended_segments(run, x))
-        big = spikes.index[spikes.ratio >= self.val_blowup]
-        if not big.size:
-            return []
-        w = int(big[int(np.argmax(y[big] / spikes.level[big]))])
-        level = float(spikes.level[w])
-        summary = (f"{series.name} blew up {big.size}× to {self.val_blowup:g}× or more its running level (worst "
-                   f"{curves.fmt(float(y[w]))} at {run.when(float(x[w]))}, {y[w] / level:.0f}× the level "
-                   f"{curves.fmt(level)} before it): the weights evaluated there had blown up.")
-        values = {"blowup_spikes": int(big.size), "first_step": float(x[big[0]]), "worst_step": float(x[w]),
-                  "worst_value": float(y[w]), "running_level": level, "ratio": float(y[w] / level)}
-        marks = ({"kind": "vline", "step": float(x[big[0]]), "label": "first blow-up"},
-                 {"kind": "hline", "value": level, "label": "running level"})
-        return [self.finding(summary, Evidence(series.name, int(x[big[0]]), int(x[-1]), values, marks),
-                             self._fixes(run), severity="warning",
-                             title=f"Validation loss blew up at {run.when(float(x[big[0]]))}")]
 
     def _early(self, run: RunData, series: Series) -> list[Finding]:
         """A blow-up in the opening points: ``early_factor`` times the first value (the loss at init)."""
