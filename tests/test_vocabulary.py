@@ -17,6 +17,7 @@ from traindoc.core.vocabulary import (
     partner,
     partners,
     reads_as_train_loss,
+    role,
     score_monitor,
     train_losses,
 )
@@ -173,3 +174,10 @@ def test_the_first_score_enough_runs_logged_is_picked_with_those_runs() -> None:
     assert monitor == Monitor("val/loss") and [r for r, _ in scored] == ["a", "b", "c"]
     assert first_score_logged(runs, best, enough=4) is None
     assert first_score_logged(runs, best, enough=1, preference=("val/auc",)) is None
+
+
+def test_percentage_errors_are_lower_is_better_not_a_mean_average_precision() -> None:
+    """``val_MAPE`` starts like ``mAP`` but is an error; ``validate`` names the val split."""
+    assert role("val_MAPE").better == "lower" and role("smape").better == "lower"
+    assert role("metrics/mAP50(B)").better == "higher"
+    assert role("validate_loss") == role("val_loss")

@@ -237,7 +237,7 @@ class Role:
     better: str
 
 
-_LOWER = ("loss", "err", "error", "mae", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
+_LOWER = ("loss", "err", "error", "mae", "mape", "smape", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
 _HIGHER = ("acc", "accuracy", "auc", "auroc", "map", "f1", "precision", "recall", "iou", "miou", "dice", "bleu",
            "rouge", "r2", "top1", "top5", "fitness", "return", "reward", "rew", "ssim", "psnr")
 _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "throughput", "eta", "data_time")
