@@ -3,6 +3,7 @@ each test builds the curve from literals and fails when the rule misreads it."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -179,3 +180,27 @@ def test_a_training_loss_at_chance_explains_away_a_rising_val_loss():
     run = make_run(**{"train/loss_epoch": train, "val/loss": val, "train/acc": np.full(16, 0.5)})
     rules = {f.rule for f in diagnose(run) if f.severity != "info"}
     assert "underfitting" in rules and "overfitting" not in rules
+
+
+def test_a_log_captured_mid_run_is_no_verdict_on_the_fall_it_missed():
+    """Epochs 16-30 of a translation run falling 5 %: the fall before epoch 16 is not in the log. A run
+    logged every 4 epochs from epoch 4 started at its start: its 5 % is a verdict."""
+    loss = np.linspace(4.61, 4.37, 15) + RNG.normal(0, 0.003, 15)
+    epochs = np.arange(16, 31, dtype=float)
+    run = make_run(**{"train/loss_epoch": loss})
+    late = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=epochs) for n, s in run.series.items()})
+    [f] = fired(late, "underfitting")
+    assert f.severity == "info" and "starts at epoch 16" in f.summary
+    sparse = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=np.arange(4, 64, 4.0))
+                                              for n, s in run.series.items()})
+    assert _severities(sparse) == ["warning"]
+
+
+def test_one_short_run_of_many_that_fell_little_is_not_underfitting():
+    """Thirty appended runs that all learn, one of them a 7-epoch run that fell 9 %: among many runs one
+    shows that by chance. Only a run sitting at chance counts in an appended log."""
+    learned = np.linspace(2.9, 0.4, 12)
+    short = np.linspace(3.55, 3.22, 7)
+    loss = np.concatenate([learned, short, learned])
+    run = make_run(meta={"restarts": [13, 20]}, **{"train/loss_epoch": loss})
+    assert fired(run, "underfitting") == []

@@ -14,7 +14,7 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, fresh_runs, scaled_lr
-from diagnostics.rundata import RunData
+from diagnostics.rundata import RunData, Series
 from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
@@ -28,6 +28,7 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
 _TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
 FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
+UNSEEN_EPOCHS = 2  # a log starting later than this many epochs (and logging intervals) misses the first fall
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
@@ -145,7 +146,7 @@ class Underfitting(Rule):
     track_tol: float = 0.1
 
     def check(self, run: RunData) -> list[Finding]:
-        """An appended log (several runs in one file) is judged run by run: a run that never learned is
+        """An appended log (several runs in one file) is judged run by run: a run that sits at chance is
         underfitting whatever the others did, and a restart's jump back up is no rise of the loss."""
         series = epoch_loss(run) or run.get("train/loss")
         if series is None:
@@ -155,7 +156,10 @@ class Underfitting(Rule):
             return self._check_one(run)
         edges = [float(series.steps[p.start]) for p in parts] + [math.inf]
         for (start, end), part in zip(itertools.pairwise(edges), parts, strict=False):
-            found = self._check_one(run.between(start, end))
+            # one run among many counts when it sits at chance: a short run that merely fell little is a
+            # weak sign, and the more runs a log appends, the surer one of them shows it by chance
+            found = [f for f in self._check_one(run.between(start, end))
+                     if f.evidence.values.get("chance_classes") is not None]
             if found:
                 return [dataclasses.replace(f, summary=f"In the appended run starting at {run.when(start)} "
                                                        f"(run {parts.index(part) + 1} of {len(parts)}): "
@@ -273,8 +277,14 @@ class Underfitting(Rule):
         first_fall = (float(ey[0]) - end) / float(ey[0]) if stands_out else drop
         converged = (not weak and not at_chance and not blew_up and acc_seen is None and first_fall >= self.first_drop
                      and self._levelled(ex, ey))
+        # a log that starts well into training (a capture of a resumed run, epoch 16 on) misses the fall
+        # before it: its small fall is no verdict on the whole run
+        unseen = not weak and not at_chance and not converged and _starts_mid_run(series)
         if weak:
             summary += " The loss did fall a lot, so this is a hint of high bias, not a verdict."
+        elif unseen:
+            summary += (f" The log starts at epoch {series.epochs[0]:g}: the training before it is not in it, "
+                        "so this is a hint, not a verdict.")
         elif converged:
             summary += (" It fell early and then levelled off, and no accuracy is logged: a pretrained model "
                         "converging looks the same, so this is a hint, not a verdict.")
@@ -283,7 +293,7 @@ class Underfitting(Rule):
                 summary[0].upper() + summary[1:],
                 Evidence(series.name, int(first), int(last), values, marks),
                 self._fixes(run),
-                severity="info" if weak or converged else None,
+                severity="info" if weak or converged or unseen else None,
                 # a training loss at chance never fitted anything: a val loss rising beside it is not memorisation
                 explains=CHANCE_EXPLAINS if k is not None else (),
             )
@@ -400,6 +410,17 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
+
+
+def _starts_mid_run(series: Series) -> bool:
+    """The log's first epoch is past ``UNSEEN_EPOCHS`` and past that many of its own logging intervals (a run
+    logged every 4 epochs first logs at epoch 4): it was captured or resumed mid-run."""
+    epochs = series.epochs
+    if epochs is None or len(epochs) < 2 or not np.isfinite(epochs[:2]).all():
+        return False
+    gaps = np.diff(epochs[np.isfinite(epochs)])
+    interval = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
+    return epochs[0] > UNSEEN_EPOCHS * max(interval, 1.0)
 
 
 def _accuracy(run: RunData, split: str) -> np.ndarray:
