@@ -497,10 +497,10 @@ def test_comma_separated_word_fields_after_a_step_counter_as_nanogpt_prints_them
 
 
 def test_prose_with_a_comma_and_one_number_is_not_a_metric_line() -> None:
-    from runner.importers.console import _kv_pairs
+    from runner.importers.console import kv_pairs
 
-    assert _kv_pairs("Loading dataset, found 5000 images") == []
-    assert _kv_pairs("step 10: train loss 2.5, val loss 2.6") == [("step", 10.0), ("train_loss", 2.5),
+    assert kv_pairs("Loading dataset, found 5000 images") == []
+    assert kv_pairs("step 10: train loss 2.5, val loss 2.6") == [("step", 10.0), ("train_loss", 2.5),
                                                                   ("val_loss", 2.6)]
 
 
@@ -535,3 +535,13 @@ def test_a_metric_without_a_colon_beside_pairs_with_one_is_read() -> None:
     curves = _curves("output.log", data)
     assert curves["val/loss"] == pytest.approx([2.7 - e / 20 for e in range(6)])
     assert len(curves) == 2  # the training loss and the val loss, nothing read from the prose
+
+
+def test_a_console_log_saved_as_csv_is_read_as_a_console_log() -> None:
+    """``Epoch: [1/100], training loss: 1.64, training accuracy: 67%`` in a .csv: its commas make no table."""
+    data = b"".join(f"Epoch: [{e}/100], training loss: {1.6 - e / 10:.6f}, training accuracy: {60 + e}.0000%\n"
+                    .encode() for e in range(1, 6))
+    (run,) = read_upload("train_log.csv", data)
+    assert run.format == "console"
+    curves = _curves("train_log.csv", data)
+    assert curves["train/acc"] == pytest.approx([0.61, 0.62, 0.63, 0.64, 0.65])

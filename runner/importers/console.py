@@ -88,7 +88,7 @@ def opens_with_tag(body: str) -> bool:
     return bool(_RANK.match(body) or _TAG.match(body) or _REPR.match(body))
 
 
-def _kv_pairs(text: str) -> list[tuple[str, float]]:
+def kv_pairs(text: str) -> list[tuple[str, float]]:
     """``(key, value)`` for each ``name: number`` / ``name=number`` pair; ``52%`` is read as 0.52; and, on a
     line of pipe-separated fields, each ``name number`` field; else, on a line of two or more comma- or
     colon-separated ``words number`` fields (``step 500: train loss 2.36, val loss 2.41``), each of them."""
@@ -182,7 +182,7 @@ def _bracketed(lines: list[str]) -> tuple[pd.DataFrame, str]:
         match = _BRACKET.match(line.strip())
         if not match:
             continue
-        pairs = {_name(k).lower(): v for k, v in _kv_pairs(match.group("rest"))}
+        pairs = {_name(k).lower(): v for k, v in kv_pairs(match.group("rest"))}
         pairs.update({k.lower(): float(n) for k, n, _ in _PAIR_TOTAL.findall(match.group("rest"))})
         pairs.update({k.lower(): float(v) for k, v in re.findall(r"\b(epoch|iter|step)\s+(\d+)", match.group("rest"),
                                                                   re.IGNORECASE)})
@@ -219,7 +219,7 @@ def _tqdm(lines: list[str]) -> tuple[pd.DataFrame, str]:
         if not match or "=" not in (match.group("post") or ""):
             # a summary line between the bars (``Epoch 3: train_loss=0.41 val_loss=0.52``) at the step its
             # bar reached: without it the validation values printed only there are lost
-            summary = [(k, v) for k, v in _kv_pairs(line) if k.lower() not in _COUNTERS] if last_n >= 0 else []
+            summary = [(k, v) for k, v in kv_pairs(line) if k.lower() not in _COUNTERS] if last_n >= 0 else []
             counter = _BARE_COUNTER.search(line)
             at_epoch = float(counter.group(2)) if counter and counter.group(1).lower() == "epoch" else (
                 float(last_epoch) if last_epoch else None)
@@ -253,7 +253,7 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
     parsed = []
     for number, line in enumerate(lines, 1):
         pairs, totals = {}, {}
-        for key, val in _kv_pairs(line):
+        for key, val in kv_pairs(line):
             pairs[_name(key)] = val
         for key, n, total in _PAIR_TOTAL.findall(line):
             pairs.setdefault(key, float(n))

@@ -77,7 +77,8 @@ def detect(entry: Entry, limits: Limits) -> Detected:
     if bare.looks_like(body) and bare.one_per_line(body):  # a .csv of one number per line is a value list
         return Detected("values", text)
     table, cut = truncated.table_tail(text, sniff_sep(body))
-    if is_table(body) or is_table(table) or (entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body):
+    named_table = entry.name.lower().endswith((".csv", ".tsv")) and "\n" in body and not _pairs_first(body)
+    if is_table(body) or is_table(table) or named_table:
         return Detected(table_format(entry, body), table, (cut,) if cut else ())
     if bare.looks_like(body):  # np.savetxt / one value per line: the file name names the series
         return Detected("values", text)
@@ -125,6 +126,13 @@ def _one_object(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except (json.JSONDecodeError, RecursionError):
         return False
+
+
+def _pairs_first(body: str) -> bool:
+    """The first line holds ``name: number`` pairs (``Epoch: [1/100], training loss: 1.64, ...``): a console log
+    saved as .csv, whose commas do not make it a table."""
+    head = body.split("\n", 1)[0]
+    return len(console.kv_pairs(head)) >= console.MIN_PIPE_FIELDS
 
 
 def is_table(body: str) -> bool:
