@@ -198,3 +198,16 @@ def test_a_resume_from_a_checkpoint_is_judged_with_the_run_it_resumes():
     run = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=epochs) for n, s in run.series.items()})
     [f] = fired(run, "overfitting")
     assert f.evidence.values["best_value"] < 1.06
+
+
+def test_a_part_that_rises_while_the_task_score_keeps_improving_is_a_trade():
+    """A detector with no total: val cls loss +15 % after its best while mAP climbs 0.45 -> 0.60 (recall
+    falling against precision does not count: one threshold trades them). Without the mAP it overfits."""
+    n = 100
+    i = np.arange(n)
+    cls = np.where(i < 60, 1.4 - 0.3 * i / 60, 1.1 + 0.16 * (i - 60) / 40)
+    curves_ = {"train/cls_loss": falling(n, 1.5, 0.6), "val/cls_loss": cls,
+               "metrics/recall(B)": np.linspace(0.9, 0.6, n)}
+    assert fired(make_run(**curves_), "overfitting")
+    curves_["metrics/mAP50-95(B)"] = np.where(i < 60, 0.1 + 0.35 * i / 60, 0.45 + 0.15 * (i - 60) / 40)
+    assert fired(make_run(**curves_), "overfitting") == []

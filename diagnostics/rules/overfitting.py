@@ -40,7 +40,8 @@ class Overfitting(Rule):
     beside ``train/box_loss`` in a multi-loss detector log), the summed ``val/loss`` first;
     the first that overfits is reported with its best (onset) evaluation and the loss since;
     a part that rises while the summed ``val/loss`` fell by ``min_rise`` since the part's best is
-    a trade between the parts, not overfitting (a part that rises while the total stalls is).
+    a trade between the parts, not overfitting (a part that rises while the total stalls is), and so is
+    a part that rises while the task's scores (mAP, accuracy, AUC; ``_scores_gained``) keep improving.
     A log with no training curve at all has its val curve judged alone (a sustained rise after
     the best is what a rater reads as overfitting; the finding says the training side is assumed).
     The train curve need not lie below the val curve: a detector trained on augmented images has a
@@ -169,7 +170,8 @@ class Overfitting(Rule):
         pairs = _loss_pairs(run)
         for name, train in pairs:
             found = self._judge(run, name, train, lower_better=True)
-            if found and (name == VAL_LOSS or not self._total_gained(run, found[0].evidence.values["best_step"])):
+            if found and (name == VAL_LOSS or not self._total_gained(run, found[0].evidence.values["best_step"])
+                          and not self._scores_gained(run, found[0].evidence.values["best_step"])):
                 return found
         if pairs:
             return []
@@ -195,6 +197,23 @@ class Overfitting(Rule):
         at_best = float(np.interp(since, x, curves.smooth(y, curves.window(len(y), SMOOTH_SHARE))))
         end = curves.level(y, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS)
         return end <= at_best - self.min_rise * max(abs(at_best), TINY)
+
+    def _scores_gained(self, run: RunData, since: float) -> bool:
+        """The task's validation scores (bounded, higher is better: mAP, accuracy, AUC; not precision and recall,
+        which trade against each other at a threshold) gained ``min_metric_drop``
+        since a part's best and none lost as much: the model got better at its task, so one part's rise is a
+        trade between the parts, not memorisation."""
+        gains = []
+        for series in run.series.values():
+            r = role(series.name)
+            if r.split != "val" or r.kind != "metric" or r.better != "higher" or _THRESHOLDED.search(series.name):
+                continue
+            x, y = curves.reduce(*series.finite())
+            if len(y) < self.min_points or y.min() < 0 or y.max() > 1:
+                continue
+            at_best = float(np.interp(since, x, curves.smooth(y, curves.window(len(y), SMOOTH_SHARE))))
+            gains.append(curves.level(y, SMOOTH_SHARE, end=True, min_n=MIN_END_POINTS) - at_best)
+        return bool(gains) and max(gains) >= self.min_metric_drop and min(gains) > -self.min_metric_drop
 
     def _judge(self, run: RunData, name: str, train_series: Series | None, lower_better: bool) -> list[Finding]:
         x, y = curves.reduce(*run.get(name).finite())
@@ -407,6 +426,9 @@ class Overfitting(Rule):
             )
         )
         return fixes
+
+
+_THRESHOLDED = re.compile(r"precision|recall", re.IGNORECASE)  # scores one threshold trades against each other
 
 
 def _neighbour_level(s: np.ndarray, b: int) -> float:
