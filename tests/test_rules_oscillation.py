@@ -196,3 +196,16 @@ def test_the_unsteadiness_carries_the_trend_test() -> None:
     assert u.trend_p < 0.01 and u.trend_move > 6 * u.swing
     flat = unsteadiness(1.0 + 0.2 * np.where(i % 2, 1.0, -1.0), 0.33)
     assert flat.trend_p > 0.5 and flat.trend_move < flat.swing
+
+
+def test_single_sample_losses_on_a_plateau_are_noise_not_oscillation():
+    """Batch size 1: each step's loss is one sample's, scattered +-30 % around a level the run reached after
+    a clear early fall. Its bin means move by what that noise makes them move: no oscillation. Swings of
+    the same size that persist over whole bins (the level itself going up and down) are."""
+    rng = np.random.default_rng(3)
+    n = 128
+    loss = np.concatenate([[1.04, 0.73, 0.62], 0.6 + rng.normal(0, 0.12, n - 3)])
+    assert fired(make_run(**{"train/loss": np.abs(loss)}), "loss_oscillation") == []
+    level = np.repeat(0.6 + 0.25 * np.tile([1.0, -1.0], 10), 7)[:n - 3]
+    swinging = np.concatenate([[1.04, 0.73, 0.62], level + rng.normal(0, 0.02, n - 3)])
+    assert fired(make_run(**{"train/loss": swinging}), "loss_oscillation")
