@@ -204,3 +204,15 @@ def test_one_short_run_of_many_that_fell_little_is_not_underfitting():
     loss = np.concatenate([learned, short, learned])
     run = make_run(meta={"restarts": [13, 20]}, **{"train/loss_epoch": loss})
     assert fired(run, "underfitting") == []
+
+
+def test_an_rl_run_whose_return_never_rises_is_underfitting_whatever_its_loss_does():
+    """PPO: the loss falls (a surrogate, not a fit) while the episode return wanders with no rising trend:
+    the policy never improved. The same losses beside a return that climbs are a run that learns."""
+    n = 60
+    loss = np.linspace(3.0, 1.0, n) + RNG.normal(0, 0.05, n)
+    flat = -150 + RNG.normal(0, 20, n)
+    [f] = fired(make_run(**{"train/loss": loss, "rollout/ep_rew_mean": flat}), "underfitting")
+    assert f.title == "Underfitting: the policy does not improve" and f.evidence.metric == "rollout/ep_rew_mean"
+    rising = np.linspace(-150, 50, n) + RNG.normal(0, 20, n)
+    assert fired(make_run(**{"train/loss": loss, "rollout/ep_rew_mean": rising}), "underfitting") == []

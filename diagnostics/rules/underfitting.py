@@ -13,9 +13,9 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, fresh_runs, scaled_lr
+from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, fresh_runs, reinforcement, scaled_lr
 from diagnostics.rundata import RunData, Series
-from diagnostics.trend import diff_noise
+from diagnostics.trend import diff_noise, mann_kendall_p
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
 _RETURN = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an RL score: unbounded, higher is better
@@ -102,6 +102,12 @@ class Underfitting(Rule):
       the val loss ends there and within this share of it (the val loss tracks training: the same loss on
       fixed weights, steadier than the last epochs of a short run's training loss); an accuracy near 1/K
       (or a start at the same ln K) must confirm it, as for the training loss.
+    min_return_points: an RL run's episode return is judged from this many evaluations (a trend test
+      on fewer has no power).
+    max_return_p: an RL run whose every return curve (not its std, max or min) has a one-sided
+      Mann-Kendall p-value of a rise above this never improved: underfitting, judged on the return
+      because a policy loss is a surrogate, not a fit (on the calib splits every learning RL run has
+      p < 0.05 on its return, every one raters call unlearned p > 0.19).
     distinct_classes: a loss that starts within ``chance_tol`` of ln K counts as a uniform guess by
       itself only for K up to this (ln 2..ln 4 stand apart; above, the bands of neighbouring K cover
       most losses); for more classes an accuracy that started near 1/K must confirm it. Such a loss is
@@ -144,8 +150,45 @@ class Underfitting(Rule):
     min_chance_points: int = 3
     distinct_classes: int = 4
     track_tol: float = 0.1
+    min_return_points: int = 10
+    max_return_p: float = 0.05
 
     def check(self, run: RunData) -> list[Finding]:
+        return self._return_flat(run) or self._by_runs(run)
+
+    def _return_flat(self, run: RunData) -> list[Finding]:
+        """An RL run (one that logs its training loss: a log of returns alone has nothing the label reads) whose
+        every episode-return curve shows no rising trend (one-sided Mann-Kendall p above ``max_return_p``): the
+        policy never improved on where it started, whatever its losses did (a policy loss is a surrogate)."""
+        returns = _returns(run, self.min_return_points)
+        if not returns or not reinforcement(run):
+            return []
+        ps = {s.name: mann_kendall_p(curves.reduce(*s.finite())[1]) for s in returns}
+        if min(ps.values()) <= self.max_return_p:
+            return []
+        main = max(returns, key=len)
+        x, y = curves.reduce(*main.finite())
+        start = curves.level(y, END_SHARE, end=False, min_n=MIN_END_POINTS)
+        end = curves.level(y, END_SHARE, end=True, min_n=MIN_END_POINTS)
+        summary = (f"{main.name} shows no rising trend over {len(y)} evaluations (from {curves.fmt(start)} to "
+                   f"{curves.fmt(end)}; Mann-Kendall p = {ps[main.name]:.2f}): the policy never improved on "
+                   "where it started.")
+        values = {"start_return": start, "final_return": end, "trend_p": ps[main.name], "metric_used": main.name,
+                  "chance_classes": None}
+        marks = ({"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "return does not rise"},)
+        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), self._rl_fixes(run),
+                             title="Underfitting: the policy does not improve")]
+
+    def _rl_fixes(self, run: RunData) -> list[Fix]:
+        return [
+            Fix("Raise the learning rate (×3)", "the policy may be moving too little to find better actions",
+                scaled_lr(run, LR_UP)),
+            Fix("Check the reward and the observations", "a reward that never varies, or inputs at the wrong "
+                "scale, leave nothing to learn from"),
+            Fix("Train longer", "sparse rewards can take many episodes before the first success"),
+        ]
+
+    def _by_runs(self, run: RunData) -> list[Finding]:
         """An appended log (several runs in one file) is judged run by run: a run that sits at chance is
         underfitting whatever the others did, and a restart's jump back up is no rise of the loss."""
         series = epoch_loss(run) or run.get("train/loss")
@@ -410,6 +453,16 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
+
+
+_RETURN_STAT = re.compile(r"(?:^|[^a-z])(std|max|min)(?:[^a-z]|$)")  # the returns' spread or extremes
+
+
+def _returns(run: RunData, min_points: int) -> list[Series]:
+    """The episode-return curves of a run (``rollout/ep_rew_mean``, ``eval/mean_reward``), long enough to judge."""
+    return [s for name, s in run.series.items()
+            if _RETURN.search(name.lower()) and not _RETURN_STAT.search(name.lower()) and role(name).better != "lower"
+            and np.isfinite(s.values).sum() >= min_points]
 
 
 def _starts_mid_run(series: Series) -> bool:
