@@ -41,3 +41,19 @@ def test_every_key_has_help_and_a_valid_default() -> None:
     for key, field in schema().items():
         assert field.metadata.get("help"), key
         assert coerce(key, field.default) == field.default
+
+
+def test_one_table_maps_hyper_parameter_names_for_sidecars_and_integrations() -> None:
+    """An uploaded run's hparams file and a run logged through an integration read a framework's names the
+    same way (the sidecar adds the traindoc key beside the foreign one; the integration renames)."""
+    from runner.importers.sidecar import with_aliases
+    from traindoc._integration import canonical_config
+    from traindoc.core.configs import config_key, flatten
+
+    params = {"trainer": {"adam_epsilon": 1e-6, "lr0": 0.01, "momentum": 0.9, "lr_scheduler_type": "cosine"}}
+    assert config_key("trainer.adam_epsilon") == "optim.eps" and config_key("unknown") is None
+    integrated = canonical_config(params)
+    uploaded = with_aliases(flatten(params))
+    for key in ("optim.eps", "optim.lr", "optim.momentum", "sched.name"):
+        assert integrated[key] == uploaded[key]
+    assert uploaded["trainer.adam_epsilon"] == 1e-6  # the foreign key stays beside it on an upload

@@ -10,20 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from traindoc.core.configs import config_key, flatten
 from traindoc.core.vocabulary import canonical
-
-# A framework's hyper-parameter name (the last dotted part, lower case) → traindoc's config key.
-HPARAM_KEYS = {
-    "lr": "optim.lr", "learning_rate": "optim.lr", "eps": "optim.eps", "epsilon": "optim.eps",
-    "adam_epsilon": "optim.eps", "weight_decay": "optim.weight_decay", "momentum": "optim.momentum",
-    "beta1": "optim.beta1", "beta_1": "optim.beta1", "adam_beta1": "optim.beta1", "beta2": "optim.beta2",
-    "beta_2": "optim.beta2", "adam_beta2": "optim.beta2", "amsgrad": "optim.amsgrad", "optimizer": "optim.name",
-    "optim": "optim.name", "batch_size": "train.batch_size", "per_device_train_batch_size": "train.batch_size",
-    "epochs": "train.epochs", "max_epochs": "train.epochs", "num_train_epochs": "train.epochs",
-    "max_steps": "train.max_steps", "seed": "train.seed", "warmup_steps": "sched.warmup_steps",
-    "lr_scheduler_type": "sched.name", "max_grad_norm": "train.clip_grad", "gradient_clip_val": "train.clip_grad",
-    "dropout": "model.dropout",
-}
 
 
 def canonical_config(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,23 +21,14 @@ def canonical_config(params: Mapping[str, Any]) -> dict[str, Any]:
     framework's "not set" values (a negative ``max_steps``) are dropped.
     """
     out: dict[str, Any] = {}
-    for key, value in _flatten(params):
-        target = HPARAM_KEYS.get(key.rsplit(".", 1)[-1].lower(), key)
+    for key, value in flatten(params).items():
+        target = config_key(key) or key
         if value is None or (target == "train.max_steps" and isinstance(value, int) and value < 0):
             continue
         if not isinstance(value, bool | int | float | str):
             value = str(value)
         out.setdefault(target, value)
     return out
-
-
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            yield from _flatten(value, f"{name}.")
-        else:
-            yield name, value
 
 
 def is_number(value: Any) -> bool:

@@ -17,17 +17,10 @@ import yaml
 
 from runner.importers.base import Entry, ImportFailed, Limits
 from runner.importers.text import decode
-from traindoc.core.configs import flatten
+from traindoc.core.configs import config_key, flatten
 
 FOLDER_SIDECARS = ("hparams.json", "hparams.yaml", "args.yaml")
 HF_SIDECARS = ("training_args.json", "config.json")
-ALIASES = {
-    "learning_rate": "optim.lr", "lr": "optim.lr", "lr0": "optim.lr", "adam_epsilon": "optim.eps", "eps": "optim.eps",
-    "epsilon": "optim.eps", "weight_decay": "optim.weight_decay", "optimizer": "optim.name",
-    "optim": "optim.name", "batch_size": "train.batch_size", "per_device_train_batch_size": "train.batch_size",
-    "batch": "train.batch_size", "epochs": "train.epochs", "max_epochs": "train.epochs",
-    "num_train_epochs": "train.epochs", "seed": "train.seed", "dropout": "model.dropout",
-}
 
 
 def is_sidecar(name: str) -> bool:
@@ -87,10 +80,10 @@ def with_aliases(config: dict[str, Any]) -> dict[str, Any]:
     """Add the traindoc key for well-known foreign ones (never overriding a key that is there)."""
     out = dict(config)
     for key, value in config.items():
-        target = ALIASES.get(key.rsplit(".", 1)[-1].lower())
+        target = config_key(key)
         if target is None or target in out:
             continue
-        wanted = str if target == "optim.name" else (int, float)
+        wanted = str if target.endswith(".name") else (int, float)
         if isinstance(value, wanted) and not isinstance(value, bool):
             out[target] = value
     return out
