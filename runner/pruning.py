@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.search import Search, Trial, history
+from traindoc.core.statuses import STARTED
 
 # Pruning: the median rule waits for a few finished trials and skips the first evaluation
 # (Optuna's MedianPruner(n_startup_trials, n_warmup_steps)); halving promotes the best 1/REDUCTION
@@ -84,7 +85,7 @@ class Pruning:
         study = optuna.create_study(direction="maximize" if higher_is_better else "minimize", pruner=pruner)
         finished = {"finished": optuna.trial.TrialState.COMPLETE, "stopped": optuna.trial.TrialState.PRUNED}
         for t in others:
-            state = finished.get(t.status, optuna.trial.TrialState.RUNNING if t.status in ("running", "stalled")
+            state = finished.get(t.status, optuna.trial.TrialState.RUNNING if t.status in STARTED
                                  else None)
             if state is None:
                 continue

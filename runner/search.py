@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.config import ConfigError
+from traindoc.core.statuses import ACTIVE
 
 KINDS = ("log", "1-log", "int", "pow2", "uniform", "choice")
 SAMPLERS = ("random", "tpe")
@@ -318,7 +319,7 @@ def suggest(search: Search, trials: Sequence[Trial], higher_is_better: bool, num
             continue
         if t.score is not None:
             study.add_trial(optuna.trial.create_trial(params=internal, distributions=dists, value=t.score))
-        elif t.status in ("queued", "running", "stalled"):
+        elif t.status in ACTIVE:
             study.add_trial(optuna.trial.create_trial(params=internal, distributions=dists,
                                                       state=optuna.trial.TrialState.RUNNING))
     trial = study.ask(dists)

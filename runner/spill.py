@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from traindoc.core.statuses import ACTIVE
+
 SPILL_INFIX = ".spill-"
 SPILL_SUFFIX = ".jsonl"
 # Rows written back per transaction when replaying a spill file.
@@ -269,7 +271,7 @@ def _put_back(store: Any, path: Path, spilled: Spilled) -> dict[str, Any]:
            "last_step": max(steps, default=None), "spill_file": str(path), "recovered_at": time.time()}
     gaps = list(store.run(run_id)["meta"].get("store_gaps") or [])
     store.update_meta(run_id, store_gaps=[*gaps, gap])
-    if store.run(run_id)["status"] in ("queued", "running", "stalled"):
+    if store.run(run_id)["status"] in ACTIVE:
         end = spilled.end or {"status": "crashed",
                               "error": "the process ended before it recorded the run's end (rows recovered from"
                                        f" {path.name})"}
