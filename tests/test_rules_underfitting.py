@@ -216,3 +216,18 @@ def test_an_rl_run_whose_return_never_rises_is_underfitting_whatever_its_loss_do
     assert f.title == "Underfitting: the policy does not improve" and f.evidence.metric == "rollout/ep_rew_mean"
     rising = np.linspace(-150, 50, n) + RNG.normal(0, 20, n)
     assert fired(make_run(**{"train/loss": loss, "rollout/ep_rew_mean": rising}), "underfitting") == []
+
+
+def test_a_loss_that_fell_onto_ln_2_beside_an_accuracy_that_moved_is_not_at_chance():
+    """A 10-class run (Lightning, real writer) whose loss fell 68 % to 0.68, near ln 2 by coincidence, while
+    val accuracy climbed 0.31 -> 0.55 -> 0.45: not a uniform guess over 2 classes. An accuracy that never
+    left 1/10 beside a loss that collapsed onto ln 10 after a blown-up first epoch is."""
+    loss = np.array([2.249, 1.859, 1.592, 1.441, 1.285, 1.118, 0.962, 0.814, 0.734, 0.682])
+    val_acc = np.array([0.312, 0.41, 0.472, 0.456, 0.554, 0.512, 0.412, 0.5, 0.432, 0.45])
+    val = np.array([2.408, 2.045, 1.84, 1.814, 1.72, 1.681, 2.019, 1.837, 2.046, 2.073])
+    run = make_run(**{"train/loss_epoch": loss, "val/acc": val_acc, "val/loss": val})
+    assert "warning" not in _severities(run)
+    dead = np.concatenate([[30.6], 2.3026 + RNG.normal(0, 0.0005, 9)])
+    stuck = make_run(**{"train/loss_epoch": dead, "train/acc": np.full(10, 0.1), "val/acc": np.full(10, 0.1)})
+    [f] = fired(stuck, "underfitting")
+    assert f.severity == "warning" and "ln 10" in f.summary

@@ -263,10 +263,14 @@ class Underfitting(Rule):
             curves.level(val_acc, END_SHARE, end=True, min_n=1) if len(val_acc) else None)
         # at ln K: with an accuracy, it must sit near 1/K; without one, the loss must have started at
         # the same ln K (it sat there throughout): a loss that merely ends near some ln K is common
-        # (an accuracy at 1/K beside a loss at ln K is chance however far the loss fell to get there: a first
-        # epoch that blew up and collapsed onto the uniform guess)
+        # (an accuracy that never left 1/K beside a loss at ln K is chance however far the loss fell to get
+        # there: a first epoch that blew up and collapsed onto the uniform guess; one that moved, at a K the
+        # loss only happens to sit near, is not)
+        acc_curve = acc if len(acc) else val_acc
         at_chance = k is not None and (
-            acc_seen <= 1 / k + self.chance_acc_margin if acc_seen is not None
+            acc_seen <= 1 / k + self.chance_acc_margin
+            and (drop < self.chance_max_drop or np.ptp(acc_curve) <= 2 * self.chance_acc_margin)
+            if acc_seen is not None
             else drop < self.chance_max_drop and chance_classes(start, self.chance_tol) == k)
         if learned_then_lost:
             return []
