@@ -545,3 +545,31 @@ def test_a_console_log_saved_as_csv_is_read_as_a_console_log() -> None:
     assert run.format == "console"
     curves = _curves("train_log.csv", data)
     assert curves["train/acc"] == pytest.approx([0.61, 0.62, 0.63, 0.64, 0.65])
+
+
+def test_an_epoch_and_one_unnamed_value_per_line_is_the_training_loss() -> None:
+    """``Epoch 3: 1.91`` lines: the value has no name; read as the training loss, and the run says so."""
+    data = b"".join(f"Epoch {e}: {2.06 - e / 50:.4f}\n".encode() for e in range(1, 6))
+    (run,) = read_upload("train.txt", data)
+    assert any("read as the training loss" in w for w in run.warnings)
+    assert _curves("train.txt", data)["train/loss_epoch"] == pytest.approx([2.06 - e / 50 for e in range(1, 6)])
+
+
+def test_words_and_numbers_with_only_spaces_between_are_fields() -> None:
+    """``2025-11-12 13:49:11.94 Epoch 0 Loss 6.73`` (a timestamp, then name-number fields with no separator)."""
+    data = b"\n" + b"".join(f"2025-11-12 13:{49 + e}:11.944487 Epoch {e} Loss {6.73 - e / 30:.6f}\n".encode()
+                            for e in range(5))
+    assert _curves("log.txt", data)["train/loss_epoch"] == pytest.approx([6.73 - e / 30 for e in range(5)])
+
+
+def test_a_log_opening_with_a_timestamped_tag_and_a_bullet_is_text_not_json() -> None:
+    """OpenNMT: ``[2024-05-08 04:06:12,127 INFO]  * src vocab size = 50``, then ``Step 50/100000; acc: 12.00;
+    ppl: 26.87; xent: 3.29; ...`` lines; ``xent`` is its cross-entropy, a loss."""
+    head = b"[2024-05-08 04:06:12,127 INFO]  * src vocab size = 50\n"
+    steps = b"".join(f"[2024-05-08 04:06:{17 + i},722 INFO] Step {50 * (i + 1)}/100000; acc:  {12 + 5 * i:.2f}; "
+                     f"ppl: {26.9 - i:.2f}; xent: {3.29 - i / 10:.2f}; lr: 1.00000; 11270/8704 tok/s;      4 sec\n"
+                     .encode() for i in range(6))
+    (run,) = read_upload("train.log", head + steps)
+    assert run.format == "console"
+    rd = from_imported(run)
+    assert rd.series["xent"].values.tolist() == pytest.approx([3.29 - i / 10 for i in range(6)])

@@ -51,8 +51,15 @@ _PIPE_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][\w./\-]*)\s+(" + NUM + r")[a-z%
 # words and a number, split by commas or a colon; at least two on a line, so prose with one number is not read
 _WORDS_FIELD = re.compile(r"(?:^|[,;:])\s*([A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*){0,2})\s+(" + NUM
                           + r")(?=\s*(?:[,;:]|$))")
+# ``Epoch 0 Loss 6.73`` after a timestamp: one-word names each followed by a number, spaces between
+_SPACED_FIELD = re.compile(r"(?:^|\s)([A-Za-z_][\w/\-]*)\s+(" + NUM + r")(?=\s|$)")
+# ``Epoch 3: 1.9113``: a counter and a value with no name; read as the training loss (``BARE_VALUE``)
+_COUNTER_VALUE = re.compile(r"^(epoch|step|iter|iteration)\s*(\d+)\s*[:=]\s*(" + NUM + r")\s*$", re.IGNORECASE)
+BARE_VALUE = "loss"
 _RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
-_TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[A-Za-z]")  # ``[INFO] epoch``: a JSON array never has a word there
+# ``[INFO] epoch``, ``[2024-05-08 04:06:12,127 INFO]  * src vocab``: text after the closing bracket, which a JSON
+# array's first line never has (a comma, another bracket or the line's end follow its values)
+_TAG = re.compile(r"^\[[^\[\]{}\"\n]*\][ \t]*[^\s,\]\[{}:\"\d.+-]")
 _PAIR_TOTAL = re.compile(r"(?P<key>[A-Za-z_]+)\s*[:\[]?\s*(?P<n>\d+)\s*\]?\s*/\s*\[?\s*(?P<total>\d+)\s*\]?")
 _FILLER = {"output", "avg", "average", "mean", "running", "current", "batch", "the", "total", "phase", "set"}
 # a word naming the split of a whole line ("Validation Phase Loss: 0.06  Accuracy: 0.69")
@@ -102,6 +109,14 @@ def kv_pairs(text: str) -> list[tuple[str, float]]:
         fields = _WORDS_FIELD.findall(text.strip())
         if len(fields) >= MIN_PIPE_FIELDS:
             pairs = [(_name(key), float(val)) for key, val in fields]
+    if not pairs:  # ``2025-11-12 13:49:11 Epoch 0 Loss 6.73``: words and numbers with only spaces between
+        fields = _SPACED_FIELD.findall(text.strip())
+        if len(fields) >= MIN_PIPE_FIELDS and any(_names_a_metric(_name(key)) for key, _ in fields):
+            pairs = [(_name(key), float(val)) for key, val in fields]
+    if not pairs:  # ``Epoch 3: 1.9113``: a counter and one unnamed value, the loss a log like this tracks
+        bare = _COUNTER_VALUE.match(text.strip())
+        if bare:
+            pairs = [(bare.group(1), float(bare.group(2))), (BARE_VALUE, float(bare.group(3)))]
     return pairs
 
 
@@ -115,7 +130,7 @@ def style(lines: list[str]) -> str | None:
     if any("=" in (m.group("post") or "") for m in map(_TQDM.search, sample) if m):
         return "tqdm"
     if any(_KV.search(x) or ("|" in x and len(_PIPE_FIELD.findall(x)) >= MIN_PIPE_FIELDS)
-           or len(_WORDS_FIELD.findall(x.strip())) >= MIN_PIPE_FIELDS for x in sample):
+           or len(kv_pairs(x)) >= MIN_PIPE_FIELDS for x in sample):
         return "key-value"
     return None
 
@@ -306,6 +321,8 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
         else:
             step, only_epochs, counted = counter, False, True
         rows += [(step, epoch, k, v, None, number) for k, v in metrics.items()]
+    if any(_COUNTER_VALUE.match(lines[p[0] - 1].strip()) for p in parsed):
+        notes.append("lines like 'Epoch 3: 1.91' hold one unnamed value: read as the training loss")
     return _frame(rows), "epoch" if only_epochs and rows else "step", notes, counted
 
 

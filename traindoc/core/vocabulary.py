@@ -237,7 +237,9 @@ class Role:
     better: str
 
 
-_LOWER = ("loss", "err", "error", "mae", "mape", "smape", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll")
+_LOWER = ("loss", "err", "error", "mae", "mape", "smape", "mse", "rmse", "perplexity", "ppl", "wer", "cer", "nll",
+          "xent")
+_LOSS_WORDS = ("xent",)  # a loss by another name: OpenNMT logs its cross-entropy as ``xent``
 _HIGHER = ("acc", "accuracy", "auc", "auroc", "map", "f1", "precision", "recall", "iou", "miou", "dice", "bleu",
            "rouge", "r2", "top1", "top5", "fitness", "return", "reward", "rew", "ssim", "psnr")
 _SYSTEM = ("time", "runtime", "memory", "mem", "per_second", "flos", "flops", "throughput", "eta", "data_time")
@@ -303,7 +305,7 @@ def role(name: str) -> Role:
     if any(t in _SYSTEM for t in tokens) or any(s in low for s in ("per_second", "data_time")):
         return Role(split, "system", "")
     if any(t.startswith(_LOWER) for t in tokens if t not in _SPLIT):
-        return Role(split, "loss" if any("loss" in t for t in tokens) else "metric", "lower")
+        return Role(split, "loss" if any("loss" in t or t in _LOSS_WORDS for t in tokens) else "metric", "lower")
     if any(t in _HIGHER or t.startswith(("map", "acc", "auc", "top")) for t in tokens):
         return Role(split, "metric", "higher")
     return Role(split, "metric" if tokens else "other", "")
