@@ -15,7 +15,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.bounds import clamp
 from diagnostics.rundata import RunData, Series
-from traindoc.core.vocabulary import reads_as_train_loss, train_losses
+from traindoc.core.vocabulary import reads_as_train_loss, role, train_losses
 
 ADAM_FAMILY = ("adam", "adamw", "adam_sgd")  # adam_sgd is Adam until its switch epoch
 DECIMAL = 10  # suggested numbers are rounded to one significant decimal digit
@@ -148,3 +148,30 @@ def segment_series(run: RunData, series: Series) -> list[Series]:
         return [series]
     return [dataclasses.replace(series, steps=series.steps[p], values=series.values[p],
                                 epochs=None if series.epochs is None else series.epochs[p]) for p in parts]
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
+_TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
+
+
+def split_accuracy(run: RunData, split: str) -> np.ndarray:
+    """The finite values of ``split``'s accuracy: ``train/acc``/``val/acc``, else the one series of that
+    split named as an accuracy in [0, 1] (Keras names it by its metric class: ``sparse_categorical_accuracy``
+    and ``val_sparse_categorical_accuracy``; a bare name is the training side). Several such names on one
+    side (a detector's class, object and background accuracies) leave it unknown: none is the task's."""
+    canonical = run.get(f"{split}/acc")
+    if canonical is not None:
+        return curves.finite(canonical)[1]
+    found = []
+    for name in run.names:
+        r = role(name)
+        tokens = _TOKEN.findall(name.lower())
+        side = "val" if r.split == "val" else "train" if r.split in ("train", "other") else ""
+        if (side == split and r.kind == "metric" and any(t in _ACC_WORDS for t in tokens)
+                and not any(_TOP_K.match(t) for t in tokens)):
+            found.append(name)
+    if len(found) != 1:
+        return np.empty(0)
+    _, y = curves.finite(run.get(found[0]))
+    return y if len(y) and y.min() >= 0 and y.max() <= 1 else np.empty(0)

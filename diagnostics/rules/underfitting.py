@@ -13,7 +13,16 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import cfg, chance_classes, clamp, epoch_loss, fresh_runs, reinforcement, scaled_lr
+from diagnostics.rules._common import (
+    cfg,
+    chance_classes,
+    clamp,
+    epoch_loss,
+    fresh_runs,
+    reinforcement,
+    scaled_lr,
+    split_accuracy,
+)
 from diagnostics.rundata import RunData, Series
 from diagnostics.trend import diff_noise, mann_kendall_p
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
@@ -24,9 +33,6 @@ END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the
 MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
-_TOKEN = re.compile(r"[a-z0-9]+")
-_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
-_TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
 FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
 UNSEEN_EPOCHS = 2  # a log starting later than this many epochs (and logging intervals) misses the first fall
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
@@ -237,7 +243,7 @@ class Underfitting(Rule):
         end = curves.level(ey, END_SHARE, end=True, min_n=MIN_END_POINTS)
         if not start > 0 or end > GREW * start:
             return []
-        acc, val_acc = _accuracy(run, "train"), _accuracy(run, "val")
+        acc, val_acc = split_accuracy(run, "train"), split_accuracy(run, "val")
         if end < self.fitted_loss and (len(acc) or len(val_acc)):
             return []  # a classifier's cross-entropy this low is fitted; a regression loss's scale is its units'
         # a K-class cross-entropy that started at the uniform guess: its floor is near zero, so neither
@@ -398,7 +404,7 @@ class Underfitting(Rule):
 
     def _no_gap(self, run: RunData, final_acc: float | None) -> bool:
         """High bias: train accuracy short of fitted and validation just as good (no generalisation gap)."""
-        val_acc = _accuracy(run, "val")
+        val_acc = split_accuracy(run, "val")
         if final_acc is None or not len(val_acc):
             return False
         return abs(curves.level(val_acc, END_SHARE, end=True, min_n=1) - final_acc) <= self.max_acc_gap
@@ -478,25 +484,3 @@ def _starts_mid_run(series: Series) -> bool:
     gaps = np.diff(epochs[np.isfinite(epochs)])
     interval = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
     return epochs[0] > UNSEEN_EPOCHS * max(interval, 1.0)
-
-
-def _accuracy(run: RunData, split: str) -> np.ndarray:
-    """The finite values of ``split``'s accuracy: ``train/acc``/``val/acc``, else the one series of that
-    split named as an accuracy in [0, 1] (Keras names it by its metric class: ``sparse_categorical_accuracy``
-    and ``val_sparse_categorical_accuracy``; a bare name is the training side). Several such names on one
-    side (a detector's class, object and background accuracies) leave it unknown: none is the task's."""
-    canonical = run.get(f"{split}/acc")
-    if canonical is not None:
-        return curves.finite(canonical)[1]
-    found = []
-    for name in run.names:
-        r = role(name)
-        tokens = _TOKEN.findall(name.lower())
-        side = "val" if r.split == "val" else "train" if r.split in ("train", "other") else ""
-        if (side == split and r.kind == "metric" and any(t in _ACC_WORDS for t in tokens)
-                and not any(_TOP_K.match(t) for t in tokens)):
-            found.append(name)
-    if len(found) != 1:
-        return np.empty(0)
-    _, y = curves.finite(run.get(found[0]))
-    return y if len(y) and y.min() >= 0 and y.max() <= 1 else np.empty(0)

@@ -1,0 +1,107 @@
+"""Logs with no header or no separators, as people write them by hand (issue 17): headerless numbers
+(one column, a counting first column, a row per series) and console lines that mix or drop the usual
+``name: value`` pairs. Each is read into the right curves, and a guessed name says it was guessed."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.importers import read_upload
+from traindoc.handoff import from_imported
+
+
+def _curves(name: str, data: bytes) -> dict[str, list[float]]:
+    (run,) = read_upload(name, data)
+    rd = from_imported(run)
+    return {n: rd.series[n].values.tolist() for n in rd.names}
+
+
+def test_headerless_row_per_series_csv() -> None:
+    data = b"3.0,2.0,1.0,-0.5,-1.0\n5.0,4.0,3.5,3.0,2.9\n"
+    curves = _curves("losses.csv", data)
+    assert curves == {"row_1": [3.0, 2.0, 1.0, -0.5, -1.0], "row_2": [5.0, 4.0, 3.5, 3.0, 2.9]}
+
+
+def test_headerless_column_table() -> None:
+    """A counting first column is the epoch; the lone value column beside it is read as the training loss
+    (the file name ``log`` names no metric), and the run says it guessed."""
+    data = b"".join(f"{i},{1 / (i + 1):.3f}\n".encode() for i in range(20))
+    (run,) = read_upload("log.csv", data)
+    assert run.axis == "epoch"
+    rd = from_imported(run)
+    assert rd.names == ["train/loss_epoch"]  # one row an epoch: the epoch-level training loss
+    assert rd.series["train/loss_epoch"].values[:2].tolist() == [1.0, 0.5]
+    assert rd.series["train/loss_epoch"].steps[:2].tolist() == [0, 1]
+    assert any("read as the training loss" in w for w in run.warnings)
+
+
+def test_a_one_column_csv_without_a_header_keeps_its_first_value() -> None:
+    """``np.savetxt`` of one series into a .csv: its first number is a value, not a column name."""
+    data = b"".join(f"{v:.18e}\n".encode() for v in (0.103, 0.035, 0.029, 0.023))
+    assert _curves("run7.csv", data) == {"train/loss": [0.103, 0.035, 0.029, 0.023]}
+    assert _curves("val_acc.csv", data) == {"val/acc": [0.103, 0.035, 0.029, 0.023]}  # the name says it
+
+
+def test_space_separated_rows_of_a_few_values_are_columns() -> None:
+    """``epoch loss acc`` per line, no header: three columns, not one series per line."""
+    data = b"".join(f"{e} {1 / (e + 1):.3f} {e / 10:.1f}\n".encode() for e in range(12))
+    (run,) = read_upload("train_log.txt", data)
+    rd = from_imported(run)
+    assert run.axis == "epoch" and sorted(rd.names) == ["column_2", "column_3"]  # two values: neither guessed
+    assert rd.series["column_3"].values[:3].tolist() == [0.0, 0.1, 0.2]
+
+
+def test_an_epoch_column_that_repeats_makes_each_row_a_step() -> None:
+    """``epoch,batch loss`` rows: many rows an epoch, so the row is the step and the loss is per step."""
+    data = b"".join(f"{1 + i // 5},{2 - i / 20:.3f}\n".encode() for i in range(15))
+    (run,) = read_upload("loss.csv", data)
+    rd = from_imported(run)
+    assert rd.series["train/loss"].steps.tolist() == list(range(15))
+    assert rd.series["train/loss"].epochs[:6].tolist() == [1, 1, 1, 1, 1, 2]
+
+
+def test_a_metric_without_a_colon_beside_pairs_with_one_is_read() -> None:
+    """``Train Loss: 2.5 Validate Loss 2.7``: the second field has no colon; "validate" names the split."""
+    data = b"Loading data\n" + b"".join(f"Train Loss: {2.5 - e / 10:.2f} Validate Loss {2.7 - e / 20:.2f}\n".encode()
+                                        for e in range(6))
+    curves = _curves("output.log", data)
+    assert curves["val/loss"] == pytest.approx([2.7 - e / 20 for e in range(6)])
+    assert len(curves) == 2  # the training loss and the val loss, nothing read from the prose
+
+
+def test_a_console_log_saved_as_csv_is_read_as_a_console_log() -> None:
+    """``Epoch: [1/100], training loss: 1.64, training accuracy: 67%`` in a .csv: its commas make no table."""
+    data = b"".join(f"Epoch: [{e}/100], training loss: {1.6 - e / 10:.6f}, training accuracy: {60 + e}.0000%\n"
+                    .encode() for e in range(1, 6))
+    (run,) = read_upload("train_log.csv", data)
+    assert run.format == "console"
+    curves = _curves("train_log.csv", data)
+    assert curves["train/acc"] == pytest.approx([0.61, 0.62, 0.63, 0.64, 0.65])
+
+
+def test_an_epoch_and_one_unnamed_value_per_line_is_the_training_loss() -> None:
+    """``Epoch 3: 1.91`` lines: the value has no name; read as the training loss, and the run says so."""
+    data = b"".join(f"Epoch {e}: {2.06 - e / 50:.4f}\n".encode() for e in range(1, 6))
+    (run,) = read_upload("train.txt", data)
+    assert any("read as the training loss" in w for w in run.warnings)
+    assert _curves("train.txt", data)["train/loss_epoch"] == pytest.approx([2.06 - e / 50 for e in range(1, 6)])
+
+
+def test_words_and_numbers_with_only_spaces_between_are_fields() -> None:
+    """``2025-11-12 13:49:11.94 Epoch 0 Loss 6.73`` (a timestamp, then name-number fields with no separator)."""
+    data = b"\n" + b"".join(f"2025-11-12 13:{49 + e}:11.944487 Epoch {e} Loss {6.73 - e / 30:.6f}\n".encode()
+                            for e in range(5))
+    assert _curves("log.txt", data)["train/loss_epoch"] == pytest.approx([6.73 - e / 30 for e in range(5)])
+
+
+def test_a_log_opening_with_a_timestamped_tag_and_a_bullet_is_text_not_json() -> None:
+    """OpenNMT: ``[2024-05-08 04:06:12,127 INFO]  * src vocab size = 50``, then ``Step 50/100000; acc: 12.00;
+    ppl: 26.87; xent: 3.29; ...`` lines; ``xent`` is its cross-entropy, a loss."""
+    head = b"[2024-05-08 04:06:12,127 INFO]  * src vocab size = 50\n"
+    steps = b"".join(f"[2024-05-08 04:06:{17 + i},722 INFO] Step {50 * (i + 1)}/100000; acc:  {12 + 5 * i:.2f}; "
+                     f"ppl: {26.9 - i:.2f}; xent: {3.29 - i / 10:.2f}; lr: 1.00000; 11270/8704 tok/s;      4 sec\n"
+                     .encode() for i in range(6))
+    (run,) = read_upload("train.log", head + steps)
+    assert run.format == "console"
+    rd = from_imported(run)
+    assert rd.series["xent"].values.tolist() == pytest.approx([3.29 - i / 10 for i in range(6)])
