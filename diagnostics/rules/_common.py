@@ -6,14 +6,17 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from diagnostics import curves
 from diagnostics.bounds import clamp
+from diagnostics.findings import Finding
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import reads_as_train_loss, role, train_losses
 
@@ -56,13 +59,13 @@ def train_curve(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
     return s.name, x, y
 
 
-_RL_SCORE = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an episode return: unbounded, higher is better
+RL_SCORE = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an episode return: unbounded, higher is better
 
 
 def reinforcement(run: RunData) -> bool:
     """A reinforcement-learning run (it logs an episode return or reward): its losses are not
     stationary (a value loss grows with the returns), so a rise is no verdict on its own."""
-    return any(_RL_SCORE.search(name.lower()) for name in run.names)
+    return any(RL_SCORE.search(name.lower()) for name in run.names)
 
 
 def cfg(run: RunData, key: str, default: Any = None) -> Any:
@@ -139,6 +142,22 @@ def fresh_runs(run: RunData, series: Series) -> list[slice]:
         resumed = start > first + 1 and start <= float(np.nanmax(epochs[before]))
         joined[-1:] = [slice(before.start, part.stop)] if resumed else [before, part]
     return joined
+
+
+def judge_each_run(run: RunData, series: Series, judge: Callable[[RunData], list[Finding]],
+                   keep: Callable[[Finding], bool] = lambda _f: True) -> list[Finding] | None:
+    """``judge`` on each run of an appended log (``fresh_runs`` of ``series``), the first run's findings that
+    ``keep`` passes, their summaries saying which run; None for an ordinary run (judge it whole)."""
+    parts = fresh_runs(run, series)
+    if len(parts) <= 1:
+        return None
+    edges = [float(series.steps[p.start]) for p in parts] + [math.inf]
+    for i, (start, end) in enumerate(itertools.pairwise(edges), 1):
+        found = [f for f in judge(run.between(start, end)) if keep(f)]
+        if found:
+            where = f"In the appended run starting at {run.when(start)} (run {i} of {len(parts)}): "
+            return [dataclasses.replace(f, summary=where + f.summary[0].lower() + f.summary[1:]) for f in found]
+    return []
 
 
 def segment_series(run: RunData, series: Series) -> list[Series]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import math
 import re
 from dataclasses import dataclass
 
@@ -15,7 +12,7 @@ from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._augment import augmentation, data_kind
 from diagnostics.rules._chance import at_chance
-from diagnostics.rules._common import cfg, epoch_loss, fresh_runs, other_train_losses, share, step_loss
+from diagnostics.rules._common import cfg, epoch_loss, judge_each_run, other_train_losses, share, step_loss
 from diagnostics.rundata import RunData, Series
 from traindoc.core.vocabulary import VAL_CURVES, VAL_LOSS, Monitor, partner, role
 
@@ -153,16 +150,8 @@ class Overfitting(Rule):
         rise of the val loss, and one run that overfits is found among others that did not (a resume from a
         checkpoint stays with the run it resumes: ``fresh_runs``)."""
         val = next((run.get(n) for n in VAL_CURVES if run.get(n) is not None), None)
-        parts = fresh_runs(run, val) if val is not None else []
-        if len(parts) <= 1:
-            return self._check_one(run)
-        edges = [float(val.steps[p.start]) for p in parts] + [math.inf]
-        for i, (start, end) in enumerate(itertools.pairwise(edges), 1):
-            found = self._check_one(run.between(start, end))
-            if found:
-                return [dataclasses.replace(f, summary=f"In the appended run starting at {run.when(start)} "
-                                                       f"(run {i} of {len(parts)}): " + f.summary) for f in found]
-        return []
+        found = judge_each_run(run, val, self._check_one) if val is not None else None
+        return self._check_one(run) if found is None else found
 
     def _check_one(self, run: RunData) -> list[Finding]:
         return self._by_best_point(run) or at_chance(self, run)  # val acc at chance: rules/_chance.py

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -14,11 +12,12 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import (
+    RL_SCORE,
     cfg,
     chance_classes,
     clamp,
     epoch_loss,
-    fresh_runs,
+    judge_each_run,
     reinforcement,
     scaled_lr,
     split_accuracy,
@@ -27,7 +26,6 @@ from diagnostics.rundata import RunData, Series
 from diagnostics.trend import diff_noise, mann_kendall_p
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
-_RETURN = re.compile(r"(?:^|[^a-z])(return|reward|rew)")  # an RL score: unbounded, higher is better
 START_SHARE = 0.05  # the starting level: the median of the first twentieth of the per-step curve
 END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the last point)
 MIN_END_POINTS = 2  # ... of at least two points
@@ -196,24 +194,15 @@ class Underfitting(Rule):
 
     def _by_runs(self, run: RunData) -> list[Finding]:
         """An appended log (several runs in one file) is judged run by run: a run that sits at chance is
-        underfitting whatever the others did, and a restart's jump back up is no rise of the loss."""
+        underfitting whatever the others did, and a restart's jump back up is no rise of the loss. One run
+        among many counts only at chance: a short run that merely fell little is a weak sign, and the more
+        runs a log appends, the surer one of them shows it by chance."""
         series = epoch_loss(run) or run.get("train/loss")
         if series is None:
             return []
-        parts = fresh_runs(run, series)
-        if len(parts) <= 1:
-            return self._check_one(run)
-        edges = [float(series.steps[p.start]) for p in parts] + [math.inf]
-        for (start, end), part in zip(itertools.pairwise(edges), parts, strict=False):
-            # one run among many counts when it sits at chance: a short run that merely fell little is a
-            # weak sign, and the more runs a log appends, the surer one of them shows it by chance
-            found = [f for f in self._check_one(run.between(start, end))
-                     if f.evidence.values.get("chance_classes") is not None]
-            if found:
-                return [dataclasses.replace(f, summary=f"In the appended run starting at {run.when(start)} "
-                                                       f"(run {parts.index(part) + 1} of {len(parts)}): "
-                                                       + f.summary[0].lower() + f.summary[1:]) for f in found]
-        return []
+        found = judge_each_run(run, series, self._check_one,
+                               keep=lambda f: f.evidence.values.get("chance_classes") is not None)
+        return self._check_one(run) if found is None else found
 
     def _check_one(self, run: RunData) -> list[Finding]:
         per_step, per_epoch = run.get("train/loss"), epoch_loss(run)
@@ -390,7 +379,7 @@ class Underfitting(Rule):
                 first, best = 1 - start, 1 - top
                 if first > 0 and (first - best) / first >= self.learning_gain:
                     return True
-            elif _RETURN.search(name.lower()) and abs(start) > 0 and (top - start) / abs(start) >= RETURN_GAIN:
+            elif RL_SCORE.search(name.lower()) and abs(start) > 0 and (top - start) / abs(start) >= RETURN_GAIN:
                 return True  # an unbounded score (an RL return) that more than doubled its start
         return False
 
@@ -471,7 +460,7 @@ _RETURN_STAT = re.compile(r"(?:^|[^a-z])(std|max|min)(?:[^a-z]|$)")  # the retur
 def _returns(run: RunData, min_points: int) -> list[Series]:
     """The episode-return curves of a run (``rollout/ep_rew_mean``, ``eval/mean_reward``), long enough to judge."""
     return [s for name, s in run.series.items()
-            if _RETURN.search(name.lower()) and not _RETURN_STAT.search(name.lower()) and role(name).better != "lower"
+            if RL_SCORE.search(name.lower()) and not _RETURN_STAT.search(name.lower()) and role(name).better != "lower"
             and np.isfinite(s.values).sum() >= min_points]
 
 

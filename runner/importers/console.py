@@ -25,6 +25,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from runner.importers import bare as bare_values
 from runner.importers.base import ImportFailed, Limits, Parsed
 from traindoc.core.vocabulary import role
 
@@ -53,9 +54,8 @@ _WORDS_FIELD = re.compile(r"(?:^|[,;:])\s*([A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\
                           + r")(?=\s*(?:[,;:]|$))")
 # ``Epoch 0 Loss 6.73`` after a timestamp: one-word names each followed by a number, spaces between
 _SPACED_FIELD = re.compile(r"(?:^|\s)([A-Za-z_][\w/\-]*)\s+(" + NUM + r")(?=\s|$)")
-# ``Epoch 3: 1.9113``: a counter and a value with no name; read as the training loss (``BARE_VALUE``)
+# ``Epoch 3: 1.9113``: a counter and a value with no name; read as the training loss (``bare.LONE_SERIES``)
 _COUNTER_VALUE = re.compile(r"^(epoch|step|iter|iteration)\s*(\d+)\s*[:=]\s*(" + NUM + r")\s*$", re.IGNORECASE)
-BARE_VALUE = "loss"
 _RANK = re.compile(r"^\[rank: ?\d+\]\s?")  # Lightning's rank prefix under DDP (``rank_zero_info``)
 # ``[INFO] epoch``, ``[2024-05-08 04:06:12,127 INFO]  * src vocab``: text after the closing bracket, which a JSON
 # array's first line never has (a comma, another bracket or the line's end follow its values)
@@ -116,7 +116,7 @@ def kv_pairs(text: str) -> list[tuple[str, float]]:
     if not pairs:  # ``Epoch 3: 1.9113``: a counter and one unnamed value, the loss a log like this tracks
         bare = _COUNTER_VALUE.match(text.strip())
         if bare:
-            pairs = [(bare.group(1), float(bare.group(2))), (BARE_VALUE, float(bare.group(3)))]
+            pairs = [(bare.group(1), float(bare.group(2))), (bare_values.LONE_SERIES, float(bare.group(3)))]
     return pairs
 
 
