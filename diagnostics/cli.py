@@ -192,6 +192,7 @@ def run_document(run: RunData, findings: list[Finding]) -> dict[str, Any]:
         "name": run.meta.get("name"),
         "run_id": run.meta.get("run_id"),
         "metrics": run.names,
+        "notes": list(run.meta.get("notes") or ()),  # how the file was read: guesses and skipped rows
         "findings": [f.to_dict() for f in findings],
     }
 
@@ -207,6 +208,7 @@ def to_text(reports: list[tuple[RunData, list[Finding]]], comparisons: list[Find
     lines: list[str] = []
     for run, findings in reports:
         lines.append(f"== {_source(run)}  ({run.meta.get('format', 'unknown')}, {len(run.names)} metrics)")
+        lines.extend(f"   note: {note}" for note in run.meta.get("notes") or ())
         if not findings:
             lines.append("   no findings")
         for f in findings:

@@ -140,3 +140,18 @@ def test_a_finding_prints_as_one_readable_line():
 
     f = Finding("overfitting", "warning", "Overfitting since epoch 7", "s", Evidence("val/loss", 0, 1))
     assert str(f) == "WARNING overfitting: Overfitting since epoch 7"
+
+
+def test_how_a_file_was_read_is_said_in_text_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """A guess the reader made (columns named only by their split, read as the loss) reaches the user: a
+    ``note:`` line under the run in the text, a ``notes`` list in the JSON document."""
+    from diagnostics.cli import main
+
+    path = tmp_path / "history.csv"
+    path.write_text(",Training,Validation\n" + "".join(f"{i},{1 / (i + 1):.4f},{1.1 / (i + 1):.4f}\n"
+                                                       for i in range(12)))
+    assert main([str(path), "--json"]) == 0
+    [run] = json.loads(capsys.readouterr().out)["runs"]
+    assert any("named only by their split" in n for n in run["notes"])
+    assert main([str(path)]) == 0
+    assert "   note: columns named only by their split" in capsys.readouterr().out

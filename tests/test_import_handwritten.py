@@ -105,3 +105,20 @@ def test_a_log_opening_with_a_timestamped_tag_and_a_bullet_is_text_not_json() ->
     assert run.format == "console"
     rd = from_imported(run)
     assert rd.series["xent"].values.tolist() == pytest.approx([3.29 - i / 10 for i in range(6)])
+
+
+def test_columns_named_only_by_their_split_are_read_from_their_values() -> None:
+    """``pd.DataFrame({"Training": losses, "Validation": val_losses}).to_csv(...)``: the columns name the split
+    and nothing else. Falling training values are the loss, climbing ones within [0, 1] the accuracy; either way
+    the run says it guessed. A log that names its loss anywhere is read as named."""
+    falling_rows = "".join(f"{i},{1.1 - 0.05 * i:.3f},{1.15 - 0.04 * i:.3f}\n" for i in range(10))
+    (run,) = read_upload("history.csv", (",Training,Validation\n" + falling_rows).encode())
+    assert sorted(from_imported(run).names) == ["train/loss_epoch", "val/loss"]
+    assert any("named only by their split" in w and "loss" in w for w in run.warnings)
+    rising_rows = "".join(f"{i},{0.5 + 0.04 * i:.3f},{0.5 + 0.03 * i:.3f}\n" for i in range(10))
+    (run,) = read_upload("history.csv", ("epoch,train,test\n" + rising_rows).encode())
+    assert sorted(from_imported(run).names) == ["train/acc", "val/acc"]
+    named = "".join(f"{i},{1.1 - 0.05 * i:.3f},{0.5 + 0.03 * i:.3f}\n" for i in range(10))
+    (run,) = read_upload("history.csv", ("epoch,loss,validation\n" + named).encode())
+    assert "train/loss_epoch" in from_imported(run).names
+    assert not any("named only by their split" in w for w in run.warnings)

@@ -34,7 +34,7 @@ def fix_group(store: Store, group_id: int) -> tuple[dict[str, Any], RunData, lis
 
 def from_imported(run: ImportedRun) -> RunData:
     """A run read from a log file, straight from the importer's tidy rows and name mapping."""
-    meta = {**run.meta, "source": run.source, "name": run.name, "format": run.format}
+    meta = {**run.meta, "source": run.source, "name": run.name, "format": run.format, "notes": list(run.warnings)}
     return RunData.from_frame(run.frame, run.config, meta, mapping=run.mapping)
 
 

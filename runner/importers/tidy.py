@@ -21,6 +21,8 @@ from traindoc.core import vocabulary
 # Formats whose restarts are re-logged steps of one run (TensorBoard resumes from a checkpoint and
 # writes the steps again): their rows are sorted by step and the last value of a step kept.
 SORTED_FORMATS = frozenset({"tensorboard"})
+MIN_GUESS_POINTS = 3  # a curve's direction needs a few values; fewer are not read as a loss or an accuracy
+EDGE = 5  # the start and end levels of a guessed curve: medians of its first and last fifth
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
@@ -73,6 +75,10 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
         wall_time=frame["wall_time"].fillna(0.0),
     ).reset_index(drop=True)[list(COLUMNS)]
     mapping = map_names(frame, axis, logged_steps=not counted)
+    guessed = split_only_names(frame, mapping, axis, logged_steps=not counted)
+    if guessed is not None:
+        mapping, note = guessed
+        notes.append(note)
     taken = set(mapping.values())
     for original, canonical in parsed.names.items():  # the format's own, where nothing holds the name yet
         if mapping.get(original) == original and canonical not in taken:
@@ -81,6 +87,35 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     meta = {**meta, "format": fmt, "file": source, "axis": axis}
     return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=axis,
                        config=config, meta=meta, warnings=tuple(notes))
+
+
+def split_only_names(frame: pd.DataFrame, mapping: dict[str, str], axis: str,
+                     logged_steps: bool = True) -> tuple[dict[str, str], str] | None:
+    """Columns named only by their split (``Training``, ``Validation``) in a log that names no loss and no
+    accuracy: the training loss and its validation twin, or their accuracies when the training values rise
+    within [0, 1] (a loss falls, an accuracy climbs). A guess from the values, so it comes with a note;
+    None when the log names what it measures or has no training column named so."""
+    if any(vocabulary.role(t).kind == "loss" or t.endswith("/acc") for t in mapping.values()):
+        return None
+    sides = {o: vocabulary.split_only(o) for o in mapping}
+    train = [o for o, s in sides.items() if s == "train"]
+    if len(train) != 1 or sum(s == "val" for s in sides.values()) > 1:
+        return None
+    y = frame.loc[frame["name"] == train[0], "value"].to_numpy(dtype=float)
+    y = y[np.isfinite(y)]
+    if len(y) < MIN_GUESS_POINTS:
+        return None
+    head, tail = np.median(y[: max(1, len(y) // EDGE)]), np.median(y[-max(1, len(y) // EDGE):])
+    kind = "acc" if y.min() >= 0 and y.max() <= 1 and tail > head else "loss"
+    renamed = {o: f"{s}_{kind}" for o, s in sides.items() if s}
+    named = frame.assign(name=frame["name"].map(lambda n: renamed.get(n, n)))
+    remapped = map_names(named, axis, logged_steps)
+    out = {o: remapped[renamed.get(o, o)] for o in mapping}
+    what = "loss" if kind == "loss" else "accuracy"
+    why = "fall" if kind == "loss" else "rise within [0, 1]"
+    cols = ", ".join(f"'{o}'" for o in renamed)
+    return out, (f"columns named only by their split ({cols}): read as the training and validation {what}, "
+                 f"because the training values {why} (name them e.g. train_loss and val_loss to say otherwise)")
 
 
 def _order_notes(frame: pd.DataFrame, where: str) -> list[str]:

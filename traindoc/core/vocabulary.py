@@ -150,6 +150,14 @@ def _read_words(words: list[str]) -> tuple[str | None, str, str | None] | None:
     return split, kind, gran
 
 
+def split_only(name: str) -> str | None:
+    """The split a name spells and nothing else (``Training``, ``Validation``, ``test``), else None: a
+    pandas frame of two loss lists saved as ``pd.DataFrame({"Training": ..., "Validation": ...})`` names
+    its columns so; what they measure is for the reader to say from the values (``runner.importers.tidy``)."""
+    words = _words(name)
+    return _SPLIT[words[0]] if len(words) == 1 and words[0] in _SPLIT else None
+
+
 def canonical(name: str, epoch_level: bool) -> str:
     """The canonical name for ``name``; ``epoch_level`` says whether the log is one row per epoch."""
     key = name.strip()
