@@ -231,3 +231,37 @@ def test_a_loss_that_fell_onto_ln_2_beside_an_accuracy_that_moved_is_not_at_chan
     stuck = make_run(**{"train/loss_epoch": dead, "train/acc": np.full(10, 0.1), "val/acc": np.full(10, 0.1)})
     [f] = fired(stuck, "underfitting")
     assert f.severity == "warning" and "ln 10" in f.summary
+
+
+def test_an_accuracy_that_never_moves_is_chance_whatever_the_class_count():
+    """A margin loss falls 20 % in two epochs, then flat; train accuracy sits at 0.66-0.68 and val at 0.58-0.60
+    (the majority-class rates) all run: the classifier predicts one class. The look-alikes: a converged model
+    whose accuracy is flat because it is fitted (0.97), and a val accuracy flat at chance beside a training
+    loss that fell by 90 % (memorisation: overfitting's, not this)."""
+    loss = np.array([0.316, 0.271, 0.255, 0.250, 0.248, 0.251, 0.247, 0.252])
+    acc = 0.67 + RNG.uniform(-0.006, 0.006, 8)
+    val_acc = np.array([0.6, 0.6, 0.583, 0.6, 0.6, 0.583, 0.6, 0.6])
+    found = fired(make_run(**{"train/loss_epoch": loss, "train/acc": acc, "val/acc": val_acc}), "underfitting")
+    assert [f.severity for f in found] == ["warning"]
+    assert "never moved" in found[0].summary
+    fitted = 0.97 + RNG.uniform(-0.004, 0.004, 8)
+    assert fired(make_run(**{"train/loss_epoch": loss, "train/acc": fitted, "val/acc": fitted}), "underfitting") == []
+    memorised = falling(8, 2.3, 0.2)
+    assert fired(make_run(**{"train/loss_epoch": memorised, "val/acc": val_acc}), "underfitting") == []
+    moving = np.linspace(0.55, 0.8, 8)  # the same loss beside an accuracy that climbs: it learns
+    assert fired(make_run(**{"train/loss_epoch": loss, "train/acc": moving, "val/acc": moving - 0.05}),
+                 "underfitting") == []
+
+
+def test_a_detector_that_finds_nothing_is_underfitting_though_its_box_loss_falls():
+    """mAP50 never above 0.05 in 30 epochs while the box loss falls by a third: nothing is detected. The same
+    losses beside an mAP50 that climbs to 0.4 are a detector that learns."""
+    box, cls = falling(30, 3.6, 2.3), 4.5 + RNG.normal(0, 0.05, 30)
+    floor = np.clip(0.02 + RNG.normal(0, 0.01, 30), 0, 1)
+    found = fired(make_run(**{"train/loss_epoch": box + cls, "train/box_loss": box, "train/cls_loss": cls,
+                              "metrics/mAP50(B)": floor, "metrics/recall(B)": np.full(30, 0.9)}), "underfitting")
+    assert [f.title for f in found] == ["Underfitting: the model finds nothing"]
+    assert found[0].evidence.metric == "metrics/mAP50(B)"
+    learns = np.linspace(0.02, 0.4, 30)
+    assert fired(make_run(**{"train/loss_epoch": box + cls, "train/box_loss": box, "train/cls_loss": cls,
+                             "metrics/mAP50(B)": learns}), "underfitting") == []

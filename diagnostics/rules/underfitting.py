@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +21,9 @@ from diagnostics.rules._common import (
     scaled_lr,
     split_accuracy,
 )
+from diagnostics.rules._no_learning import flat_returns, overlap_floor
 from diagnostics.rundata import RunData, Series
-from diagnostics.trend import diff_noise, mann_kendall_p
+from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
 START_SHARE = 0.05  # the starting level: the median of the first twentieth of the per-step curve
@@ -156,32 +156,51 @@ class Underfitting(Rule):
     track_tol: float = 0.1
     min_return_points: int = 10
     max_return_p: float = 0.05
+    overlap_floor: float = 0.05
+    stuck_acc_range: float = 0.03
 
     def check(self, run: RunData) -> list[Finding]:
-        return self._return_flat(run) or self._by_runs(run)
+        if found := self._return_flat(run):
+            return found
+        by_loss = self._by_runs(run)
+        if any(f.severity != "info" for f in by_loss):
+            return by_loss
+        return self._found_nothing(run) or by_loss
 
     def _return_flat(self, run: RunData) -> list[Finding]:
         """An RL run (one that logs its training loss: a log of returns alone has nothing the label reads) whose
         every episode-return curve shows no rising trend (one-sided Mann-Kendall p above ``max_return_p``): the
         policy never improved on where it started, whatever its losses did (a policy loss is a surrogate)."""
-        returns = _returns(run, self.min_return_points)
-        if not returns or not reinforcement(run):
+        flat = flat_returns(run, self.min_return_points, self.max_return_p) if reinforcement(run) else None
+        if flat is None:
             return []
-        ps = {s.name: mann_kendall_p(curves.reduce(*s.finite())[1]) for s in returns}
-        if min(ps.values()) <= self.max_return_p:
-            return []
-        main = max(returns, key=len)
+        main, p = flat
         x, y = curves.reduce(*main.finite())
         start = curves.level(y, END_SHARE, end=False, min_n=MIN_END_POINTS)
         end = curves.level(y, END_SHARE, end=True, min_n=MIN_END_POINTS)
         summary = (f"{main.name} shows no rising trend over {len(y)} evaluations (from {curves.fmt(start)} to "
-                   f"{curves.fmt(end)}; Mann-Kendall p = {ps[main.name]:.2f}): the policy never improved on "
+                   f"{curves.fmt(end)}; Mann-Kendall p = {p:.2f}): the policy never improved on "
                    "where it started.")
-        values = {"start_return": start, "final_return": end, "trend_p": ps[main.name], "metric_used": main.name,
+        values = {"start_return": start, "final_return": end, "trend_p": p, "metric_used": main.name,
                   "chance_classes": None}
         marks = ({"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "return does not rise"},)
         return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), self._rl_fixes(run),
                              title="Underfitting: the policy does not improve")]
+
+    def _found_nothing(self, run: RunData) -> list[Finding]:
+        """A detector or segmenter whose every overlap score (mAP, IoU, Dice) stayed below ``overlap_floor``:
+        it found nothing all run, whatever its losses did (a box loss falls on anchors that match no object)."""
+        floor = overlap_floor(run, self.min_points, self.overlap_floor)
+        if floor is None:
+            return []
+        main, top = floor
+        x, y = main.finite()
+        summary = (f"{main.name} never left the floor: its best (smoothed) was {curves.fmt(top)} over {len(y)} "
+                   "evaluations, so the model found next to nothing, whatever its losses did.")
+        values = {"best_score": top, "final_score": float(y[-1]), "metric_used": main.name, "chance_classes": None}
+        marks = ({"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "score stays at the floor"},)
+        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), self._fixes(run),
+                             title="Underfitting: the model finds nothing")]
 
     def _rl_fixes(self, run: RunData) -> list[Fix]:
         return [
@@ -267,11 +286,13 @@ class Underfitting(Rule):
             and (drop < self.chance_max_drop or np.ptp(acc_curve) <= 2 * self.chance_acc_margin)
             if acc_seen is not None
             else drop < self.chance_max_drop and chance_classes(start, self.chance_tol) == k)
+        stuck = k is None and drop < self.chance_max_drop and self._acc_stuck(acc, val_acc)
         if learned_then_lost:
             return []
         # no generalisation gap says high bias only once the loss has levelled off: a loss still
         # falling steeply is an unfinished run, not one that cannot fit
         no_gap = self._no_gap(run, final_acc) and self._levelled(ex, ey)
+        at_chance = at_chance or stuck
         if learns:  # a loss with a large constant floor: the metrics show learning
             at_chance = False
         if (drop >= self.max_drop or learns) and not at_chance and not no_gap:
@@ -286,7 +307,10 @@ class Underfitting(Rule):
             parts.append(
                 f"it sits at ln {k} = {math.log(k):.3g}, the loss of a uniform guess over {k} classes"
             )
-        if final_acc is not None:
+        if final_acc is not None and stuck and at_chance:
+            parts.append(f"train accuracy never moved: {acc.min():.3f} to {acc.max():.3f} over {len(acc)} "
+                         "evaluations, the model predicts the same thing throughout")
+        elif final_acc is not None:
             parts.append(f"train accuracy {final_acc:.2f}" + (f" (chance {1 / k:.2f})" if k else ""))
         vx, vy = curves.finite(run.get("val/loss"))
         if len(vy):
@@ -337,7 +361,7 @@ class Underfitting(Rule):
                 self._fixes(run),
                 severity="info" if weak or converged or unseen else None,
                 # a training loss at chance never fitted anything: a val loss rising beside it is not memorisation
-                explains=CHANCE_EXPLAINS if k is not None else (),
+                explains=CHANCE_EXPLAINS if k is not None or stuck else (),
             )
         ]
 
@@ -352,6 +376,12 @@ class Underfitting(Rule):
         if len(acc) and curves.level(acc, START_SHARE, end=False, min_n=1) <= 1 / k + self.chance_acc_margin:
             return k
         return None
+
+    def _acc_stuck(self, acc: np.ndarray, val_acc: np.ndarray) -> bool:
+        """The train accuracy (and the val accuracy, when logged) never moved, short of fitted."""
+        curves_seen = [a for a in (acc, val_acc) if len(a)]
+        return (len(acc) >= self.min_points
+                and all(np.ptp(a) <= self.stuck_acc_range and a.max() < self.fitted_acc for a in curves_seen))
 
     def _val_at_chance(self, run: RunData, end: float) -> int | None:
         """K when the val loss ends at ln K and within ``track_tol`` of the training loss's end level."""
@@ -452,16 +482,6 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
-
-
-_RETURN_STAT = re.compile(r"(?:^|[^a-z])(std|max|min)(?:[^a-z]|$)")  # the returns' spread or extremes
-
-
-def _returns(run: RunData, min_points: int) -> list[Series]:
-    """The episode-return curves of a run (``rollout/ep_rew_mean``, ``eval/mean_reward``), long enough to judge."""
-    return [s for name, s in run.series.items()
-            if RL_SCORE.search(name.lower()) and not _RETURN_STAT.search(name.lower()) and role(name).better != "lower"
-            and np.isfinite(s.values).sum() >= min_points]
 
 
 def _starts_mid_run(series: Series) -> bool:
