@@ -71,7 +71,7 @@ class RunData:
             keep = (s.steps >= start) & (s.steps < end)
             cut[name] = Series(s.name, s.original, s.steps[keep], s.values[keep],
                                None if s.epochs is None else s.epochs[keep])
-        meta = {k: v for k, v in self.meta.items() if k != "restarts"}
+        meta = {k: v for k, v in self.meta.items() if k not in ("restarts", "resumes")}
         return RunData(cut, self.config, meta)
 
     def get(self, name: str) -> Series | None:

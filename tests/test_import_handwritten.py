@@ -122,3 +122,19 @@ def test_columns_named_only_by_their_split_are_read_from_their_values() -> None:
     (run,) = read_upload("history.csv", ("epoch,loss,validation\n" + named).encode())
     assert "train/loss_epoch" in from_imported(run).names
     assert not any("named only by their split" in w for w in run.warnings)
+
+
+def test_a_resume_from_a_checkpoint_is_told_from_a_new_run_by_its_step() -> None:
+    """JSON lines of a pretraining run with no epoch: an aborted start (steps 10-20), the run from step 10 to 200
+    (a new run: back to the first step), then a resume from the step-150 checkpoint (back into the steps before,
+    not to the start). The rules judge the resume with the run it continues (``_common.fresh_runs``)."""
+    from diagnostics.rules._common import fresh_runs
+
+    steps = [10, 20, *range(10, 201, 10), *range(150, 251, 10)]
+    data = "".join(f'{{"step": {s}, "loss": {8 / (1 + s / 50):.4f}}}\n' for s in steps).encode()
+    (run,) = read_upload("metrics.jsonl", data)
+    assert len(run.meta["restarts"]) == 2 and len(run.meta["resumes"]) == 1
+    assert run.meta["resumes"][0] == run.meta["restarts"][1]
+    rd = from_imported(run)
+    loss = rd.series["train/loss"]
+    assert [(p.start, p.stop) for p in fresh_runs(rd, loss)] == [(0, 2), (2, len(loss))]

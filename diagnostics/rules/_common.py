@@ -128,18 +128,26 @@ def appended_segments(run: RunData, x: np.ndarray) -> list[slice]:
 
 
 def fresh_runs(run: RunData, series: Series) -> list[slice]:
-    """``appended_segments`` of ``series``, a resume joined to the run it resumes: a restart whose epoch goes
-    back into the previous stretch's epochs but not to the first epoch (epochs 1-25, then 21-30 again from
-    a checkpoint) continues that model's training; a restart to the first epoch is a new run."""
+    """``appended_segments`` of ``series``, a resume joined to the run it resumes: a restart whose epoch (or, with
+    no epoch logged, whose step: ``meta["resumes"]``, found by the importers) goes back into the previous
+    stretch but not to the first one (epochs 1-25, then 21-30 again from a checkpoint) continues that model's
+    training; a restart to the first epoch or step is a new run."""
     parts = appended_segments(run, series.steps)
-    if series.epochs is None or len(parts) <= 1:
+    if len(parts) <= 1:
         return parts
-    epochs = series.epochs
-    first = float(np.nanmin(epochs[parts[0]]))
+    resumes = sorted(float(r) for r in run.meta.get("resumes") or () if isinstance(r, int | float))
+    restarts = sorted(float(r) for r in run.meta.get("restarts") or () if isinstance(r, int | float))
+    epochs = series.epochs if series.epochs is not None and np.isfinite(series.epochs).any() else None
+    first = float(np.nanmin(epochs[parts[0]])) if epochs is not None else math.nan
     joined = [parts[0]]
     for part in parts[1:]:
-        before, start = joined[-1], float(epochs[part.start])
-        resumed = start > first + 1 and start <= float(np.nanmax(epochs[before]))
+        before, x = joined[-1], float(series.steps[part.start])
+        opened = max((r for r in restarts if r <= x), default=math.nan)  # the restart that opened this stretch
+        if epochs is not None:
+            start = float(epochs[part.start])
+            resumed = start > first + 1 and start <= float(np.nanmax(epochs[before]))
+        else:
+            resumed = opened in resumes
         joined[-1:] = [slice(before.start, part.stop)] if resumed else [before, part]
     return joined
 

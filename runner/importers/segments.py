@@ -35,6 +35,9 @@ class FileOrder:
     repeats: int  # segments opened by a step repeated on the next row of the same metric
     rollovers: int  # a step counter that went back while the logged epoch advanced: it counts inside the epoch
     finer_than_axis: bool  # a metric's step repeats, then advances: several rows per step (batches of an epoch)
+    # the restart_steps where a run resumes rather than starts: its step goes back into the stretch before it,
+    # not to the log's first step (steps 20-7580, then 7520 on again from a checkpoint)
+    resume_steps: tuple[int, ...] = ()
 
     @property
     def found(self) -> bool:
@@ -95,8 +98,18 @@ def file_order(frame: pd.DataFrame, stand_still: bool) -> FileOrder:
             last[n], last_epoch[n] = s, e
         segment[a:b] = current
     x = pd.Series(steps + _shifts(segment, steps)[segment], index=frame.index, dtype=float)
+    resumes = tuple(int(x.iloc[i]) for i in firsts if _resumes(segment, steps, int(segment[i])))
     return FileOrder(frame.assign(step=x), tuple(restarts), tuple(int(x.iloc[i]) for i in firsts), repeats,
-                     rollovers, finer)
+                     rollovers, finer, resumes)
+
+
+def _resumes(segment: np.ndarray, steps: np.ndarray, k: int) -> bool:
+    """Whether segment ``k`` resumes the one before it: it starts past the log's first step, inside the
+    steps the previous segment covered (a restart to the first step is a new run)."""
+    own, before = steps[segment == k], steps[segment == k - 1]
+    first = float(np.nanmin(steps[segment == 0]))
+    start = float(np.nanmin(own))
+    return bool(start > first and len(before) and start <= float(np.nanmax(before)))
 
 
 def _shifts(segment: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
             axis = "step"
         notes.append(segments.note(found, column, parsed.where))
         meta["restarts"] = list(found.restart_steps)
+        meta["resumes"] = list(found.resume_steps)
     codes = frame["name"].astype("category").cat.codes.to_numpy()
     steps = frame["step"].to_numpy(dtype=float)
     by_name = np.argsort(codes, kind="stable")  # file order inside each name
