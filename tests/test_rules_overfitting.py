@@ -211,3 +211,15 @@ def test_a_part_that_rises_while_the_task_score_keeps_improving_is_a_trade():
     assert fired(make_run(**curves_), "overfitting")
     curves_["metrics/mAP50-95(B)"] = np.where(i < 60, 0.1 + 0.35 * i / 60, 0.45 + 0.15 * (i - 60) / 40)
     assert fired(make_run(**curves_), "overfitting") == []
+
+
+def test_a_validation_error_with_no_training_twin_is_judged_against_the_training_loss():
+    """``train_loss`` beside ``val_mse`` (no ``train_mse``), and HF's ``eval_<set>_loss`` for a named eval set:
+    each is the model's error on held-out data. Best at epoch 3, then +25 % while the training loss keeps
+    falling: overfitting; the same error still falling beside it is not."""
+    train = falling(20, 0.8, 0.1)
+    rising = np.concatenate([np.linspace(0.7, 0.55, 4), np.linspace(0.57, 0.69, 16)])
+    for name in ("val_mse", "eval_group0_loss"):
+        [f] = fired(make_run(**{"train/loss_epoch": train, name: rising}), "overfitting")
+        assert f.evidence.metric == name
+        assert fired(make_run(**{"train/loss_epoch": train, name: falling(20, 0.7, 0.2)}), "overfitting") == []

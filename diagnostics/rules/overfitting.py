@@ -142,8 +142,9 @@ class Overfitting(Rule):
     late_noise_k: float = 2.5
 
     def applies(self, run: RunData) -> bool:
-        """A canonical validation curve, or any validation loss with a training partner (multi-loss logs)."""
-        return super().applies(run) or bool(_loss_pairs(run))
+        """A canonical validation curve, any validation loss with a training partner (multi-loss logs), or a
+        validation error with none (``val_mse`` beside the training loss)."""
+        return super().applies(run) or bool(_loss_pairs(run)) or bool(_unpartnered_val(run))
 
     def check(self, run: RunData) -> list[Finding]:
         """An appended log (several runs in one file) is judged run by run: a restart's jump back up is no
@@ -169,6 +170,10 @@ class Overfitting(Rule):
             train = run.get(partner(name) or "")
             if run.get(name) is not None and train is not None:
                 return self._judge(run, name, train, lower_better=not Monitor(name).higher_is_better)
+        if (train := epoch_loss(run) or step_loss(run)) is not None:
+            for name in _unpartnered_val(run):  # an error on held-out data beside the training loss
+                if found := self._judge(run, name, train, lower_better=True):
+                    return found
         if not _trains(run):  # no training curve logged at all: the val curve is judged alone
             for name in VAL_CURVES:
                 if run.get(name) is not None:
@@ -444,6 +449,17 @@ def _trains(run: RunData) -> bool:
     """Any training curve is logged: a loss of the training family or a train-side score."""
     return bool(epoch_loss(run) or step_loss(run) or other_train_losses(run)
                 or any(run.get(partner(name) or "") is not None for name in METRICS))
+
+
+def _unpartnered_val(run: RunData) -> list[str]:
+    """With no val loss paired: the validation errors whose training twin is not logged (``val_mse`` beside a
+    ``train_loss``, HF's ``eval_<set>_loss`` for each of several eval sets), losses first. Each is the model's
+    error on held-out data, judged against the training loss: rising after its best while training falls is the
+    label's "validation stops improving while training does", whatever the error's unit."""
+    names = set(run.names)
+    found = [n for n in sorted(names) if (r := role(n)).split == "val" and r.better == "lower"
+             and r.kind in ("loss", "metric") and partner(n, names) is None]
+    return sorted(found, key=lambda n: role(n).kind != "loss")
 
 
 def _loss_pairs(run: RunData) -> list[tuple[str, Series]]:
