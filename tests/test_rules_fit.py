@@ -3,6 +3,7 @@ val above train): each fires on its textbook shape and stays quiet on the look-a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -73,6 +74,17 @@ def test_slow_linear_decrease_is_underfitting_with_lr_too_low_naming_the_cause()
     assert {"lr_too_low", "underfitting"} <= rules
     [f] = fired(run, "lr_too_low")
     assert f.fixes[0].config_patch == {"optim.lr": 1e-4}
+
+
+def test_a_slow_fall_in_a_log_captured_mid_run_is_a_hint_not_a_verdict():
+    """The same straight 9 % fall with an lr logged, in a log whose first epoch is 16: late in training a slow
+    straight fall is usual, and the fast early fall is not in the log."""
+    run = make_run(config={"optim.lr": 3e-4}, **{"train/loss_epoch": np.linspace(0.77, 0.70, 25)})
+    assert [f.severity for f in fired(run, "lr_too_low")] == ["warning"]
+    late = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=np.arange(16, 41, dtype=float))
+                                            for n, s in run.series.items()})
+    [f] = fired(late, "lr_too_low")
+    assert f.severity == "info" and "starts at epoch 16" in f.summary
 
 
 def test_converging_curve_is_not_lr_too_low():

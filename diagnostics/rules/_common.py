@@ -202,3 +202,17 @@ def split_accuracy(run: RunData, split: str) -> np.ndarray:
         return np.empty(0)
     _, y = curves.finite(run.get(found[0]))
     return y if len(y) and y.min() >= 0 and y.max() <= 1 else np.empty(0)
+
+
+UNSEEN_EPOCHS = 2  # a log starting later than this many epochs (and logging intervals) misses the first fall
+
+
+def starts_mid_run(series: Series) -> bool:
+    """The log's first epoch is past ``UNSEEN_EPOCHS`` and past that many of its own logging intervals (a run
+    logged every 4 epochs first logs at epoch 4): it was captured or resumed mid-run."""
+    epochs = series.epochs
+    if epochs is None or len(epochs) < 2 or not np.isfinite(epochs[:2]).all():
+        return False
+    gaps = np.diff(epochs[np.isfinite(epochs)])
+    interval = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
+    return epochs[0] > UNSEEN_EPOCHS * max(interval, 1.0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
-from diagnostics.rules._common import loss_trend, lr_of, scaled_lr
+from diagnostics.rules._common import loss_trend, lr_of, scaled_lr, starts_mid_run
 from diagnostics.rundata import RunData
 from traindoc.core.vocabulary import TRAIN_LOSSES
 
@@ -121,8 +121,14 @@ class LrTooLow(Rule):
         ]
         # no lr in the log or its config: a straight-line fall may be a short run by design; a hint only
         severity = None
+        series = run.get(name)
         if lr is None:
             severity = "info"
             summary += " The learning rate is not in the log, so this is a hint, not a verdict."
+        elif series is not None and starts_mid_run(series):
+            # a capture of a resumed run misses the fast early fall: late in training a slow straight fall is usual
+            severity = "info"
+            summary += (f" The log starts at epoch {series.epochs[0]:g}: the training before it is not in it, so "
+                        "this is a hint, not a verdict.")
         return [self.finding(summary, Evidence(name, int(x[0]), int(x[-1]), values, marks), fixes,
                              severity=severity)]

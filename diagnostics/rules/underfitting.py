@@ -20,9 +20,10 @@ from diagnostics.rules._common import (
     reinforcement,
     scaled_lr,
     split_accuracy,
+    starts_mid_run,
 )
 from diagnostics.rules._no_learning import flat_returns, overlap_floor
-from diagnostics.rundata import RunData, Series
+from diagnostics.rundata import RunData
 from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
 
@@ -32,7 +33,6 @@ MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
 FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
-UNSEEN_EPOCHS = 2  # a log starting later than this many epochs (and logging intervals) misses the first fall
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
 SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
@@ -345,7 +345,7 @@ class Underfitting(Rule):
                      and self._levelled(ex, ey))
         # a log that starts well into training (a capture of a resumed run, epoch 16 on) misses the fall
         # before it: its small fall is no verdict on the whole run
-        unseen = not weak and not at_chance and not converged and _starts_mid_run(series)
+        unseen = not weak and not at_chance and not converged and starts_mid_run(series)
         if weak:
             summary += " The loss did fall a lot, so this is a hint of high bias, not a verdict."
         elif unseen:
@@ -482,14 +482,3 @@ class Underfitting(Rule):
             )
         fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
         return fixes
-
-
-def _starts_mid_run(series: Series) -> bool:
-    """The log's first epoch is past ``UNSEEN_EPOCHS`` and past that many of its own logging intervals (a run
-    logged every 4 epochs first logs at epoch 4): it was captured or resumed mid-run."""
-    epochs = series.epochs
-    if epochs is None or len(epochs) < 2 or not np.isfinite(epochs[:2]).all():
-        return False
-    gaps = np.diff(epochs[np.isfinite(epochs)])
-    interval = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
-    return epochs[0] > UNSEEN_EPOCHS * max(interval, 1.0)
