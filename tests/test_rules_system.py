@@ -41,6 +41,19 @@ def test_slowdown_fires_on_a_sustained_jump_at_its_step():
     assert abs(f.evidence.values["from_step"] - STEPS[70]) <= 2 * 50
 
 
+def test_slowdown_judges_an_appended_log_run_by_run():
+    """Two runs appended in one file (the restart at sample 70), the second on other settings and uniformly
+    slower: neither run slowed down. A rise inside the second run is still found, and said to be in it."""
+    y = _noisy(np.where(np.arange(N) < 70, 0.02, 0.034), 4)
+    restart = {"restarts": [int(STEPS[70])]}
+    run = make_run(meta=restart, steps={"sys/step_time": STEPS}, **{"sys/step_time": y})
+    assert fired(run, "slowdown") == []
+    y[70:] = np.linspace(0.02, 0.045, N - 70) * (1 + np.random.default_rng(5).normal(0, 0.05, N - 70))
+    run = make_run(meta=restart, steps={"sys/step_time": STEPS}, **{"sys/step_time": y})
+    (f,) = fired(run, "slowdown")
+    assert f.summary.startswith("In the appended run starting at") and "(run 2 of 2)" in f.summary
+
+
 def test_slowdown_reads_a_throughput_drop_when_no_step_time_is_logged():
     (f,) = fired(_run(**{"sys/samples_per_sec": _noisy(np.linspace(2000, 1000, N), 3)}), "slowdown")
     assert f.evidence.metric == "sys/samples_per_sec" and "time per sample" in f.summary

@@ -9,6 +9,7 @@ import numpy as np
 from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.rules._common import judge_each_run
 from diagnostics.rundata import RunData
 from diagnostics.trend import mann_kendall_p
 from traindoc.core.vocabulary import SAMPLES_PER_SEC, STEP_TIME
@@ -88,6 +89,13 @@ class Slowdown(Rule):
     alpha: float = 0.01
 
     def check(self, run: RunData) -> list[Finding]:
+        """An appended log (several runs in one file, each with its own machine and settings) is judged run by
+        run: the next run being slower than the last is no slowdown of either."""
+        series = run.get(STEP_TIME) or run.get(SAMPLES_PER_SEC)
+        found = judge_each_run(run, series, self._check_one) if series is not None else None
+        return self._check_one(run) if found is None else found
+
+    def _check_one(self, run: RunData) -> list[Finding]:
         name, x, y = step_times(run)
         skip = int(len(y) * self.warmup)
         x, y = x[skip:], y[skip:]
