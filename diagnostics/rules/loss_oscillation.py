@@ -13,7 +13,7 @@ from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import appended_segments, cfg, clamp, other_train_losses, scaled_lr
 from diagnostics.rundata import RunData, Series
 from diagnostics.trend import mann_kendall_p, theil_sen_slope
-from traindoc.core.vocabulary import STEP_LOSS, train_losses
+from traindoc.core.vocabulary import STEP_LOSS, train_losses, words
 
 # ``swing``'s windows (lr_too_high reads the per-step swing through it)
 BINS_PER = 10  # points per window when the per-step curve is cut into windows ...
@@ -219,8 +219,10 @@ class LossOscillation(Rule):
             found = [self._judge(run, s, self.component_threshold) for s in losses]
             if all(found):  # none falls steadily: the run's loss has no trend
                 return found[0]
-            # one falls steadily: the others' churn is the expected balance unless it is wild
-            strict = (self._judge(run, s, self.step_threshold, self.step_swing) for s in losses)
+            # one falls steadily: the others' churn is the expected balance unless it is wild; an adversarial
+            # term (a discriminator's or generator's loss) churns by design of the game, wild or not
+            strict = (self._judge(run, s, self.step_threshold, self.step_swing) for s in losses
+                      if not _ADVERSARIAL.search(" ".join(words(s.name))))
             return next((f for f in strict if f), [])
         found = self._judge(run, losses[0]) if losses else []
         step = run.get(STEP_LOSS)
@@ -379,6 +381,9 @@ def _train_losses(run: RunData) -> list[Series]:
     return totals[:1] or list(losses.values())
 
 
+# a GAN's adversarial terms by their usual names (D_loss, loss_G, Dz_loss, disc_loss, gen_adv): two players whose
+# losses trade against each other, so their swings are the game, not the optimizer overshooting
+_ADVERSARIAL = re.compile(r"(?:^| )(d|g|dz|gz|dis|disc|discriminator|gen|generator|adv|adversarial|gan)(?: |$)")
 _TOTAL = re.compile(r"(?:^|[^a-z])(total|mean|sum|overall)(?:[^a-z]|$)")
 
 

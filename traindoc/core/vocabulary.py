@@ -121,7 +121,7 @@ _KERAS_ACCURACY = frozenset({"sparse", "categorical", "binary"})
 _FUSED = re.compile(rf"^(?P<split>{_ALT(_SPLIT)})(?P<kind>{_ALT(_KIND)})$")  # trainloss, testacc
 
 
-def _words(name: str) -> list[str]:
+def words(name: str) -> list[str]:
     """``TrainLoss`` → [train, loss], ``Val Acc`` → [val, acc], ``loss/train`` → [loss, train]."""
     return [w for w in _WORD_SEP.split(_CAMEL.sub("_", name.strip()).lower()) if w]
 
@@ -154,8 +154,8 @@ def split_only(name: str) -> str | None:
     """The split a name spells and nothing else (``Training``, ``Validation``, ``test``), else None: a
     pandas frame of two loss lists saved as ``pd.DataFrame({"Training": ..., "Validation": ...})`` names
     its columns so; what they measure is for the reader to say from the values (``runner.importers.tidy``)."""
-    words = _words(name)
-    return _SPLIT[words[0]] if len(words) == 1 and words[0] in _SPLIT else None
+    found = words(name)
+    return _SPLIT[found[0]] if len(found) == 1 and found[0] in _SPLIT else None
 
 
 def canonical(name: str, epoch_level: bool) -> str:
@@ -167,8 +167,8 @@ def canonical(name: str, epoch_level: bool) -> str:
     singular = _singular(low)
     if singular != low and (singular in _FIXED or canonical(singular, epoch_level) != singular):
         return canonical(singular, epoch_level)  # a plural or ``_history`` key of a known name
-    words = _words(key)
-    for spelling in (low, "_".join(words)):  # ``LearningRate``, ``Train Loss``: a known name spelled so
+    spelled = words(key)
+    for spelling in (low, "_".join(spelled)):  # ``LearningRate``, ``Train Loss``: a known name spelled so
         if spelling in _FIXED:
             return _FIXED[spelling]
         if spelling in _TRAIN_LOSS:
@@ -176,7 +176,7 @@ def canonical(name: str, epoch_level: bool) -> str:
     match = _KERAS_SUFFIX.match(low)
     if match:
         return canonical(f"{match.group(1) or ''}{match.group(2)}", epoch_level)
-    read = _read_words(words)
+    read = _read_words(spelled)
     if read is None:
         return key
     split, kind, gran = read
