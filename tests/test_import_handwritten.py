@@ -138,3 +138,12 @@ def test_a_resume_from_a_checkpoint_is_told_from_a_new_run_by_its_step() -> None
     rd = from_imported(run)
     loss = rd.series["train/loss"]
     assert [(p.start, p.stop) for p in fresh_runs(rd, loss)] == [(0, 2), (2, len(loss))]
+
+
+def test_console_pairs_of_several_words_with_an_equals_sign() -> None:
+    """``Epoch 1: Train Loss = 0.0107, Val Loss = 0.0063``: a name of two words before ``=`` is the whole name,
+    as it is before ``:`` (read as the last word alone, both values were one metric ``Loss``)."""
+    lines = "".join(f"Epoch {e}: Train Loss = {0.01 / e:.4f}, Val Loss = {0.009 / e:.4f}\n" for e in range(1, 8))
+    curves = _curves("train.log", ("Training Loss Log\n" + "=" * 50 + "\n" + lines).encode())
+    assert sorted(curves) == ["train/loss_epoch", "val/loss"]
+    assert curves["val/loss"][0] == 0.009

@@ -39,7 +39,7 @@ _BRACKET = re.compile(r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d)?\s*"
 # the rate (``9.8it/s``) is optional: a bar saved at its last redraw may show only the times
 _TQDM = re.compile(r"(?:(?:[Ee]poch)\s*(?P<epoch>\d+)\D.*?)?\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\],]*"
                    r"(?:,\s*[\d.?]+\s*(?:it/s|s/it))?(?P<post>[^\]]*)\]")
-_KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*:))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
+_KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*[:=]))?)\s*(?:=|: ?)\s*\[?\s*(?P<val>"
                  + NUM + r")\s*\]?(?P<pct>%)?(?![\w.:/%])")
 _COUNTERS = ("epoch", "step", "iter", "iteration", "global_step", "batch")  # x-axis keys, not metrics
 MIN_PIPE_FIELDS = 2  # a counter and a metric at least: one ``name number`` field alone may be prose
