@@ -147,3 +147,19 @@ def test_console_pairs_of_several_words_with_an_equals_sign() -> None:
     curves = _curves("train.log", ("Training Loss Log\n" + "=" * 50 + "\n" + lines).encode())
     assert sorted(curves) == ["train/loss_epoch", "val/loss"]
     assert curves["val/loss"][0] == 0.009
+
+
+def test_epoch_summary_lines_after_the_batch_lines_of_each_epoch_are_kept() -> None:
+    """``Epoch 1 | Batch 100/300 | Train Loss ..`` per batch, then ``Epoch 1 | Time 812.2 sec | Train Loss .. |
+    Valid Loss ..`` once per epoch: the summary (with the only validation loss) lands at the end of its epoch
+    on the batch lines' step axis, instead of being dropped as prose."""
+    lines = []
+    for e in range(1, 4):
+        lines += [f"Epoch {e:2d} | Batch {b}/300 | Train Loss {0.8 - 0.1 * e - b / 3000:.4f}" for b in (100, 200, 300)]
+        lines.append(f"Epoch {e:2d} | Time 812.{e} sec | Train Loss {0.75 - 0.1 * e:.4f} | Valid Loss {0.7 - 0.1 * e:.4f}")
+    (run,) = read_upload("train.log", ("\n".join(lines) + "\n").encode())
+    rd = from_imported(run)
+    assert rd.series["val/loss"].steps.tolist() == [300, 600, 900]
+    assert rd.series["val/loss"].values.tolist() == [0.6, 0.5, 0.4]
+    train = rd.series["train/loss"]
+    assert len(train) == 9 and train.values[2] == 0.65  # at step 300 the epoch's summary value is the one kept

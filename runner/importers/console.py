@@ -47,7 +47,8 @@ PERCENT = 100.0  # ``Val Acc: 52.00%`` is the fraction 0.52, the scale the accur
 _REPR = re.compile(r"^\{\s*'[A-Za-z_]")  # a printed Python dict: ``{'loss': 0.52, ...}``
 _QUOTED_KEY = re.compile(r"['\"]([A-Za-z_][\w./\-]*)['\"](\s*:)")
 # ``epoch 3 | loss 0.41 | val_loss 0.52 | time 12.3s``: a field of one name and one number between pipes
-_PIPE_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][\w./\-]*)\s+(" + NUM + r")[a-z%]*\s*(?=\||$)")
+_PIPE_FIELD = re.compile(r"(?:^|\|)\s*([A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*){0,2})\s+(" + NUM
+                         + r")(?:\s*[a-z%]+)?\s*(?=\||$)")  # ``| Train Loss 0.67 |``, ``| Time 1041.3 sec |``
 # ``step 500: train loss 2.36, val loss 2.41`` (nanoGPT and many hand-written loops): fields of one to three
 # words and a number, split by commas or a colon; at least two on a line, so prose with one number is not read
 _WORDS_FIELD = re.compile(r"(?:^|[,;:])\s*([A-Za-z_][\w./\-]*(?: [A-Za-z_][\w./\-]*){0,2})\s+(" + NUM
@@ -104,7 +105,7 @@ def kv_pairs(text: str) -> list[tuple[str, float]]:
         rest = _WORDS_FIELD.findall(_KV.sub(",", text).strip())
         pairs += [(_name(key), float(val)) for key, val in rest if _names_a_metric(_name(key))]
     if "|" in text and not pairs:
-        pairs = [(key, float(val)) for key, val in _PIPE_FIELD.findall(text)]
+        pairs = [(_name(key), float(val)) for key, val in _PIPE_FIELD.findall(text)]
     if not pairs:
         fields = _WORDS_FIELD.findall(text.strip())
         if len(fields) >= MIN_PIPE_FIELDS:
@@ -307,15 +308,19 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
                      "lines were left out (settings, not the run)")
         parsed = [p for p in parsed if p[4] is not None]
     rows, counter, has_step, only_epochs, counted = [], 0, False, True, False
+    per_epoch = None  # the steps in an epoch, from ``Batch 100/972`` beside an epoch: where a summary line goes
     for number, pairs, totals, step_key, epoch_key, metrics in parsed:
+        epoch = pairs.get(epoch_key) if epoch_key else None
         if stepped and step_key is None:
+            if epoch is not None and per_epoch:  # ``Epoch 1 | Train Loss .. | Valid Loss ..`` after its batches
+                rows += [(epoch * per_epoch, epoch, k, v, None, number) for k, v in metrics.items()]
             continue  # prose ("starting with lr=0.1") in a log whose metric lines carry a step
         counter += 1
-        epoch = pairs.get(epoch_key) if epoch_key else None
         if step_key:  # "Epoch [2/5], Step [100/600]": the step counts inside the epoch
             step, has_step, only_epochs = pairs[step_key], True, False
             if epoch is not None and step_key.lower() in totals:
-                step += (epoch - 1) * totals[step_key.lower()]
+                per_epoch = totals[step_key.lower()]
+                step += (epoch - 1) * per_epoch
         elif epoch is not None and not has_step:
             step = epoch
         else:
