@@ -163,3 +163,15 @@ def test_epoch_summary_lines_after_the_batch_lines_of_each_epoch_are_kept() -> N
     assert rd.series["val/loss"].values.tolist() == [0.6, 0.5, 0.4]
     train = rd.series["train/loss"]
     assert len(train) == 9 and train.values[2] == 0.65  # at step 300 the epoch's summary value is the one kept
+
+
+def test_an_accuracy_logged_in_percent_is_read_as_a_fraction() -> None:
+    """``Train Acc 21.8`` (percent, no ``%`` sign) is 0.218: read as a fraction of 21.8 it would be a fitted
+    model to every accuracy rule. An accuracy already in [0, 1] is left alone."""
+    rows = "".join(f"{e},{20 + e:.1f},{1.0 - e / 20:.3f},{0.5 + e / 40:.3f}\n" for e in range(1, 8))
+    (run,) = read_upload("log.csv", ("epoch,train_acc,loss,val_acc\n" + rows).encode())
+    rd = from_imported(run)
+    assert rd.series["train/acc"].values[0] == pytest.approx(0.21)
+    assert rd.series["val/acc"].values[0] == pytest.approx(0.525)
+    assert [w for w in run.warnings if "percentage" in w] == ["'train_acc' runs from 21 to 27: read as a "
+                                                              "percentage (divided by 100)"]

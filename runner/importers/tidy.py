@@ -23,6 +23,8 @@ from traindoc.core import vocabulary
 SORTED_FORMATS = frozenset({"tensorboard"})
 MIN_GUESS_POINTS = 3  # a curve's direction needs a few values; fewer are not read as a loss or an accuracy
 EDGE = 5  # the start and end levels of a guessed curve: medians of its first and last fifth
+PERCENT = 100.0  # an accuracy above 1 and at most this was logged in percent
+_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name (``Train_Acc``, ``val_accuracy``)
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
@@ -80,6 +82,8 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     if guessed is not None:
         mapping, note = guessed
         notes.append(note)
+    frame, more = percent_accuracies(frame, mapping)
+    notes += more
     taken = set(mapping.values())
     for original, canonical in parsed.names.items():  # the format's own, where nothing holds the name yet
         if mapping.get(original) == original and canonical not in taken:
@@ -88,6 +92,24 @@ def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, A
     meta = {**meta, "format": fmt, "file": source, "axis": axis}
     return ImportedRun(name=name, source=source, format=fmt, frame=frame, mapping=mapping, axis=axis,
                        config=config, meta=meta, warnings=tuple(notes))
+
+
+def percent_accuracies(frame: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """Accuracies logged in percent (``Train Acc 87.5``, no ``%`` sign) as fractions: every accuracy rule reads
+    [0, 1], and 87.5 read as a fraction is "fitted" whatever the run did. An accuracy whose values all lie in
+    [0, 100] with some above 1 is a percentage; it is divided by 100, with a note."""
+    notes = []
+    for original, target in mapping.items():
+        if not (target.endswith("/acc") or any(w in _ACC_WORDS for w in vocabulary.words(original))):
+            continue
+        rows = (frame["name"] == original).to_numpy()
+        y = frame["value"].to_numpy()[rows]
+        y = y[np.isfinite(y)]
+        if not len(y) or y.min() < 0 or y.max() <= 1 or y.max() > PERCENT:
+            continue
+        frame = frame.assign(value=np.where(rows, frame["value"].to_numpy() / PERCENT, frame["value"].to_numpy()))
+        notes.append(f"'{original}' runs from {y.min():g} to {y.max():g}: read as a percentage (divided by 100)")
+    return frame, notes
 
 
 def split_only_names(frame: pd.DataFrame, mapping: dict[str, str], axis: str,
