@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from runner.importers import read_upload
@@ -156,7 +158,8 @@ def test_epoch_summary_lines_after_the_batch_lines_of_each_epoch_are_kept() -> N
     lines = []
     for e in range(1, 4):
         lines += [f"Epoch {e:2d} | Batch {b}/300 | Train Loss {0.8 - 0.1 * e - b / 3000:.4f}" for b in (100, 200, 300)]
-        lines.append(f"Epoch {e:2d} | Time 812.{e} sec | Train Loss {0.75 - 0.1 * e:.4f} | Valid Loss {0.7 - 0.1 * e:.4f}")
+        lines.append(f"Epoch {e:2d} | Time 812.{e} sec | Train Loss {0.75 - 0.1 * e:.4f} | "
+                     f"Valid Loss {0.7 - 0.1 * e:.4f}")
     (run,) = read_upload("train.log", ("\n".join(lines) + "\n").encode())
     rd = from_imported(run)
     assert rd.series["val/loss"].steps.tolist() == [300, 600, 900]
@@ -175,3 +178,17 @@ def test_an_accuracy_logged_in_percent_is_read_as_a_fraction() -> None:
     assert rd.series["val/acc"].values[0] == pytest.approx(0.525)
     assert [w for w in run.warnings if "percentage" in w] == ["'train_acc' runs from 21 to 27: read as a "
                                                               "percentage (divided by 100)"]
+
+
+def test_json_histories_beside_settings_and_record_lists() -> None:
+    """Hand-written JSON results: curves beside settings that include a list of class names, and a summary object
+    with two record lists (per epoch and per batch), of which the per-epoch one is the curve, said in a note."""
+    doc = {"backbone": "b0", "classes": ["happy", "sad"], "train_loss": [0.9, 0.7, 0.6], "val_loss": [0.95, 0.8, 0.75]}
+    curves = _curves("results.json", json.dumps(doc).encode())
+    assert curves["val/loss"] == [0.95, 0.8, 0.75] and "classes" not in curves
+    doc = {"config": {"lr": 0.001},
+           "epoch_summaries": [{"epoch": e, "avg_loss": 1 / e} for e in (1, 2, 3)],
+           "batch_metrics": [{"epoch": e, "batch": b, "loss": 1 / e + b / 10} for e in (1, 2, 3) for b in (0, 1)]}
+    (run,) = read_upload("metrics.json", json.dumps(doc).encode())
+    assert from_imported(run).series["train/loss_epoch"].values.tolist() == [1.0, 0.5, 1 / 3]
+    assert any("read 'epoch_summaries'" in w for w in run.warnings)

@@ -138,7 +138,8 @@ def fresh_runs(run: RunData, series: Series) -> list[slice]:
     resumes = sorted(float(r) for r in run.meta.get("resumes") or () if isinstance(r, int | float))
     restarts = sorted(float(r) for r in run.meta.get("restarts") or () if isinstance(r, int | float))
     epochs = series.epochs if series.epochs is not None and np.isfinite(series.epochs).any() else None
-    first = float(np.nanmin(epochs[parts[0]])) if epochs is not None else math.nan
+    seen = epochs[parts[0]][np.isfinite(epochs[parts[0]])] if epochs is not None else np.empty(0)
+    first = float(seen.min()) if len(seen) else math.nan
     joined = [parts[0]]
     for part in parts[1:]:
         before, x = joined[-1], float(series.steps[part.start])

@@ -98,7 +98,7 @@ def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
         return Detected("keras_history", doc)
     nested = _nested_records(doc)
     if nested is not None:  # a summary object holding the per-epoch records
-        return Detected("jsonl", list(enumerate(nested, 1)))
+        return Detected("jsonl", list(enumerate(nested[0], 1)), nested[1])
     if isinstance(doc, dict) and len(lines) == 1 and _one_object(lines[0]):
         return Detected("jsonl", [(1, doc)])
     if isinstance(doc, list) and doc and all(isinstance(r, dict) for r in doc):
@@ -109,16 +109,25 @@ def _json(entry: Entry, text: str, body: str, limits: Limits) -> Detected:
                                    "(metric → list of values) or a list of records; nothing to import")
 
 
-def _nested_records(doc: Any) -> list[dict] | None:
-    """The one list of per-epoch records inside a summary object (``{"config": {...}, "history": [{...}]}``)."""
+def _nested_records(doc: Any) -> tuple[list[dict], tuple[str, ...]] | None:
+    """The list of per-epoch records inside a summary object (``{"config": {...}, "history": [{...}]}``), and a
+    note when it was chosen among several: the one list whose records count epochs and nothing finer
+    (``epoch_summaries`` beside ``batch_metrics``), the curve a person reads; None when that is not written."""
     if not isinstance(doc, dict):
         return None
-    lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
-    if len(lists) != 1:
+    lists = {k: v for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)
+             and all(any(isinstance(x, int | float) and not isinstance(x, bool) for x in r.values()) for r in v)}
+    if len(lists) == 1:
+        return next(iter(lists.values())), ()
+    per_epoch = [k for k, v in lists.items() if all("epoch" in r and not _FINER.intersection(r) for r in v)]
+    if len(per_epoch) != 1:
         return None  # none, or several (which one is the curve is not written)
-    records = lists[0]
-    numeric = sum(any(isinstance(x, int | float) and not isinstance(x, bool) for x in r.values()) for r in records)
-    return records if numeric == len(records) else None
+    others = ", ".join(f"'{k}'" for k in lists if k != per_epoch[0])
+    return lists[per_epoch[0]], (f"several lists of records: read '{per_epoch[0]}', the one per epoch ({others} "
+                                 "left out)",)
+
+
+_FINER = frozenset({"batch", "step", "iter", "iteration", "global_step"})  # counters finer than the epoch
 
 
 def _one_object(line: str) -> bool:

@@ -48,8 +48,9 @@ def is_history(doc: Any) -> bool:
     if len(lists) == len(hist):
         return any(v and (all(_number(x) for x in v) or _batches(v)) for v in lists)
     series = [v for v in lists if len(v) >= 2 and (all(_number(x) for x in v) or _batches(v))]
-    return bool(series) and len(series) == len(lists) and all(_setting(v) for v in hist.values()
-                                                              if not isinstance(v, list))
+    names = [v for v in lists if v and _setting(v)]  # ``"classes": ["cat", "dog"]``: settings, not curves
+    return bool(series) and len(series) + len(names) == len(lists) and all(
+        _setting(v) for v in hist.values() if not isinstance(v, list))
 
 
 def _ungroup(hist: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -77,6 +78,9 @@ def _batches(values: list) -> bool:
 
 
 def _setting(value: Any) -> bool:
+    """A value beside the curves that is no curve: a scalar, a mapping, or a list of names (class labels)."""
+    if isinstance(value, list):
+        return all(isinstance(x, str) for x in value)
     return isinstance(value, str | int | float | bool | Mapping) or value is None
 
 
