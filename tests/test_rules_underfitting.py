@@ -265,3 +265,17 @@ def test_a_detector_that_finds_nothing_is_underfitting_though_its_box_loss_falls
     learns = np.linspace(0.02, 0.4, 30)
     assert fired(make_run(**{"train/loss_epoch": box + cls, "train/box_loss": box, "train/cls_loss": cls,
                              "metrics/mAP50(B)": learns}), "underfitting") == []
+
+
+def test_a_per_step_log_of_the_last_epoch_only_is_no_verdict_on_the_fall_it_missed():
+    """600 per-step losses, all in epoch 2 of a resumed run, falling 7 %: a whole epoch of steps came before them.
+    The same 600 steps in epoch 1 are the run from its start: the verdict stands."""
+    loss = np.linspace(2.3, 2.13, 600) + RNG.normal(0, 0.05, 600)
+    run = make_run(**{"train/loss": loss})
+    late = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=np.full(600, 2.0))
+                                            for n, s in run.series.items()})
+    [f] = fired(late, "underfitting")
+    assert f.severity == "info" and "starts at epoch 2" in f.summary
+    first = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=np.full(600, 1.0))
+                                             for n, s in run.series.items()})
+    assert _severities(first) == ["warning"]

@@ -206,6 +206,7 @@ def split_accuracy(run: RunData, split: str) -> np.ndarray:
 
 
 UNSEEN_EPOCHS = 2  # a log starting later than this many epochs (and logging intervals) misses the first fall
+FINE_PER_EPOCH = 10  # a series with this many points per epoch or more is logged per step, not per epoch
 
 
 def starts_mid_run(series: Series) -> bool:
@@ -214,6 +215,10 @@ def starts_mid_run(series: Series) -> bool:
     epochs = series.epochs
     if epochs is None or len(epochs) < 2 or not np.isfinite(epochs[:2]).all():
         return False
-    gaps = np.diff(epochs[np.isfinite(epochs)])
+    seen = epochs[np.isfinite(epochs)]
+    gaps = np.diff(seen)
     interval = float(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 0.0
+    if len(seen) >= FINE_PER_EPOCH * max(np.ptp(seen), 1.0):
+        # logged many times per epoch (per step): a first epoch of 2 or more has a whole epoch of steps before it
+        return epochs[0] >= UNSEEN_EPOCHS
     return epochs[0] > UNSEEN_EPOCHS * max(interval, 1.0)
