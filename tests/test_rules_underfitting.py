@@ -279,3 +279,12 @@ def test_a_per_step_log_of_the_last_epoch_only_is_no_verdict_on_the_fall_it_miss
     first = dataclasses.replace(run, series={n: dataclasses.replace(s, epochs=np.full(600, 1.0))
                                              for n, s in run.series.items()})
     assert _severities(first) == ["warning"]
+
+
+def test_the_lowest_wobble_of_a_noisy_flat_loss_is_not_a_fit_that_was_lost():
+    """Fifty single-batch losses around ln 10 with +-15 % noise, ending a little above where they started: the
+    smoothed curve's lowest dip is noise, not a fit the run reached and lost, so the run is unfitted."""
+    rng = np.random.default_rng(5)
+    loss = math.log(10) * (1 + rng.normal(0, 0.15, 50))
+    loss[-8:] += 0.2
+    assert _severities(make_run(**{"train/loss": loss})) == ["warning"]

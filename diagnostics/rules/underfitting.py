@@ -32,6 +32,7 @@ END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the
 MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
+LOST_Z = 3.0  # a low this many noise sigmas of the smoothed curve below the start was reached, not a wobble
 FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
 WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
@@ -267,8 +268,11 @@ class Underfitting(Rule):
         drop = (start - end) / start
         # the lowest level reached: a run that learned and then lost it (blew up, or climbed back under
         # too high an lr) is not unfitted, whether or not it ended in a NaN
-        low = float(curves.smooth(ey, curves.window(len(ey), END_SHARE)).min())
-        learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start
+        window = curves.window(len(ey), END_SHARE)
+        low = float(curves.smooth(ey, window).min())
+        # ... a low that stands clear of the smoothed curve's noise: the lowest dip of a noisy flat loss is no fit
+        clear = start - low > LOST_Z * diff_noise(ey) / math.sqrt(window)
+        learned_then_lost = (start - low) / start >= self.max_drop and end - low > self.max_drop * start and clear
         learns = uniform is None and self._learns(run)
         # at ln K by the training loss, else by the val loss where it tracks training: the same cross-entropy
         # on fixed weights, without dropout's or augmentation's noise (a short run's last epochs swing)
