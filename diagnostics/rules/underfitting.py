@@ -119,6 +119,15 @@ class Underfitting(Rule):
       a cross-entropy whose floor is near zero: a metric that learns does not excuse its small fall
       (that excuse is for a loss with a large constant floor), and a constant line at ln K is a
       network stuck at chance, not a placeholder.
+    overlap_floor: a detector's or segmenter's overlap score (mAP, IoU, Dice: 0 is "found nothing", whatever
+      the class count) whose smoothed best over at least ``min_points`` evaluations stays below this found next
+      to nothing: underfitting whatever the loss did (its box loss falls on anchors that match no object).
+      Accuracy, precision and recall are not read so (a majority-class rate sits far above 0).
+    stuck_acc_range: a train accuracy whose whole range (max - min) over at least ``min_points`` evaluations
+      stays within this, short of ``fitted_acc`` (and the val accuracy's too, when logged), never moved: the
+      classifier predicts the same thing (the majority class) throughout, the label's "train accuracy stays
+      near chance" where K is unknown; it counts for a loss that fell less than ``chance_max_drop``, as ln K
+      does. (A val accuracy alone proves nothing: flat at chance beside a fitted training loss is overfitting.)
 
     References:
     He et al., "Deep Residual Learning" (2015), fig. 1 (deeper is worse on the training set);
