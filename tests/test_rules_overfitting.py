@@ -223,3 +223,7 @@ def test_a_validation_error_with_no_training_twin_is_judged_against_the_training
         [f] = fired(make_run(**{"train/loss_epoch": train, name: rising}), "overfitting")
         assert f.evidence.metric == name
         assert fired(make_run(**{"train/loss_epoch": train, name: falling(20, 0.7, 0.2)}), "overfitting") == []
+    # two appended runs, each healthy: the second starting above the first's end is a restart, not a rise
+    two = {"train/loss_epoch": np.concatenate([train, train]),
+           "val_mse": np.concatenate([falling(20, 0.7, 0.2), falling(20, 0.9, 0.3)])}
+    assert fired(make_run(meta={"restarts": [21]}, **two), "overfitting") == []

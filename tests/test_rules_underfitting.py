@@ -248,6 +248,10 @@ def test_an_accuracy_that_never_moves_is_chance_whatever_the_class_count():
     assert fired(make_run(**{"train/loss_epoch": loss, "train/acc": fitted, "val/acc": fitted}), "underfitting") == []
     memorised = falling(8, 2.3, 0.2)
     assert fired(make_run(**{"train/loss_epoch": memorised, "val/acc": val_acc}), "underfitting") == []
+    converged = np.linspace(0.855, 0.871, 8)  # a converged fine-tune: flat, but its val accuracy moves each time
+    fine_tune = make_run(**{"train/loss_epoch": np.array([.40, .37, .35, .34, .335, .33, .328, .327]),
+                            "train/acc": converged, "val/acc": converged - 0.01})
+    assert [f.severity for f in fired(fine_tune, "underfitting")] in ([], ["info"])
     moving = np.linspace(0.55, 0.8, 8)  # the same loss beside an accuracy that climbs: it learns
     assert fired(make_run(**{"train/loss_epoch": loss, "train/acc": moving, "val/acc": moving - 0.05}),
                  "underfitting") == []
@@ -262,6 +266,8 @@ def test_a_detector_that_finds_nothing_is_underfitting_though_its_box_loss_falls
                               "metrics/mAP50(B)": floor, "metrics/recall(B)": np.full(30, 0.9)}), "underfitting")
     assert [f.title for f in found] == ["Underfitting: the model finds nothing"]
     assert found[0].evidence.metric == "metrics/mAP50(B)"
+    early = {"train/loss_epoch": falling(12, 3.6, 1.2), "metrics/mAP50(B)": np.linspace(0, 0.048, 12)}
+    assert fired(make_run(**early), "underfitting") == []  # climbing off the floor, its loss still falling: unfinished
     learns = np.linspace(0.02, 0.4, 30)
     assert fired(make_run(**{"train/loss_epoch": box + cls, "train/box_loss": box, "train/cls_loss": cls,
                              "metrics/mAP50(B)": learns}), "underfitting") == []

@@ -18,7 +18,7 @@ from diagnostics import curves
 from diagnostics.bounds import clamp
 from diagnostics.findings import Finding
 from diagnostics.rundata import RunData, Series
-from traindoc.core.vocabulary import reads_as_train_loss, role, train_losses
+from traindoc.core.vocabulary import ACC_WORDS, reads_as_train_loss, role, train_losses
 
 ADAM_FAMILY = ("adam", "adamw", "adam_sgd")  # adam_sgd is Adam until its switch epoch
 DECIMAL = 10  # suggested numbers are rounded to one significant decimal digit
@@ -179,7 +179,6 @@ def segment_series(run: RunData, series: Series) -> list[Series]:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, ...
 _TOP_K = re.compile(r"^top([2-9]|\d{2,})$")  # ... but not a top-5 accuracy: its chance is not 1/K
 
 
@@ -196,7 +195,7 @@ def split_accuracy(run: RunData, split: str) -> np.ndarray:
         r = role(name)
         tokens = _TOKEN.findall(name.lower())
         side = "val" if r.split == "val" else "train" if r.split in ("train", "other") else ""
-        if (side == split and r.kind == "metric" and any(t in _ACC_WORDS for t in tokens)
+        if (side == split and r.kind == "metric" and any(t in ACC_WORDS for t in tokens)
                 and not any(_TOP_K.match(t) for t in tokens)):
             found.append(name)
     if len(found) != 1:
@@ -211,7 +210,8 @@ FINE_PER_EPOCH = 10  # a series with this many points per epoch or more is logge
 
 def starts_mid_run(series: Series) -> bool:
     """The log's first epoch is past ``UNSEEN_EPOCHS`` and past that many of its own logging intervals (a run
-    logged every 4 epochs first logs at epoch 4): it was captured or resumed mid-run."""
+    logged every 4 epochs first logs at epoch 4), or, for a series logged per step (``FINE_PER_EPOCH`` points an
+    epoch or more), at ``UNSEEN_EPOCHS`` or later (a whole epoch of steps before it): captured or resumed mid-run."""
     epochs = series.epochs
     if epochs is None or len(epochs) < 2 or not np.isfinite(epochs[:2]).all():
         return False

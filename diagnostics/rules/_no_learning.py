@@ -18,6 +18,7 @@ from diagnostics.rundata import RunData, Series
 from diagnostics.trend import mann_kendall_p
 from traindoc.core.vocabulary import role
 
+RISING_P = 0.05  # a score whose one-sided Mann-Kendall p of a rise is at most this is climbing
 SMOOTH_SHARE = 0.1  # scores are judged on a moving average over a tenth of the run: one lucky evaluation is noise
 _RETURN_STAT = re.compile(r"(?:^|[^a-z])(std|max|min)(?:[^a-z]|$)")  # the returns' spread or extremes
 # the overlap scores of detection and segmentation (mAP50, mAP50-95, mIoU, Dice, Jaccard): 0 is "found
@@ -48,7 +49,9 @@ def flat_returns(run: RunData, min_points: int, max_p: float) -> tuple[Series, f
 
 def overlap_floor(run: RunData, min_points: int, floor: float) -> tuple[Series, float] | None:
     """The best overlap score and its best smoothed value when every overlap score (mAP, IoU, Dice) of at
-    least ``min_points`` evaluations stayed below ``floor`` all run, else None."""
+    least ``min_points`` evaluations stayed below ``floor`` all run, else None (a score at
+    exactly 0 throughout counts: a detector that never matched a box, not a placeholder, as precision and recall
+    at 0 beside it show)."""
     best: tuple[Series, float] | None = None
     for name, series in run.series.items():
         r = role(name)
@@ -63,3 +66,8 @@ def overlap_floor(run: RunData, min_points: int, floor: float) -> tuple[Series, 
         if best is None or top > best[1]:
             best = (series, top)
     return best
+
+
+def climbing(series: Series) -> bool:
+    """The score rises as a trend (one-sided Mann-Kendall p at most ``RISING_P``)."""
+    return mann_kendall_p(series.finite()[1]) <= RISING_P

@@ -150,7 +150,7 @@ class Overfitting(Rule):
         """An appended log (several runs in one file) is judged run by run: a restart's jump back up is no
         rise of the val loss, and one run that overfits is found among others that did not (a resume from a
         checkpoint stays with the run it resumes: ``fresh_runs``)."""
-        val = next((run.get(n) for n in VAL_CURVES if run.get(n) is not None), None)
+        val = next((run.get(n) for n in (*VAL_CURVES, *_unpartnered_val(run)) if run.get(n) is not None), None)
         found = judge_each_run(run, val, self._check_one) if val is not None else None
         return self._check_one(run) if found is None else found
 

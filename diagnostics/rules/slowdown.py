@@ -10,18 +10,23 @@ from diagnostics import curves
 from diagnostics.base import Rule, register
 from diagnostics.findings import Evidence, Finding, Fix
 from diagnostics.rules._common import judge_each_run
-from diagnostics.rundata import RunData
+from diagnostics.rundata import RunData, Series
 from diagnostics.trend import mann_kendall_p
 from traindoc.core.vocabulary import SAMPLES_PER_SEC, STEP_TIME
+
+
+def timing(run: RunData) -> Series | None:
+    """The series the step time is read from: ``sys/step_time``, else ``sys/samples_per_sec``."""
+    return run.get(STEP_TIME) or run.get(SAMPLES_PER_SEC)
 
 
 def step_times(run: RunData) -> tuple[str, np.ndarray, np.ndarray]:
     """The step-time curve: ``sys/step_time``, else the inverse of throughput (time per sample),
     which rises by the same factor when the batch size is fixed."""
-    series = run.get(STEP_TIME)
-    if series is not None:
+    series = timing(run)
+    if series is not None and series.name == STEP_TIME:
         return (STEP_TIME, *curves.reduce(*series.finite()))
-    x, y = curves.finite(run.get(SAMPLES_PER_SEC))
+    x, y = curves.finite(series)
     ok = y > 0
     return (SAMPLES_PER_SEC, *curves.reduce(x[ok], 1.0 / y[ok])) if ok.any() else ("", np.empty(0), np.empty(0))
 
@@ -91,7 +96,7 @@ class Slowdown(Rule):
     def check(self, run: RunData) -> list[Finding]:
         """An appended log (several runs in one file, each with its own machine and settings) is judged run by
         run: the next run being slower than the last is no slowdown of either."""
-        series = run.get(STEP_TIME) or run.get(SAMPLES_PER_SEC)
+        series = timing(run)
         found = judge_each_run(run, series, self._check_one) if series is not None else None
         return self._check_one(run) if found is None else found
 

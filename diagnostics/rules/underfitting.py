@@ -9,20 +9,18 @@ import numpy as np
 
 from diagnostics import curves
 from diagnostics.base import Rule, register
-from diagnostics.findings import Evidence, Finding, Fix
+from diagnostics.findings import Evidence, Finding
+from diagnostics.rules import _no_learning
 from diagnostics.rules._common import (
     RL_SCORE,
-    cfg,
     chance_classes,
-    clamp,
     epoch_loss,
     judge_each_run,
     reinforcement,
-    scaled_lr,
     split_accuracy,
     starts_mid_run,
 )
-from diagnostics.rules._no_learning import flat_returns, overlap_floor
+from diagnostics.rules._underfit_fixes import fixes, rl_fixes
 from diagnostics.rundata import RunData
 from diagnostics.trend import diff_noise
 from traindoc.core.vocabulary import TRAIN_LOSSES, role
@@ -32,13 +30,11 @@ END_SHARE = 0.1  # the end level: the median of the last tenth (a level, not the
 MIN_END_POINTS = 2  # ... of at least two points
 GREW = 1.5  # a loss that ends this many times above its start is diverging, not stuck
 RETURN_GAIN = 1.0  # an unbounded score (an RL return) that grew by more than its start learns
+STUCK_REPEATS, STUCK_DECIMALS = 0.5, 4  # a val accuracy equal (to 4 decimals) in half its evaluations repeats
 LOST_Z = 3.0  # a low this many noise sigmas of the smoothed curve below the start was reached, not a wobble
 FIRST_Z = 3.5  # a first value this many noise sigmas above the early level is the initial loss (Iglewicz-Hoaglin)
 THIRDS = 4  # _levelled compares the progress of the run's three thirds: four cut points
-WD_HEAVY, DROPOUT_HEAVY, DROPOUT_FIX = 1e-4, 0.3, 0.1  # regularisation worth lowering, and the lower dropout
-SATURATING_DEPTH, RESIDUAL_DEPTH = 3, 8  # sigmoid/tanh starve this many layers; deeper plain nets need skips
 CHANCE_EXPLAINS = ("overfitting",)  # what a training loss sitting at chance explains away
-LR_UP, SCALE_UP = 3.0, 2  # the lr (x3) and the epochs/width (x2) the fixes propose
 
 
 @register
@@ -123,11 +119,12 @@ class Underfitting(Rule):
       the class count) whose smoothed best over at least ``min_points`` evaluations stays below this found next
       to nothing: underfitting whatever the loss did (its box loss falls on anchors that match no object).
       Accuracy, precision and recall are not read so (a majority-class rate sits far above 0).
-    stuck_acc_range: a train accuracy whose whole range (max - min) over at least ``min_points`` evaluations
-      stays within this, short of ``fitted_acc`` (and the val accuracy's too, when logged), never moved: the
-      classifier predicts the same thing (the majority class) throughout, the label's "train accuracy stays
-      near chance" where K is unknown; it counts for a loss that fell less than ``chance_max_drop``, as ln K
-      does. (A val accuracy alone proves nothing: flat at chance beside a fitted training loss is overfitting.)
+    stuck_acc_range: a train and a val accuracy whose whole ranges (max - min) over at least ``min_points``
+      evaluations stay within this, short of ``fitted_acc``, with the val accuracy repeating one value in half its
+      evaluations, never moved: the classifier predicts the same thing (the majority class) throughout, the
+      label's "train accuracy stays near chance" where K is unknown; it counts for a loss that fell less than
+      ``chance_max_drop``, as ln K does. (A val accuracy alone proves nothing: flat at chance beside a fitted
+      training loss is overfitting.)
 
     References:
     He et al., "Deep Residual Learning" (2015), fig. 1 (deeper is worse on the training set);
@@ -181,7 +178,7 @@ class Underfitting(Rule):
         """An RL run (one that logs its training loss: a log of returns alone has nothing the label reads) whose
         every episode-return curve shows no rising trend (one-sided Mann-Kendall p above ``max_return_p``): the
         policy never improved on where it started, whatever its losses did (a policy loss is a surrogate)."""
-        flat = flat_returns(run, self.min_return_points, self.max_return_p) if reinforcement(run) else None
+        flat = _no_learning.flat_returns(run, self.min_return_points, self.max_return_p) if reinforcement(run) else None
         if flat is None:
             return []
         main, p = flat
@@ -194,32 +191,29 @@ class Underfitting(Rule):
         values = {"start_return": start, "final_return": end, "trend_p": p, "metric_used": main.name,
                   "chance_classes": None}
         marks = ({"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "return does not rise"},)
-        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), self._rl_fixes(run),
+        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), rl_fixes(run),
                              title="Underfitting: the policy does not improve")]
 
     def _found_nothing(self, run: RunData) -> list[Finding]:
         """A detector or segmenter whose every overlap score (mAP, IoU, Dice) stayed below ``overlap_floor``:
         it found nothing all run, whatever its losses did (a box loss falls on anchors that match no object)."""
-        floor = overlap_floor(run, self.min_points, self.overlap_floor)
+        floor = _no_learning.overlap_floor(run, self.min_points, self.overlap_floor)
         if floor is None:
             return []
         main, top = floor
+        loss = epoch_loss(run) or run.get("train/loss")
+        if loss is not None and _no_learning.climbing(main):
+            # a score climbing off the floor beside a loss still falling steeply is an unfinished run
+            lx, ly = curves.reduce(*loss.finite())
+            if len(ly) >= self.min_points and not self._levelled(lx, ly):
+                return []
         x, y = main.finite()
         summary = (f"{main.name} never left the floor: its best (smoothed) was {curves.fmt(top)} over {len(y)} "
                    "evaluations, so the model found next to nothing, whatever its losses did.")
         values = {"best_score": top, "final_score": float(y[-1]), "metric_used": main.name, "chance_classes": None}
         marks = ({"kind": "span", "start": float(x[0]), "end": float(x[-1]), "label": "score stays at the floor"},)
-        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), self._fixes(run),
+        return [self.finding(summary, Evidence(main.name, int(x[0]), int(x[-1]), values, marks), fixes(run),
                              title="Underfitting: the model finds nothing")]
-
-    def _rl_fixes(self, run: RunData) -> list[Fix]:
-        return [
-            Fix("Raise the learning rate (×3)", "the policy may be moving too little to find better actions",
-                scaled_lr(run, LR_UP)),
-            Fix("Check the reward and the observations", "a reward that never varies, or inputs at the wrong "
-                "scale, leave nothing to learn from"),
-            Fix("Train longer", "sparse rewards can take many episodes before the first success"),
-        ]
 
     def _by_runs(self, run: RunData) -> list[Finding]:
         """An appended log (several runs in one file) is judged run by run: a run that sits at chance is
@@ -371,10 +365,10 @@ class Underfitting(Rule):
             self.finding(
                 summary[0].upper() + summary[1:],
                 Evidence(series.name, int(first), int(last), values, marks),
-                self._fixes(run),
+                fixes(run),
                 severity="info" if weak or converged or unseen else None,
                 # a training loss at chance never fitted anything: a val loss rising beside it is not memorisation
-                explains=CHANCE_EXPLAINS if k is not None or stuck else (),
+                explains=CHANCE_EXPLAINS if k is not None or (stuck and at_chance) else (),
             )
         ]
 
@@ -391,10 +385,15 @@ class Underfitting(Rule):
         return None
 
     def _acc_stuck(self, acc: np.ndarray, val_acc: np.ndarray) -> bool:
-        """The train accuracy (and the val accuracy, when logged) never moved, short of fitted."""
-        curves_seen = [a for a in (acc, val_acc) if len(a)]
-        return (len(acc) >= self.min_points
-                and all(np.ptp(a) <= self.stuck_acc_range and a.max() < self.fitted_acc for a in curves_seen))
+        """The train and val accuracies never moved, short of fitted, and the val accuracy repeats one value in
+        ``STUCK_REPEATS`` of its evaluations or more: one class predicted every time (a fine-tune that is merely
+        converged moves its val accuracy by a sample or two between evaluations)."""
+        if len(acc) < self.min_points or len(val_acc) < self.min_points:
+            return False
+        if not all(np.ptp(a) <= self.stuck_acc_range and a.max() < self.fitted_acc for a in (acc, val_acc)):
+            return False
+        _, counts = np.unique(np.round(val_acc, STUCK_DECIMALS), return_counts=True)
+        return counts.max() >= STUCK_REPEATS * len(val_acc)
 
     def _val_at_chance(self, run: RunData, end: float) -> int | None:
         """K when the val loss ends at ln K and within ``track_tol`` of the training loss's end level."""
@@ -441,57 +440,3 @@ class Underfitting(Rule):
             return False
         return abs(curves.level(val_acc, END_SHARE, end=True, min_n=1) - final_acc) <= self.max_acc_gap
 
-    def _fixes(self, run: RunData) -> list[Fix]:
-        fixes: list[Fix] = []
-        wd = float(cfg(run, "optim.weight_decay", 0.0) or 0.0)
-        if wd >= WD_HEAVY:
-            fixes.append(
-                Fix(
-                    f"Remove the excess weight decay ({wd:g})",
-                    "weight decay pulls the weights to zero; one seed's 5e-4 took test AUC 0.88 → 0.68",
-                    {"optim.weight_decay": 0.0},
-                )
-            )
-        dropout = float(cfg(run, "model.dropout", 0.0) or 0.0)
-        if dropout >= DROPOUT_HEAVY:
-            fixes.append(
-                Fix(
-                    f"Lower dropout ({dropout:g})",
-                    "heavy dropout also limits fitting",
-                    {"model.dropout": DROPOUT_FIX},
-                )
-            )
-        act, depth = cfg(run, "model.activation"), int(cfg(run, "model.depth", 0) or 0)
-        if act in ("sigmoid", "tanh") and depth >= SATURATING_DEPTH:
-            fixes.append(
-                Fix(
-                    "Use ReLU instead of " + act,
-                    f"{act} saturates and starves {depth} layers of gradient",
-                    {"model.activation": "relu"},
-                )
-            )
-        epochs = cfg(run, "train.epochs")
-        fixes.append(
-            Fix(
-                "Train longer",
-                "the loss may still come down with more steps",
-                {"train.epochs": int(clamp("train.epochs", int(epochs) * SCALE_UP))} if epochs else None,
-            )
-        )
-        fixes.append(
-            Fix("Raise the learning rate (×3)", "bigger steps reach a better fit sooner", scaled_lr(run, LR_UP))
-        )
-        width = cfg(run, "model.width")
-        fixes.append(
-            Fix(
-                "Use a bigger model",
-                "more capacity can fit more of the training set",
-                {"model.width": int(clamp("model.width", int(width) * SCALE_UP))} if width else None,
-            )
-        )
-        if depth >= RESIDUAL_DEPTH:
-            fixes.append(
-                Fix("Add residual connections", "deep plain nets are harder to optimise than shallow ones")
-            )
-        fixes.append(Fix("Check labels and inputs", "shuffled labels or unscaled inputs also look like this"))
-        return fixes

@@ -150,6 +150,14 @@ def _read_words(words: list[str]) -> tuple[str | None, str, str | None] | None:
     return split, kind, gran
 
 
+ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name: Keras' sparse_categorical_accuracy, Train_Acc
+
+
+def names_accuracy(name: str) -> bool:
+    """Whether one of the name's words says accuracy (``val_sparse_categorical_accuracy``, ``Train_Acc``)."""
+    return any(w in ACC_WORDS for w in words(name))
+
+
 def split_only(name: str) -> str | None:
     """The split a name spells and nothing else (``Training``, ``Validation``, ``test``), else None: a
     pandas frame of two loss lists saved as ``pd.DataFrame({"Training": ..., "Validation": ...})`` names
