@@ -148,6 +148,7 @@ class RunData:
         import pandas as pd  # only where a caller already holds a frame
 
         # the columns once, as arrays: grouping 10,000 names through pandas one by one took seconds (issue 20)
+        frame = frame[frame["name"].notna()]  # a row with no name is no metric's (a groupby drops it too)
         epochs = (pd.to_numeric(frame["epoch"], errors="coerce").to_numpy(dtype=float)
                   if "epoch" in frame.columns else None)
         return cls.from_columns(pd.to_numeric(frame["step"], errors="coerce").to_numpy(dtype=float),

@@ -132,3 +132,12 @@ def test_a_runs_best_of_a_monitored_metric_skips_what_is_not_finite():
     assert run.best(Monitor("val/loss", mode="max")) == 0.5
     assert run.best(Monitor("val/acc")) is None  # logged, but never a finite value
     assert run.best(Monitor("val/auc")) is None  # not logged
+
+
+def test_rows_without_a_name_belong_to_no_metric():
+    """A tidy frame whose name cell is empty (None or NaN) for some rows: those rows are dropped, not read as a
+    metric called 'nan'."""
+    frame = pd.DataFrame({"step": [1, 2, 3, 4], "name": ["train/loss", None, np.nan, "train/loss"],
+                          "value": [1.0, 2.0, 3.0, 0.5]})
+    run = RunData.from_frame(frame)
+    assert run.names == ["train/loss"] and run.series["train/loss"].values.tolist() == [1.0, 0.5]

@@ -120,6 +120,13 @@ def test_columns_named_only_by_their_split_are_read_from_their_values() -> None:
     rising_rows = "".join(f"{i},{0.5 + 0.04 * i:.3f},{0.5 + 0.03 * i:.3f}\n" for i in range(10))
     (run,) = read_upload("history.csv", ("epoch,train,test\n" + rising_rows).encode())
     assert sorted(from_imported(run).names) == ["train/acc", "val/acc"]
+    percent = "".join(f"{i},{45 + 5 * i},{40 + 4 * i}\n" for i in range(10))
+    (run,) = read_upload("history.csv", (",Training,Validation\n" + percent).encode())
+    assert from_imported(run).series["train/acc"].values[:2].tolist() == [0.45, 0.5]
+    assert any("rise within [0, 100]" in w for w in run.warnings)
+    counts = "".join(f"{i},{100 + 50 * i},{90 + 40 * i}\n" for i in range(10))  # climbing past 100: not guessed
+    (run,) = read_upload("history.csv", (",Training,Validation\n" + counts).encode())
+    assert not any("named only by their split" in w for w in run.warnings)
     named = "".join(f"{i},{1.1 - 0.05 * i:.3f},{0.5 + 0.03 * i:.3f}\n" for i in range(10))
     (run,) = read_upload("history.csv", ("epoch,loss,validation\n" + named).encode())
     assert "train/loss_epoch" in from_imported(run).names
@@ -140,6 +147,11 @@ def test_a_resume_from_a_checkpoint_is_told_from_a_new_run_by_its_step() -> None
     rd = from_imported(run)
     loss = rd.series["train/loss"]
     assert [(p.start, p.stop) for p in fresh_runs(rd, loss)] == [(0, 2), (2, len(loss))]
+    # a fresh run that first logs at step 10 where the first logged step 0 is a new run, not a resume
+    steps = [*range(0, 201, 10), *range(10, 201, 10)]
+    data = "".join(f'{{"step": {s}, "loss": {8 / (1 + s / 50):.4f}}}\n' for s in steps).encode()
+    (run,) = read_upload("metrics.jsonl", data)
+    assert len(run.meta["restarts"]) == 1 and run.meta["resumes"] == []
 
 
 def test_console_pairs_of_several_words_with_an_equals_sign() -> None:
@@ -157,15 +169,15 @@ def test_epoch_summary_lines_after_the_batch_lines_of_each_epoch_are_kept() -> N
     on the batch lines' step axis, instead of being dropped as prose."""
     lines = []
     for e in range(1, 4):
-        lines += [f"Epoch {e:2d} | Batch {b}/300 | Train Loss {0.8 - 0.1 * e - b / 3000:.4f}" for b in (100, 200, 300)]
+        lines += [f"Epoch {e:2d} | Batch {b}/300 | Train Loss {0.8 - 0.1 * e - b / 3000:.4f}" for b in (100, 200)]
         lines.append(f"Epoch {e:2d} | Time 812.{e} sec | Train Loss {0.75 - 0.1 * e:.4f} | "
                      f"Valid Loss {0.7 - 0.1 * e:.4f}")
     (run,) = read_upload("train.log", ("\n".join(lines) + "\n").encode())
     rd = from_imported(run)
     assert rd.series["val/loss"].steps.tolist() == [300, 600, 900]
     assert rd.series["val/loss"].values.tolist() == [0.6, 0.5, 0.4]
-    train = rd.series["train/loss"]
-    assert len(train) == 9 and train.values[2] == 0.65  # at step 300 the epoch's summary value is the one kept
+    assert len(rd.series["train/loss"]) == 6  # the batches' curve: the epoch means are a curve of their own
+    assert rd.series["train/loss_epoch"].values.tolist() == [0.65, 0.55, 0.45]
 
 
 def test_an_accuracy_logged_in_percent_is_read_as_a_fraction() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 COLUMNS = ("step", "epoch", "name", "value", "wall_time")
+PERCENT = 100.0  # ``Val Acc: 52.00%`` and ``Train Acc 87.5`` are the fractions 0.52 and 0.875, what accuracy rules read
 
 
 class ImportFailed(ValueError):

@@ -26,7 +26,7 @@ from datetime import datetime
 import pandas as pd
 
 from runner.importers import bare as bare_values
-from runner.importers.base import ImportFailed, Limits, Parsed
+from runner.importers.base import PERCENT, ImportFailed, Limits, Parsed
 from traindoc.core.vocabulary import role
 
 NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|infinity)"
@@ -43,7 +43,6 @@ _KV = re.compile(r"(?P<key>[A-Za-z_][\w./\-]*(?:(?: [A-Za-z_]\w*){1,2}(?=\s*[:=]
                  + NUM + r")\s*\]?(?P<pct>%)?(?![\w.:/%])")
 _COUNTERS = ("epoch", "step", "iter", "iteration", "global_step", "batch")  # x-axis keys, not metrics
 MIN_PIPE_FIELDS = 2  # a counter and a metric at least: one ``name number`` field alone may be prose
-PERCENT = 100.0  # ``Val Acc: 52.00%`` is the fraction 0.52, the scale the accuracy rules read
 _REPR = re.compile(r"^\{\s*'[A-Za-z_]")  # a printed Python dict: ``{'loss': 0.52, ...}``
 _QUOTED_KEY = re.compile(r"['\"]([A-Za-z_][\w./\-]*)['\"](\s*:)")
 # ``epoch 3 | loss 0.41 | val_loss 0.52 | time 12.3s``: a field of one name and one number between pipes
@@ -105,7 +104,9 @@ def kv_pairs(text: str) -> list[tuple[str, float]]:
         rest = _WORDS_FIELD.findall(_KV.sub(",", text).strip())
         pairs += [(_name(key), float(val)) for key, val in rest if _names_a_metric(_name(key))]
     if "|" in text and not pairs:
-        pairs = [(_name(key), float(val)) for key, val in _PIPE_FIELD.findall(text)]
+        # a field of several words is a metric only when its words name one (``| Saving checkpoint 3 |`` is prose)
+        pairs = [(_name(key), float(val)) for key, val in _PIPE_FIELD.findall(text)
+                 if " " not in key.strip() or _names_a_metric(_name(key))]
     if not pairs:
         fields = _WORDS_FIELD.findall(text.strip())
         if len(fields) >= MIN_PIPE_FIELDS:
@@ -309,11 +310,14 @@ def _key_value(lines: list[str]) -> tuple[pd.DataFrame, str, list[str]]:
         parsed = [p for p in parsed if p[4] is not None]
     rows, counter, has_step, only_epochs, counted = [], 0, False, True, False
     per_epoch = None  # the steps in an epoch, from ``Batch 100/972`` beside an epoch: where a summary line goes
+    on_batches = {k for p in parsed if p[3] is not None for k in p[5]}  # metrics the batch lines log
     for number, pairs, totals, step_key, epoch_key, metrics in parsed:
         epoch = pairs.get(epoch_key) if epoch_key else None
         if stepped and step_key is None:
             if epoch is not None and per_epoch:  # ``Epoch 1 | Train Loss .. | Valid Loss ..`` after its batches
-                rows += [(epoch * per_epoch, epoch, k, v, None, number) for k, v in metrics.items()]
+                # an epoch mean of a metric the batches log too is its epoch-level curve, not one more batch
+                rows += [(epoch * per_epoch, epoch, f"{k}_epoch" if k in on_batches else k, v, None, number)
+                         for k, v in metrics.items()]
             continue  # prose ("starting with lr=0.1") in a log whose metric lines carry a step
         counter += 1
         if step_key:  # "Epoch [2/5], Step [100/600]": the step counts inside the epoch

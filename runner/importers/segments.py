@@ -98,18 +98,30 @@ def file_order(frame: pd.DataFrame, stand_still: bool) -> FileOrder:
             last[n], last_epoch[n] = s, e
         segment[a:b] = current
     x = pd.Series(steps + _shifts(segment, steps)[segment], index=frame.index, dtype=float)
-    resumes = tuple(int(x.iloc[i]) for i in firsts if _resumes(segment, steps, int(segment[i])))
+    resumes = _resumes(segment, steps, [int(segment[i]) for i in firsts])
     return FileOrder(frame.assign(step=x), tuple(restarts), tuple(int(x.iloc[i]) for i in firsts), repeats,
-                     rollovers, finer, resumes)
+                     rollovers, finer, tuple(int(x.iloc[i]) for i, k in zip(firsts, resumes, strict=True) if k))
 
 
-def _resumes(segment: np.ndarray, steps: np.ndarray, k: int) -> bool:
-    """Whether segment ``k`` resumes the one before it: it starts past the log's first step, inside the
-    steps the previous segment covered (a restart to the first step is a new run)."""
-    own, before = steps[segment == k], steps[segment == k - 1]
-    first = float(np.nanmin(steps[segment == 0]))
-    start = float(np.nanmin(own))
-    return bool(start > first and len(before) and start <= float(np.nanmax(before)))
+def _resumes(segment: np.ndarray, steps: np.ndarray, opened: list[int]) -> list[bool]:
+    """For each segment in ``opened``: whether it resumes the one before it. It starts inside the steps the
+    previous segment covered and more than one logging interval past the log's first step (a fresh run that
+    first logs at step 10 where the first run logged step 0 is a new run, not a resume).
+
+    ``segment`` is non-decreasing (file order), so each segment is one slice: its bounds are read once.
+    """
+    bounds = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1], True])
+    spans = {int(segment[a]): steps[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)}
+    first_span = spans.get(0, steps[:0])
+    first = float(np.nanmin(first_span)) if len(first_span) else np.nan
+    gaps = np.diff(np.unique(first_span[np.isfinite(first_span)]))
+    interval = float(np.median(gaps)) if len(gaps) else DEFAULT_GAP
+    out = []
+    for k in opened:
+        own, before = spans.get(k, steps[:0]), spans.get(k - 1, steps[:0])
+        start = float(np.nanmin(own)) if len(own) else np.nan
+        out.append(bool(len(before) and start > first + interval and start <= float(np.nanmax(before))))
+    return out
 
 
 def _shifts(segment: np.ndarray, steps: np.ndarray) -> np.ndarray:

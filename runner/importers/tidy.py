@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from runner.importers import segments
-from runner.importers.base import COLUMNS, ImportedRun, ImportFailed, Parsed
+from runner.importers.base import COLUMNS, PERCENT, ImportedRun, ImportFailed, Parsed
 from traindoc.core import vocabulary
 
 # Formats whose restarts are re-logged steps of one run (TensorBoard resumes from a checkpoint and
@@ -23,8 +23,7 @@ from traindoc.core import vocabulary
 SORTED_FORMATS = frozenset({"tensorboard"})
 MIN_GUESS_POINTS = 3  # a curve's direction needs a few values; fewer are not read as a loss or an accuracy
 EDGE = 5  # the start and end levels of a guessed curve: medians of its first and last fifth
-PERCENT = 100.0  # an accuracy above 1 and at most this was logged in percent
-_ACC_WORDS = ("acc", "accuracy")  # an accuracy by any writer's name (``Train_Acc``, ``val_accuracy``)
+
 
 
 def finish(source: str, fmt: str, name: str, parsed: Parsed, config: dict[str, Any]) -> ImportedRun:
@@ -100,7 +99,7 @@ def percent_accuracies(frame: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd
     [0, 100] with some above 1 is a percentage; it is divided by 100, with a note."""
     notes = []
     for original, target in mapping.items():
-        if not (target.endswith("/acc") or any(w in _ACC_WORDS for w in vocabulary.words(original))):
+        if not (target.endswith("/acc") or vocabulary.names_accuracy(original)):
             continue
         rows = (frame["name"] == original).to_numpy()
         y = frame["value"].to_numpy()[rows]
@@ -115,9 +114,10 @@ def percent_accuracies(frame: pd.DataFrame, mapping: dict[str, str]) -> tuple[pd
 def split_only_names(frame: pd.DataFrame, mapping: dict[str, str], axis: str,
                      logged_steps: bool = True) -> tuple[dict[str, str], str] | None:
     """Columns named only by their split (``Training``, ``Validation``) in a log that names no loss and no
-    accuracy: the training loss and its validation twin, or their accuracies when the training values rise
-    within [0, 1] (a loss falls, an accuracy climbs). A guess from the values, so it comes with a note;
-    None when the log names what it measures or has no training column named so."""
+    accuracy: the training loss and its validation twin when the training values fall, their accuracies when
+    they climb within [0, 1] or [0, 100] (a loss falls, an accuracy climbs). A guess from the values, so it comes
+    with a note; None when the log names what it measures, has no training column named so, or climbs outside
+    an accuracy's range."""
     if any(vocabulary.role(t).kind == "loss" or t.endswith("/acc") for t in mapping.values()):
         return None
     sides = {o: vocabulary.split_only(o) for o in mapping}
@@ -129,13 +129,16 @@ def split_only_names(frame: pd.DataFrame, mapping: dict[str, str], axis: str,
     if len(y) < MIN_GUESS_POINTS:
         return None
     head, tail = np.median(y[: max(1, len(y) // EDGE)]), np.median(y[-max(1, len(y) // EDGE):])
-    kind = "acc" if y.min() >= 0 and y.max() <= 1 and tail > head else "loss"
+    rises = tail > head
+    if rises and (y.min() < 0 or y.max() > PERCENT):
+        return None  # climbing, and no accuracy (a fraction or a percentage): what it is is not written
+    kind = "acc" if rises else "loss"
     renamed = {o: f"{s}_{kind}" for o, s in sides.items() if s}
     named = frame.assign(name=frame["name"].map(lambda n: renamed.get(n, n)))
     remapped = map_names(named, axis, logged_steps)
     out = {o: remapped[renamed.get(o, o)] for o in mapping}
     what = "loss" if kind == "loss" else "accuracy"
-    why = "fall" if kind == "loss" else "rise within [0, 1]"
+    why = "fall" if kind == "loss" else ("rise within [0, 1]" if y.max() <= 1 else "rise within [0, 100] (percent)")
     cols = ", ".join(f"'{o}'" for o in renamed)
     return out, (f"columns named only by their split ({cols}): read as the training and validation {what}, "
                  f"because the training values {why} (name them e.g. train_loss and val_loss to say otherwise)")
