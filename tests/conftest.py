@@ -19,6 +19,13 @@ from tests.disks import small_disk  # noqa: F401 - the full-disk tests' fixture,
 from tests.once import built_once
 
 os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
+# One OpenMP thread in this process and in every process a test starts (runs, schedulers, scripts, servers
+# inherit the environment). The tests' nets are tiny, and two threads on two shared cores spin at each
+# barrier while the other waits for a core. A 10-epoch preset run beside a running suite (load 6) took
+# 4.2-4.9 s of CPU on one thread in five tries; on two, 4.8-5.3 s in three and 11 and 19 s in two.
+# An OMP_NUM_THREADS set by the caller wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session", autouse=True)
