@@ -19,6 +19,13 @@ from tests.disks import small_disk  # noqa: F401 - the full-disk tests' fixture,
 from tests.once import built_once
 
 os.environ.setdefault("TRAINDOC_STALE_SECONDS", "40")
+# One OpenMP thread in this process and in every process a test starts (runs, schedulers, scripts, servers
+# inherit the environment). The tests' nets are tiny, and two threads on two shared cores spin at each
+# barrier while the other waits for a core. A 10-epoch preset run beside a running suite (load 6) took
+# 4.2-4.9 s of CPU on one thread in five tries; on two, 4.8-5.3 s in three and 11 and 19 s in two.
+# An OMP_NUM_THREADS set by the caller wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,8 +74,6 @@ def preset_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, dict[s
     return Store(folder / "presets.db"), ids
 
 
-# Fixture scopes wider than one test: under xdist a module using one is kept on one worker.
-_SHARED_SCOPES = ("class", "module", "package", "session")
 # The real-browser tests share one worker: each drives a chromium and a Streamlit server, and two of
 # those pairs at once on two loaded cores starve each other's page draws.
 BROWSER_GROUP = "browser"
@@ -83,18 +88,14 @@ def _drives_a_browser(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup``, keep together the tests of a module that builds a fixture
-    wider than one test (a server, a Ray cluster, trained runs): split over two workers, each would
-    build it again. The browser tests all go to one worker. Other tests are spread one by one. A
-    test that names its own ``xdist_group`` (a resource shared across modules) keeps it."""
+    """Under ``pytest -n N --dist loadgroup`` (CI), each module's tests run on one worker, in file order,
+    as in one process: a module that builds a fixture wider than one test (a server, a Ray cluster,
+    trained runs) builds it once, and a module whose tests draw in turn from one module-level random
+    generator (the rule tests' ``RNG``) draws the same curves as in one process; spread test by test,
+    a test's curve depended on which tests its worker ran before it. The browser tests all go to one
+    worker. A test that names its own ``xdist_group`` (a resource shared across modules) keeps it."""
     for item in items:
         if item.get_closest_marker("xdist_group") is not None:
             continue
-        if _drives_a_browser(item):
-            item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
-            continue
-        module = item.nodeid.split("::", 1)[0]
-        info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures a test uses
-        defs = info.name2fixturedefs.values() if info is not None else ()
-        if any(d[-1].scope in _SHARED_SCOPES and d[-1].baseid == module for d in defs if d):
-            item.add_marker(pytest.mark.xdist_group(module))
+        group = BROWSER_GROUP if _drives_a_browser(item) else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -71,6 +71,9 @@ STEPS = 300  # a loop of a few hundred steps, one row per step
 FAULT_AT = 100  # the step at which the fault strikes, after the rows before it are stored
 FLUSH_EVERY = 25  # the loop hands its rows to the writer this often, so writes happen mid-run
 LOCK_SECONDS = 3.0  # another process holds the write lock this long
+# The most the write-lock test holds the lock before letting go by itself: reached only if log blocks on it.
+# Under the store's 30 s busy timeout, so a log that waited out a writer's whole lock wait finds it gone.
+HOLD_BOUND_S = 20.0
 STORED_WITHIN = 20.0  # generous bound for rows handed to the writer to be in the store (a loaded box)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -194,20 +197,30 @@ def test_a_folder_made_read_only_mid_run_stops_nothing(db_path: Path) -> None:
 
 def test_a_write_lock_held_by_another_process_never_blocks_log(db_path: Path) -> None:
     Store(db_path)
+    # the holder keeps the lock until the loop's last step tells it to let go (a fixed 3 s hold ended before
+    # the 200 steps on a loaded machine); if log blocked on the lock, the holder lets go after HOLD_BOUND_S
+    # and the loop ends after that, which the check below reads as a blocked log
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys, time\n"
+        [sys.executable, "-c", "import select, sqlite3, sys\n"
          "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
          "conn.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
-         "time.sleep(float(sys.argv[2])); conn.execute('COMMIT')\n", str(db_path), str(LOCK_SECONDS)],
-        stdout=subprocess.PIPE, text=True)
+         "select.select([sys.stdin], [], [], float(sys.argv[2])); conn.execute('COMMIT')\n",
+         str(db_path), str(HOLD_BOUND_S)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     still_locked: list[bool] = []
 
     def lock(_run: traindoc.Run) -> None:
         assert holder.stdout.readline().strip() == "locked"
 
+    def last_step(_run: traindoc.Run) -> None:
+        still_locked.append(holder.poll() is None)
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
+
     try:
-        trained = _train(db_path, {FAULT_AT: lock, STEPS - 1: lambda _run: still_locked.append(holder.poll() is None)})
+        trained = _train(db_path, {FAULT_AT: lock, STEPS - 1: last_step})
     finally:
+        holder.stdin.close()  # releases it on a failure too
         holder.wait(timeout=60)
     assert trained.steps_run == STEPS
     assert still_locked == [True]  # the 200 steps after the lock, flushes included, all ran while it was held
